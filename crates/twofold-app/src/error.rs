@@ -1,0 +1,57 @@
+//! The errors a use case answers, each meaning one thing to the person who caused it.
+
+use thiserror::Error;
+use twofold_domain::permissions::Denied;
+use twofold_store::StoreError;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    /// Wrong email or password, told apart from nothing else (SEC-32).
+    #[error("The email or password is incorrect.")]
+    InvalidCredentials,
+    #[error("Sign in first.")]
+    Unauthenticated,
+    #[error("Too many attempts. Try again in {retry_after} seconds.")]
+    Throttled { retry_after: i64 },
+    #[error("{0}")]
+    Denied(#[from] Denied),
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("This link is invalid, expired or already used.")]
+    LinkInvalid,
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
+    #[error("The service is temporarily unavailable. Try again shortly.")]
+    Unavailable,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(code: &'static str, message: impl std::fmt::Display) -> Self {
+        Error::Invalid {
+            code,
+            message: message.to_string(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, message: impl std::fmt::Display) -> Self {
+        Error::Conflict {
+            code,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => Error::Unavailable,
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,132 @@
+//! Twofold's use cases: one function per thing a person or operator does. Pages, the
+//! JSON API, the command line and the tests all call these, never the store directly.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod error;
+mod passwords;
+mod system;
+
+pub mod audit;
+pub mod context;
+pub mod people;
+pub mod setup;
+pub mod sign_in;
+
+use std::sync::Arc;
+
+use twofold_domain::session::SessionPolicy;
+use twofold_domain::{Clock, Entropy};
+use twofold_store::Store;
+
+pub use context::RequestContext;
+pub use error::{Error, Result};
+pub use passwords::{PasswordParams, Passwords};
+pub use system::{OsEntropy, SystemClock};
+pub use twofold_domain as domain;
+pub use twofold_store as store;
+
+/// Settings that shape behaviour (as opposed to where to listen or store).
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// The address people reach Twofold at, without a trailing slash; used in links and
+    /// to decide whether cookies are `Secure`.
+    pub public_url: String,
+    /// The name authenticator apps show next to the code.
+    pub issuer: String,
+    pub sessions: SessionPolicy,
+    pub setup_link_ttl: i64,
+    pub invitation_ttl: i64,
+    pub passwords: PasswordParams,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:8080".into(),
+            issuer: "Twofold".into(),
+            sessions: SessionPolicy::default(),
+            setup_link_ttl: 60 * 60,
+            invitation_ttl: 7 * 24 * 60 * 60,
+            passwords: PasswordParams::default(),
+        }
+    }
+}
+
+impl AppConfig {
+    pub fn is_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+/// Everything a use case needs, cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+    config: AppConfig,
+    passwords: Passwords,
+}
+
+impl App {
+    pub fn new(
+        store: Store,
+        config: AppConfig,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+    ) -> Result<App> {
+        let passwords = Passwords::new(config.passwords)?;
+        Ok(App {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                entropy,
+                config,
+                passwords,
+            }),
+        })
+    }
+
+    /// The production wiring: the system clock and the OS CSPRNG.
+    pub fn with_system(store: Store, config: AppConfig) -> Result<App> {
+        App::new(store, config, Arc::new(SystemClock), Arc::new(OsEntropy))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn config(&self) -> &AppConfig {
+        &self.inner.config
+    }
+
+    pub fn now(&self) -> i64 {
+        self.inner.clock.now()
+    }
+
+    pub(crate) fn entropy(&self) -> &dyn Entropy {
+        self.inner.entropy.as_ref()
+    }
+
+    pub(crate) fn passwords(&self) -> &Passwords {
+        &self.inner.passwords
+    }
+
+    /// A link under the public URL.
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "{}{}",
+            self.inner.config.public_url.trim_end_matches('/'),
+            path
+        )
+    }
+}

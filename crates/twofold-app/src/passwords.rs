@@ -1,0 +1,145 @@
+//! Password hashing with Argon2id, off the async runtime and capped in concurrency, so
+//! that a flood of sign-ins queues for CPU instead of starving every other request.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+use crate::{Error, Result};
+
+/// Argon2id cost. The default is OWASP's first recommendation: 19 MiB, 2 passes, 1 lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for PasswordParams {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Passwords {
+    params: Params,
+    permits: Arc<Semaphore>,
+    /// A real hash of a password nobody knows: verified against when the email is unknown,
+    /// so that unknown emails cost the same time as wrong passwords (SEC-32).
+    decoy: Arc<str>,
+}
+
+impl Passwords {
+    pub fn new(p: PasswordParams) -> Result<Self> {
+        let params = Params::new(p.memory_kib, p.iterations, p.parallelism, None)
+            .map_err(|e| Error::Internal(format!("invalid Argon2 parameters: {e}")))?;
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let mut decoy_salt = [0u8; 16];
+        crate::OsEntropy.fill_salt(&mut decoy_salt);
+        let decoy = argon(&params)
+            .hash_password_with_salt(b"decoy password that is never anyone's", &decoy_salt)
+            .map_err(|e| Error::Internal(format!("hashing failed: {e}")))?
+            .to_string();
+        Ok(Self {
+            params,
+            permits: Arc::new(Semaphore::new(cores)),
+            decoy: decoy.into(),
+        })
+    }
+
+    /// Hashes a new password with a fresh salt (PHC string format).
+    pub async fn hash(&self, password: &str, salt: [u8; 16]) -> Result<String> {
+        let params = self.params.clone();
+        let password = password.to_owned();
+        self.run(move || {
+            argon(&params)
+                .hash_password_with_salt(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| Error::Internal(format!("hashing failed: {e}")))
+        })
+        .await?
+    }
+
+    /// Checks a password against a stored hash, or against the decoy when there is none.
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool> {
+        let known = stored.is_some();
+        let hash = stored.map_or_else(|| self.decoy.to_string(), str::to_owned);
+        let params = self.params.clone();
+        let password = password.to_owned();
+        let matches = self
+            .run(move || {
+                argon(&params)
+                    .verify_password(password.as_bytes(), hash.as_str())
+                    .is_ok()
+            })
+            .await?;
+        Ok(known && matches)
+    }
+
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Error::Unavailable)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| Error::Internal(format!("hashing task failed: {e}")))
+    }
+}
+
+fn argon(params: &Params) -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> Passwords {
+        #[allow(clippy::unwrap_used)]
+        Passwords::new(PasswordParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_right_password_verifies_and_a_wrong_one_does_not() -> Result<()> {
+        let p = cheap();
+        let hash = p.hash("correct horse battery", [7; 16]).await?;
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(p.verify("correct horse battery", Some(&hash)).await?);
+        assert!(!p.verify("correct horse batterY", Some(&hash)).await?);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn sec_32_an_unknown_person_never_verifies_even_with_the_decoy_password() -> Result<()> {
+        let p = cheap();
+        assert!(
+            !p.verify("decoy password that is never anyone's", None)
+                .await?
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn default_parameters_are_owasps() -> Result<()> {
+        let p = Passwords::new(PasswordParams::default())?;
+        let hash = p.hash("correct horse battery", [1; 16]).await?;
+        assert!(hash.contains("m=19456,t=2,p=1"), "{hash}");
+        Ok(())
+    }
+}

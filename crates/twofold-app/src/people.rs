@@ -1,0 +1,254 @@
+//! An account's people: listing, profiles, invitations and roles.
+
+use serde_json::json;
+use twofold_domain::email::Email;
+use twofold_domain::permissions::{self, Denied};
+use twofold_domain::{Role, password, person_name, token};
+use twofold_store::users::{self, NewUser, UserRow};
+use twofold_store::{accounts, commit, links};
+
+use crate::audit::{Parties, record};
+use crate::setup::email_taken;
+use crate::{App, Error, RequestContext, Result};
+
+/// An invitation just made: the link is shown once to the inviter.
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub user: UserRow,
+    pub url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPerson<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: Role,
+}
+
+impl App {
+    pub async fn account_name(&self, account_id: i64) -> Result<String> {
+        let mut conn = self.store().conn().await?;
+        Ok(accounts::get(&mut conn, account_id)
+            .await?
+            .map(|a| a.name)
+            .unwrap_or_default())
+    }
+
+    /// The people of the actor's account, for its Owner and Administrators.
+    pub async fn people(&self, actor: &UserRow) -> Result<Vec<UserRow>> {
+        permissions::may_list_people(&actor.person())?;
+        let mut conn = self.store().conn().await?;
+        Ok(users::in_account(&mut conn, actor.account_id).await?)
+    }
+
+    /// A person the actor may see; another account's people answer `NotFound` (SEC-27).
+    pub async fn person(&self, actor: &UserRow, id: i64) -> Result<UserRow> {
+        let mut conn = self.store().conn().await?;
+        let target = users::by_id(&mut conn, id).await?.ok_or(Denied::NotFound)?;
+        permissions::may_view_person(&actor.person(), &target.person())?;
+        Ok(target)
+    }
+
+    /// Invites a person; they choose their password through the returned link.
+    pub async fn invite(
+        &self,
+        actor: &UserRow,
+        new: &NewPerson<'_>,
+        ctx: &RequestContext,
+    ) -> Result<Invitation> {
+        let now = self.now();
+        let checked = permissions::may_invite(&actor.person(), new.role)
+            .map_err(Error::from)
+            .and_then(|()| {
+                let email =
+                    Email::parse(new.email).map_err(|e| Error::invalid("invalid_email", e))?;
+                let name =
+                    person_name::parse(new.name).map_err(|e| Error::invalid("invalid_name", e))?;
+                Ok((email, name))
+            });
+        let (email, name) = match checked {
+            Ok(ok) => ok,
+            Err(e) => {
+                return Err(self
+                    .refused(actor, None, "invitation.refused", &e, ctx)
+                    .await);
+            }
+        };
+        let link = token::generate(self.entropy());
+        let mut tx = self.store().begin().await?;
+        let new_user = NewUser {
+            account_id: actor.account_id,
+            email: email.as_str(),
+            name: &name,
+            role: new.role,
+            password_hash: None,
+            now,
+        };
+        let id = users::insert(&mut tx, &new_user)
+            .await
+            .map_err(email_taken)?;
+        links::insert_invitation(
+            &mut tx,
+            &link.hash,
+            id,
+            actor.id,
+            now,
+            now + self.config().invitation_ttl,
+        )
+        .await?;
+        let user = users::by_id(&mut tx, id)
+            .await?
+            .ok_or(Error::NotFound("No such person."))?;
+        record(
+            &mut tx,
+            now,
+            ctx,
+            Parties::on(actor, &user),
+            "invitation.created",
+            json!({ "email": user.email, "role": user.role }),
+        )
+        .await?;
+        commit(tx).await?;
+        Ok(Invitation {
+            user,
+            url: self.url(&format!("/invitations/{}", link.raw)),
+        })
+    }
+
+    /// The person an invitation link is for, if the link still works.
+    pub async fn invitation(&self, raw: &str) -> Result<UserRow> {
+        if !token::is_well_formed(raw) {
+            return Err(Error::LinkInvalid);
+        }
+        let mut conn = self.store().conn().await?;
+        let id = links::invitation_user(&mut conn, &token::hash(raw), self.now())
+            .await?
+            .ok_or(Error::LinkInvalid)?;
+        users::by_id(&mut conn, id).await?.ok_or(Error::LinkInvalid)
+    }
+
+    /// Sets the invited person's password; the link works once.
+    pub async fn accept_invitation(
+        &self,
+        raw: &str,
+        password: &str,
+        ctx: &RequestContext,
+    ) -> Result<UserRow> {
+        if !token::is_well_formed(raw) {
+            return Err(Error::LinkInvalid);
+        }
+        password::check_new(password).map_err(|e| Error::invalid("weak_password", e))?;
+        let hash = self.passwords().hash(password, self.salt()).await?;
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let id = links::consume_invitation(&mut tx, &token::hash(raw), now)
+            .await?
+            .ok_or(Error::LinkInvalid)?;
+        users::set_password(&mut tx, id, &hash, now).await?;
+        let user = users::by_id(&mut tx, id).await?.ok_or(Error::LinkInvalid)?;
+        record(
+            &mut tx,
+            now,
+            ctx,
+            Parties::own(&user),
+            "invitation.accepted",
+            json!({}),
+        )
+        .await?;
+        commit(tx).await?;
+        Ok(user)
+    }
+
+    /// Promotes a User to Administrator or back; the Owner's alone.
+    pub async fn change_role(
+        &self,
+        actor: &UserRow,
+        target_id: i64,
+        role: Role,
+        ctx: &RequestContext,
+    ) -> Result<UserRow> {
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let target = users::by_id(&mut tx, target_id)
+            .await?
+            .ok_or(Denied::NotFound)?;
+        if let Err(denied) = permissions::may_change_role(&actor.person(), &target.person(), role) {
+            drop(tx);
+            return Err(self
+                .refused(
+                    actor,
+                    Some(&target),
+                    "role.change_refused",
+                    &denied.into(),
+                    ctx,
+                )
+                .await);
+        }
+        if target.role == role {
+            return Ok(target);
+        }
+        if !users::set_role(&mut tx, target.id, target.role, role).await? {
+            return Err(Error::conflict(
+                "changed_meanwhile",
+                "This person's role changed meanwhile; reload and try again.",
+            ));
+        }
+        record(
+            &mut tx,
+            now,
+            ctx,
+            Parties::on(actor, &target),
+            "role.changed",
+            json!({ "from": target.role, "to": role }),
+        )
+        .await?;
+        commit(tx).await?;
+        Ok(UserRow { role, ..target })
+    }
+
+    /// Records a refused attempt (SEC-30) and hands the refusal back. Attempts on other
+    /// accounts' people are recorded in the actor's account only, without the target.
+    async fn refused(
+        &self,
+        actor: &UserRow,
+        target: Option<&UserRow>,
+        event: &str,
+        why: &Error,
+        ctx: &RequestContext,
+    ) -> Error {
+        let same_account = target.is_some_and(|t| t.account_id == actor.account_id);
+        let parties = Parties {
+            account_id: Some(actor.account_id),
+            actor: Some(actor.id),
+            target: target.filter(|_| same_account).map(|t| t.id),
+        };
+        let reason = match why {
+            Error::Denied(d) => format!("{d:?}"),
+            Error::Invalid { code, .. } => (*code).to_string(),
+            other => other.to_string(),
+        };
+        let written = async {
+            let mut conn = self.store().conn().await?;
+            record(
+                &mut conn,
+                self.now(),
+                ctx,
+                parties,
+                event,
+                json!({ "reason": reason }),
+            )
+            .await
+        };
+        match written.await {
+            Ok(()) => match why {
+                Error::Denied(d) => Error::Denied(*d),
+                Error::Invalid { code, message } => Error::Invalid {
+                    code,
+                    message: message.clone(),
+                },
+                other => Error::Internal(other.to_string()),
+            },
+            Err(e) => e,
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The first account: a one-time setup link on first run, or `twofold account create`.
+
+use serde_json::json;
+use twofold_domain::email::Email;
+use twofold_domain::session::Stage;
+use twofold_domain::{Role, password, person_name, token};
+use twofold_store::users::{self, NewUser};
+use twofold_store::{Conn, StoreError, accounts, commit, links};
+
+use crate::audit::{Parties, record};
+use crate::sign_in::NewSessionToken;
+use crate::{App, Error, RequestContext, Result};
+
+/// What the setup form (or the command line) provides.
+#[derive(Debug, Clone)]
+pub struct NewAccount<'a> {
+    pub account_name: &'a str,
+    pub owner_name: &'a str,
+    pub owner_email: &'a str,
+    pub password: &'a str,
+}
+
+/// The validated form of [`NewAccount`].
+struct Checked {
+    account_name: String,
+    owner_name: String,
+    owner_email: String,
+}
+
+fn check(new: &NewAccount<'_>) -> Result<Checked> {
+    let account_name = person_name::parse(new.account_name)
+        .map_err(|e| Error::invalid("invalid_account_name", e))?;
+    let owner_name =
+        person_name::parse(new.owner_name).map_err(|e| Error::invalid("invalid_name", e))?;
+    let owner_email = Email::parse(new.owner_email)
+        .map_err(|e| Error::invalid("invalid_email", e))?
+        .into_string();
+    password::check_new(new.password).map_err(|e| Error::invalid("weak_password", e))?;
+    Ok(Checked {
+        account_name,
+        owner_name,
+        owner_email,
+    })
+}
+
+pub(crate) fn email_taken(e: StoreError) -> Error {
+    match e {
+        StoreError::Unique(_) => {
+            Error::conflict("email_taken", "Someone already uses this email address.")
+        }
+        other => other.into(),
+    }
+}
+
+impl App {
+    /// Whether the database has no account yet (first run).
+    pub async fn needs_setup(&self) -> Result<bool> {
+        let mut conn = self.store().conn().await?;
+        Ok(accounts::count(&mut conn).await? == 0)
+    }
+
+    /// Issues a setup link valid for an hour, replacing any earlier one; the raw token is
+    /// returned once, to be printed on the operator's terminal, and stored only hashed.
+    pub async fn issue_setup_link(&self) -> Result<String> {
+        let now = self.now();
+        let new = token::generate(self.entropy());
+        let mut tx = self.store().begin().await?;
+        links::insert_setup(&mut tx, &new.hash, now, now + self.config().setup_link_ttl).await?;
+        record(
+            &mut tx,
+            now,
+            &RequestContext::cli(),
+            Parties::default(),
+            "setup_link.issued",
+            json!({}),
+        )
+        .await?;
+        commit(tx).await?;
+        Ok(self.url(&format!("/setup/{}", new.raw)))
+    }
+
+    pub async fn setup_link_is_valid(&self, raw: &str) -> Result<bool> {
+        if !token::is_well_formed(raw) {
+            return Ok(false);
+        }
+        let mut conn = self.store().conn().await?;
+        Ok(links::setup_is_valid(&mut conn, &token::hash(raw), self.now()).await?)
+    }
+
+    /// Creates the first account and its Owner through the setup link, and signs the
+    /// Owner in. The link works once, even when submitted twice at the same moment.
+    pub async fn complete_setup(
+        &self,
+        raw: &str,
+        new: &NewAccount<'_>,
+        ctx: &RequestContext,
+    ) -> Result<NewSessionToken> {
+        if !token::is_well_formed(raw) {
+            return Err(Error::LinkInvalid);
+        }
+        let checked = check(new)?;
+        let hash = self.passwords().hash(new.password, self.salt()).await?;
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        if !links::consume_setup(&mut tx, &token::hash(raw), now).await? {
+            return Err(Error::LinkInvalid);
+        }
+        let owner = create(&mut tx, &checked, &hash, ctx, now).await?;
+        let session = self
+            .open_session(&mut tx, &owner, Stage::SignedIn, false, ctx, now)
+            .await?;
+        users::record_sign_in(&mut tx, owner.id, now).await?;
+        record(
+            &mut tx,
+            now,
+            ctx,
+            Parties::own(&owner),
+            "sign_in.succeeded",
+            json!({ "method": "setup_link" }),
+        )
+        .await?;
+        commit(tx).await?;
+        Ok(session)
+    }
+
+    /// Creates an account and its Owner from the command line; answers (account id, owner id).
+    pub async fn create_account(&self, new: &NewAccount<'_>) -> Result<(i64, i64)> {
+        let checked = check(new)?;
+        let hash = self.passwords().hash(new.password, self.salt()).await?;
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let owner = create(&mut tx, &checked, &hash, &RequestContext::cli(), now).await?;
+        commit(tx).await?;
+        Ok((owner.account_id, owner.id))
+    }
+
+    pub(crate) fn salt(&self) -> [u8; 16] {
+        let mut salt = [0u8; 16];
+        self.entropy().fill(&mut salt);
+        salt
+    }
+}
+
+async fn create(
+    conn: &mut Conn,
+    checked: &Checked,
+    password_hash: &str,
+    ctx: &RequestContext,
+    now: i64,
+) -> Result<users::UserRow> {
+    let account_id = accounts::insert(conn, &checked.account_name, now).await?;
+    let owner_id = users::insert(
+        conn,
+        &NewUser {
+            account_id,
+            email: &checked.owner_email,
+            name: &checked.owner_name,
+            role: Role::Owner,
+            password_hash: Some(password_hash),
+            now,
+        },
+    )
+    .await
+    .map_err(email_taken)?;
+    let owner = users::by_id(conn, owner_id)
+        .await?
+        .ok_or(Error::NotFound("No such person."))?;
+    let parties = Parties::own(&owner);
+    record(
+        conn,
+        now,
+        ctx,
+        parties,
+        "account.created",
+        json!({ "account_name": checked.account_name, "owner_email": owner.email }),
+    )
+    .await?;
+    Ok(owner)
+}

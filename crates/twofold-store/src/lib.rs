@@ -1,0 +1,36 @@
+//! Twofold's storage: one sqlx code path over SQLite (the embedded default) and
+//! PostgreSQL (the scale-out engine), with versioned migrations kept in step for both.
+//!
+//! Repositories are free functions over `&mut AnyConnection`, so that a use case can run
+//! several of them in one transaction (`Store::begin`) or one alone on a pooled connection.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod connect;
+mod error;
+mod migrations;
+
+pub mod accounts;
+pub mod audit;
+pub mod links;
+pub mod sessions;
+pub mod throttles;
+pub mod users;
+
+pub use connect::{Backend, Store, StoreOptions, sqlite_url_in};
+pub use error::StoreError;
+pub use sqlx::AnyConnection as Conn;
+
+/// A transaction; commit it or it rolls back when dropped.
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Commits a transaction, sorting its error like any other.
+pub async fn commit(tx: Tx) -> Result<()> {
+    tx.commit().await.map_err(StoreError::from)
+}

@@ -1,0 +1,49 @@
+//! Failure counters for throttling, shared by every instance through the database.
+
+use sqlx::Row;
+use twofold_domain::throttle::Failures;
+
+use crate::{Conn, Result};
+
+pub async fn get(conn: &mut Conn, subject: &str) -> Result<Failures> {
+    let row = sqlx::query("SELECT consecutive, last_at FROM throttles WHERE subject = $1")
+        .bind(subject)
+        .fetch_optional(conn)
+        .await?;
+    let Some(r) = row else {
+        return Ok(Failures::default());
+    };
+    let consecutive: i64 = r.try_get(0)?;
+    Ok(Failures {
+        consecutive: u32::try_from(consecutive).unwrap_or(u32::MAX),
+        last_at: r.try_get(1)?,
+    })
+}
+
+/// Counts one more failure in a single atomic statement, so that failures made at the
+/// same moment on different instances all count. Answers the new state.
+pub async fn record_failure(conn: &mut Conn, subject: &str, now: i64) -> Result<Failures> {
+    let r = sqlx::query(
+        "INSERT INTO throttles (subject, consecutive, last_at) VALUES ($1, 1, $2)
+         ON CONFLICT (subject) DO UPDATE SET consecutive = throttles.consecutive + 1, last_at = excluded.last_at
+         RETURNING consecutive, last_at",
+    )
+    .bind(subject)
+    .bind(now)
+    .fetch_one(conn)
+    .await?;
+    let consecutive: i64 = r.try_get(0)?;
+    Ok(Failures {
+        consecutive: u32::try_from(consecutive).unwrap_or(u32::MAX),
+        last_at: r.try_get(1)?,
+    })
+}
+
+/// A success (or an administrator's reset) clears the count.
+pub async fn reset(conn: &mut Conn, subject: &str) -> Result<()> {
+    sqlx::query("DELETE FROM throttles WHERE subject = $1")
+        .bind(subject)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! People: their account, role and password hash.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use twofold_domain::Role;
+
+use crate::{Conn, Result, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub id: i64,
+    pub account_id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: Option<String>,
+    pub created_at: i64,
+    pub activated_at: Option<i64>,
+    pub last_sign_in_at: Option<i64>,
+}
+
+impl UserRow {
+    pub fn person(&self) -> twofold_domain::permissions::Person {
+        twofold_domain::permissions::Person {
+            id: self.id,
+            account_id: self.account_id,
+            role: self.role,
+        }
+    }
+}
+
+const COLUMNS: &str =
+    "id, account_id, email, name, role, password_hash, created_at, activated_at, last_sign_in_at";
+
+fn from_row(r: &AnyRow) -> Result<UserRow> {
+    let role: String = r.try_get(4)?;
+    Ok(UserRow {
+        id: r.try_get(0)?,
+        account_id: r.try_get(1)?,
+        email: r.try_get(2)?,
+        name: r.try_get(3)?,
+        role: Role::parse(&role)
+            .ok_or_else(|| StoreError::Config(format!("unknown role {role:?} in users")))?,
+        password_hash: r.try_get(5)?,
+        created_at: r.try_get(6)?,
+        activated_at: r.try_get(7)?,
+        last_sign_in_at: r.try_get(8)?,
+    })
+}
+
+pub struct NewUser<'a> {
+    pub account_id: i64,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: Role,
+    /// `None` for an invited person who has not chosen a password yet.
+    pub password_hash: Option<&'a str>,
+    pub now: i64,
+}
+
+pub async fn insert(conn: &mut Conn, new: &NewUser<'_>) -> Result<i64> {
+    let activated_at = new.password_hash.map(|_| new.now);
+    let id = sqlx::query_scalar(
+        "INSERT INTO users (account_id, email, name, role, password_hash, created_at, activated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(new.account_id)
+    .bind(new.email)
+    .bind(new.name)
+    .bind(new.role.as_str())
+    .bind(new.password_hash)
+    .bind(new.now)
+    .bind(activated_at)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+pub async fn by_id(conn: &mut Conn, id: i64) -> Result<Option<UserRow>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn by_email(conn: &mut Conn, email: &str) -> Result<Option<UserRow>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE email = $1"
+    )))
+    .bind(email)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The account's people, Owner first, then by name.
+pub async fn in_account(conn: &mut Conn, account_id: i64) -> Result<Vec<UserRow>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE account_id = $1
+         ORDER BY CASE role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, name, id"
+    )))
+    .bind(account_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn set_password(conn: &mut Conn, id: i64, password_hash: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE users SET password_hash = $1, activated_at = COALESCE(activated_at, $2) WHERE id = $3")
+        .bind(password_hash)
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Changes a role, but only from the role the caller saw: a concurrent change makes
+/// this a no-op (returns false) instead of overwriting it.
+pub async fn set_role(conn: &mut Conn, id: i64, from: Role, to: Role) -> Result<bool> {
+    let done = sqlx::query("UPDATE users SET role = $1 WHERE id = $2 AND role = $3")
+        .bind(to.as_str())
+        .bind(id)
+        .bind(from.as_str())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn record_sign_in(conn: &mut Conn, id: i64, now: i64) -> Result<()> {
+    sqlx::query("UPDATE users SET last_sign_in_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! Sign-in, sign-out and the signed-in person.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
+use twofold_app::domain::session::Stage;
+use twofold_app::sign_in::{NewSessionToken, PasswordAttempt};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::ApiJson;
+use super::views::{AccountView, ErrorView, MeView, SignInView, TwoFactorView, UserView};
+use crate::AppState;
+use crate::client::Client;
+use crate::cookies;
+use crate::error::ApiResult;
+use crate::session::{ApiUser, current};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginBody {
+    email: String,
+    password: String,
+    /// The "Remember for 30 days" box.
+    #[serde(default)]
+    remember_device: bool,
+}
+
+/// Answers a new session: the cookie, and the body the API and pages share.
+pub fn signed_in_response(state: &AppState, jar: CookieJar, new: NewSessionToken) -> Response {
+    let jar = jar.add(cookies::session(&state.app, new.token.clone()));
+    let body = match new.stage {
+        Stage::SignedIn => SignInView {
+            status: "signed_in".into(),
+            csrf_token: new.csrf_token,
+            user: Some(UserView::from(&new.user)),
+            methods: None,
+        },
+        Stage::SecondFactor => SignInView {
+            status: "second_factor_required".into(),
+            csrf_token: new.csrf_token,
+            user: None,
+            methods: Some(vec!["totp".into()]),
+        },
+    };
+    (jar, Json(body)).into_response()
+}
+
+/// The password step.
+#[utoipa::path(post, path = "/api/v1/login", tag = "sign-in", request_body = LoginBody,
+    responses(
+        (status = 200, description = "Signed in, or the second factor is required", body = SignInView),
+        (status = 401, description = "`invalid_credentials`", body = ErrorView),
+        (status = 429, description = "Too many attempts for this email", body = ErrorView),
+    ))]
+async fn login(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Client(ctx): Client,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> ApiResult<Response> {
+    let attempt = PasswordAttempt {
+        email: &body.email,
+        password: &body.password,
+        remember_device: body.remember_device,
+    };
+    let new = state.app.sign_in_with_password(&attempt, &ctx).await?;
+    Ok(signed_in_response(&state, jar, new))
+}
+
+/// Ends the session on the server.
+#[utoipa::path(post, path = "/api/v1/logout", tag = "sign-in", responses((status = 204, description = "Signed out")))]
+async fn logout(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Client(ctx): Client,
+    request: axum::extract::Request,
+) -> ApiResult<Response> {
+    let (parts, _) = request.into_parts();
+    if let Some(session) = current(&parts) {
+        let sent = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !crate::session::tokens_match(sent, &session.csrf_token) {
+            return Err(crate::error::ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf_token_invalid",
+                "The X-CSRF-Token header is missing or wrong.",
+            ));
+        }
+        state.app.sign_out(session, &ctx).await?;
+    }
+    let jar = jar.add(cookies::removal(
+        &state.app,
+        cookies::session_name(&state.app),
+    ));
+    Ok((jar, StatusCode::NO_CONTENT).into_response())
+}
+
+/// The signed-in person, their account, 2FA state and CSRF token.
+#[utoipa::path(get, path = "/api/v1/me", tag = "me", security(("session" = [])),
+    responses((status = 200, body = MeView), (status = 401, body = ErrorView)))]
+async fn me(State(state): State<AppState>, ApiUser(session): ApiUser) -> ApiResult<Json<MeView>> {
+    let user = &session.user;
+    let account_name = state.app.account_name(user.account_id).await?;
+    Ok(Json(MeView {
+        id: user.id,
+        email: user.email.clone(),
+        name: user.name.clone(),
+        role: user.role.as_str().into(),
+        account: AccountView {
+            id: user.account_id,
+            name: account_name,
+        },
+        two_factor: TwoFactorView {
+            enabled: false,
+            phone: None,
+            enabled_at: None,
+        },
+        csrf_token: session.csrf_token.clone(),
+    }))
+}

@@ -1,0 +1,60 @@
+//! The JSON API under `/api/v1`, documented by OpenAPI generated from the handlers
+//! themselves (utoipa), so that the document cannot drift from the routes.
+
+mod audit;
+mod auth;
+mod body;
+mod people;
+mod setup;
+pub mod views;
+
+use axum::Json;
+use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::AppState;
+
+pub use body::ApiJson;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Twofold", description = "Two-factor authentication for multi-user SaaS accounts. Errors are `{\"error\": {\"code\", \"message\"}}`; unsafe requests made with the session cookie carry `X-CSRF-Token`."),
+    modifiers(&SecurityAddon)
+)]
+struct ApiDoc;
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("twofold_session"))),
+        );
+        components.add_security_scheme(
+            "csrf",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-CSRF-Token"))),
+        );
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(auth::router())
+        .merge(people::router())
+        .merge(setup::router())
+        .merge(audit::router())
+        .route("/api/openapi.json", get(serve_document))
+}
+
+/// The OpenAPI document of every API route.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    router().split_for_parts().1
+}
+
+async fn serve_document() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi_document())
+}

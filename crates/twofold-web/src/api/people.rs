@@ -1,0 +1,132 @@
+//! The account's people: list, view, invite, change roles.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use twofold_app::domain::Role;
+use twofold_app::people::NewPerson;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::ApiJson;
+use super::views::{ErrorView, UserView};
+use crate::AppState;
+use crate::client::Client;
+use crate::error::{ApiError, ApiResult};
+use crate::session::ApiUser;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, invite))
+        .routes(routes!(show))
+        .routes(routes!(change_role))
+}
+
+/// The people of the caller's account (Owner and Administrators).
+#[utoipa::path(get, path = "/api/v1/users", tag = "people", security(("session" = [])),
+    responses((status = 200, body = Vec<UserView>), (status = 401, body = ErrorView), (status = 403, body = ErrorView)))]
+async fn list(
+    State(state): State<AppState>,
+    ApiUser(session): ApiUser,
+) -> ApiResult<Json<Vec<UserView>>> {
+    let people = state.app.people(&session.user).await?;
+    Ok(Json(people.iter().map(UserView::from).collect()))
+}
+
+/// A person's profile: your own, or anyone's in your account if you are its Owner or an Administrator.
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "people", security(("session" = [])),
+    params(("id" = i64, Path, description = "The person's id")),
+    responses((status = 200, body = UserView), (status = 403, body = ErrorView), (status = 404, body = ErrorView)))]
+async fn show(
+    State(state): State<AppState>,
+    ApiUser(session): ApiUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    let person = state.app.person(&session.user, parse_id(&id)?).await?;
+    Ok(Json(UserView::from(&person)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct InviteBody {
+    email: String,
+    name: String,
+    /// `admin` or `user`.
+    role: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationView {
+    user: UserView,
+    /// Give this link to the person; it sets their password and works once, for 7 days.
+    invitation_url: String,
+}
+
+/// Invites a person to the caller's account.
+#[utoipa::path(post, path = "/api/v1/users", tag = "people", security(("session" = []), ("csrf" = [])), request_body = InviteBody,
+    responses((status = 201, body = InvitationView), (status = 403, body = ErrorView), (status = 409, description = "`email_taken`", body = ErrorView), (status = 422, body = ErrorView)))]
+async fn invite(
+    State(state): State<AppState>,
+    ApiUser(session): ApiUser,
+    Client(ctx): Client,
+    ApiJson(body): ApiJson<InviteBody>,
+) -> ApiResult<(StatusCode, Json<InvitationView>)> {
+    let role = parse_role(&body.role)?;
+    let new = NewPerson {
+        email: &body.email,
+        name: &body.name,
+        role,
+    };
+    let invitation = state.app.invite(&session.user, &new, &ctx).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(InvitationView {
+            user: UserView::from(&invitation.user),
+            invitation_url: invitation.url,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RoleBody {
+    /// `admin` or `user`.
+    role: String,
+}
+
+/// Promotes a User to Administrator or back (the Owner only).
+#[utoipa::path(put, path = "/api/v1/users/{id}/role", tag = "people", security(("session" = []), ("csrf" = [])), request_body = RoleBody,
+    params(("id" = i64, Path, description = "The person's id")),
+    responses((status = 200, body = UserView), (status = 403, description = "`forbidden` or `owner_protected`", body = ErrorView), (status = 404, body = ErrorView)))]
+async fn change_role(
+    State(state): State<AppState>,
+    ApiUser(session): ApiUser,
+    Client(ctx): Client,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RoleBody>,
+) -> ApiResult<Json<UserView>> {
+    let role = parse_role(&body.role)?;
+    let person = state
+        .app
+        .change_role(&session.user, parse_id(&id)?, role, &ctx)
+        .await?;
+    Ok(Json(UserView::from(&person)))
+}
+
+/// Ids are positive integers; anything else names nobody.
+pub fn parse_id(raw: &str) -> ApiResult<i64> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such person."))
+}
+
+fn parse_role(raw: &str) -> ApiResult<Role> {
+    Role::parse(raw).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_role",
+            "The role must be \"admin\" or \"user\".",
+        )
+    })
+}

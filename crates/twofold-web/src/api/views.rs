@@ -1,0 +1,87 @@
+//! The shapes the API answers with.
+
+use serde::{Deserialize, Serialize};
+use twofold_app::store::users::UserRow;
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    /// `owner`, `admin` or `user`.
+    pub role: String,
+    pub two_factor_enabled: bool,
+    /// False until an invited person has chosen a password.
+    pub active: bool,
+    pub last_sign_in_at: Option<i64>,
+}
+
+impl From<&UserRow> for UserView {
+    fn from(u: &UserRow) -> Self {
+        Self {
+            id: u.id,
+            email: u.email.clone(),
+            name: u.name.clone(),
+            role: u.role.as_str().into(),
+            two_factor_enabled: false,
+            active: u.password_hash.is_some(),
+            last_sign_in_at: u.last_sign_in_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountView {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TwoFactorView {
+    pub enabled: bool,
+    /// The verified phone number, masked.
+    pub phone: Option<String>,
+    pub enabled_at: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeView {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub account: AccountView,
+    pub two_factor: TwoFactorView,
+    pub csrf_token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignInView {
+    /// `signed_in` or `second_factor_required`.
+    pub status: String,
+    pub csrf_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<i64>,
+}
+
+/// Every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorView {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordBody {
+    pub password: String,
+}

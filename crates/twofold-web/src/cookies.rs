@@ -1,0 +1,49 @@
+//! The cookies Twofold sets, with the attributes SEC-21 asks for.
+
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use twofold_app::App;
+
+/// The session cookie's name: with the `__Host-` prefix under HTTPS, which pins it to
+/// this host, path `/` and `Secure`.
+pub fn session_name(app: &App) -> &'static str {
+    if app.config().is_https() {
+        "__Host-twofold_session"
+    } else {
+        "twofold_session"
+    }
+}
+
+/// The anti-CSRF cookie of the forms shown before sign-in (double submit).
+pub fn form_token_name(app: &App) -> &'static str {
+    if app.config().is_https() {
+        "__Host-twofold_form"
+    } else {
+        "twofold_form"
+    }
+}
+
+fn base(app: &App, name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(app.config().is_https())
+        .build()
+}
+
+pub fn session(app: &App, token: String) -> Cookie<'static> {
+    base(app, session_name(app), token)
+}
+
+pub fn form_token(app: &App, token: String) -> Cookie<'static> {
+    let mut cookie = base(app, form_token_name(app), token);
+    cookie.set_same_site(SameSite::Strict);
+    cookie
+}
+
+/// A cookie that tells the browser to forget `name`.
+pub fn removal(app: &App, name: &'static str) -> Cookie<'static> {
+    let mut cookie = base(app, name, String::new());
+    cookie.make_removal();
+    cookie
+}

@@ -1,0 +1,97 @@
+//! One error type per face: JSON for the API, a readable page for browsers. Internals are
+//! logged and never shown.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use twofold_app::Error;
+use twofold_app::domain::permissions::Denied;
+
+/// The status and the stable `code` of an application error.
+pub fn classify(e: &Error) -> (StatusCode, &'static str) {
+    match e {
+        Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+        Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+        Error::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+        Error::Denied(Denied::NotFound) | Error::NotFound(_) => {
+            (StatusCode::NOT_FOUND, "not_found")
+        }
+        Error::Denied(Denied::Forbidden) => (StatusCode::FORBIDDEN, "forbidden"),
+        Error::Denied(Denied::OwnerProtected) => (StatusCode::FORBIDDEN, "owner_protected"),
+        Error::LinkInvalid => (StatusCode::NOT_FOUND, "link_invalid"),
+        Error::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+        Error::Invalid { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+        Error::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
+/// The sentence shown to people; internal details stay in the log.
+pub fn message(e: &Error) -> String {
+    match e {
+        Error::Internal(detail) => {
+            tracing::error!(error = %detail, "request failed");
+            "Something went wrong on our side. Try again; if it keeps happening, tell your administrator.".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+fn retry_after(e: &Error) -> Option<i64> {
+    match e {
+        Error::Throttled { retry_after } => Some(*retry_after),
+        _ => None,
+    }
+}
+
+/// An error answered as `{"error": {"code", "message", …}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub retry_after: Option<i64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let (status, code) = classify(&e);
+        Self {
+            status,
+            code,
+            message: message(&e),
+            retry_after: retry_after(&e),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "error": { "code": self.code, "message": self.message } });
+        if let (Some(seconds), Some(obj)) = (self.retry_after, body.get_mut("error")) {
+            obj["retry_after_seconds"] = json!(seconds);
+        }
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(value) = self
+            .retry_after
+            .and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,164 @@
+//! The sign-in page and signing out.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
+use twofold_app::Error;
+use twofold_app::sign_in::PasswordAttempt;
+
+use super::form::{CsrfForm, HasCsrf, new_form_token};
+use super::{Chrome, render};
+use crate::client::Client;
+use crate::error::message;
+use crate::session::PageUser;
+use crate::{AppState, cookies};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(root))
+        .route("/login", get(show_login).post(submit_login))
+        .route("/logout", post(logout))
+}
+
+async fn root(session: Option<PageUser>) -> Redirect {
+    if session.is_some() {
+        Redirect::to("/home")
+    } else {
+        Redirect::to("/login")
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    chrome: Chrome,
+    email: String,
+    remember_device: bool,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct LoginQuery {
+    #[serde(default)]
+    signed_out: Option<String>,
+    #[serde(default)]
+    password_set: Option<String>,
+}
+
+async fn show_login(
+    State(state): State<AppState>,
+    session: Option<PageUser>,
+    jar: CookieJar,
+    query: Result<axum::extract::Query<LoginQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if session.is_some() {
+        return Redirect::to("/home").into_response();
+    }
+    let q = query.map(|q| q.0).unwrap_or_default();
+    let notice = if q.signed_out.is_some() {
+        Some("You are signed out.".to_string())
+    } else if q.password_set.is_some() {
+        Some("Your password is set. Sign in with it now.".to_string())
+    } else {
+        None
+    };
+    let (jar, token) = new_form_token(&state.app, jar);
+    let page = LoginPage {
+        chrome: Chrome::anonymous(token),
+        email: String::new(),
+        remember_device: false,
+        error: None,
+        notice,
+    };
+    (jar, render(StatusCode::OK, &page)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    csrf_token: String,
+    email: String,
+    password: String,
+    #[serde(default)]
+    remember_device: Option<String>,
+}
+
+impl HasCsrf for LoginForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+async fn submit_login(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Client(ctx): Client,
+    CsrfForm(form): CsrfForm<LoginForm>,
+) -> Response {
+    let remember_device = form.remember_device.is_some();
+    let attempt = PasswordAttempt {
+        email: &form.email,
+        password: &form.password,
+        remember_device,
+    };
+    match state.app.sign_in_with_password(&attempt, &ctx).await {
+        Ok(new) => {
+            let jar = jar
+                .add(cookies::session(&state.app, new.token))
+                .remove(cookies::removal(
+                    &state.app,
+                    cookies::form_token_name(&state.app),
+                ));
+            (jar, Redirect::to("/home")).into_response()
+        }
+        Err(e) => {
+            let status = crate::error::classify(&e).0;
+            let page = LoginPage {
+                chrome: Chrome::anonymous(form.csrf_token.clone()),
+                email: form.email.chars().take(254).collect(),
+                remember_device,
+                error: Some(message(&e)),
+                notice: None,
+            };
+            if matches!(e, Error::Internal(_) | Error::Unavailable) {
+                tracing::warn!("sign-in page could not complete");
+            }
+            render(status, &page)
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PlainForm {
+    csrf_token: String,
+}
+
+impl HasCsrf for PlainForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Client(ctx): Client,
+    session: Option<PageUser>,
+    CsrfForm(_): CsrfForm<PlainForm>,
+) -> Response {
+    if let Some(PageUser(current)) = session {
+        if let Err(e) = state.app.sign_out(&current, &ctx).await {
+            return super::PageError::new(e, Chrome::signed_in(&current)).into_response();
+        }
+    }
+    let jar = jar.add(cookies::removal(
+        &state.app,
+        cookies::session_name(&state.app),
+    ));
+    (jar, Redirect::to("/login?signed_out=1")).into_response()
+}

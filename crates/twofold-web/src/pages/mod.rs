@@ -1,0 +1,155 @@
+//! Server-rendered pages: each a thin handler over `twofold-app`, with a JSON twin in `api`.
+
+mod auth;
+pub mod form;
+mod people;
+mod setup;
+
+use askama::Template;
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use twofold_app::Error;
+use twofold_app::sign_in::CurrentSession;
+
+use crate::AppState;
+use crate::error::{classify, message};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(auth::router())
+        .merge(setup::router())
+        .merge(people::router())
+        .route("/static/app.css", get(stylesheet))
+        .fallback(not_found)
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/app.css"),
+    )
+        .into_response()
+}
+
+/// The signed-in person as the page header shows them.
+pub struct Me {
+    pub id: i64,
+    pub name: String,
+}
+
+/// What the shared layout needs: who is signed in, and the token its forms carry.
+pub struct Chrome {
+    pub me: Option<Me>,
+    pub csrf_token: String,
+}
+
+impl Chrome {
+    pub fn signed_in(session: &CurrentSession) -> Self {
+        Self {
+            me: Some(Me {
+                id: session.user.id,
+                name: session.user.name.clone(),
+            }),
+            csrf_token: session.csrf_token.clone(),
+        }
+    }
+
+    pub fn anonymous(csrf_token: String) -> Self {
+        Self {
+            me: None,
+            csrf_token,
+        }
+    }
+}
+
+/// Renders a template, or a plain error page if the template itself fails.
+pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed to render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side.",
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub chrome: Chrome,
+    pub heading: String,
+    pub text: String,
+    pub next_href: &'static str,
+    pub next_label: &'static str,
+}
+
+/// An application error as a readable page with the right status.
+pub struct PageError {
+    pub error: Error,
+    pub chrome: Chrome,
+}
+
+impl PageError {
+    pub fn new(error: Error, chrome: Chrome) -> Self {
+        Self { error, chrome }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, _) = classify(&self.error);
+        let heading = match status {
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::FORBIDDEN => "Not allowed",
+            StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
+            s if s.is_server_error() => "Something went wrong",
+            _ => "That did not work",
+        };
+        let (next_href, next_label) = if self.chrome.me.is_some() {
+            ("/home", "Back to Home")
+        } else {
+            ("/login", "Go to sign-in")
+        };
+        let page = MessagePage {
+            heading: heading.into(),
+            text: message(&self.error),
+            chrome: self.chrome,
+            next_href,
+            next_label,
+        };
+        render(status, &page)
+    }
+}
+
+async fn not_found(request: axum::extract::Request) -> Response {
+    let (parts, _) = request.into_parts();
+    if parts.uri.path().starts_with("/api/") {
+        return crate::error::ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_such_route",
+            "There is no such API route.",
+        )
+        .into_response();
+    }
+    let chrome = crate::session::current(&parts)
+        .filter(|s| s.is_signed_in())
+        .map_or_else(|| Chrome::anonymous(String::new()), Chrome::signed_in);
+    PageError::new(Error::NotFound("There is no page at this address."), chrome).into_response()
+}
+
+/// A Unix time as people read it, in UTC.
+pub fn when(unix: Option<i64>) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    unix.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| "Never".into())
+}

@@ -1,0 +1,279 @@
+//! Home, the Users tab of "Users, Plans and Billing", and people's profiles.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use twofold_app::Error;
+use twofold_app::domain::permissions;
+use twofold_app::domain::{Role, permissions::Denied};
+use twofold_app::people::NewPerson;
+use twofold_app::sign_in::CurrentSession;
+use twofold_app::store::users::UserRow;
+
+use super::form::{CsrfForm, HasCsrf};
+use super::{Chrome, PageError, render, when};
+use crate::AppState;
+use crate::client::Client;
+use crate::error::message;
+use crate::session::PageUser;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/home", get(home))
+        .route("/users", get(users).post(invite))
+        .route("/users/{id}", get(profile))
+        .route("/users/{id}/role", post(change_role))
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    chrome: Chrome,
+    user_id: i64,
+    name: String,
+    account_name: String,
+    role_label: &'static str,
+}
+
+async fn home(State(state): State<AppState>, PageUser(session): PageUser) -> Response {
+    let account_name = match state.app.account_name(session.user.account_id).await {
+        Ok(name) => name,
+        Err(e) => return PageError::new(e, Chrome::signed_in(&session)).into_response(),
+    };
+    let u = &session.user;
+    let page = HomePage {
+        user_id: u.id,
+        name: u.name.clone(),
+        account_name,
+        role_label: u.role.label(),
+        chrome: Chrome::signed_in(&session),
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// One person as the Users tab and profile show them.
+struct PersonView {
+    id: i64,
+    name: String,
+    email: String,
+    role_label: &'static str,
+    two_factor: String,
+    last_sign_in: String,
+}
+
+impl From<&UserRow> for PersonView {
+    fn from(u: &UserRow) -> Self {
+        let two_factor = if u.password_hash.is_none() {
+            "Invited"
+        } else {
+            "Off"
+        };
+        Self {
+            id: u.id,
+            name: u.name.clone(),
+            email: u.email.clone(),
+            role_label: u.role.label(),
+            two_factor: two_factor.into(),
+            last_sign_in: when(u.last_sign_in_at),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    chrome: Chrome,
+    people: Vec<PersonView>,
+    invite_roles: Vec<(&'static str, &'static str)>,
+    invitation_url: Option<String>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn users_page(state: &AppState, session: &CurrentSession) -> Result<UsersPage, Error> {
+    let me = &session.user;
+    // People who do not manage the account see only themselves, as the help article's
+    // journey "Users tab → select your user profile" expects.
+    let people = match state.app.people(me).await {
+        Ok(people) => people,
+        Err(Error::Denied(Denied::Forbidden)) => vec![me.clone()],
+        Err(e) => return Err(e),
+    };
+    let invite_roles = [Role::Admin, Role::User]
+        .into_iter()
+        .filter(|r| permissions::may_invite(&me.person(), *r).is_ok())
+        .map(|r| (r.as_str(), r.label()))
+        .collect();
+    Ok(UsersPage {
+        chrome: Chrome::signed_in(session),
+        people: people.iter().map(PersonView::from).collect(),
+        invite_roles,
+        invitation_url: None,
+        notice: None,
+        error: None,
+    })
+}
+
+async fn users(State(state): State<AppState>, PageUser(session): PageUser) -> Response {
+    match users_page(&state, &session).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(e) => PageError::new(e, Chrome::signed_in(&session)).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InviteForm {
+    csrf_token: String,
+    email: String,
+    name: String,
+    role: String,
+}
+
+impl HasCsrf for InviteForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+async fn invite(
+    State(state): State<AppState>,
+    PageUser(session): PageUser,
+    Client(ctx): Client,
+    CsrfForm(form): CsrfForm<InviteForm>,
+) -> Response {
+    let result = match Role::parse(&form.role) {
+        Some(role) => {
+            state
+                .app
+                .invite(
+                    &session.user,
+                    &NewPerson {
+                        email: &form.email,
+                        name: &form.name,
+                        role,
+                    },
+                    &ctx,
+                )
+                .await
+        }
+        None => Err(Error::invalid(
+            "invalid_role",
+            "Choose Administrator or User.",
+        )),
+    };
+    let mut page = match users_page(&state, &session).await {
+        Ok(page) => page,
+        Err(e) => return PageError::new(e, Chrome::signed_in(&session)).into_response(),
+    };
+    match result {
+        Ok(invitation) => {
+            page.notice = Some(format!("{} was invited.", invitation.user.name));
+            page.invitation_url = Some(invitation.url);
+            render(StatusCode::CREATED, &page)
+        }
+        Err(e) => {
+            let status = crate::error::classify(&e).0;
+            page.error = Some(message(&e));
+            render(status, &page)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+struct ProfilePage {
+    chrome: Chrome,
+    person: PersonView,
+    /// The role button the viewer may press: (new role, label).
+    role_change: Option<(&'static str, &'static str)>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ProfileQuery {
+    #[serde(default)]
+    role_changed: Option<String>,
+}
+
+async fn profile(
+    State(state): State<AppState>,
+    PageUser(session): PageUser,
+    Path(id): Path<String>,
+    query: Result<Query<ProfileQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let chrome = Chrome::signed_in(&session);
+    let Some(id) = id.parse::<i64>().ok().filter(|id| *id > 0) else {
+        return PageError::new(Error::Denied(Denied::NotFound), chrome).into_response();
+    };
+    let person = match state.app.person(&session.user, id).await {
+        Ok(person) => person,
+        Err(e) => return PageError::new(e, chrome).into_response(),
+    };
+    let next_role = if person.role == Role::Admin {
+        Role::User
+    } else {
+        Role::Admin
+    };
+    let role_change =
+        permissions::may_change_role(&session.user.person(), &person.person(), next_role)
+            .ok()
+            .map(|()| {
+                (
+                    next_role.as_str(),
+                    if next_role == Role::Admin {
+                        "Make Administrator"
+                    } else {
+                        "Make User"
+                    },
+                )
+            });
+    let notice = query
+        .ok()
+        .and_then(|q| q.0.role_changed)
+        .map(|_| format!("{} is now {}.", person.name, person.role.label()));
+    let page = ProfilePage {
+        chrome,
+        person: PersonView::from(&person),
+        role_change,
+        notice,
+        error: None,
+    };
+    render(StatusCode::OK, &page)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RoleForm {
+    csrf_token: String,
+    role: String,
+}
+
+impl HasCsrf for RoleForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+async fn change_role(
+    State(state): State<AppState>,
+    PageUser(session): PageUser,
+    Client(ctx): Client,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm<RoleForm>,
+) -> Response {
+    let chrome = Chrome::signed_in(&session);
+    let (Some(id), Some(role)) = (
+        id.parse::<i64>().ok().filter(|id| *id > 0),
+        Role::parse(&form.role),
+    ) else {
+        return PageError::new(Error::Denied(Denied::NotFound), chrome).into_response();
+    };
+    match state.app.change_role(&session.user, id, role, &ctx).await {
+        Ok(_) => Redirect::to(&format!("/users/{id}?role_changed=1")).into_response(),
+        Err(e) => PageError::new(e, chrome).into_response(),
+    }
+}

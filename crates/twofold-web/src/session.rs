@@ -1,0 +1,126 @@
+//! Finding the session behind the cookie once per request, and the extractors that demand
+//! one: signed in for the API (with its CSRF header) and for pages (redirecting).
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use subtle_eq::constant_time_eq;
+use twofold_app::sign_in::CurrentSession;
+
+use crate::AppState;
+use crate::cookies;
+use crate::error::ApiError;
+
+/// The live session of this request, if any, put in the request's extensions by [`load`].
+#[derive(Clone)]
+pub struct Slot(pub Option<CurrentSession>);
+
+/// Looks the cookie up once; every extractor below reads the result.
+pub async fn load(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let raw = jar
+        .get(cookies::session_name(&state.app))
+        .map(|c| c.value().to_owned());
+    let current = match raw {
+        Some(raw) => match state.app.session(&raw).await {
+            Ok(found) => found,
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+        None => None,
+    };
+    request.extensions_mut().insert(Slot(current));
+    next.run(request).await
+}
+
+pub fn current(parts: &Parts) -> Option<&CurrentSession> {
+    parts.extensions.get::<Slot>().and_then(|s| s.0.as_ref())
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// A signed-in person calling the API. Unsafe methods must echo the session's CSRF token
+/// in `X-CSRF-Token` (SEC-25). A half-finished sign-in is not signed in (SEC-19).
+pub struct ApiUser(pub CurrentSession);
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let session = current(parts).filter(|s| s.is_signed_in()).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Sign in first.",
+            )
+        })?;
+        if is_unsafe(&parts.method) {
+            let sent = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !constant_time_eq(sent, &session.csrf_token) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf_token_invalid",
+                    "The X-CSRF-Token header is missing or wrong; take the token from GET /api/v1/me.",
+                ));
+            }
+        }
+        Ok(ApiUser(session.clone()))
+    }
+}
+
+/// A signed-in person viewing pages; anyone else is sent to the sign-in page. Forms check
+/// their CSRF field through [`crate::pages::form::CsrfForm`].
+pub struct PageUser(pub CurrentSession);
+
+impl FromRequestParts<AppState> for PageUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match current(parts) {
+            Some(s) if s.is_signed_in() => Ok(PageUser(s.clone())),
+            _ => Err(Redirect::to("/login").into_response()),
+        }
+    }
+}
+
+/// Constant-time comparison of tokens, so that a guess learns nothing from timing.
+mod subtle_eq {
+    use subtle::ConstantTimeEq;
+
+    pub fn constant_time_eq(a: &str, b: &str) -> bool {
+        a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+    }
+}
+
+pub use subtle_eq::constant_time_eq as tokens_match;
+
+impl axum::extract::OptionalFromRequestParts<AppState> for PageUser {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(current(parts)
+            .filter(|s| s.is_signed_in())
+            .map(|s| PageUser(s.clone())))
+    }
+}

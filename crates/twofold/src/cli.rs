@@ -1,0 +1,184 @@
+//! The command line: `serve`, `migrate`, `account create`.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use twofold_app::setup::NewAccount;
+use twofold_app::store::{Store, StoreOptions};
+use twofold_app::{App, Error};
+
+use crate::config::{Config, Overrides};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "twofold",
+    version,
+    about = "Two-factor authentication for multi-user SaaS accounts."
+)]
+pub struct Cli {
+    /// A TOML configuration file (flags and TWOFOLD_* variables override it).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// PostgreSQL (postgres://…) or SQLite (sqlite://…) database; default: SQLite in the data dir.
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+    /// Where the embedded database lives.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (migrates the database first).
+    Serve {
+        /// Address and port to listen on [default: 127.0.0.1:8080].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// The URL people reach Twofold at, if not http://<listen> (e.g. behind a proxy).
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+    },
+    /// Bring the database schema to this version, then exit.
+    Migrate,
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountCommand {
+    /// Create an account and its Owner.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        owner_email: String,
+        #[arg(long)]
+        owner_name: String,
+        /// Read the Owner's password from standard input (required: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = Overrides {
+        data_dir: cli.data_dir.clone(),
+        database_url: cli.database_url.clone(),
+        listen: match &cli.command {
+            Command::Serve { listen, .. } => listen.clone(),
+            _ => None,
+        },
+        public_url: match &cli.command {
+            Command::Serve { public_url, .. } => public_url.clone(),
+            _ => None,
+        },
+    };
+    let config = match Config::load(cli.config.as_deref(), &overrides) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("twofold: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::logging::init(config.log_format.as_deref(), &config.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("twofold: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("twofold: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { .. } => crate::serve::serve(config).await,
+        Command::Migrate => {
+            let store = open_store(&config).await?;
+            println!(
+                "The database is at schema version {}.",
+                store.schema_version().await?.unwrap_or(0)
+            );
+            Ok(())
+        }
+        Command::Account(AccountCommand::Create {
+            name,
+            owner_email,
+            owner_name,
+            password_stdin: _,
+        }) => {
+            let password = read_password()?;
+            let app = App::with_system(open_store(&config).await?, config.app_config())
+                .map_err(app_error)?;
+            let new = NewAccount {
+                account_name: &name,
+                owner_name: &owner_name,
+                owner_email: &owner_email,
+                password: &password,
+            };
+            let (account_id, owner_id) = app.create_account(&new).await.map_err(app_error)?;
+            println!(
+                "Created account {account_id} with Owner {owner_id} ({}).",
+                owner_email.trim().to_lowercase()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Opens the database, creating the data directory for SQLite, and migrates it.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    if config.database_url.is_none() {
+        create_private_dir(&config.data_dir)?;
+    }
+    let options = StoreOptions {
+        max_connections: config.database_max_connections,
+        ..StoreOptions::default()
+    };
+    let store = Store::connect(&config.database_url(), &options).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// The data directory holds the database and keys: readable by its owner only.
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// The password from standard input, without the trailing newline.
+fn read_password() -> anyhow::Result<String> {
+    let mut input = String::new();
+    std::io::stdin().take(4096).read_to_string(&mut input)?;
+    let password = input
+        .strip_suffix('\n')
+        .map(|p| p.strip_suffix('\r').unwrap_or(p))
+        .unwrap_or(&input);
+    Ok(password.to_string())
+}
+
+fn app_error(e: Error) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}

@@ -1,0 +1,221 @@
+//! Configuration: defaults, then an optional TOML file, then `TWOFOLD_*` environment
+//! variables, then command-line flags, each overriding the one before.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use twofold_app::AppConfig;
+use twofold_app::domain::session::SessionPolicy;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: String,
+    /// Where the SQLite database (and later the key file) live.
+    pub data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL; unset means SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// The address people use to reach Twofold (links, cookie security); defaults to
+    /// `http://<listen>`.
+    pub public_url: Option<String>,
+    /// The name authenticator apps show.
+    pub issuer: String,
+    /// `text` or `json`; unset means text on a terminal and JSON otherwise.
+    pub log_format: Option<String>,
+    /// A tracing filter such as `info` or `twofold=debug,info`.
+    pub log_level: String,
+    /// Trust the last `X-Forwarded-For` hop as the client address (behind your own proxy).
+    pub trust_forwarded_for: bool,
+    pub session_idle_minutes: i64,
+    pub session_absolute_hours: i64,
+    pub database_max_connections: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let sessions = SessionPolicy::default();
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./twofold-data"),
+            database_url: None,
+            public_url: None,
+            issuer: "Twofold".into(),
+            log_format: None,
+            log_level: "info".into(),
+            trust_forwarded_for: false,
+            session_idle_minutes: sessions.idle / 60,
+            session_absolute_hours: sessions.absolute / 3600,
+            database_max_connections: 16,
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers' value.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+}
+
+impl Config {
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, String> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(format!(
+                    "the configuration file {} does not exist",
+                    file.display()
+                ));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("TWOFOLD_").ignore(&["test_database_url", "require_all_tests"]))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| format!("invalid configuration: {e}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.session_idle_minutes < 1 || self.session_absolute_hours < 1 {
+            return Err(
+                "session_idle_minutes and session_absolute_hours must be at least 1".into(),
+            );
+        }
+        if self
+            .public_url
+            .as_deref()
+            .is_some_and(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+        {
+            return Err("public_url must start with http:// or https://".into());
+        }
+        Ok(())
+    }
+
+    /// The database to use: the given URL, or SQLite inside the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| twofold_app::store::sqlite_url_in(&self.data_dir))
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    pub fn app_config(&self) -> AppConfig {
+        AppConfig {
+            public_url: self.public_url(),
+            issuer: self.issuer.clone(),
+            sessions: SessionPolicy {
+                idle: self.session_idle_minutes.saturating_mul(60),
+                absolute: self.session_absolute_hours.saturating_mul(3600),
+                ..SessionPolicy::default()
+            },
+            ..AppConfig::default()
+        }
+    }
+
+    /// The configuration as it may be logged: credentials in URLs are masked (SEC-31).
+    pub fn redacted(&self) -> serde_json::Value {
+        let mut shown = self.clone();
+        shown.database_url = shown.database_url.as_deref().map(redact_url);
+        serde_json::to_value(&shown).unwrap_or_default()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sec_31_database_passwords_are_masked_in_the_logged_configuration() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db:5432/twofold"),
+            "postgres://app:***@db:5432/twofold"
+        );
+        assert_eq!(
+            redact_url("postgres://app@db/twofold"),
+            "postgres://app@db/twofold"
+        );
+        let config = Config {
+            database_url: Some("postgres://a:topsecret@h/d".into()),
+            ..Config::default()
+        };
+        assert!(!config.redacted().to_string().contains("topsecret"));
+    }
+
+    #[test]
+    fn flags_beat_the_environment_which_beats_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "twofold.toml",
+                "listen = \"127.0.0.1:1111\"\nissuer = \"FromFile\"\nlog_level = \"warn\"",
+            )?;
+            jail.set_env("TWOFOLD_LISTEN", "127.0.0.1:2222");
+            jail.set_env("TWOFOLD_ISSUER", "FromEnv");
+            let overrides = Overrides {
+                listen: Some("127.0.0.1:3333".into()),
+                ..Overrides::default()
+            };
+            let config = Config::load(Some(Path::new("twofold.toml")), &overrides)
+                .map_err(figment::Error::from)?;
+            assert_eq!(config.listen, "127.0.0.1:3333");
+            assert_eq!(config.issuer, "FromEnv");
+            assert_eq!(config.log_level, "warn");
+            assert_eq!(
+                config.database_url(),
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    Path::new("./twofold-data").join("twofold.db").display()
+                )
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn nonsense_is_refused_with_a_reason() {
+        let overrides = Overrides {
+            public_url: Some("ftp://x".into()),
+            ..Overrides::default()
+        };
+        assert!(Config::load(None, &overrides).is_err_and(|e| e.contains("public_url")));
+        assert!(
+            Config::load(
+                Some(Path::new("/nonexistent/twofold.toml")),
+                &Overrides::default()
+            )
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,93 @@
+//! `twofold serve`: open the database, print the setup link on first run, serve HTTP
+//! until SIGTERM or Ctrl-C, and sweep expired sessions meanwhile.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use twofold_app::App;
+use twofold_web::{AppState, WebConfig};
+
+use crate::cli::open_store;
+use crate::config::Config;
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let started = Instant::now();
+    tracing::info!(config = %config.redacted(), "starting Twofold {}", env!("CARGO_PKG_VERSION"));
+    let store = open_store(&config).await?;
+    tracing::info!(backend = store.backend().name(), "database ready");
+    let app = App::with_system(store, config.app_config()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if app
+        .needs_setup()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
+        let link = app
+            .issue_setup_link()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        // Printed, not logged: the link is a credential and logs are kept (SEC-31).
+        println!(
+            "\nNo account exists yet. Open this link within an hour to create the first one:\n\n    {link}\n"
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    let state = AppState::new(
+        app.clone(),
+        WebConfig {
+            trust_forwarded_for: config.trust_forwarded_for,
+        },
+    );
+    let router = twofold_web::router(state);
+    tokio::spawn(sweep_sessions(app.clone()));
+    tracing::info!(%address, public_url = %config.public_url(), ready_ms = started.elapsed().as_millis() as u64, "listening");
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    app.store().close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Deletes expired sessions every ten minutes; safe on several instances at once.
+async fn sweep_sessions(app: App) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        match app.sweep_expired_sessions().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(deleted = n, "expired sessions swept"),
+            Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
