@@ -18,8 +18,7 @@ impl RequestContext {
 
     /// Clips the user agent: it is attacker-controlled and only informative.
     pub fn new(ip: Option<String>, user_agent: Option<&str>) -> Self {
-        let user_agent =
-            user_agent.map(|ua| ua.chars().filter(|c| !c.is_control()).take(256).collect());
+        let user_agent = user_agent.map(|ua| ua.chars().filter(|c| !c.is_control()).take(256).collect());
         Self { ip, user_agent }
     }
 }

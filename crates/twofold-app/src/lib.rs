@@ -1,11 +1,6 @@
 //! Twofold's use cases: one function per thing a person or operator does. Pages, the
 //! JSON API, the command line and the tests all call these, never the store directly.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod error;
 mod passwords;
@@ -78,12 +73,7 @@ struct Inner {
 }
 
 impl App {
-    pub fn new(
-        store: Store,
-        config: AppConfig,
-        clock: Arc<dyn Clock>,
-        entropy: Arc<dyn Entropy>,
-    ) -> Result<App> {
+    pub fn new(store: Store, config: AppConfig, clock: Arc<dyn Clock>, entropy: Arc<dyn Entropy>) -> Result<App> {
         let passwords = Passwords::new(config.passwords)?;
         Ok(App {
             inner: Arc::new(Inner {
@@ -123,10 +113,6 @@ impl App {
 
     /// A link under the public URL.
     pub fn url(&self, path: &str) -> String {
-        format!(
-            "{}{}",
-            self.inner.config.public_url.trim_end_matches('/'),
-            path
-        )
+        format!("{}{}", self.inner.config.public_url.trim_end_matches('/'), path)
     }
 }

@@ -40,9 +40,7 @@ impl Passwords {
     pub fn new(p: PasswordParams) -> Result<Self> {
         let params = Params::new(p.memory_kib, p.iterations, p.parallelism, None)
             .map_err(|e| Error::Internal(format!("invalid Argon2 parameters: {e}")))?;
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let mut decoy_salt = [0u8; 16];
         crate::OsEntropy.fill_salt(&mut decoy_salt);
         let decoy = argon(&params)
@@ -86,11 +84,7 @@ impl Passwords {
     }
 
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| Error::Unavailable)?;
+        let _permit = self.permits.acquire().await.map_err(|_| Error::Unavailable)?;
         tokio::task::spawn_blocking(work)
             .await
             .map_err(|e| Error::Internal(format!("hashing task failed: {e}")))
@@ -128,10 +122,7 @@ mod tests {
     #[tokio::test]
     async fn sec_32_an_unknown_person_never_verifies_even_with_the_decoy_password() -> Result<()> {
         let p = cheap();
-        assert!(
-            !p.verify("decoy password that is never anyone's", None)
-                .await?
-        );
+        assert!(!p.verify("decoy password that is never anyone's", None).await?);
         Ok(())
     }
 

@@ -50,28 +50,19 @@ impl App {
     }
 
     /// Invites a person; they choose their password through the returned link.
-    pub async fn invite(
-        &self,
-        actor: &UserRow,
-        new: &NewPerson<'_>,
-        ctx: &RequestContext,
-    ) -> Result<Invitation> {
+    pub async fn invite(&self, actor: &UserRow, new: &NewPerson<'_>, ctx: &RequestContext) -> Result<Invitation> {
         let now = self.now();
         let checked = permissions::may_invite(&actor.person(), new.role)
             .map_err(Error::from)
             .and_then(|()| {
-                let email =
-                    Email::parse(new.email).map_err(|e| Error::invalid("invalid_email", e))?;
-                let name =
-                    person_name::parse(new.name).map_err(|e| Error::invalid("invalid_name", e))?;
+                let email = Email::parse(new.email).map_err(|e| Error::invalid("invalid_email", e))?;
+                let name = person_name::parse(new.name).map_err(|e| Error::invalid("invalid_name", e))?;
                 Ok((email, name))
             });
         let (email, name) = match checked {
             Ok(ok) => ok,
             Err(e) => {
-                return Err(self
-                    .refused(actor, None, "invitation.refused", &e, ctx)
-                    .await);
+                return Err(self.refused(actor, None, "invitation.refused", &e, ctx).await);
             }
         };
         let link = token::generate(self.entropy());
@@ -84,9 +75,7 @@ impl App {
             password_hash: None,
             now,
         };
-        let id = users::insert(&mut tx, &new_user)
-            .await
-            .map_err(email_taken)?;
+        let id = users::insert(&mut tx, &new_user).await.map_err(email_taken)?;
         links::insert_invitation(
             &mut tx,
             &link.hash,
@@ -128,12 +117,7 @@ impl App {
     }
 
     /// Sets the invited person's password; the link works once.
-    pub async fn accept_invitation(
-        &self,
-        raw: &str,
-        password: &str,
-        ctx: &RequestContext,
-    ) -> Result<UserRow> {
+    pub async fn accept_invitation(&self, raw: &str, password: &str, ctx: &RequestContext) -> Result<UserRow> {
         if !token::is_well_formed(raw) {
             return Err(Error::LinkInvalid);
         }
@@ -146,15 +130,7 @@ impl App {
             .ok_or(Error::LinkInvalid)?;
         users::set_password(&mut tx, id, &hash, now).await?;
         let user = users::by_id(&mut tx, id).await?.ok_or(Error::LinkInvalid)?;
-        record(
-            &mut tx,
-            now,
-            ctx,
-            Parties::own(&user),
-            "invitation.accepted",
-            json!({}),
-        )
-        .await?;
+        record(&mut tx, now, ctx, Parties::own(&user), "invitation.accepted", json!({})).await?;
         commit(tx).await?;
         Ok(user)
     }
@@ -169,19 +145,11 @@ impl App {
     ) -> Result<UserRow> {
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        let target = users::by_id(&mut tx, target_id)
-            .await?
-            .ok_or(Denied::NotFound)?;
+        let target = users::by_id(&mut tx, target_id).await?.ok_or(Denied::NotFound)?;
         if let Err(denied) = permissions::may_change_role(&actor.person(), &target.person(), role) {
             drop(tx);
             return Err(self
-                .refused(
-                    actor,
-                    Some(&target),
-                    "role.change_refused",
-                    &denied.into(),
-                    ctx,
-                )
+                .refused(actor, Some(&target), "role.change_refused", &denied.into(), ctx)
                 .await);
         }
         if target.role == role {
@@ -229,15 +197,7 @@ impl App {
         };
         let written = async {
             let mut conn = self.store().conn().await?;
-            record(
-                &mut conn,
-                self.now(),
-                ctx,
-                parties,
-                event,
-                json!({ "reason": reason }),
-            )
-            .await
+            record(&mut conn, self.now(), ctx, parties, event, json!({ "reason": reason })).await
         };
         match written.await {
             Ok(()) => match why {

@@ -28,10 +28,8 @@ struct Checked {
 }
 
 fn check(new: &NewAccount<'_>) -> Result<Checked> {
-    let account_name = person_name::parse(new.account_name)
-        .map_err(|e| Error::invalid("invalid_account_name", e))?;
-    let owner_name =
-        person_name::parse(new.owner_name).map_err(|e| Error::invalid("invalid_name", e))?;
+    let account_name = person_name::parse(new.account_name).map_err(|e| Error::invalid("invalid_account_name", e))?;
+    let owner_name = person_name::parse(new.owner_name).map_err(|e| Error::invalid("invalid_name", e))?;
     let owner_email = Email::parse(new.owner_email)
         .map_err(|e| Error::invalid("invalid_email", e))?
         .into_string();
@@ -45,9 +43,7 @@ fn check(new: &NewAccount<'_>) -> Result<Checked> {
 
 pub(crate) fn email_taken(e: StoreError) -> Error {
     match e {
-        StoreError::Unique(_) => {
-            Error::conflict("email_taken", "Someone already uses this email address.")
-        }
+        StoreError::Unique(_) => Error::conflict("email_taken", "Someone already uses this email address."),
         other => other.into(),
     }
 }

@@ -38,12 +38,7 @@ pub struct NewSessionToken {
 
 impl std::fmt::Display for NewSessionToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "session for user {} ({})",
-            self.user.id,
-            self.stage.as_str()
-        )
+        write!(f, "session for user {} ({})", self.user.id, self.stage.as_str())
     }
 }
 
@@ -93,14 +88,12 @@ impl App {
         let user = users::by_email(&mut conn, &email).await?;
         drop(conn);
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
-        let password_ok = attempt.password.len() <= MAX_PASSWORD_BYTES
-            && self.passwords().verify(attempt.password, stored).await?;
+        let password_ok =
+            attempt.password.len() <= MAX_PASSWORD_BYTES && self.passwords().verify(attempt.password, stored).await?;
         let user = match (password_ok, user) {
             (true, Some(user)) => user,
             (_, user) => {
-                return Err(self
-                    .password_failed(&subject, &email, user.as_ref(), ctx, now)
-                    .await);
+                return Err(self.password_failed(&subject, &email, user.as_ref(), ctx, now).await);
             }
         };
         let mut tx = self.store().begin().await?;
@@ -215,15 +208,7 @@ impl App {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         if sessions::delete(&mut tx, &current.session.id_hash).await? {
-            record(
-                &mut tx,
-                now,
-                ctx,
-                Parties::own(&current.user),
-                "sign_out",
-                json!({}),
-            )
-            .await?;
+            record(&mut tx, now, ctx, Parties::own(&current.user), "sign_out", json!({})).await?;
         }
         commit(tx).await?;
         Ok(())

@@ -42,9 +42,9 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && lower.chars().all(|c| {
-                !c.is_whitespace() && !c.is_control() && !crate::person_name::is_invisible(c)
-            });
+            && lower
+                .chars()
+                .all(|c| !c.is_whitespace() && !c.is_control() && !crate::person_name::is_invisible(c));
         if plausible {
             Ok(Email(lower))
         } else {

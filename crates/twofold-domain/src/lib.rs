@@ -2,12 +2,7 @@
 //!
 //! Nothing here does I/O: time comes in as `now` (Unix seconds) and randomness through
 //! [`Entropy`], so every rule can be tested with a fake clock and fixed bytes.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 pub mod clock;
 pub mod email;

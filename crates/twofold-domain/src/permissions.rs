@@ -141,14 +141,8 @@ mod tests {
     #[test]
     fn sec_26_nobody_disables_the_owners_two_factor_but_the_owner() {
         assert_eq!(may_disable_two_factor(&OWNER, &OWNER), Ok(()));
-        assert_eq!(
-            may_disable_two_factor(&ADMIN, &OWNER),
-            Err(Denied::OwnerProtected)
-        );
-        assert_eq!(
-            may_disable_two_factor(&USER, &OWNER),
-            Err(Denied::OwnerProtected)
-        );
+        assert_eq!(may_disable_two_factor(&ADMIN, &OWNER), Err(Denied::OwnerProtected));
+        assert_eq!(may_disable_two_factor(&USER, &OWNER), Err(Denied::OwnerProtected));
     }
 
     #[test]
@@ -158,28 +152,16 @@ mod tests {
             assert_eq!(may_disable_two_factor(&actor, &USER), Ok(()));
         }
         assert_eq!(may_disable_two_factor(&USER, &USER), Ok(()));
-        assert_eq!(
-            may_disable_two_factor(&USER, &USER2),
-            Err(Denied::Forbidden)
-        );
-        assert_eq!(
-            may_disable_two_factor(&USER, &ADMIN),
-            Err(Denied::Forbidden)
-        );
+        assert_eq!(may_disable_two_factor(&USER, &USER2), Err(Denied::Forbidden));
+        assert_eq!(may_disable_two_factor(&USER, &ADMIN), Err(Denied::Forbidden));
     }
 
     #[test]
     fn sec_27_other_accounts_look_like_nothing() {
         for actor in [OWNER, ADMIN, USER] {
             assert_eq!(may_view_person(&actor, &STRANGER), Err(Denied::NotFound));
-            assert_eq!(
-                may_disable_two_factor(&actor, &STRANGER),
-                Err(Denied::NotFound)
-            );
-            assert_eq!(
-                may_change_role(&actor, &STRANGER, Role::Admin),
-                Err(Denied::NotFound)
-            );
+            assert_eq!(may_disable_two_factor(&actor, &STRANGER), Err(Denied::NotFound));
+            assert_eq!(may_change_role(&actor, &STRANGER, Role::Admin), Err(Denied::NotFound));
         }
     }
 
@@ -187,22 +169,10 @@ mod tests {
     fn only_the_owner_promotes_and_demotes() {
         assert_eq!(may_change_role(&OWNER, &USER, Role::Admin), Ok(()));
         assert_eq!(may_change_role(&OWNER, &ADMIN, Role::User), Ok(()));
-        assert_eq!(
-            may_change_role(&ADMIN, &USER, Role::Admin),
-            Err(Denied::Forbidden)
-        );
-        assert_eq!(
-            may_change_role(&USER, &USER, Role::Admin),
-            Err(Denied::Forbidden)
-        );
-        assert_eq!(
-            may_change_role(&OWNER, &OWNER, Role::User),
-            Err(Denied::OwnerProtected)
-        );
-        assert_eq!(
-            may_change_role(&OWNER, &ADMIN, Role::Owner),
-            Err(Denied::Forbidden)
-        );
+        assert_eq!(may_change_role(&ADMIN, &USER, Role::Admin), Err(Denied::Forbidden));
+        assert_eq!(may_change_role(&USER, &USER, Role::Admin), Err(Denied::Forbidden));
+        assert_eq!(may_change_role(&OWNER, &OWNER, Role::User), Err(Denied::OwnerProtected));
+        assert_eq!(may_change_role(&OWNER, &ADMIN, Role::Owner), Err(Denied::Forbidden));
     }
 
     #[test]

@@ -95,12 +95,7 @@ mod tests {
     fn half_finished_sign_ins_expire_quickly() {
         let p = SessionPolicy::default();
         assert!(p.is_live(Stage::SecondFactor, 100, 100, 100 + p.second_factor_ttl - 1));
-        assert!(!p.is_live(
-            Stage::SecondFactor,
-            100,
-            100 + 500,
-            100 + p.second_factor_ttl
-        ));
+        assert!(!p.is_live(Stage::SecondFactor, 100, 100 + 500, 100 + p.second_factor_ttl));
     }
 
     #[test]

@@ -58,15 +58,10 @@ impl ThrottlePolicy {
     }
 
     pub fn gate(&self, failures: Failures, now: i64) -> Gate {
-        if self
-            .lock_after
-            .is_some_and(|limit| failures.consecutive >= limit)
-        {
+        if self.lock_after.is_some_and(|limit| failures.consecutive >= limit) {
             return Gate::Locked;
         }
-        let ready_at = failures
-            .last_at
-            .saturating_add(self.wait_after(failures.consecutive));
+        let ready_at = failures.last_at.saturating_add(self.wait_after(failures.consecutive));
         if now < ready_at {
             Gate::Wait {
                 seconds: ready_at - now,
@@ -84,10 +79,7 @@ mod tests {
     const P: ThrottlePolicy = ThrottlePolicy::SECOND_FACTOR;
 
     fn after(consecutive: u32, last_at: i64) -> Failures {
-        Failures {
-            consecutive,
-            last_at,
-        }
+        Failures { consecutive, last_at }
     }
 
     #[test]

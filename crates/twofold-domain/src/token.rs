@@ -41,10 +41,7 @@ pub fn hash(raw: &str) -> String {
 
 /// Whether `raw` has the shape of one of our tokens; cheap to check before any lookup.
 pub fn is_well_formed(raw: &str) -> bool {
-    raw.len() == TOKEN_CHARS
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    raw.len() == TOKEN_CHARS && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The anti-CSRF token of a session (SEC-25): derived from the session's own secret so

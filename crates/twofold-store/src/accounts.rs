@@ -12,12 +12,11 @@ pub struct AccountRow {
 }
 
 pub async fn insert(conn: &mut Conn, name: &str, now: i64) -> Result<i64> {
-    let id =
-        sqlx::query_scalar("INSERT INTO accounts (name, created_at) VALUES ($1, $2) RETURNING id")
-            .bind(name)
-            .bind(now)
-            .fetch_one(conn)
-            .await?;
+    let id = sqlx::query_scalar("INSERT INTO accounts (name, created_at) VALUES ($1, $2) RETURNING id")
+        .bind(name)
+        .bind(now)
+        .fetch_one(conn)
+        .await?;
     Ok(id)
 }
 

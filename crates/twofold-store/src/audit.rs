@@ -32,11 +32,7 @@ pub struct EventRow {
 }
 
 pub async fn append(conn: &mut Conn, e: &NewEvent<'_>) -> Result<i64> {
-    let detail = if e.detail.is_empty() {
-        "{}"
-    } else {
-        e.detail.as_str()
-    };
+    let detail = if e.detail.is_empty() { "{}" } else { e.detail.as_str() };
     let id = sqlx::query_scalar(
         "INSERT INTO audit_events (account_id, actor_user_id, target_user_id, event, detail, ip, user_agent, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",

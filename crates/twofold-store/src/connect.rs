@@ -60,10 +60,7 @@ pub struct Store {
 
 /// The URL of the SQLite database kept in `data_dir`, created if missing.
 pub fn sqlite_url_in(data_dir: &Path) -> String {
-    format!(
-        "sqlite://{}?mode=rwc",
-        data_dir.join("twofold.db").display()
-    )
+    format!("sqlite://{}?mode=rwc", data_dir.join("twofold.db").display())
 }
 
 impl Store {
@@ -71,8 +68,7 @@ impl Store {
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
-        let connect_options =
-            AnyConnectOptions::from_str(url).map_err(|e| StoreError::Config(e.to_string()))?;
+        let connect_options = AnyConnectOptions::from_str(url).map_err(|e| StoreError::Config(e.to_string()))?;
         let mut pool = AnyPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout);
@@ -94,18 +90,15 @@ impl Store {
     /// Brings the schema to the newest version. Safe to run from several instances at
     /// once: the migrator takes an advisory lock on PostgreSQL.
     pub async fn migrate(&self) -> Result<()> {
-        crate::migrations::migrator(self.backend)
-            .run(&self.pool)
-            .await?;
+        crate::migrations::migrator(self.backend).run(&self.pool).await?;
         Ok(())
     }
 
     /// The schema version applied to this database, if any.
     pub async fn schema_version(&self) -> Result<Option<i64>> {
-        let version: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
-                .fetch_one(&self.pool)
-                .await?;
+        let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(version)
     }
 

@@ -3,12 +3,7 @@
 //!
 //! Repositories are free functions over `&mut AnyConnection`, so that a use case can run
 //! several of them in one transaction (`Store::begin`) or one alone on a pooled connection.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod connect;
 mod error;

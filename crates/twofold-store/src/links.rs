@@ -4,47 +4,40 @@ use sqlx::Row;
 
 use crate::{Conn, Result};
 
-pub async fn insert_setup(
-    conn: &mut Conn,
-    token_hash: &str,
-    now: i64,
-    expires_at: i64,
-) -> Result<()> {
+pub async fn insert_setup(conn: &mut Conn, token_hash: &str, now: i64, expires_at: i64) -> Result<()> {
     // A new setup link replaces any earlier unused one: only the newest printed link works.
     sqlx::query("DELETE FROM setup_tokens WHERE used_at IS NULL")
         .execute(&mut *conn)
         .await?;
-    sqlx::query(
-        "INSERT INTO setup_tokens (token_hash, created_at, expires_at) VALUES ($1, $2, $3)",
-    )
-    .bind(token_hash)
-    .bind(now)
-    .bind(expires_at)
-    .execute(conn)
-    .await?;
+    sqlx::query("INSERT INTO setup_tokens (token_hash, created_at, expires_at) VALUES ($1, $2, $3)")
+        .bind(token_hash)
+        .bind(now)
+        .bind(expires_at)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
 /// Whether the setup link is valid now (unused and unexpired), without using it.
 pub async fn setup_is_valid(conn: &mut Conn, token_hash: &str, now: i64) -> Result<bool> {
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM setup_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
-    )
-    .bind(token_hash)
-    .bind(now)
-    .fetch_optional(conn)
-    .await?;
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM setup_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2")
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(conn)
+            .await?;
     Ok(found.is_some())
 }
 
 /// Uses the setup link once: of concurrent callers, exactly one gets `true`.
 pub async fn consume_setup(conn: &mut Conn, token_hash: &str, now: i64) -> Result<bool> {
-    let done =
-        sqlx::query("UPDATE setup_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1")
-            .bind(now)
-            .bind(token_hash)
-            .execute(conn)
-            .await?;
+    let done = sqlx::query(
+        "UPDATE setup_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
+    )
+    .bind(now)
+    .bind(token_hash)
+    .execute(conn)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -71,21 +64,18 @@ pub async fn insert_invitation(
 
 /// The person an invitation is for, if it is unused and unexpired.
 pub async fn invitation_user(conn: &mut Conn, token_hash: &str, now: i64) -> Result<Option<i64>> {
-    let row = sqlx::query("SELECT user_id FROM invitations WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2")
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(conn)
-        .await?;
+    let row =
+        sqlx::query("SELECT user_id FROM invitations WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2")
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(conn)
+            .await?;
     row.map(|r| r.try_get(0)).transpose().map_err(Into::into)
 }
 
 /// Uses the invitation once; answers the person it was for, or `None` if it was already
 /// used, expired, or never existed.
-pub async fn consume_invitation(
-    conn: &mut Conn,
-    token_hash: &str,
-    now: i64,
-) -> Result<Option<i64>> {
+pub async fn consume_invitation(conn: &mut Conn, token_hash: &str, now: i64) -> Result<Option<i64>> {
     let row = sqlx::query(
         "UPDATE invitations SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
     )

@@ -63,8 +63,7 @@ pub async fn live(conn: &mut Conn, id_hash: &str, now: i64) -> Result<Option<Ses
     Ok(Some(SessionRow {
         id_hash: r.try_get(0)?,
         user_id: r.try_get(1)?,
-        stage: Stage::parse(&stage)
-            .ok_or_else(|| StoreError::Config(format!("unknown session stage {stage:?}")))?,
+        stage: Stage::parse(&stage).ok_or_else(|| StoreError::Config(format!("unknown session stage {stage:?}")))?,
         remember_device: remember != 0,
         created_at: r.try_get(4)?,
         last_seen_at: r.try_get(5)?,

@@ -29,8 +29,7 @@ impl UserRow {
     }
 }
 
-const COLUMNS: &str =
-    "id, account_id, email, name, role, password_hash, created_at, activated_at, last_sign_in_at";
+const COLUMNS: &str = "id, account_id, email, name, role, password_hash, created_at, activated_at, last_sign_in_at";
 
 fn from_row(r: &AnyRow) -> Result<UserRow> {
     let role: String = r.try_get(4)?;
@@ -39,8 +38,7 @@ fn from_row(r: &AnyRow) -> Result<UserRow> {
         account_id: r.try_get(1)?,
         email: r.try_get(2)?,
         name: r.try_get(3)?,
-        role: Role::parse(&role)
-            .ok_or_else(|| StoreError::Config(format!("unknown role {role:?} in users")))?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Config(format!("unknown role {role:?} in users")))?,
         password_hash: r.try_get(5)?,
         created_at: r.try_get(6)?,
         activated_at: r.try_get(7)?,

@@ -15,10 +15,7 @@ pub struct Client(pub RequestContext);
 impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -26,19 +23,11 @@ impl FromRequestParts<AppState> for Client {
         let forwarded = state
             .web
             .trust_forwarded_for
-            .then(|| {
-                parts
-                    .headers
-                    .get("x-forwarded-for")
-                    .and_then(|v| v.to_str().ok())
-            })
+            .then(|| parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()))
             .flatten()
             .and_then(|v| v.rsplit(',').next())
             .map(|ip| ip.trim().chars().take(64).collect::<String>());
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok());
+        let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
         Ok(Client(RequestContext::new(forwarded.or(peer), user_agent)))
     }
 }

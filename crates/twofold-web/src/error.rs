@@ -14,9 +14,7 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
         Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
         Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
         Error::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
-        Error::Denied(Denied::NotFound) | Error::NotFound(_) => {
-            (StatusCode::NOT_FOUND, "not_found")
-        }
+        Error::Denied(Denied::NotFound) | Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         Error::Denied(Denied::Forbidden) => (StatusCode::FORBIDDEN, "forbidden"),
         Error::Denied(Denied::OwnerProtected) => (StatusCode::FORBIDDEN, "owner_protected"),
         Error::LinkInvalid => (StatusCode::NOT_FOUND, "link_invalid"),

@@ -56,7 +56,6 @@ pub async fn count_request(request: Request, next: Next) -> Response {
     let status = response.status().as_u16().to_string();
     let labels = [("method", method), ("route", route), ("status", status)];
     metrics::counter!("twofold_http_requests_total", &labels).increment(1);
-    metrics::histogram!("twofold_http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
+    metrics::histogram!("twofold_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
     response
 }

@@ -1,18 +1,13 @@
 //! Twofold's HTTP face: server-rendered pages and their JSON twins under `/api/v1`, both
 //! thin over `twofold-app`. One router, one error type per face, one session extractor.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod api;
 mod client;
 mod cookies;
 mod error;
 mod health;
-mod pages;
+pub(crate) mod pages;
 mod security;
 mod session;
 
@@ -77,10 +72,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .merge(api)
         .merge(health::router())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            session::load,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), session::load))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security::check_origin,

@@ -31,7 +31,12 @@ fn is_safe(method: &Method) -> bool {
 
 fn same_origin(state: &AppState, request: &Request) -> bool {
     let headers = request.headers();
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+    // Browsers send `Origin: null` from privacy-sensitive contexts; Fetch Metadata decides then.
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .filter(|o| *o != "null");
+    if let Some(origin) = origin {
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
         let public = state.app.config().public_url.trim_end_matches('/');
         let origin_host = origin.split_once("://").map(|(_, h)| h);
@@ -54,23 +59,13 @@ pub async fn headers(request: Request, next: Next) -> Response {
     let is_static = request.uri().path().starts_with("/static/");
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(
-        "cross-origin-opener-policy",
-        HeaderValue::from_static("same-origin"),
-    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // Links carry one-time tokens: never send them to another site. (`no-referrer` would
+    // also make browsers send `Origin: null` on our own forms.)
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
     h.insert(
         "permissions-policy",
         HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),

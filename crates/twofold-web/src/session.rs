@@ -19,15 +19,8 @@ use crate::error::ApiError;
 pub struct Slot(pub Option<CurrentSession>);
 
 /// Looks the cookie up once; every extractor below reads the result.
-pub async fn load(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let raw = jar
-        .get(cookies::session_name(&state.app))
-        .map(|c| c.value().to_owned());
+pub async fn load(State(state): State<AppState>, jar: CookieJar, mut request: Request, next: Next) -> Response {
+    let raw = jar.get(cookies::session_name(&state.app)).map(|c| c.value().to_owned());
     let current = match raw {
         Some(raw) => match state.app.session(&raw).await {
             Ok(found) => found,
@@ -54,17 +47,10 @@ pub struct ApiUser(pub CurrentSession);
 impl FromRequestParts<AppState> for ApiUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        _state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let session = current(parts).filter(|s| s.is_signed_in()).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "Sign in first.",
-            )
-        })?;
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+        let session = current(parts)
+            .filter(|s| s.is_signed_in())
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Sign in first."))?;
         if is_unsafe(&parts.method) {
             let sent = parts
                 .headers
@@ -90,10 +76,7 @@ pub struct PageUser(pub CurrentSession);
 impl FromRequestParts<AppState> for PageUser {
     type Rejection = Response;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        _state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
         match current(parts) {
             Some(s) if s.is_signed_in() => Ok(PageUser(s.clone())),
             _ => Err(Redirect::to("/login").into_response()),
@@ -115,12 +98,7 @@ pub use subtle_eq::constant_time_eq as tokens_match;
 impl axum::extract::OptionalFromRequestParts<AppState> for PageUser {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        _state: &AppState,
-    ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(current(parts)
-            .filter(|s| s.is_signed_in())
-            .map(|s| PageUser(s.clone())))
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Option<Self>, Self::Rejection> {
+        Ok(current(parts).filter(|s| s.is_signed_in()).map(|s| PageUser(s.clone())))
     }
 }

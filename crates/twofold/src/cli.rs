@@ -87,10 +87,7 @@ pub fn main() -> ExitCode {
         }
     };
     crate::logging::init(config.log_format.as_deref(), &config.log_level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("twofold: cannot start the async runtime: {e}");
@@ -124,8 +121,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             password_stdin: _,
         }) => {
             let password = read_password()?;
-            let app = App::with_system(open_store(&config).await?, config.app_config())
-                .map_err(app_error)?;
+            let app = App::with_system(open_store(&config).await?, config.app_config()).map_err(app_error)?;
             let new = NewAccount {
                 account_name: &name,
                 owner_name: &owner_name,

@@ -71,10 +71,7 @@ impl Config {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             if !file.exists() {
-                return Err(format!(
-                    "the configuration file {} does not exist",
-                    file.display()
-                ));
+                return Err(format!("the configuration file {} does not exist", file.display()));
             }
             figment = figment.merge(Toml::file(file));
         }
@@ -89,9 +86,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), String> {
         if self.session_idle_minutes < 1 || self.session_absolute_hours < 1 {
-            return Err(
-                "session_idle_minutes and session_absolute_hours must be at least 1".into(),
-            );
+            return Err("session_idle_minutes and session_absolute_hours must be at least 1".into());
         }
         if self
             .public_url
@@ -163,10 +158,7 @@ mod tests {
             redact_url("postgres://app:hunter2@db:5432/twofold"),
             "postgres://app:***@db:5432/twofold"
         );
-        assert_eq!(
-            redact_url("postgres://app@db/twofold"),
-            "postgres://app@db/twofold"
-        );
+        assert_eq!(redact_url("postgres://app@db/twofold"), "postgres://app@db/twofold");
         let config = Config {
             database_url: Some("postgres://a:topsecret@h/d".into()),
             ..Config::default()
@@ -175,6 +167,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail dictates the closure's error type
     fn flags_beat_the_environment_which_beats_the_file() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
@@ -187,8 +180,7 @@ mod tests {
                 listen: Some("127.0.0.1:3333".into()),
                 ..Overrides::default()
             };
-            let config = Config::load(Some(Path::new("twofold.toml")), &overrides)
-                .map_err(figment::Error::from)?;
+            let config = Config::load(Some(Path::new("twofold.toml")), &overrides).map_err(figment::Error::from)?;
             assert_eq!(config.listen, "127.0.0.1:3333");
             assert_eq!(config.issuer, "FromEnv");
             assert_eq!(config.log_level, "warn");
@@ -210,12 +202,6 @@ mod tests {
             ..Overrides::default()
         };
         assert!(Config::load(None, &overrides).is_err_and(|e| e.contains("public_url")));
-        assert!(
-            Config::load(
-                Some(Path::new("/nonexistent/twofold.toml")),
-                &Overrides::default()
-            )
-            .is_err()
-        );
+        assert!(Config::load(Some(Path::new("/nonexistent/twofold.toml")), &Overrides::default()).is_err());
     }
 }

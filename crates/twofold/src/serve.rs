@@ -17,19 +17,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     tracing::info!(backend = store.backend().name(), "database ready");
     let app = App::with_system(store, config.app_config()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    if app
-        .needs_setup()
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-    {
-        let link = app
-            .issue_setup_link()
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if app.needs_setup().await.map_err(|e| anyhow::anyhow!("{e}"))? {
+        let link = app.issue_setup_link().await.map_err(|e| anyhow::anyhow!("{e}"))?;
         // Printed, not logged: the link is a credential and logs are kept (SEC-31).
-        println!(
-            "\nNo account exists yet. Open this link within an hour to create the first one:\n\n    {link}\n"
-        );
+        println!("\nNo account exists yet. Open this link within an hour to create the first one:\n\n    {link}\n");
     }
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -44,12 +35,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let router = twofold_web::router(state);
     tokio::spawn(sweep_sessions(app.clone()));
     tracing::info!(%address, public_url = %config.public_url(), ready_ms = started.elapsed().as_millis() as u64, "listening");
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     app.store().close().await;
     tracing::info!("stopped");
     Ok(())

@@ -84,12 +84,7 @@ fn dynamic_truncation(hmac: &[u8]) -> Option<u32> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -111,8 +106,8 @@ mod tests {
     #[test]
     fn sec_01_rfc4226_truncated_values() {
         let expected: [u32; 10] = [
-            1284755224, 1094287082, 137359152, 1726969429, 1640338314, 868254676, 1918287922,
-            82162583, 673399871, 645520489,
+            1284755224, 1094287082, 137359152, 1726969429, 1640338314, 868254676, 1918287922, 82162583, 673399871,
+            645520489,
         ];
         for (counter, want) in expected.iter().enumerate() {
             let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(RFC4226_KEY).unwrap();

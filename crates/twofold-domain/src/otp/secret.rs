@@ -106,12 +106,7 @@ impl PartialEq for Secret {
 impl Eq for Secret {}
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 pub(crate) mod tests {
     use std::collections::HashSet;
     use std::sync::Mutex;
@@ -155,9 +150,7 @@ pub(crate) mod tests {
     #[test]
     fn sec_02_thousand_secrets_are_distinct() {
         let entropy = Sha256Stream::new(2);
-        let secrets: HashSet<[u8; SECRET_LEN]> = (0..1_000)
-            .map(|_| *Secret::generate(&entropy).as_bytes())
-            .collect();
+        let secrets: HashSet<[u8; SECRET_LEN]> = (0..1_000).map(|_| *Secret::generate(&entropy).as_bytes()).collect();
         assert_eq!(secrets.len(), 1_000);
         assert_eq!(SECRET_LEN * 8, 160);
     }
@@ -186,10 +179,7 @@ pub(crate) mod tests {
         // RFC 6238 SHA-1 seed, as commonly shown in authenticator test pages.
         let secret = Secret::from_bytes(*b"12345678901234567890");
         assert_eq!(secret.to_base32(), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
-        assert_eq!(
-            secret.to_base32_grouped(),
-            "GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ"
-        );
+        assert_eq!(secret.to_base32_grouped(), "GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ");
     }
 
     #[test]
@@ -199,34 +189,18 @@ pub(crate) mod tests {
         assert_eq!(plain.len(), 32);
         assert!(!plain.contains('='));
         assert_eq!(Secret::from_base32(&plain).unwrap(), secret);
+        assert_eq!(Secret::from_base32(&secret.to_base32_grouped()).unwrap(), secret);
+        assert_eq!(Secret::from_base32(&plain.to_ascii_lowercase()).unwrap(), secret);
+        assert_eq!(Secret::from_base32(&format!("{plain}====")).unwrap(), secret);
         assert_eq!(
-            Secret::from_base32(&secret.to_base32_grouped()).unwrap(),
-            secret
-        );
-        assert_eq!(
-            Secret::from_base32(&plain.to_ascii_lowercase()).unwrap(),
-            secret
-        );
-        assert_eq!(
-            Secret::from_base32(&format!("{plain}====")).unwrap(),
-            secret
-        );
-        assert_eq!(
-            Secret::from_base32(&format!(
-                " {}\t\n",
-                secret.to_base32_grouped().to_lowercase()
-            ))
-            .unwrap(),
+            Secret::from_base32(&format!(" {}\t\n", secret.to_base32_grouped().to_lowercase())).unwrap(),
             secret
         );
     }
 
     #[test]
     fn base32_rejects_bad_input() {
-        assert_eq!(
-            Secret::from_base32("not base32!"),
-            Err(SecretError::InvalidBase32)
-        );
+        assert_eq!(Secret::from_base32("not base32!"), Err(SecretError::InvalidBase32));
         assert_eq!(
             Secret::from_base32("GEZDGNBV"),
             Err(SecretError::WrongLength {
@@ -241,10 +215,7 @@ pub(crate) mod tests {
                 got: 0
             })
         );
-        assert_eq!(
-            Secret::from_base32(&"A".repeat(1_000_000)),
-            Err(SecretError::TooLong)
-        );
+        assert_eq!(Secret::from_base32(&"A".repeat(1_000_000)), Err(SecretError::TooLong));
     }
 
     #[test]

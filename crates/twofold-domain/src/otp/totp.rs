@@ -89,10 +89,7 @@ pub fn normalize_code(input: &str, digits: u32) -> Result<String, CodeFormatErro
     if input.len() > MAX_CODE_INPUT {
         return Err(CodeFormatError::TooLong);
     }
-    let code: String = input
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '\t'))
-        .collect();
+    let code: String = input.chars().filter(|c| !matches!(c, ' ' | '-' | '\t')).collect();
     if code.is_empty() {
         return Err(CodeFormatError::Empty);
     }
@@ -118,13 +115,7 @@ pub fn totp(key: &[u8], unix_time: u64, period: u64, digits: u32, algorithm: Alg
 /// The code shown by a correct authenticator at `now` (times before 1970 count as 0).
 pub fn current_code(params: &TotpParams, secret: &Secret, now_unix: i64) -> String {
     let now = u64::try_from(now_unix).unwrap_or(0);
-    let code = totp(
-        secret.as_bytes(),
-        now,
-        params.period,
-        params.digits,
-        params.algorithm,
-    );
+    let code = totp(secret.as_bytes(), now, params.period, params.digits, params.algorithm);
     format_code(code, params.digits)
 }
 
@@ -154,10 +145,7 @@ pub fn verify(
     let key = secret.as_bytes().as_slice();
     let code = code.as_bytes();
     let matches = |step: u64| -> Choice {
-        let candidate = format_code(
-            hotp(key, step, params.digits, params.algorithm),
-            params.digits,
-        );
+        let candidate = format_code(hotp(key, step, params.digits, params.algorithm), params.digits);
         candidate.as_bytes().ct_eq(code)
     };
 
@@ -205,13 +193,8 @@ pub fn verify(
 /// Seconds from `now` to the middle of `step`, rounded to the nearest second (halves away from
 /// zero): positive when the step lies in the future, i.e. the phone is fast.
 fn drift_offset(step: u64, period: u64, now: u64) -> i64 {
-    let twice =
-        2 * i128::from(step) * i128::from(period) + i128::from(period) - 2 * i128::from(now);
-    let rounded = if twice >= 0 {
-        (twice + 1) / 2
-    } else {
-        (twice - 1) / 2
-    };
+    let twice = 2 * i128::from(step) * i128::from(period) + i128::from(period) - 2 * i128::from(now);
+    let rounded = if twice >= 0 { (twice + 1) / 2 } else { (twice - 1) / 2 };
     i64::try_from(rounded).unwrap_or(if rounded > 0 { i64::MAX } else { i64::MIN })
 }
 
@@ -249,12 +232,7 @@ fn plural(n: u64, unit: &str) -> String {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use proptest::prelude::*;
 
@@ -290,11 +268,7 @@ mod tests {
     #[test]
     fn sec_01_rfc6238_vectors_8_digits() {
         for (time, sha1, sha256, sha512) in RFC6238 {
-            assert_eq!(
-                totp(SEED_SHA1, time, 30, 8, Algorithm::Sha1),
-                sha1,
-                "SHA1 at {time}"
-            );
+            assert_eq!(totp(SEED_SHA1, time, 30, 8, Algorithm::Sha1), sha1, "SHA1 at {time}");
             assert_eq!(
                 totp(SEED_SHA256, time, 30, 8, Algorithm::Sha256),
                 sha256,
@@ -347,10 +321,7 @@ mod tests {
         let params = TotpParams::default();
         assert_eq!(current_code(&params, &secret(), 59), "287082");
         assert_eq!(current_code(&params, &secret(), 20_000_000_000), "353130");
-        let eight = TotpParams {
-            digits: 8,
-            ..params
-        };
+        let eight = TotpParams { digits: 8, ..params };
         assert_eq!(current_code(&eight, &secret(), 1_111_111_109), "07081804");
     }
 
@@ -358,10 +329,7 @@ mod tests {
     fn defaults() {
         let p = TotpParams::default();
         assert_eq!(p.algorithm, Algorithm::Sha1);
-        assert_eq!(
-            (p.digits, p.period, p.window, p.drift_search_seconds),
-            (6, 30, 1, 600)
-        );
+        assert_eq!((p.digits, p.period, p.window, p.drift_search_seconds), (6, 30, 1, 600));
         assert!(p.is_valid());
     }
 
@@ -455,10 +423,7 @@ mod tests {
         assert_eq!(step_start + 10, now);
         for step in [t - 1, t, t + 1] {
             let code = code_at_step(&params, &s, step);
-            assert_eq!(
-                verify(&params, &s, &code, now, None),
-                Verification::Accepted { step }
-            );
+            assert_eq!(verify(&params, &s, &code, now, None), Verification::Accepted { step });
         }
         // T+2: the phone is ahead. Middle of T+2 is step_start + 75 → +65 s.
         let ahead = code_at_step(&params, &s, t + 2);
@@ -470,9 +435,7 @@ mod tests {
         let behind = code_at_step(&params, &s, t - 2);
         assert_eq!(
             verify(&params, &s, &behind, now, None),
-            Verification::ClockDrift {
-                offset_seconds: -55
-            }
+            Verification::ClockDrift { offset_seconds: -55 }
         );
         // Ten minutes out is still found (±20 steps).
         let ten_ahead = code_at_step(&params, &s, t + 20);
@@ -492,10 +455,7 @@ mod tests {
         // Eleven minutes away: nothing.
         for step in [t + 22, t - 22] {
             let code = code_at_step(&params, &s, step);
-            assert_eq!(
-                verify(&params, &s, &code, now, None),
-                Verification::Rejected
-            );
+            assert_eq!(verify(&params, &s, &code, now, None), Verification::Rejected);
         }
     }
 
@@ -516,15 +476,9 @@ mod tests {
         let good = current_code(&params, &s, now);
         let wrong = format_code((good.parse::<u32>().unwrap() + 1) % 1_000_000, 6);
         // A wrong code could by chance match a drift step; with this secret and time it does not.
-        assert_eq!(
-            verify(&params, &s, &wrong, now, None),
-            Verification::Rejected
-        );
+        assert_eq!(verify(&params, &s, &wrong, now, None), Verification::Rejected);
         assert_eq!(verify(&params, &s, "", now, None), Verification::Rejected);
-        assert_eq!(
-            verify(&params, &s, &good[..5], now, None),
-            Verification::Rejected
-        );
+        assert_eq!(verify(&params, &s, &good[..5], now, None), Verification::Rejected);
         assert_eq!(
             verify(&params, &s, &format!("{good}0"), now, None),
             Verification::Rejected
@@ -536,31 +490,13 @@ mod tests {
         let params = TotpParams::default();
         let s = secret();
         let code = current_code(&params, &s, 0);
-        assert_eq!(
-            verify(&params, &s, &code, 0, None),
-            Verification::Accepted { step: 0 }
-        );
+        assert_eq!(verify(&params, &s, &code, 0, None), Verification::Accepted { step: 0 });
         assert_eq!(verify(&params, &s, &code, -1, None), Verification::Rejected);
-        assert_eq!(
-            verify(&params, &s, &code, i64::MIN, None),
-            Verification::Rejected
-        );
-        let zero_period = TotpParams {
-            period: 0,
-            ..params
-        };
-        assert_eq!(
-            verify(&zero_period, &s, &code, 0, None),
-            Verification::Rejected
-        );
-        let nine_digits = TotpParams {
-            digits: 9,
-            ..params
-        };
-        assert_eq!(
-            verify(&nine_digits, &s, &code, 0, None),
-            Verification::Rejected
-        );
+        assert_eq!(verify(&params, &s, &code, i64::MIN, None), Verification::Rejected);
+        let zero_period = TotpParams { period: 0, ..params };
+        assert_eq!(verify(&zero_period, &s, &code, 0, None), Verification::Rejected);
+        let nine_digits = TotpParams { digits: 9, ..params };
+        assert_eq!(verify(&nine_digits, &s, &code, 0, None), Verification::Rejected);
     }
 
     #[test]
@@ -582,10 +518,7 @@ mod tests {
         // Window and drift search are capped, so this finishes quickly and accepts nothing.
         for now in [0, 1_000, i64::MAX] {
             let outcome = verify(&huge, &s, "000000", now, Some(u64::MAX));
-            assert!(
-                !matches!(outcome, Verification::Accepted { .. }),
-                "{outcome:?}"
-            );
+            assert!(!matches!(outcome, Verification::Accepted { .. }), "{outcome:?}");
         }
     }
 
@@ -601,20 +534,8 @@ mod tests {
     #[test]
     fn normalize_rejects_bad_input() {
         use CodeFormatError::*;
-        assert_eq!(
-            normalize_code("12345", 6),
-            Err(WrongLength {
-                expected: 6,
-                got: 5
-            })
-        );
-        assert_eq!(
-            normalize_code("1234567", 6),
-            Err(WrongLength {
-                expected: 6,
-                got: 7
-            })
-        );
+        assert_eq!(normalize_code("12345", 6), Err(WrongLength { expected: 6, got: 5 }));
+        assert_eq!(normalize_code("1234567", 6), Err(WrongLength { expected: 6, got: 7 }));
         assert_eq!(normalize_code("abcdef", 6), Err(NotDigits));
         assert_eq!(normalize_code("12345six", 6), Err(NotDigits));
         assert_eq!(normalize_code("１２３４５６", 6), Err(NotDigits)); // full-width digits
@@ -624,10 +545,7 @@ mod tests {
         assert_eq!(normalize_code(&" ".repeat(65), 6), Err(TooLong));
         assert_eq!(
             normalize_code(&"1".repeat(64), 6),
-            Err(WrongLength {
-                expected: 6,
-                got: 64
-            })
+            Err(WrongLength { expected: 6, got: 64 })
         );
     }
 

@@ -15,12 +15,7 @@ pub fn otpauth_uri(issuer: &str, account: &str, secret: &Secret) -> String {
 
 /// The enrollment URI for the given parameters. Only `algorithm`, `digits` and `period` appear
 /// in the URI; the window and drift search are server-side policy.
-pub fn otpauth_uri_with_params(
-    issuer: &str,
-    account: &str,
-    secret: &Secret,
-    params: &TotpParams,
-) -> String {
+pub fn otpauth_uri_with_params(issuer: &str, account: &str, secret: &Secret, params: &TotpParams) -> String {
     let issuer = percent_encode(issuer);
     format!(
         "otpauth://totp/{issuer}:{account}?secret={secret}&issuer={issuer}&algorithm={alg}&digits={digits}&period={period}",
@@ -48,12 +43,7 @@ pub fn percent_encode(text: &str) -> String {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use proptest::prelude::*;
 
@@ -104,12 +94,7 @@ mod tests {
              &algorithm=SHA1&digits=6&period=30"
         );
         // Exactly one raw ':' in the label (the issuer separator) and no raw spaces anywhere.
-        let label = uri
-            .strip_prefix("otpauth://totp/")
-            .unwrap()
-            .split('?')
-            .next()
-            .unwrap();
+        let label = uri.strip_prefix("otpauth://totp/").unwrap().split('?').next().unwrap();
         assert_eq!(label.matches(':').count(), 1);
         assert!(!uri.contains(' '));
         assert!(!uri.contains('+'));
@@ -122,16 +107,10 @@ mod tests {
         let s = secret();
         let uri = otpauth_uri("Twofold", "bob", &s);
         let query = uri.split_once('?').unwrap().1;
-        let b32 = query
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("secret="))
-            .unwrap();
+        let b32 = query.split('&').find_map(|kv| kv.strip_prefix("secret=")).unwrap();
         assert!(!b32.contains('='));
         assert_eq!(Secret::from_base32(b32).unwrap(), s);
-        let issuer = query
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("issuer="))
-            .unwrap();
+        let issuer = query.split('&').find_map(|kv| kv.strip_prefix("issuer=")).unwrap();
         assert_eq!(issuer, "Twofold");
     }
 
@@ -144,8 +123,7 @@ mod tests {
             ..TotpParams::default()
         };
         assert!(
-            otpauth_uri_with_params("T", "a", &secret(), &params)
-                .ends_with("&algorithm=SHA256&digits=8&period=60")
+            otpauth_uri_with_params("T", "a", &secret(), &params).ends_with("&algorithm=SHA256&digits=8&period=60")
         );
     }
 
@@ -154,10 +132,7 @@ mod tests {
         assert_eq!(percent_encode("AZaz09-._~"), "AZaz09-._~");
         assert_eq!(percent_encode("a b"), "a%20b");
         assert_eq!(percent_encode("a:b"), "a%3Ab");
-        assert_eq!(
-            percent_encode("a+b@c/d?e&f=g#h%"),
-            "a%2Bb%40c%2Fd%3Fe%26f%3Dg%23h%25"
-        );
+        assert_eq!(percent_encode("a+b@c/d?e&f=g#h%"), "a%2Bb%40c%2Fd%3Fe%26f%3Dg%23h%25");
         assert_eq!(percent_encode("é"), "%C3%A9");
         assert_eq!(percent_encode(""), "");
     }

@@ -50,11 +50,7 @@ async fn list(
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Vec<EventView>>> {
     let Query(q) = query.map_err(|e| {
-        crate::error::ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "invalid_query",
-            e.body_text(),
-        )
+        crate::error::ApiError::new(axum::http::StatusCode::BAD_REQUEST, "invalid_query", e.body_text())
     })?;
     let events = state
         .app

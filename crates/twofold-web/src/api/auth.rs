@@ -102,10 +102,7 @@ async fn logout(
         }
         state.app.sign_out(session, &ctx).await?;
     }
-    let jar = jar.add(cookies::removal(
-        &state.app,
-        cookies::session_name(&state.app),
-    ));
+    let jar = jar.add(cookies::removal(&state.app, cookies::session_name(&state.app)));
     Ok((jar, StatusCode::NO_CONTENT).into_response())
 }
 

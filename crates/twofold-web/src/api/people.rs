@@ -27,10 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The people of the caller's account (Owner and Administrators).
 #[utoipa::path(get, path = "/api/v1/users", tag = "people", security(("session" = [])),
     responses((status = 200, body = Vec<UserView>), (status = 401, body = ErrorView), (status = 403, body = ErrorView)))]
-async fn list(
-    State(state): State<AppState>,
-    ApiUser(session): ApiUser,
-) -> ApiResult<Json<Vec<UserView>>> {
+async fn list(State(state): State<AppState>, ApiUser(session): ApiUser) -> ApiResult<Json<Vec<UserView>>> {
     let people = state.app.people(&session.user).await?;
     Ok(Json(people.iter().map(UserView::from).collect()))
 }
@@ -106,10 +103,7 @@ async fn change_role(
     ApiJson(body): ApiJson<RoleBody>,
 ) -> ApiResult<Json<UserView>> {
     let role = parse_role(&body.role)?;
-    let person = state
-        .app
-        .change_role(&session.user, parse_id(&id)?, role, &ctx)
-        .await?;
+    let person = state.app.change_role(&session.user, parse_id(&id)?, role, &ctx).await?;
     Ok(Json(UserView::from(&person)))
 }
 

@@ -67,10 +67,7 @@ async fn accept_invitation(
     Path(token): Path<String>,
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> ApiResult<Json<AcceptedView>> {
-    let user = state
-        .app
-        .accept_invitation(&token, &body.password, &ctx)
-        .await?;
+    let user = state.app.accept_invitation(&token, &body.password, &ctx).await?;
     Ok(Json(AcceptedView {
         user: UserView::from(&user),
     }))

@@ -81,6 +81,7 @@ async fn show_login(
 
 #[derive(Debug, Deserialize)]
 pub struct LoginForm {
+    #[serde(default)]
     csrf_token: String,
     email: String,
     password: String,
@@ -110,10 +111,7 @@ async fn submit_login(
         Ok(new) => {
             let jar = jar
                 .add(cookies::session(&state.app, new.token))
-                .remove(cookies::removal(
-                    &state.app,
-                    cookies::form_token_name(&state.app),
-                ));
+                .remove(cookies::removal(&state.app, cookies::form_token_name(&state.app)));
             (jar, Redirect::to("/home")).into_response()
         }
         Err(e) => {
@@ -135,6 +133,7 @@ async fn submit_login(
 
 #[derive(Debug, Deserialize)]
 pub struct PlainForm {
+    #[serde(default)]
     csrf_token: String,
 }
 
@@ -151,14 +150,11 @@ async fn logout(
     session: Option<PageUser>,
     CsrfForm(_): CsrfForm<PlainForm>,
 ) -> Response {
-    if let Some(PageUser(current)) = session {
-        if let Err(e) = state.app.sign_out(&current, &ctx).await {
-            return super::PageError::new(e, Chrome::signed_in(&current)).into_response();
-        }
+    if let Some(PageUser(current)) = session
+        && let Err(e) = state.app.sign_out(&current, &ctx).await
+    {
+        return super::PageError::new(e, Chrome::signed_in(&current)).into_response();
     }
-    let jar = jar.add(cookies::removal(
-        &state.app,
-        cookies::session_name(&state.app),
-    ));
+    let jar = jar.add(cookies::removal(&state.app, cookies::session_name(&state.app)));
     (jar, Redirect::to("/login?signed_out=1")).into_response()
 }

@@ -58,7 +58,7 @@ impl<T: DeserializeOwned + HasCsrf> FromRequest<AppState> for CsrfForm<T> {
     }
 }
 
-fn refuse(status: StatusCode, text: &'static str) -> Response {
+pub fn refuse(status: StatusCode, text: &'static str) -> Response {
     let page = super::MessagePage {
         chrome: super::Chrome::anonymous(String::new()),
         heading: "Form refused".into(),
@@ -71,10 +71,7 @@ fn refuse(status: StatusCode, text: &'static str) -> Response {
 
 /// A fresh random token for a form shown before sign-in, and the cookie that carries it.
 pub fn new_form_token(app: &App, jar: CookieJar) -> (CookieJar, String) {
-    if let Some(existing) = jar
-        .get(cookies::form_token_name(app))
-        .map(|c| c.value().to_owned())
-    {
+    if let Some(existing) = jar.get(cookies::form_token_name(app)).map(|c| c.value().to_owned()) {
         return (jar, existing);
     }
     let token = app.new_form_token();

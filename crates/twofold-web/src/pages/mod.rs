@@ -1,7 +1,7 @@
 //! Server-rendered pages: each a thin handler over `twofold-app`, with a JSON twin in `api`.
 
 mod auth;
-pub mod form;
+pub(crate) mod form;
 mod people;
 mod setup;
 
@@ -60,10 +60,7 @@ impl Chrome {
     }
 
     pub fn anonymous(csrf_token: String) -> Self {
-        Self {
-            me: None,
-            csrf_token,
-        }
+        Self { me: None, csrf_token }
     }
 }
 
@@ -73,11 +70,7 @@ pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "template failed to render");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong on our side.",
-            )
-                .into_response()
+            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.").into_response()
         }
     }
 }
@@ -133,12 +126,8 @@ impl IntoResponse for PageError {
 async fn not_found(request: axum::extract::Request) -> Response {
     let (parts, _) = request.into_parts();
     if parts.uri.path().starts_with("/api/") {
-        return crate::error::ApiError::new(
-            StatusCode::NOT_FOUND,
-            "no_such_route",
-            "There is no such API route.",
-        )
-        .into_response();
+        return crate::error::ApiError::new(StatusCode::NOT_FOUND, "no_such_route", "There is no such API route.")
+            .into_response();
     }
     let chrome = crate::session::current(&parts)
         .filter(|s| s.is_signed_in())

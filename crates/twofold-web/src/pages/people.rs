@@ -67,11 +67,7 @@ struct PersonView {
 
 impl From<&UserRow> for PersonView {
     fn from(u: &UserRow) -> Self {
-        let two_factor = if u.password_hash.is_none() {
-            "Invited"
-        } else {
-            "Off"
-        };
+        let two_factor = if u.password_hash.is_none() { "Invited" } else { "Off" };
         Self {
             id: u.id,
             name: u.name.clone(),
@@ -127,6 +123,7 @@ async fn users(State(state): State<AppState>, PageUser(session): PageUser) -> Re
 
 #[derive(Debug, Deserialize)]
 pub struct InviteForm {
+    #[serde(default)]
     csrf_token: String,
     email: String,
     name: String,
@@ -160,10 +157,7 @@ async fn invite(
                 )
                 .await
         }
-        None => Err(Error::invalid(
-            "invalid_role",
-            "Choose Administrator or User.",
-        )),
+        None => Err(Error::invalid("invalid_role", "Choose Administrator or User.")),
     };
     let mut page = match users_page(&state, &session).await {
         Ok(page) => page,
@@ -219,19 +213,18 @@ async fn profile(
     } else {
         Role::Admin
     };
-    let role_change =
-        permissions::may_change_role(&session.user.person(), &person.person(), next_role)
-            .ok()
-            .map(|()| {
-                (
-                    next_role.as_str(),
-                    if next_role == Role::Admin {
-                        "Make Administrator"
-                    } else {
-                        "Make User"
-                    },
-                )
-            });
+    let role_change = permissions::may_change_role(&session.user.person(), &person.person(), next_role)
+        .ok()
+        .map(|()| {
+            (
+                next_role.as_str(),
+                if next_role == Role::Admin {
+                    "Make Administrator"
+                } else {
+                    "Make User"
+                },
+            )
+        });
     let notice = query
         .ok()
         .and_then(|q| q.0.role_changed)
@@ -248,6 +241,7 @@ async fn profile(
 
 #[derive(Debug, Deserialize)]
 pub struct RoleForm {
+    #[serde(default)]
     csrf_token: String,
     role: String,
 }
@@ -266,10 +260,7 @@ async fn change_role(
     CsrfForm(form): CsrfForm<RoleForm>,
 ) -> Response {
     let chrome = Chrome::signed_in(&session);
-    let (Some(id), Some(role)) = (
-        id.parse::<i64>().ok().filter(|id| *id > 0),
-        Role::parse(&form.role),
-    ) else {
+    let (Some(id), Some(role)) = (id.parse::<i64>().ok().filter(|id| *id > 0), Role::parse(&form.role)) else {
         return PageError::new(Error::Denied(Denied::NotFound), chrome).into_response();
     };
     match state.app.change_role(&session.user, id, role, &ctx).await {

@@ -20,10 +20,7 @@ use crate::{AppState, cookies};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/setup/{token}", get(show_setup).post(submit_setup))
-        .route(
-            "/invitations/{token}",
-            get(show_invitation).post(submit_invitation),
-        )
+        .route("/invitations/{token}", get(show_invitation).post(submit_invitation))
 }
 
 #[derive(Template)]
@@ -41,11 +38,7 @@ fn link_invalid(chrome: Chrome) -> Response {
     PageError::new(Error::LinkInvalid, chrome).into_response()
 }
 
-async fn show_setup(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    Path(token): Path<String>,
-) -> Response {
+async fn show_setup(State(state): State<AppState>, jar: CookieJar, Path(token): Path<String>) -> Response {
     match state.app.setup_link_is_valid(&token).await {
         Ok(true) => {}
         Ok(false) => return link_invalid(Chrome::anonymous(String::new())),
@@ -65,6 +58,7 @@ async fn show_setup(
 
 #[derive(Debug, Deserialize)]
 pub struct SetupForm {
+    #[serde(default)]
     csrf_token: String,
     account_name: String,
     owner_name: String,
@@ -144,11 +138,7 @@ async fn invitation_page(
     })
 }
 
-async fn show_invitation(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    Path(token): Path<String>,
-) -> Response {
+async fn show_invitation(State(state): State<AppState>, jar: CookieJar, Path(token): Path<String>) -> Response {
     let (jar, csrf) = new_form_token(&state.app, jar);
     match invitation_page(&state, token, csrf, None).await {
         Ok(page) => (jar, render(StatusCode::OK, &page)).into_response(),
@@ -158,6 +148,7 @@ async fn show_invitation(
 
 #[derive(Debug, Deserialize)]
 pub struct PasswordForm {
+    #[serde(default)]
     csrf_token: String,
     password: String,
 }
@@ -174,11 +165,7 @@ async fn submit_invitation(
     Path(token): Path<String>,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Response {
-    match state
-        .app
-        .accept_invitation(&token, &form.password, &ctx)
-        .await
-    {
+    match state.app.accept_invitation(&token, &form.password, &ctx).await {
         Ok(_) => Redirect::to("/login?password_set=1").into_response(),
         Err(e @ Error::Invalid { .. }) => {
             match invitation_page(&state, token, form.csrf_token.clone(), Some(message(&e))).await {

@@ -1,0 +1,148 @@
+//! The `twofold` binary itself: serve, migrate, account create, configuration errors.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::json;
+
+use crate::support::PASSWORD;
+use crate::support::server::{Server, binary};
+
+#[tokio::test]
+async fn first_start_prints_a_setup_link_that_creates_the_account() {
+    let server = Server::start(&[], &[]).await;
+    let link = server.setup_link().expect("a setup link on first start");
+    assert!(link.starts_with(&format!("{}/setup/", server.base)), "{link}");
+    let token = link.rsplit('/').next().unwrap();
+    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let body =
+        json!({ "account_name": "Acme", "owner_name": "Ada", "owner_email": "ada@acme.test", "password": PASSWORD });
+    let r = client
+        .post(format!("{}/api/v1/setup/{token}", server.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let me = client.get(format!("{}/api/v1/me", server.base)).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+    let status = server.terminate();
+    assert!(status.success(), "a clean exit on SIGTERM: {status:?}");
+}
+
+#[tokio::test]
+async fn account_create_reads_the_password_from_stdin_and_the_server_accepts_it() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(binary())
+        .args([
+            "account",
+            "create",
+            "--name",
+            "Acme",
+            "--owner-email",
+            "Ada@Acme.test",
+            "--owner-name",
+            "Ada Owner",
+            "--password-stdin",
+        ])
+        .arg("--data-dir")
+        .arg(data.path())
+        .env_remove("TWOFOLD_DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ada@acme.test"));
+
+    let server = Server::start_in(data, &[], &[]).await;
+    assert!(server.setup_link().is_none(), "no setup link once an account exists");
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{}/api/v1/login", server.base))
+        .json(&json!({ "email": "ada@acme.test", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[test]
+fn a_weak_password_from_stdin_is_refused_with_a_reason() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(binary())
+        .args([
+            "account",
+            "create",
+            "--name",
+            "Acme",
+            "--owner-email",
+            "ada@acme.test",
+            "--owner-name",
+            "Ada",
+            "--password-stdin",
+        ])
+        .arg("--data-dir")
+        .arg(data.path())
+        .env_remove("TWOFOLD_DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"short\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Use at least 12 characters."));
+}
+
+#[test]
+fn migrate_reports_the_schema_version() {
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(binary())
+        .arg("migrate")
+        .arg("--data-dir")
+        .arg(data.path())
+        .env_remove("TWOFOLD_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let expected = format!("schema version {}", twofold_app::store::Store::latest_version());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&expected));
+    assert!(data.path().join("twofold.db").exists());
+}
+
+#[test]
+fn bad_configuration_exits_with_a_clear_message() {
+    let out = Command::new(binary())
+        .args(["serve", "--public-url", "ftp://nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("public_url"));
+    let out = Command::new(binary())
+        .args(["migrate", "--database-url", "mysql://x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite: or postgres:"));
+}
+
+#[tokio::test]
+async fn serve_runs_on_postgres_with_the_database_url_flag() {
+    let Some(db) = crate::support::TestDb::postgres().await else {
+        return;
+    };
+    let server = Server::start(&["--database-url", &db.url], &[]).await;
+    assert!(server.setup_link().is_some());
+    let ready = reqwest::get(format!("{}/readyz", server.base)).await.unwrap();
+    assert_eq!(ready.status(), 200);
+}

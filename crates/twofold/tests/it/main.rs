@@ -1,0 +1,19 @@
+//! Twofold's integration tests: one test binary (one slow link on 2 cores), with modules.
+//!
+//! Tests that touch storage run on SQLite and, when `TWOFOLD_TEST_DATABASE_URL` is set, on
+//! PostgreSQL too; browser tests need Debian's `chromium` and `chromium-driver`. Missing
+//! either, those tests say loudly that they skipped — or fail, when
+//! `TWOFOLD_REQUIRE_ALL_TESTS=1` (as CI sets it).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+#[macro_use]
+mod support;
+
+mod api_people;
+mod api_sign_in;
+mod browser;
+mod cli;
+mod openapi;
+mod pages;
+mod security;
+mod store;

@@ -1,0 +1,63 @@
+//! The served OpenAPI document describes every API route, and every route it lists exists.
+
+use crate::support::{TestApp, TestDb};
+
+/// Every route of the interface contract (`shared/spec/api.md`) built so far.
+const ROUTES: &[(&str, &str)] = &[
+    ("post", "/api/v1/login"),
+    ("post", "/api/v1/logout"),
+    ("get", "/api/v1/me"),
+    ("get", "/api/v1/users"),
+    ("post", "/api/v1/users"),
+    ("get", "/api/v1/users/{id}"),
+    ("put", "/api/v1/users/{id}/role"),
+    ("post", "/api/v1/invitations/{token}"),
+    ("post", "/api/v1/setup/{token}"),
+    ("get", "/api/v1/audit-events"),
+];
+
+#[tokio::test]
+async fn the_document_lists_every_route() {
+    let t = TestApp::new(TestDb::sqlite().await).await;
+    let doc = t.http().get("/api/openapi.json").await.json();
+    let paths = doc["paths"].as_object().unwrap();
+    for (method, path) in ROUTES {
+        assert!(
+            paths.get(*path).and_then(|p| p.get(*method)).is_some(),
+            "{method} {path} is not documented"
+        );
+    }
+    let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(
+        documented,
+        ROUTES.len(),
+        "a documented route is missing from this test's list"
+    );
+}
+
+#[tokio::test]
+async fn every_documented_route_is_served() {
+    let t = TestApp::new(TestDb::sqlite().await).await;
+    let http = t.http();
+    let doc = http.get("/api/openapi.json").await.json();
+    for (path, methods) in doc["paths"].as_object().unwrap() {
+        let concrete = path.replace("{id}", "1").replace("{token}", "x");
+        for method in methods.as_object().unwrap().keys() {
+            let m = axum::http::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let r = http
+                .send(
+                    m,
+                    &concrete,
+                    Some("application/json"),
+                    axum::body::Body::from("{}"),
+                    &[],
+                )
+                .await;
+            assert_ne!(r.status, 405, "{method} {path}");
+            assert!(
+                r.status != 404 || r.error_code() != "no_such_route",
+                "{method} {path} is not routed"
+            );
+        }
+    }
+}

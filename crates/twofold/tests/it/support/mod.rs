@@ -1,0 +1,144 @@
+//! Shared test fixtures: databases, an app with a fake clock, an HTTP client with cookies.
+
+pub mod browser;
+pub mod db;
+pub mod http;
+pub mod server;
+
+use std::sync::Arc;
+
+use twofold_app::domain::FixedClock;
+use twofold_app::setup::NewAccount;
+use twofold_app::store::users::UserRow;
+use twofold_app::{App, AppConfig, OsEntropy, RequestContext};
+use twofold_web::{AppState, WebConfig};
+
+pub use db::TestDb;
+pub use http::Http;
+
+/// Runs `async fn $name(db: TestDb)` once on SQLite and once on PostgreSQL.
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::support::TestDb::sqlite().await).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(db) = $crate::support::TestDb::postgres().await {
+                        super::$name(db).await
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// Says that a test skipped, or fails it when CI requires everything to run.
+pub fn skip(what: &str, why: &str) {
+    if std::env::var("TWOFOLD_REQUIRE_ALL_TESTS").is_ok_and(|v| v == "1") {
+        panic!("{what} is required (TWOFOLD_REQUIRE_ALL_TESTS=1) but {why}");
+    }
+    eprintln!("SKIPPED {what}: {why}");
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The application wired to a test database and a clock the test controls.
+pub struct TestApp {
+    pub app: App,
+    pub clock: Arc<FixedClock>,
+    /// Kept so the database outlives the app.
+    _db: TestDb,
+}
+
+impl TestApp {
+    pub async fn new(db: TestDb) -> TestApp {
+        Self::with_config(db, AppConfig::default()).await
+    }
+
+    pub async fn with_config(db: TestDb, config: AppConfig) -> TestApp {
+        let store = db.store().await;
+        let clock = Arc::new(FixedClock::new(1_800_000_000));
+        let app = App::new(store, config, clock.clone(), Arc::new(OsEntropy)).unwrap();
+        TestApp { app, clock, _db: db }
+    }
+
+    pub fn router(&self) -> axum::Router {
+        twofold_web::router(AppState::new(self.app.clone(), WebConfig::default()))
+    }
+
+    pub fn http(&self) -> Http {
+        Http::new(self.router())
+    }
+
+    /// Creates an account with an Owner `owner@<slug>.test`; answers the Owner.
+    pub async fn account(&self, slug: &str) -> UserRow {
+        let email = format!("owner@{slug}.test");
+        let new = NewAccount {
+            account_name: slug,
+            owner_name: "Olive Owner",
+            owner_email: &email,
+            password: PASSWORD,
+        };
+        self.app.create_account(&new).await.unwrap();
+        self.user(&email).await
+    }
+
+    /// Invites a person into `owner`'s account and sets their password; answers them.
+    pub async fn person(&self, owner: &UserRow, email: &str, role: twofold_app::domain::Role) -> UserRow {
+        let owner = self.user(&owner.email).await;
+        let new = twofold_app::people::NewPerson {
+            email,
+            name: "Pat Person",
+            role,
+        };
+        let invitation = self.app.invite(&owner, &new, &RequestContext::default()).await.unwrap();
+        let token = invitation.url.rsplit('/').next().unwrap().to_string();
+        self.app
+            .accept_invitation(&token, PASSWORD, &RequestContext::default())
+            .await
+            .unwrap()
+    }
+
+    pub async fn user(&self, email: &str) -> UserRow {
+        let mut conn = self.app.store().conn().await.unwrap();
+        twofold_app::store::users::by_email(&mut conn, email)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// A client signed in as `email` through the API.
+    pub async fn signed_in(&self, email: &str) -> Http {
+        let http = self.http();
+        let r = http
+            .post_json(
+                "/api/v1/login",
+                &serde_json::json!({ "email": email, "password": PASSWORD }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "sign-in as {email} failed: {}", r.text());
+        assert_eq!(r.json()["status"], "signed_in");
+        http.set_csrf(r.json()["csrf_token"].as_str().unwrap());
+        http
+    }
+
+    /// The audit events of an account, oldest first, as (event, actor, target).
+    pub async fn events(&self, account_id: i64) -> Vec<(String, Option<i64>, Option<i64>)> {
+        let mut conn = self.app.store().conn().await.unwrap();
+        let q = twofold_app::store::audit::Query {
+            account_id: Some(account_id),
+            limit: 1000,
+            ..Default::default()
+        };
+        let mut rows = twofold_app::store::audit::list(&mut conn, &q).await.unwrap();
+        rows.reverse();
+        rows.into_iter()
+            .map(|r| (r.event, r.actor_user_id, r.target_user_id))
+            .collect()
+    }
+}

@@ -1,0 +1,121 @@
+//! The real `twofold` binary, started on a free port with its own data directory.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+    _data_dir: tempfile::TempDir,
+    stdout: Arc<Mutex<Vec<String>>>,
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_twofold")
+}
+
+impl Server {
+    /// Starts `twofold serve` with `extra` arguments and environment; waits until `/readyz`.
+    pub async fn start(extra_args: &[&str], env: &[(&str, &str)]) -> Server {
+        let data_dir = tempfile::tempdir().unwrap();
+        Self::start_in(data_dir, extra_args, env).await
+    }
+
+    pub async fn start_in(data_dir: tempfile::TempDir, extra_args: &[&str], env: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut command = Command::new(binary());
+        command
+            .arg("serve")
+            .arg("--listen")
+            .arg(&listen)
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .args(extra_args)
+            .env("TWOFOLD_LOG_FORMAT", "json")
+            .env_remove("TWOFOLD_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().unwrap();
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let pipe = child.stdout.take().unwrap();
+        let lines = stdout.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let server = Server {
+            child,
+            base: format!("http://{listen}"),
+            _data_dir: data_dir,
+            stdout,
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    async fn wait_ready(&self) {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(r) = client.get(format!("{}/readyz", self.base)).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("twofold did not become ready at {}", self.base);
+    }
+
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// The setup link printed at first start, if any.
+    pub fn setup_link(&self) -> Option<String> {
+        self.stdout()
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| l.contains("/setup/"))
+            .map(str::to_owned)
+    }
+
+    /// Sends SIGTERM and waits for a clean exit; answers the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "twofold did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
