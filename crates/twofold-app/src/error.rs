@@ -11,6 +11,12 @@ pub enum Error {
     InvalidCredentials,
     #[error("Sign in first.")]
     Unauthenticated,
+    /// A wrong, replayed or mistimed one-time code; the offset when it matched a nearby time.
+    #[error("{}", crate::two_factor::invalid_code_message(*clock_offset_seconds))]
+    InvalidCode { clock_offset_seconds: Option<i64> },
+    /// 100 consecutive failures: only an administrator or support can reset it.
+    #[error("Two-factor authentication is locked after too many wrong codes. Ask your administrator to unlock it.")]
+    SecondFactorLocked,
     #[error("Too many attempts. Try again in {retry_after} seconds.")]
     Throttled { retry_after: i64 },
     #[error("{0}")]

@@ -9,11 +9,15 @@ mod system;
 pub mod audit;
 pub mod context;
 pub mod people;
+pub mod qr;
+pub mod secrets;
 pub mod setup;
 pub mod sign_in;
+pub mod two_factor;
 
 use std::sync::Arc;
 
+use twofold_domain::otp::TotpParams;
 use twofold_domain::session::SessionPolicy;
 use twofold_domain::{Clock, Entropy};
 use twofold_store::Store;
@@ -21,6 +25,7 @@ use twofold_store::Store;
 pub use context::RequestContext;
 pub use error::{Error, Result};
 pub use passwords::{PasswordParams, Passwords};
+pub use secrets::Secrets;
 pub use system::{OsEntropy, SystemClock};
 pub use twofold_domain as domain;
 pub use twofold_store as store;
@@ -37,6 +42,10 @@ pub struct AppConfig {
     pub setup_link_ttl: i64,
     pub invitation_ttl: i64,
     pub passwords: PasswordParams,
+    /// Window, digits and period of authenticator codes (SHA1 / 6 / 30 s: what every app honours).
+    pub totp: TotpParams,
+    /// How long "Remember for 30 days" lasts.
+    pub remember_device_days: i64,
 }
 
 impl Default for AppConfig {
@@ -48,6 +57,8 @@ impl Default for AppConfig {
             setup_link_ttl: 60 * 60,
             invitation_ttl: 7 * 24 * 60 * 60,
             passwords: PasswordParams::default(),
+            totp: TotpParams::default(),
+            remember_device_days: 30,
         }
     }
 }
@@ -70,10 +81,17 @@ struct Inner {
     entropy: Arc<dyn Entropy>,
     config: AppConfig,
     passwords: Passwords,
+    secrets: Secrets,
 }
 
 impl App {
-    pub fn new(store: Store, config: AppConfig, clock: Arc<dyn Clock>, entropy: Arc<dyn Entropy>) -> Result<App> {
+    pub fn new(
+        store: Store,
+        config: AppConfig,
+        secrets: Secrets,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+    ) -> Result<App> {
         let passwords = Passwords::new(config.passwords)?;
         Ok(App {
             inner: Arc::new(Inner {
@@ -82,13 +100,14 @@ impl App {
                 entropy,
                 config,
                 passwords,
+                secrets,
             }),
         })
     }
 
     /// The production wiring: the system clock and the OS CSPRNG.
-    pub fn with_system(store: Store, config: AppConfig) -> Result<App> {
-        App::new(store, config, Arc::new(SystemClock), Arc::new(OsEntropy))
+    pub fn with_system(store: Store, config: AppConfig, secrets: Secrets) -> Result<App> {
+        App::new(store, config, secrets, Arc::new(SystemClock), Arc::new(OsEntropy))
     }
 
     pub fn store(&self) -> &Store {
@@ -105,6 +124,10 @@ impl App {
 
     pub(crate) fn entropy(&self) -> &dyn Entropy {
         self.inner.entropy.as_ref()
+    }
+
+    pub(crate) fn secrets(&self) -> &Secrets {
+        &self.inner.secrets
     }
 
     pub(crate) fn passwords(&self) -> &Passwords {

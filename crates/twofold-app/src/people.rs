@@ -5,7 +5,9 @@ use twofold_domain::email::Email;
 use twofold_domain::permissions::{self, Denied};
 use twofold_domain::{Role, password, person_name, token};
 use twofold_store::users::{self, NewUser, UserRow};
-use twofold_store::{accounts, commit, links};
+use twofold_store::{accounts, commit, links, totp};
+
+use std::collections::HashMap;
 
 use crate::audit::{Parties, record};
 use crate::setup::email_taken;
@@ -34,11 +36,23 @@ impl App {
             .unwrap_or_default())
     }
 
-    /// The people of the actor's account, for its Owner and Administrators.
-    pub async fn people(&self, actor: &UserRow) -> Result<Vec<UserRow>> {
+    /// The people of the actor's account with when each turned 2FA on, for its Owner and
+    /// Administrators.
+    pub async fn people(&self, actor: &UserRow) -> Result<Vec<(UserRow, Option<i64>)>> {
         permissions::may_list_people(&actor.person())?;
         let mut conn = self.store().conn().await?;
-        Ok(users::in_account(&mut conn, actor.account_id).await?)
+        let since: HashMap<i64, i64> = totp::enabled_in_account(&mut conn, actor.account_id)
+            .await?
+            .into_iter()
+            .collect();
+        let people = users::in_account(&mut conn, actor.account_id).await?;
+        Ok(people
+            .into_iter()
+            .map(|u| {
+                let enabled_at = since.get(&u.id).copied();
+                (u, enabled_at)
+            })
+            .collect())
     }
 
     /// A person the actor may see; another account's people answer `NotFound` (SEC-27).

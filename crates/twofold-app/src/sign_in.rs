@@ -7,7 +7,7 @@ use twofold_domain::throttle::{Gate, ThrottlePolicy};
 use twofold_domain::token;
 use twofold_store::sessions::{self, NewSession, SessionRow};
 use twofold_store::users::{self, UserRow};
-use twofold_store::{Conn, commit, throttles};
+use twofold_store::{Conn, commit, throttles, totp};
 
 use crate::audit::{Parties, record};
 use crate::{App, Error, RequestContext, Result};
@@ -45,7 +45,10 @@ impl std::fmt::Display for NewSessionToken {
 pub struct PasswordAttempt<'a> {
     pub email: &'a str,
     pub password: &'a str,
+    /// The "Remember for 30 days" box.
     pub remember_device: bool,
+    /// The browser's remembered-device cookie, if it sent one.
+    pub device_token: Option<&'a str>,
 }
 
 /// Longest password accepted at sign-in; longer input is refused before hashing so that
@@ -98,20 +101,47 @@ impl App {
         };
         let mut tx = self.store().begin().await?;
         throttles::reset(&mut tx, &subject).await?;
-        let stage = Stage::SignedIn;
+        let two_factor = totp::get(&mut tx, user.id).await?.is_some_and(|r| r.is_enabled());
+        // A remembered browser skips the code, never the password (SEC-23).
+        let remembered = two_factor
+            && self
+                .device_is_remembered(&mut tx, user.id, attempt.device_token, now)
+                .await?;
+        let stage = if two_factor && !remembered {
+            Stage::SecondFactor
+        } else {
+            Stage::SignedIn
+        };
         let new = self
             .open_session(&mut tx, &user, stage, attempt.remember_device, ctx, now)
             .await?;
-        users::record_sign_in(&mut tx, user.id, now).await?;
-        record(
-            &mut tx,
-            now,
-            ctx,
-            Parties::own(&user),
-            "sign_in.succeeded",
-            json!({ "method": "password" }),
-        )
-        .await?;
+        if stage == Stage::SignedIn {
+            users::record_sign_in(&mut tx, user.id, now).await?;
+            let method = if remembered {
+                "password+remembered_device"
+            } else {
+                "password"
+            };
+            record(
+                &mut tx,
+                now,
+                ctx,
+                Parties::own(&user),
+                "sign_in.succeeded",
+                json!({ "method": method }),
+            )
+            .await?;
+        } else {
+            record(
+                &mut tx,
+                now,
+                ctx,
+                Parties::own(&user),
+                "sign_in.password_ok",
+                json!({ "next": "totp" }),
+            )
+            .await?;
+        }
         commit(tx).await?;
         Ok(new)
     }

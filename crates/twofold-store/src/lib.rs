@@ -11,9 +11,12 @@ mod migrations;
 
 pub mod accounts;
 pub mod audit;
+pub mod devices;
 pub mod links;
+pub mod secret_box;
 pub mod sessions;
 pub mod throttles;
+pub mod totp;
 pub mod users;
 
 pub use connect::{Backend, Store, StoreOptions, sqlite_url_in};

@@ -7,12 +7,20 @@ use crate::Backend;
 
 /// (version, description, SQLite script, PostgreSQL script). Append only: an applied
 /// migration is checksummed and must never change.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../migrations/sqlite/0001_foundation.sql"),
-    include_str!("../migrations/postgres/0001_foundation.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../migrations/sqlite/0001_foundation.sql"),
+        include_str!("../migrations/postgres/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "two factor",
+        include_str!("../migrations/sqlite/0002_two_factor.sql"),
+        include_str!("../migrations/postgres/0002_two_factor.sql"),
+    ),
+];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {
     let migrations = MIGRATIONS

@@ -31,6 +31,22 @@ fn base(app: &App, name: &'static str, value: String) -> Cookie<'static> {
         .build()
 }
 
+/// The remembered-device cookie ("Remember for 30 days").
+pub fn device_name(app: &App) -> &'static str {
+    if app.config().is_https() {
+        "__Host-twofold_device"
+    } else {
+        "twofold_device"
+    }
+}
+
+/// Lives as long as the server-side record (SEC-23), which is what really decides.
+pub fn device(app: &App, token: String) -> Cookie<'static> {
+    let mut cookie = base(app, device_name(app), token);
+    cookie.set_max_age(time::Duration::days(app.config().remember_device_days));
+    cookie
+}
+
 pub fn session(app: &App, token: String) -> Cookie<'static> {
     base(app, session_name(app), token)
 }

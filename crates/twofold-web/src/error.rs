@@ -13,6 +13,8 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
     match e {
         Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
         Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+        Error::InvalidCode { .. } => (StatusCode::UNAUTHORIZED, "invalid_code"),
+        Error::SecondFactorLocked => (StatusCode::FORBIDDEN, "second_factor_locked"),
         Error::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
         Error::Denied(Denied::NotFound) | Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         Error::Denied(Denied::Forbidden) => (StatusCode::FORBIDDEN, "forbidden"),
@@ -50,6 +52,7 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub retry_after: Option<i64>,
+    pub clock_offset: Option<i64>,
 }
 
 impl ApiError {
@@ -59,6 +62,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            clock_offset: None,
         }
     }
 }
@@ -66,11 +70,16 @@ impl ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let (status, code) = classify(&e);
+        let clock_offset = match e {
+            Error::InvalidCode { clock_offset_seconds } => clock_offset_seconds,
+            _ => None,
+        };
         Self {
             status,
             code,
             message: message(&e),
             retry_after: retry_after(&e),
+            clock_offset,
         }
     }
 }
@@ -78,8 +87,13 @@ impl From<Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({ "error": { "code": self.code, "message": self.message } });
-        if let (Some(seconds), Some(obj)) = (self.retry_after, body.get_mut("error")) {
-            obj["retry_after_seconds"] = json!(seconds);
+        if let Some(obj) = body.get_mut("error") {
+            if let Some(seconds) = self.retry_after {
+                obj["retry_after_seconds"] = json!(seconds);
+            }
+            if let Some(offset) = self.clock_offset {
+                obj["clock_offset_seconds"] = json!(offset);
+            }
         }
         let mut response = (self.status, Json(body)).into_response();
         if let Some(value) = self

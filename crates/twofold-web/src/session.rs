@@ -69,6 +69,46 @@ impl FromRequestParts<AppState> for ApiUser {
     }
 }
 
+/// A half-finished sign-in (password done) calling the second-factor API, with its CSRF
+/// header. Signed-in sessions and strangers are refused.
+pub struct ApiPending(pub CurrentSession);
+
+impl FromRequestParts<AppState> for ApiPending {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+        let session = current(parts).filter(|s| !s.is_signed_in()).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "no_pending_sign_in",
+                "Sign in with your email and password first.",
+            )
+        })?;
+        check_csrf_header(parts, session)?;
+        Ok(ApiPending(session.clone()))
+    }
+}
+
+fn check_csrf_header(parts: &Parts, session: &CurrentSession) -> Result<(), ApiError> {
+    if !is_unsafe(&parts.method) {
+        return Ok(());
+    }
+    let sent = parts
+        .headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if constant_time_eq(sent, &session.csrf_token) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf_token_invalid",
+            "The X-CSRF-Token header is missing or wrong; take the token from the sign-in answer or GET /api/v1/me.",
+        ))
+    }
+}
+
 /// A signed-in person viewing pages; anyone else is sent to the sign-in page. Forms check
 /// their CSRF field through [`crate::pages::form::CsrfForm`].
 pub struct PageUser(pub CurrentSession);
@@ -79,7 +119,9 @@ impl FromRequestParts<AppState> for PageUser {
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
         match current(parts) {
             Some(s) if s.is_signed_in() => Ok(PageUser(s.clone())),
-            _ => Err(Redirect::to("/login").into_response()),
+            // Half signed in: the only page left to see is the code page (SEC-19).
+            Some(_) => Err(Redirect::to("/login/code").into_response()),
+            None => Err(Redirect::to("/login").into_response()),
         }
     }
 }
@@ -100,5 +142,31 @@ impl axum::extract::OptionalFromRequestParts<AppState> for PageUser {
 
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Option<Self>, Self::Rejection> {
         Ok(current(parts).filter(|s| s.is_signed_in()).map(|s| PageUser(s.clone())))
+    }
+}
+
+/// Whatever session the request carries, signed in or half-way (for signing out).
+pub struct AnySession(pub Option<CurrentSession>);
+
+impl FromRequestParts<AppState> for AnySession {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(AnySession(current(parts).cloned()))
+    }
+}
+
+/// A half-finished sign-in viewing the code page; anyone else goes where they belong.
+pub struct PagePending(pub CurrentSession);
+
+impl FromRequestParts<AppState> for PagePending {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+        match current(parts) {
+            Some(s) if !s.is_signed_in() => Ok(PagePending(s.clone())),
+            Some(_) => Err(Redirect::to("/home").into_response()),
+            None => Err(Redirect::to("/login").into_response()),
+        }
     }
 }

@@ -47,6 +47,16 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Manage the keys that encrypt secrets at rest.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// With the key file: add a new key, make it current, and re-encrypt every secret with
+    /// it. With TWOFOLD_SECRET_KEY: re-encrypt every secret with the first (current) key.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +124,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Keys(KeysCommand::Rotate) => {
+            let app = open_app(&config).await?;
+            let rotation = app.rotate_keys().await.map_err(app_error)?;
+            println!(
+                "Secrets are now sealed with key {}: {} re-encrypted, {} changed meanwhile and left as they were.",
+                rotation.new_key_id, rotation.resealed, rotation.skipped
+            );
+            Ok(())
+        }
         Command::Account(AccountCommand::Create {
             name,
             owner_email,
@@ -121,7 +140,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             password_stdin: _,
         }) => {
             let password = read_password()?;
-            let app = App::with_system(open_store(&config).await?, config.app_config()).map_err(app_error)?;
+            let app = open_app(&config).await?;
             let new = NewAccount {
                 account_name: &name,
                 owner_name: &owner_name,
@@ -136,6 +155,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The application on this configuration's database and keys.
+pub async fn open_app(config: &Config) -> anyhow::Result<App> {
+    let store = open_store(config).await?;
+    if config.secret_key.is_none() {
+        create_private_dir(&config.data_dir)?;
+    }
+    let secrets = config.secrets().map_err(|e| anyhow::anyhow!(e))?;
+    App::with_system(store, config.app_config(), secrets).map_err(app_error)
 }
 
 /// Opens the database, creating the data directory for SQLite, and migrates it.

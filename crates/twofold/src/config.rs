@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
-use twofold_app::AppConfig;
 use twofold_app::domain::session::SessionPolicy;
+use twofold_app::{AppConfig, Secrets};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -23,6 +23,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// The name authenticator apps show.
     pub issuer: String,
+    /// Keys that encrypt secrets at rest, `id:base64[,id:base64…]` (first = current); unset
+    /// means a key file `secret.key` in `data_dir`, created with mode 0600 on first start.
+    pub secret_key: Option<String>,
     /// `text` or `json`; unset means text on a terminal and JSON otherwise.
     pub log_format: Option<String>,
     /// A tracing filter such as `info` or `twofold=debug,info`.
@@ -43,6 +46,7 @@ impl Default for Config {
             database_url: None,
             public_url: None,
             issuer: "Twofold".into(),
+            secret_key: None,
             log_format: None,
             log_level: "info".into(),
             trust_forwarded_for: false,
@@ -113,6 +117,14 @@ impl Config {
             .to_string()
     }
 
+    /// Where the encryption keys come from: configuration, or the key file.
+    pub fn secrets(&self) -> Result<Secrets, String> {
+        match self.secret_key.as_deref().filter(|k| !k.trim().is_empty()) {
+            Some(spec) => Secrets::from_spec(spec).map_err(|e| format!("TWOFOLD_SECRET_KEY: {e}")),
+            None => Secrets::from_file(&self.data_dir.join("secret.key")).map_err(|e| e.to_string()),
+        }
+    }
+
     pub fn app_config(&self) -> AppConfig {
         AppConfig {
             public_url: self.public_url(),
@@ -130,6 +142,7 @@ impl Config {
     pub fn redacted(&self) -> serde_json::Value {
         let mut shown = self.clone();
         shown.database_url = shown.database_url.as_deref().map(redact_url);
+        shown.secret_key = shown.secret_key.as_ref().map(|_| "***".to_string());
         serde_json::to_value(&shown).unwrap_or_default()
     }
 }

@@ -8,15 +8,14 @@ use anyhow::Context;
 use twofold_app::App;
 use twofold_web::{AppState, WebConfig};
 
-use crate::cli::open_store;
+use crate::cli::open_app;
 use crate::config::Config;
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let started = Instant::now();
     tracing::info!(config = %config.redacted(), "starting Twofold {}", env!("CARGO_PKG_VERSION"));
-    let store = open_store(&config).await?;
-    tracing::info!(backend = store.backend().name(), "database ready");
-    let app = App::with_system(store, config.app_config()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let app = open_app(&config).await?;
+    tracing::info!(backend = app.store().backend().name(), "database ready");
     if app.needs_setup().await.map_err(|e| anyhow::anyhow!("{e}"))? {
         let link = app.issue_setup_link().await.map_err(|e| anyhow::anyhow!("{e}"))?;
         // Printed, not logged: the link is a credential and logs are kept (SEC-31).

@@ -36,14 +36,26 @@ pub struct LoginBody {
     remember_device: bool,
 }
 
-/// Answers a new session: the cookie, and the body the API and pages share.
-pub fn signed_in_response(state: &AppState, jar: CookieJar, new: NewSessionToken) -> Response {
-    let jar = jar.add(cookies::session(&state.app, new.token.clone()));
+/// Answers a new session: the cookies (session, and the remembered device when one was
+/// just made), and the body the sign-in routes share.
+pub async fn signed_in_response(
+    state: &AppState,
+    jar: CookieJar,
+    new: NewSessionToken,
+    device_token: Option<String>,
+) -> ApiResult<Response> {
+    let mut jar = jar.add(cookies::session(&state.app, new.token.clone()));
+    if let Some(device) = device_token {
+        jar = jar.add(cookies::device(&state.app, device));
+    }
     let body = match new.stage {
         Stage::SignedIn => SignInView {
             status: "signed_in".into(),
             csrf_token: new.csrf_token,
-            user: Some(UserView::from(&new.user)),
+            user: Some(UserView::new(
+                &new.user,
+                state.app.two_factor_status(new.user.id).await?.enabled_at,
+            )),
             methods: None,
         },
         Stage::SecondFactor => SignInView {
@@ -53,7 +65,7 @@ pub fn signed_in_response(state: &AppState, jar: CookieJar, new: NewSessionToken
             methods: Some(vec!["totp".into()]),
         },
     };
-    (jar, Json(body)).into_response()
+    Ok((jar, Json(body)).into_response())
 }
 
 /// The password step.
@@ -69,13 +81,15 @@ async fn login(
     Client(ctx): Client,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
+    let device = jar.get(cookies::device_name(&state.app)).map(|c| c.value().to_owned());
     let attempt = PasswordAttempt {
         email: &body.email,
         password: &body.password,
         remember_device: body.remember_device,
+        device_token: device.as_deref(),
     };
     let new = state.app.sign_in_with_password(&attempt, &ctx).await?;
-    Ok(signed_in_response(&state, jar, new))
+    signed_in_response(&state, jar, new, None).await
 }
 
 /// Ends the session on the server.
@@ -112,6 +126,7 @@ async fn logout(
 async fn me(State(state): State<AppState>, ApiUser(session): ApiUser) -> ApiResult<Json<MeView>> {
     let user = &session.user;
     let account_name = state.app.account_name(user.account_id).await?;
+    let enabled_at = state.app.two_factor_status(user.id).await?.enabled_at;
     Ok(Json(MeView {
         id: user.id,
         email: user.email.clone(),
@@ -122,9 +137,9 @@ async fn me(State(state): State<AppState>, ApiUser(session): ApiUser) -> ApiResu
             name: account_name,
         },
         two_factor: TwoFactorView {
-            enabled: false,
+            enabled: enabled_at.is_some(),
             phone: None,
-            enabled_at: None,
+            enabled_at,
         },
         csrf_token: session.csrf_token.clone(),
     }))

@@ -6,6 +6,7 @@ mod auth;
 mod body;
 mod people;
 mod setup;
+mod two_factor;
 pub mod views;
 
 use axum::Json;
@@ -47,6 +48,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(people::router())
         .merge(setup::router())
         .merge(audit::router())
+        .merge(two_factor::router())
         .route("/api/openapi.json", get(serve_document))
 }
 

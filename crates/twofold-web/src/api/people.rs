@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 200, body = Vec<UserView>), (status = 401, body = ErrorView), (status = 403, body = ErrorView)))]
 async fn list(State(state): State<AppState>, ApiUser(session): ApiUser) -> ApiResult<Json<Vec<UserView>>> {
     let people = state.app.people(&session.user).await?;
-    Ok(Json(people.iter().map(UserView::from).collect()))
+    Ok(Json(people.iter().map(|(u, since)| UserView::new(u, *since)).collect()))
 }
 
 /// A person's profile: your own, or anyone's in your account if you are its Owner or an Administrator.
@@ -42,7 +42,8 @@ async fn show(
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserView>> {
     let person = state.app.person(&session.user, parse_id(&id)?).await?;
-    Ok(Json(UserView::from(&person)))
+    let since = state.app.two_factor_status(person.id).await?.enabled_at;
+    Ok(Json(UserView::new(&person, since)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -79,7 +80,7 @@ async fn invite(
     Ok((
         StatusCode::CREATED,
         Json(InvitationView {
-            user: UserView::from(&invitation.user),
+            user: UserView::new(&invitation.user, None),
             invitation_url: invitation.url,
         }),
     ))
@@ -104,7 +105,8 @@ async fn change_role(
 ) -> ApiResult<Json<UserView>> {
     let role = parse_role(&body.role)?;
     let person = state.app.change_role(&session.user, parse_id(&id)?, role, &ctx).await?;
-    Ok(Json(UserView::from(&person)))
+    let since = state.app.two_factor_status(person.id).await?.enabled_at;
+    Ok(Json(UserView::new(&person, since)))
 }
 
 /// Ids are positive integers; anything else names nobody.

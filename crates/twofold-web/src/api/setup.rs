@@ -49,7 +49,7 @@ async fn setup(
         password: &body.password,
     };
     let session = state.app.complete_setup(&token, &new, &ctx).await?;
-    Ok(signed_in_response(&state, jar, session))
+    signed_in_response(&state, jar, session, None).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -69,6 +69,6 @@ async fn accept_invitation(
 ) -> ApiResult<Json<AcceptedView>> {
     let user = state.app.accept_invitation(&token, &body.password, &ctx).await?;
     Ok(Json(AcceptedView {
-        user: UserView::from(&user),
+        user: UserView::new(&user, None),
     }))
 }

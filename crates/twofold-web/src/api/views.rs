@@ -17,14 +17,14 @@ pub struct UserView {
     pub last_sign_in_at: Option<i64>,
 }
 
-impl From<&UserRow> for UserView {
-    fn from(u: &UserRow) -> Self {
+impl UserView {
+    pub fn new(u: &UserRow, two_factor_enabled_at: Option<i64>) -> Self {
         Self {
             id: u.id,
             email: u.email.clone(),
             name: u.name.clone(),
             role: u.role.as_str().into(),
-            two_factor_enabled: false,
+            two_factor_enabled: two_factor_enabled_at.is_some(),
             active: u.password_hash.is_some(),
             last_sign_in_at: u.last_sign_in_at,
         }
@@ -73,6 +73,9 @@ pub struct ErrorDetail {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<i64>,
+    /// With `invalid_code`: how far the phone's clock seems off (positive = fast).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_offset_seconds: Option<i64>,
 }
 
 /// Every error answer.

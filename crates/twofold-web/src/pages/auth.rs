@@ -9,13 +9,14 @@ use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 use twofold_app::Error;
+use twofold_app::domain::session::Stage;
 use twofold_app::sign_in::PasswordAttempt;
 
 use super::form::{CsrfForm, HasCsrf, new_form_token};
 use super::{Chrome, render};
 use crate::client::Client;
 use crate::error::message;
-use crate::session::PageUser;
+use crate::session::{AnySession, PageUser};
 use crate::{AppState, cookies};
 
 pub fn router() -> Router<AppState> {
@@ -102,17 +103,24 @@ async fn submit_login(
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Response {
     let remember_device = form.remember_device.is_some();
+    let device = jar.get(cookies::device_name(&state.app)).map(|c| c.value().to_owned());
     let attempt = PasswordAttempt {
         email: &form.email,
         password: &form.password,
         remember_device,
+        device_token: device.as_deref(),
     };
     match state.app.sign_in_with_password(&attempt, &ctx).await {
         Ok(new) => {
+            let next = if new.stage == Stage::SignedIn {
+                "/home"
+            } else {
+                "/login/code"
+            };
             let jar = jar
                 .add(cookies::session(&state.app, new.token))
                 .remove(cookies::removal(&state.app, cookies::form_token_name(&state.app)));
-            (jar, Redirect::to("/home")).into_response()
+            (jar, Redirect::to(next)).into_response()
         }
         Err(e) => {
             let status = crate::error::classify(&e).0;
@@ -147,10 +155,10 @@ async fn logout(
     State(state): State<AppState>,
     jar: CookieJar,
     Client(ctx): Client,
-    session: Option<PageUser>,
+    AnySession(session): AnySession,
     CsrfForm(_): CsrfForm<PlainForm>,
 ) -> Response {
-    if let Some(PageUser(current)) = session
+    if let Some(current) = session
         && let Err(e) = state.app.sign_out(&current, &ctx).await
     {
         return super::PageError::new(e, Chrome::signed_in(&current)).into_response();

@@ -4,6 +4,7 @@ mod auth;
 pub(crate) mod form;
 mod people;
 mod setup;
+mod two_factor;
 
 use askama::Template;
 use axum::Router;
@@ -21,7 +22,9 @@ pub fn router() -> Router<AppState> {
         .merge(auth::router())
         .merge(setup::router())
         .merge(people::router())
+        .merge(two_factor::router())
         .route("/static/app.css", get(stylesheet))
+        .route("/static/app.js", get(script))
         .fallback(not_found)
 }
 
@@ -32,6 +35,17 @@ async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../static/app.css"),
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/app.js"),
     )
         .into_response()
 }

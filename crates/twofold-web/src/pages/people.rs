@@ -65,15 +65,19 @@ struct PersonView {
     last_sign_in: String,
 }
 
-impl From<&UserRow> for PersonView {
-    fn from(u: &UserRow) -> Self {
-        let two_factor = if u.password_hash.is_none() { "Invited" } else { "Off" };
+impl PersonView {
+    fn new(u: &UserRow, two_factor_since: Option<i64>) -> Self {
+        let two_factor = match (u.password_hash.is_some(), two_factor_since) {
+            (false, _) => "Invited".to_string(),
+            (true, Some(since)) => format!("On since {}", when(Some(since))),
+            (true, None) => "Off".to_string(),
+        };
         Self {
             id: u.id,
             name: u.name.clone(),
             email: u.email.clone(),
             role_label: u.role.label(),
-            two_factor: two_factor.into(),
+            two_factor,
             last_sign_in: when(u.last_sign_in_at),
         }
     }
@@ -96,7 +100,9 @@ async fn users_page(state: &AppState, session: &CurrentSession) -> Result<UsersP
     // journey "Users tab → select your user profile" expects.
     let people = match state.app.people(me).await {
         Ok(people) => people,
-        Err(Error::Denied(Denied::Forbidden)) => vec![me.clone()],
+        Err(Error::Denied(Denied::Forbidden)) => {
+            vec![(me.clone(), state.app.two_factor_status(me.id).await?.enabled_at)]
+        }
         Err(e) => return Err(e),
     };
     let invite_roles = [Role::Admin, Role::User]
@@ -106,7 +112,7 @@ async fn users_page(state: &AppState, session: &CurrentSession) -> Result<UsersP
         .collect();
     Ok(UsersPage {
         chrome: Chrome::signed_in(session),
-        people: people.iter().map(PersonView::from).collect(),
+        people: people.iter().map(|(u, since)| PersonView::new(u, *since)).collect(),
         invite_roles,
         invitation_url: None,
         notice: None,
@@ -177,11 +183,22 @@ async fn invite(
     }
 }
 
+/// A remembered browser as the profile lists it.
+struct DeviceView {
+    id: i64,
+    browser: String,
+    created: String,
+    last_used: String,
+}
+
 #[derive(Template)]
 #[template(path = "profile.html")]
 struct ProfilePage {
     chrome: Chrome,
     person: PersonView,
+    is_self: bool,
+    two_factor_on: bool,
+    devices: Vec<DeviceView>,
     /// The role button the viewer may press: (new role, label).
     role_change: Option<(&'static str, &'static str)>,
     notice: Option<String>,
@@ -192,6 +209,10 @@ struct ProfilePage {
 pub struct ProfileQuery {
     #[serde(default)]
     role_changed: Option<String>,
+    #[serde(default)]
+    two_factor: Option<String>,
+    #[serde(default)]
+    device_revoked: Option<String>,
 }
 
 async fn profile(
@@ -225,13 +246,48 @@ async fn profile(
                 },
             )
         });
-    let notice = query
-        .ok()
-        .and_then(|q| q.0.role_changed)
-        .map(|_| format!("{} is now {}.", person.name, person.role.label()));
+    let status = match state.app.two_factor_status(person.id).await {
+        Ok(status) => status,
+        Err(e) => return PageError::new(e, chrome).into_response(),
+    };
+    let is_self = person.id == session.user.id;
+    let devices = if is_self {
+        match state.app.devices(&person).await {
+            Ok(devices) => devices,
+            Err(e) => return PageError::new(e, chrome).into_response(),
+        }
+    } else {
+        Vec::new()
+    };
+    let q = query.map(|q| q.0).unwrap_or_default();
+    let notice = if q.role_changed.is_some() {
+        Some(format!("{} is now {}.", person.name, person.role.label()))
+    } else if q.two_factor.as_deref() == Some("on") {
+        Some("Two-factor authentication is on. From now on you sign in with a code from your app.".into())
+    } else if q.two_factor.as_deref() == Some("off") {
+        Some("Two-factor authentication is off.".into())
+    } else if q.device_revoked.is_some() {
+        Some("That browser will ask for a code at its next sign-in.".into())
+    } else {
+        None
+    };
     let page = ProfilePage {
         chrome,
-        person: PersonView::from(&person),
+        person: PersonView::new(&person, status.enabled_at),
+        is_self,
+        two_factor_on: status.enabled_at.is_some(),
+        devices: devices
+            .into_iter()
+            .map(|d| DeviceView {
+                id: d.id,
+                browser: d
+                    .user_agent
+                    .map(|ua| ua.chars().take(80).collect())
+                    .unwrap_or_else(|| "Unknown browser".into()),
+                created: when(Some(d.created_at)),
+                last_used: when(Some(d.last_used_at)),
+            })
+            .collect(),
         role_change,
         notice,
         error: None,

@@ -17,3 +17,4 @@ mod openapi;
 mod pages;
 mod security;
 mod store;
+mod two_factor;

@@ -14,6 +14,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/invitations/{token}"),
     ("post", "/api/v1/setup/{token}"),
     ("get", "/api/v1/audit-events"),
+    ("post", "/api/v1/login/totp"),
+    ("post", "/api/v1/me/two-factor/enrollment"),
+    ("post", "/api/v1/me/two-factor/enrollment/code"),
+    ("delete", "/api/v1/me/two-factor"),
+    ("get", "/api/v1/me/devices"),
+    ("delete", "/api/v1/me/devices/{id}"),
 ];
 
 #[tokio::test]

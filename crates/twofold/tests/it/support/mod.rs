@@ -8,9 +8,10 @@ pub mod server;
 use std::sync::Arc;
 
 use twofold_app::domain::FixedClock;
+use twofold_app::domain::otp::{self, Secret};
 use twofold_app::setup::NewAccount;
 use twofold_app::store::users::UserRow;
-use twofold_app::{App, AppConfig, OsEntropy, RequestContext};
+use twofold_app::{App, AppConfig, OsEntropy, RequestContext, Secrets};
 use twofold_web::{AppState, WebConfig};
 
 pub use db::TestDb;
@@ -63,8 +64,18 @@ impl TestApp {
     pub async fn with_config(db: TestDb, config: AppConfig) -> TestApp {
         let store = db.store().await;
         let clock = Arc::new(FixedClock::new(1_800_000_000));
-        let app = App::new(store, config, clock.clone(), Arc::new(OsEntropy)).unwrap();
+        let keyring = twofold_app::store::secret_box::Keyring::generate().unwrap();
+        let secrets = Secrets::fixed(twofold_app::store::secret_box::SecretBox::new(keyring));
+        let app = App::new(store, config, secrets, clock.clone(), Arc::new(OsEntropy)).unwrap();
         TestApp { app, clock, _db: db }
+    }
+
+    /// The SQLite file, when the test runs on SQLite.
+    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+        self._db
+            .url
+            .strip_prefix("sqlite://")
+            .map(|rest| std::path::PathBuf::from(rest.split('?').next().unwrap_or(rest)))
     }
 
     pub fn router(&self) -> axum::Router {
@@ -125,6 +136,47 @@ impl TestApp {
         assert_eq!(r.json()["status"], "signed_in");
         http.set_csrf(r.json()["csrf_token"].as_str().unwrap());
         http
+    }
+
+    /// Turns 2FA on for the person signed in on `http` through the API; answers their key.
+    /// The clock then moves one step on, so the confirming code is not the next one used.
+    pub async fn enable_two_factor(&self, http: &Http) -> Secret {
+        let r = http
+            .post_json("/api/v1/me/two-factor/enrollment", &serde_json::json!({}))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        let secret = Secret::from_base32(r.json()["secret"].as_str().unwrap()).unwrap();
+        let code = self.code(&secret, 0);
+        let r = http
+            .post_json(
+                "/api/v1/me/two-factor/enrollment/code",
+                &serde_json::json!({ "code": code }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        self.clock.advance(30);
+        secret
+    }
+
+    /// The code an app with `secret` shows `steps` time steps from now.
+    pub fn code(&self, secret: &Secret, steps: i64) -> String {
+        let now = twofold_app::domain::Clock::now(&*self.clock) + steps * 30;
+        otp::current_code(&otp::TotpParams::default(), secret, now)
+    }
+
+    /// Password step through the API; answers the client holding the half-finished session.
+    pub async fn password_step(&self, email: &str, remember: bool) -> Http {
+        let http = self.http();
+        self.password_step_on(&http, email, remember).await;
+        http
+    }
+
+    pub async fn password_step_on(&self, http: &Http, email: &str, remember: bool) -> serde_json::Value {
+        let body = serde_json::json!({ "email": email, "password": PASSWORD, "remember_device": remember });
+        let r = http.post_json("/api/v1/login", &body).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        http.set_csrf(r.json()["csrf_token"].as_str().unwrap());
+        r.json()
     }
 
     /// The audit events of an account, oldest first, as (event, actor, target).

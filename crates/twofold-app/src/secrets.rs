@@ -1,0 +1,129 @@
+//! Encryption at rest (SEC-10): the keyring behind every sealed secret, where it comes
+//! from, and its rotation without downtime.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use twofold_store::secret_box::{Keyring, SecretBox, SecretBoxError};
+use twofold_store::{commit, totp};
+
+use crate::{App, Error, Result};
+
+/// The sealing box, and the key file it can be reloaded from.
+pub struct Secrets {
+    current: RwLock<Arc<SecretBox>>,
+    file: Option<PathBuf>,
+}
+
+impl Secrets {
+    /// Keys given in configuration (`TWOFOLD_SECRET_KEY`): `id:base64[,id:base64…]`, the
+    /// first one current.
+    pub fn from_spec(spec: &str) -> Result<Self> {
+        let keyring = Keyring::from_spec(spec).map_err(key_error)?;
+        Ok(Self::fixed(SecretBox::new(keyring)))
+    }
+
+    /// Keys kept in a file, created with mode 0600 and a fresh key on first start.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let keyring = Keyring::load_or_create_file(path).map_err(key_error)?;
+        Ok(Self {
+            current: RwLock::new(Arc::new(SecretBox::new(keyring))),
+            file: Some(path.to_path_buf()),
+        })
+    }
+
+    pub fn fixed(secret_box: SecretBox) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(secret_box)),
+            file: None,
+        }
+    }
+
+    fn current(&self) -> Arc<SecretBox> {
+        match self.current.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn replace(&self, secret_box: SecretBox) {
+        match self.current.write() {
+            Ok(mut guard) => *guard = Arc::new(secret_box),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(secret_box),
+        }
+    }
+
+    pub fn seal(&self, purpose: &str, owner_id: i64, plaintext: &[u8]) -> Result<Vec<u8>> {
+        self.current().seal(purpose, owner_id, plaintext).map_err(key_error)
+    }
+
+    /// Opens a sealed secret. A key id this process has not seen means another instance
+    /// rotated the key file: reload it once and try again, so rotation needs no restart.
+    pub fn open(&self, purpose: &str, owner_id: i64, blob: &[u8]) -> Result<Vec<u8>> {
+        match self.current().open(purpose, owner_id, blob) {
+            Err(SecretBoxError::UnknownKey(_)) if self.file.is_some() => {
+                self.reload()?;
+                self.current().open(purpose, owner_id, blob).map_err(key_error)
+            }
+            other => other.map_err(key_error),
+        }
+    }
+
+    fn reload(&self) -> Result<()> {
+        if let Some(path) = &self.file {
+            let keyring = Keyring::load_or_create_file(path).map_err(key_error)?;
+            self.replace(SecretBox::new(keyring));
+        }
+        Ok(())
+    }
+}
+
+fn key_error(e: SecretBoxError) -> Error {
+    Error::Internal(format!("encryption at rest: {e}"))
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    pub new_key_id: u32,
+    pub resealed: usize,
+    /// Rows that changed meanwhile (re-enrolled during the rotation): already current.
+    pub skipped: usize,
+}
+
+impl App {
+    /// Re-encrypts every stored secret under the current key. With a key file, first adds a
+    /// new key and makes it current; the old key stays in the file so that instances still
+    /// reading it keep working until they reload.
+    pub async fn rotate_keys(&self) -> Result<Rotation> {
+        let secrets = self.secrets();
+        if let Some(path) = &secrets.file {
+            let rotated = secrets.current().keyring().rotated().map_err(key_error)?;
+            rotated.write_file(path).map_err(key_error)?;
+            secrets.replace(SecretBox::new(rotated));
+        }
+        let current = secrets.current();
+        let mut conn = self.store().conn().await?;
+        let sealed = totp::all_sealed(&mut conn).await?;
+        drop(conn);
+        let (mut resealed, mut skipped) = (0, 0);
+        for (user_id, blob) in sealed {
+            if !current.needs_rewrap(&blob) {
+                continue;
+            }
+            let new = current.rewrap("totp", user_id, &blob).map_err(key_error)?;
+            let mut tx = self.store().begin().await?;
+            if totp::reseal(&mut tx, user_id, &blob, &new).await? {
+                resealed += 1;
+            } else {
+                skipped += 1;
+            }
+            commit(tx).await?;
+        }
+        Ok(Rotation {
+            new_key_id: current.current_key_id(),
+            resealed,
+            skipped,
+        })
+    }
+}
