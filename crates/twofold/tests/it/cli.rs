@@ -146,3 +146,99 @@ async fn serve_runs_on_postgres_with_the_database_url_flag() {
     let ready = reqwest::get(format!("{}/readyz", server.base)).await.unwrap();
     assert_eq!(ready.status(), 200);
 }
+
+/// SEC-10: the key file is created 0600 on first start, and `twofold keys rotate` on a
+/// running deployment re-encrypts every secret without a restart: the server reloads the
+/// key file when it meets the new key id.
+#[tokio::test]
+async fn sec_10_key_file_is_private_and_rotation_needs_no_restart() {
+    use std::os::unix::fs::PermissionsExt;
+    use twofold_app::domain::otp::{self, Secret};
+
+    let server = Server::start(&[], &[]).await;
+    let key_file = server.data_dir().join("secret.key");
+    assert_eq!(
+        std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let token = server.setup_link().unwrap().rsplit('/').next().unwrap().to_string();
+    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let body =
+        json!({ "account_name": "Acme", "owner_name": "Ada", "owner_email": "ada@acme.test", "password": PASSWORD });
+    let r: serde_json::Value = client
+        .post(format!("{}/api/v1/setup/{token}", server.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let csrf = r["csrf_token"].as_str().unwrap().to_string();
+    let enrol: serde_json::Value = client
+        .post(format!("{}/api/v1/me/two-factor/enrollment", server.base))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = Secret::from_base32(enrol["secret"].as_str().unwrap()).unwrap();
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    };
+    let code = otp::current_code(&otp::TotpParams::default(), &secret, now());
+    let r = client
+        .post(format!("{}/api/v1/me/two-factor/enrollment/code", server.base))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({ "code": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let before = std::fs::read_to_string(&key_file).unwrap();
+
+    let out = Command::new(binary())
+        .args(["keys", "rotate", "--data-dir"])
+        .arg(server.data_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("key 2: 1 re-encrypted"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let after = std::fs::read_to_string(&key_file).unwrap();
+    assert_ne!(before, after);
+    assert_eq!(
+        std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // The running server meets a secret sealed under key 2 and still verifies codes.
+    let fresh = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let r: serde_json::Value = fresh
+        .post(format!("{}/api/v1/login", server.base))
+        .json(&json!({ "email": "ada@acme.test", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["status"], "second_factor_required");
+    let code = otp::current_code(&otp::TotpParams::default(), &secret, now() + 30);
+    let r = fresh
+        .post(format!("{}/api/v1/login/totp", server.base))
+        .header("x-csrf-token", r["csrf_token"].as_str().unwrap())
+        .json(&json!({ "code": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}

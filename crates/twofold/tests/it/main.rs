@@ -18,3 +18,4 @@ mod pages;
 mod security;
 mod store;
 mod two_factor;
+mod two_factor_pages;

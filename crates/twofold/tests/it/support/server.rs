@@ -83,6 +83,10 @@ impl Server {
         panic!("twofold did not become ready at {}", self.base);
     }
 
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data_dir.path()
+    }
+
     pub fn stdout(&self) -> Vec<String> {
         self.stdout.lock().unwrap().clone()
     }
