@@ -18,20 +18,12 @@ pub struct Parties {
 impl Parties {
     /// A person acting on themselves.
     pub fn own(user: &UserRow) -> Self {
-        Self {
-            account_id: Some(user.account_id),
-            actor: Some(user.id),
-            target: Some(user.id),
-        }
+        Self { account_id: Some(user.account_id), actor: Some(user.id), target: Some(user.id) }
     }
 
     /// A person acting on another person of the same account.
     pub fn on(actor: &UserRow, target: &UserRow) -> Self {
-        Self {
-            account_id: Some(target.account_id),
-            actor: Some(actor.id),
-            target: Some(target.id),
-        }
+        Self { account_id: Some(target.account_id), actor: Some(actor.id), target: Some(target.id) }
     }
 }
 
@@ -109,10 +101,6 @@ impl App {
             before_id: before,
             limit: limit.unwrap_or(100).clamp(1, MAX_PAGE),
         };
-        Ok(audit::list(&mut conn, &query)
-            .await?
-            .into_iter()
-            .map(Event::from)
-            .collect())
+        Ok(audit::list(&mut conn, &query).await?.into_iter().map(Event::from).collect())
     }
 }

@@ -10,10 +10,7 @@ pub struct RequestContext {
 impl RequestContext {
     /// For actions taken from the command line on this machine.
     pub fn cli() -> Self {
-        Self {
-            ip: None,
-            user_agent: Some("twofold-cli".into()),
-        }
+        Self { ip: None, user_agent: Some("twofold-cli".into()) }
     }
 
     /// Clips the user agent: it is attacker-controlled and only informative.

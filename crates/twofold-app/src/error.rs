@@ -37,17 +37,11 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(code: &'static str, message: impl std::fmt::Display) -> Self {
-        Error::Invalid {
-            code,
-            message: message.to_string(),
-        }
+        Error::Invalid { code, message: message.to_string() }
     }
 
     pub fn conflict(code: &'static str, message: impl std::fmt::Display) -> Self {
-        Error::Conflict {
-            code,
-            message: message.to_string(),
-        }
+        Error::Conflict { code, message: message.to_string() }
     }
 }
 

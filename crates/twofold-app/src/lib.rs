@@ -8,17 +8,21 @@ mod system;
 
 pub mod audit;
 pub mod context;
+pub mod outbox;
 pub mod people;
+pub mod phone;
 pub mod qr;
 pub mod secrets;
 pub mod setup;
 pub mod sign_in;
+pub mod sms;
 pub mod two_factor;
 
 use std::sync::Arc;
 
 use twofold_domain::otp::TotpParams;
 use twofold_domain::session::SessionPolicy;
+use twofold_domain::sms::SmsPolicy;
 use twofold_domain::{Clock, Entropy};
 use twofold_store::Store;
 
@@ -46,6 +50,8 @@ pub struct AppConfig {
     pub totp: TotpParams,
     /// How long "Remember for 30 days" lasts.
     pub remember_device_days: i64,
+    /// SMS code lifetime, attempts and send limits.
+    pub sms: SmsPolicy,
 }
 
 impl Default for AppConfig {
@@ -59,6 +65,7 @@ impl Default for AppConfig {
             passwords: PasswordParams::default(),
             totp: TotpParams::default(),
             remember_device_days: 30,
+            sms: SmsPolicy::default(),
         }
     }
 }
@@ -93,16 +100,7 @@ impl App {
         entropy: Arc<dyn Entropy>,
     ) -> Result<App> {
         let passwords = Passwords::new(config.passwords)?;
-        Ok(App {
-            inner: Arc::new(Inner {
-                store,
-                clock,
-                entropy,
-                config,
-                passwords,
-                secrets,
-            }),
-        })
+        Ok(App { inner: Arc::new(Inner { store, clock, entropy, config, passwords, secrets }) })
     }
 
     /// The production wiring: the system clock and the OS CSPRNG.

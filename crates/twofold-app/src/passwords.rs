@@ -19,11 +19,7 @@ pub struct PasswordParams {
 
 impl Default for PasswordParams {
     fn default() -> Self {
-        Self {
-            memory_kib: 19_456,
-            iterations: 2,
-            parallelism: 1,
-        }
+        Self { memory_kib: 19_456, iterations: 2, parallelism: 1 }
     }
 }
 
@@ -47,11 +43,7 @@ impl Passwords {
             .hash_password_with_salt(b"decoy password that is never anyone's", &decoy_salt)
             .map_err(|e| Error::Internal(format!("hashing failed: {e}")))?
             .to_string();
-        Ok(Self {
-            params,
-            permits: Arc::new(Semaphore::new(cores)),
-            decoy: decoy.into(),
-        })
+        Ok(Self { params, permits: Arc::new(Semaphore::new(cores)), decoy: decoy.into() })
     }
 
     /// Hashes a new password with a fresh salt (PHC string format).
@@ -73,21 +65,14 @@ impl Passwords {
         let hash = stored.map_or_else(|| self.decoy.to_string(), str::to_owned);
         let params = self.params.clone();
         let password = password.to_owned();
-        let matches = self
-            .run(move || {
-                argon(&params)
-                    .verify_password(password.as_bytes(), hash.as_str())
-                    .is_ok()
-            })
-            .await?;
+        let matches =
+            self.run(move || argon(&params).verify_password(password.as_bytes(), hash.as_str()).is_ok()).await?;
         Ok(known && matches)
     }
 
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
         let _permit = self.permits.acquire().await.map_err(|_| Error::Unavailable)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| Error::Internal(format!("hashing task failed: {e}")))
+        tokio::task::spawn_blocking(work).await.map_err(|e| Error::Internal(format!("hashing task failed: {e}")))
     }
 }
 
@@ -101,12 +86,7 @@ mod tests {
 
     fn cheap() -> Passwords {
         #[allow(clippy::unwrap_used)]
-        Passwords::new(PasswordParams {
-            memory_kib: 1024,
-            iterations: 1,
-            parallelism: 1,
-        })
-        .unwrap()
+        Passwords::new(PasswordParams { memory_kib: 1024, iterations: 1, parallelism: 1 }).unwrap()
     }
 
     #[tokio::test]

@@ -30,10 +30,7 @@ pub struct NewPerson<'a> {
 impl App {
     pub async fn account_name(&self, account_id: i64) -> Result<String> {
         let mut conn = self.store().conn().await?;
-        Ok(accounts::get(&mut conn, account_id)
-            .await?
-            .map(|a| a.name)
-            .unwrap_or_default())
+        Ok(accounts::get(&mut conn, account_id).await?.map(|a| a.name).unwrap_or_default())
     }
 
     /// The people of the actor's account with when each turned 2FA on, for its Owner and
@@ -41,10 +38,8 @@ impl App {
     pub async fn people(&self, actor: &UserRow) -> Result<Vec<(UserRow, Option<i64>)>> {
         permissions::may_list_people(&actor.person())?;
         let mut conn = self.store().conn().await?;
-        let since: HashMap<i64, i64> = totp::enabled_in_account(&mut conn, actor.account_id)
-            .await?
-            .into_iter()
-            .collect();
+        let since: HashMap<i64, i64> =
+            totp::enabled_in_account(&mut conn, actor.account_id).await?.into_iter().collect();
         let people = users::in_account(&mut conn, actor.account_id).await?;
         Ok(people
             .into_iter()
@@ -66,13 +61,11 @@ impl App {
     /// Invites a person; they choose their password through the returned link.
     pub async fn invite(&self, actor: &UserRow, new: &NewPerson<'_>, ctx: &RequestContext) -> Result<Invitation> {
         let now = self.now();
-        let checked = permissions::may_invite(&actor.person(), new.role)
-            .map_err(Error::from)
-            .and_then(|()| {
-                let email = Email::parse(new.email).map_err(|e| Error::invalid("invalid_email", e))?;
-                let name = person_name::parse(new.name).map_err(|e| Error::invalid("invalid_name", e))?;
-                Ok((email, name))
-            });
+        let checked = permissions::may_invite(&actor.person(), new.role).map_err(Error::from).and_then(|()| {
+            let email = Email::parse(new.email).map_err(|e| Error::invalid("invalid_email", e))?;
+            let name = person_name::parse(new.name).map_err(|e| Error::invalid("invalid_name", e))?;
+            Ok((email, name))
+        });
         let (email, name) = match checked {
             Ok(ok) => ok,
             Err(e) => {
@@ -90,18 +83,8 @@ impl App {
             now,
         };
         let id = users::insert(&mut tx, &new_user).await.map_err(email_taken)?;
-        links::insert_invitation(
-            &mut tx,
-            &link.hash,
-            id,
-            actor.id,
-            now,
-            now + self.config().invitation_ttl,
-        )
-        .await?;
-        let user = users::by_id(&mut tx, id)
-            .await?
-            .ok_or(Error::NotFound("No such person."))?;
+        links::insert_invitation(&mut tx, &link.hash, id, actor.id, now, now + self.config().invitation_ttl).await?;
+        let user = users::by_id(&mut tx, id).await?.ok_or(Error::NotFound("No such person."))?;
         record(
             &mut tx,
             now,
@@ -112,10 +95,7 @@ impl App {
         )
         .await?;
         commit(tx).await?;
-        Ok(Invitation {
-            user,
-            url: self.url(&format!("/invitations/{}", link.raw)),
-        })
+        Ok(Invitation { user, url: self.url(&format!("/invitations/{}", link.raw)) })
     }
 
     /// The person an invitation link is for, if the link still works.
@@ -124,9 +104,7 @@ impl App {
             return Err(Error::LinkInvalid);
         }
         let mut conn = self.store().conn().await?;
-        let id = links::invitation_user(&mut conn, &token::hash(raw), self.now())
-            .await?
-            .ok_or(Error::LinkInvalid)?;
+        let id = links::invitation_user(&mut conn, &token::hash(raw), self.now()).await?.ok_or(Error::LinkInvalid)?;
         users::by_id(&mut conn, id).await?.ok_or(Error::LinkInvalid)
     }
 
@@ -139,9 +117,7 @@ impl App {
         let hash = self.passwords().hash(password, self.salt()).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        let id = links::consume_invitation(&mut tx, &token::hash(raw), now)
-            .await?
-            .ok_or(Error::LinkInvalid)?;
+        let id = links::consume_invitation(&mut tx, &token::hash(raw), now).await?.ok_or(Error::LinkInvalid)?;
         users::set_password(&mut tx, id, &hash, now).await?;
         let user = users::by_id(&mut tx, id).await?.ok_or(Error::LinkInvalid)?;
         record(&mut tx, now, ctx, Parties::own(&user), "invitation.accepted", json!({})).await?;
@@ -162,9 +138,7 @@ impl App {
         let target = users::by_id(&mut tx, target_id).await?.ok_or(Denied::NotFound)?;
         if let Err(denied) = permissions::may_change_role(&actor.person(), &target.person(), role) {
             drop(tx);
-            return Err(self
-                .refused(actor, Some(&target), "role.change_refused", &denied.into(), ctx)
-                .await);
+            return Err(self.refused(actor, Some(&target), "role.change_refused", &denied.into(), ctx).await);
         }
         if target.role == role {
             return Ok(target);
@@ -216,10 +190,7 @@ impl App {
         match written.await {
             Ok(()) => match why {
                 Error::Denied(d) => Error::Denied(*d),
-                Error::Invalid { code, message } => Error::Invalid {
-                    code,
-                    message: message.clone(),
-                },
+                Error::Invalid { code, message } => Error::Invalid { code, message: message.clone() },
                 other => Error::Internal(other.to_string()),
             },
             Err(e) => e,

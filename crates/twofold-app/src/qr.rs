@@ -41,10 +41,7 @@ pub enum QrError {
 impl QrError {
     fn from_encode(error: EncodeError, len: usize) -> Self {
         match error {
-            EncodeError::DataTooLong => QrError::TooLong {
-                len,
-                max: MAX_QR_DATA_LEN,
-            },
+            EncodeError::DataTooLong => QrError::TooLong { len, max: MAX_QR_DATA_LEN },
             other => QrError::Encode(other.to_string()),
         }
     }
@@ -91,10 +88,7 @@ pub fn qr_svg_data_uri(data: &str) -> Result<String, QrError> {
 
 fn encode(data: &[u8]) -> Result<QrCode, QrError> {
     if data.len() > MAX_QR_DATA_LEN {
-        return Err(QrError::TooLong {
-            len: data.len(),
-            max: MAX_QR_DATA_LEN,
-        });
+        return Err(QrError::TooLong { len: data.len(), max: MAX_QR_DATA_LEN });
     }
     if data.is_ascii() {
         // qrcode's optimiser mixes numeric, alphanumeric and byte segments, all of which
@@ -110,10 +104,7 @@ fn encode(data: &[u8]) -> Result<QrCode, QrError> {
             return QrCode::with_bits(bits, EC_LEVEL).map_err(|e| QrError::from_encode(e, data.len()));
         }
     }
-    Err(QrError::TooLong {
-        len: data.len(),
-        max: MAX_QR_DATA_LEN,
-    })
+    Err(QrError::TooLong { len: data.len(), max: MAX_QR_DATA_LEN })
 }
 
 #[cfg(test)]
@@ -166,16 +157,8 @@ mod tests {
     /// Splits the inside of `<…>` into a name and `key="value"` attributes, strictly.
     fn parse_tag(tag: &str) -> Tag<'_> {
         if let Some(name) = tag.strip_prefix('/') {
-            assert!(
-                name.bytes().all(|b| b.is_ascii_alphanumeric()),
-                "bad closing tag <{tag}>"
-            );
-            return Tag {
-                name,
-                attrs: Vec::new(),
-                closing: true,
-                self_closing: false,
-            };
+            assert!(name.bytes().all(|b| b.is_ascii_alphanumeric()), "bad closing tag <{tag}>");
+            return Tag { name, attrs: Vec::new(), closing: true, self_closing: false };
         }
         let (body, self_closing) = match tag.strip_suffix('/') {
             Some(body) => (body, true),
@@ -183,46 +166,29 @@ mod tests {
         };
         let name_end = body.find(' ').unwrap_or(body.len());
         let name = &body[..name_end];
-        assert!(
-            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric()),
-            "bad tag <{tag}>"
-        );
+        assert!(!name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric()), "bad tag <{tag}>");
         let mut rest = &body[name_end..];
         let mut attrs = Vec::new();
         while !rest.is_empty() {
-            rest = rest
-                .strip_prefix(' ')
-                .unwrap_or_else(|| panic!("expected a space in <{tag}>"));
-            let eq = rest
-                .find("=\"")
-                .unwrap_or_else(|| panic!("expected key=\"value\" in <{tag}>"));
+            rest = rest.strip_prefix(' ').unwrap_or_else(|| panic!("expected a space in <{tag}>"));
+            let eq = rest.find("=\"").unwrap_or_else(|| panic!("expected key=\"value\" in <{tag}>"));
             let key = &rest[..eq];
             assert!(
                 !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
                 "bad attribute name {key:?} in <{tag}>"
             );
             let value_and_rest = &rest[eq + 2..];
-            let close = value_and_rest
-                .find('"')
-                .unwrap_or_else(|| panic!("unterminated value in <{tag}>"));
+            let close = value_and_rest.find('"').unwrap_or_else(|| panic!("unterminated value in <{tag}>"));
             let value = &value_and_rest[..close];
             assert!(!value.contains(['<', '&']), "unexpected markup in {key}={value:?}");
             attrs.push((key, value));
             rest = &value_and_rest[close + 1..];
         }
-        Tag {
-            name,
-            attrs,
-            closing: false,
-            self_closing,
-        }
+        Tag { name, attrs, closing: false, self_closing }
     }
 
     fn all_tags(svg: &str) -> Vec<Tag<'_>> {
-        svg.split('<')
-            .skip(1)
-            .map(|part| parse_tag(&part[..part.find('>').expect("unterminated tag")]))
-            .collect()
+        svg.split('<').skip(1).map(|part| parse_tag(&part[..part.find('>').expect("unterminated tag")])).collect()
     }
 
     fn grey(fill: &str) -> u8 {
@@ -234,10 +200,7 @@ mod tests {
     }
 
     fn number(text: &str) -> i64 {
-        assert!(
-            !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()),
-            "unsupported number {text:?}"
-        );
+        assert!(!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()), "unsupported number {text:?}");
         text.parse().unwrap()
     }
 
@@ -342,15 +305,8 @@ mod tests {
             match (tag.name, tag.closing, tag.self_closing) {
                 ("svg", false, false) => {
                     assert!(raster.is_none(), "nested <svg>");
-                    let values = tag.exactly(&[
-                        "xmlns",
-                        "viewBox",
-                        "width",
-                        "height",
-                        "role",
-                        "aria-label",
-                        "shape-rendering",
-                    ]);
+                    let values =
+                        tag.exactly(&["xmlns", "viewBox", "width", "height", "role", "aria-label", "shape-rendering"]);
                     assert_eq!(values[0], "http://www.w3.org/2000/svg");
                     let view: Vec<&str> = values[1].split(' ').collect();
                     assert_eq!(view.len(), 4, "viewBox {:?}", values[1]);
@@ -415,19 +371,12 @@ mod tests {
                     }
                 }
                 ("svg", true, _) => ended = true,
-                _ => panic!(
-                    "unsupported element <{}{}>",
-                    if tag.closing { "/" } else { "" },
-                    tag.name
-                ),
+                _ => panic!("unsupported element <{}{}>", if tag.closing { "/" } else { "" }, tag.name),
             }
         }
         assert!(ended, "missing </svg>");
         let raster = raster.expect("no <svg> element");
-        assert!(
-            raster.pixels.iter().all(|&p| p != UNPAINTED),
-            "the SVG leaves part of its viewBox transparent"
-        );
+        assert!(raster.pixels.iter().all(|&p| p != UNPAINTED), "the SVG leaves part of its viewBox transparent");
         raster
     }
 
@@ -480,11 +429,7 @@ mod tests {
         assert_eq!(round_trip(uri, 4.0), uri.as_bytes());
 
         // And as the domain builds it.
-        let uri = otpauth_uri(
-            "Acme Corp: EU + US",
-            "jo+smith @acme.io",
-            &Secret::from_bytes(*b"12345678901234567890"),
-        );
+        let uri = otpauth_uri("Acme Corp: EU + US", "jo+smith @acme.io", &Secret::from_bytes(*b"12345678901234567890"));
         assert!(uri.contains("%20") && uri.contains("%2B") && uri.contains("%3A") && uri.contains("%40"));
         assert_eq!(round_trip(&uri, 4.0), uri.as_bytes());
     }
@@ -492,9 +437,7 @@ mod tests {
     // The largest accepted input still fits and reads back.
     #[test]
     fn qr_max_length_input_round_trips() {
-        let data: String = (0..MAX_QR_DATA_LEN)
-            .map(|i| char::from(b'a' + (i % 26) as u8))
-            .collect();
+        let data: String = (0..MAX_QR_DATA_LEN).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
         assert_eq!(round_trip(&data, 3.0), data.as_bytes());
     }
 
@@ -534,11 +477,7 @@ mod tests {
         assert_eq!(names, ["svg", "title", "rect", "path"]);
         for tag in &tags {
             for (key, _) in &tag.attrs {
-                assert!(
-                    !key.to_ascii_lowercase().starts_with("on"),
-                    "event handler {key} on <{}>",
-                    tag.name
-                );
+                assert!(!key.to_ascii_lowercase().starts_with("on"), "event handler {key} on <{}>", tag.name);
             }
         }
     }
@@ -573,10 +512,7 @@ mod tests {
     #[test]
     fn qr_rejects_input_over_the_limit() {
         let too_long = "a".repeat(3000);
-        let expected = QrError::TooLong {
-            len: 3000,
-            max: MAX_QR_DATA_LEN,
-        };
+        let expected = QrError::TooLong { len: 3000, max: MAX_QR_DATA_LEN };
         assert_eq!(qr_svg(&too_long), Err(expected.clone()));
         assert_eq!(qr_svg_data_uri(&too_long), Err(expected));
         let just_over = "é".repeat(MAX_QR_DATA_LEN / 2) + "a";

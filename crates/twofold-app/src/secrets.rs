@@ -26,17 +26,11 @@ impl Secrets {
     /// Keys kept in a file, created with mode 0600 and a fresh key on first start.
     pub fn from_file(path: &Path) -> Result<Self> {
         let keyring = Keyring::load_or_create_file(path).map_err(key_error)?;
-        Ok(Self {
-            current: RwLock::new(Arc::new(SecretBox::new(keyring))),
-            file: Some(path.to_path_buf()),
-        })
+        Ok(Self { current: RwLock::new(Arc::new(SecretBox::new(keyring))), file: Some(path.to_path_buf()) })
     }
 
     pub fn fixed(secret_box: SecretBox) -> Self {
-        Self {
-            current: RwLock::new(Arc::new(secret_box)),
-            file: None,
-        }
+        Self { current: RwLock::new(Arc::new(secret_box)), file: None }
     }
 
     fn current(&self) -> Arc<SecretBox> {
@@ -67,6 +61,15 @@ impl Secrets {
             }
             other => other.map_err(key_error),
         }
+    }
+
+    /// A keyed hash of a short secret (an SMS code), stored instead of it.
+    pub fn mac(&self, label: &str, data: &[u8]) -> String {
+        self.current().mac(label, data)
+    }
+
+    pub fn verify_mac(&self, label: &str, data: &[u8], stored: &str) -> bool {
+        self.current().verify_mac(label, data, stored)
     }
 
     fn reload(&self) -> Result<()> {
@@ -120,10 +123,6 @@ impl App {
             }
             commit(tx).await?;
         }
-        Ok(Rotation {
-            new_key_id: current.current_key_id(),
-            resealed,
-            skipped,
-        })
+        Ok(Rotation { new_key_id: current.current_key_id(), resealed, skipped })
     }
 }

@@ -30,15 +30,9 @@ struct Checked {
 fn check(new: &NewAccount<'_>) -> Result<Checked> {
     let account_name = person_name::parse(new.account_name).map_err(|e| Error::invalid("invalid_account_name", e))?;
     let owner_name = person_name::parse(new.owner_name).map_err(|e| Error::invalid("invalid_name", e))?;
-    let owner_email = Email::parse(new.owner_email)
-        .map_err(|e| Error::invalid("invalid_email", e))?
-        .into_string();
+    let owner_email = Email::parse(new.owner_email).map_err(|e| Error::invalid("invalid_email", e))?.into_string();
     password::check_new(new.password).map_err(|e| Error::invalid("weak_password", e))?;
-    Ok(Checked {
-        account_name,
-        owner_name,
-        owner_email,
-    })
+    Ok(Checked { account_name, owner_name, owner_email })
 }
 
 pub(crate) fn email_taken(e: StoreError) -> Error {
@@ -62,15 +56,7 @@ impl App {
         let new = token::generate(self.entropy());
         let mut tx = self.store().begin().await?;
         links::insert_setup(&mut tx, &new.hash, now, now + self.config().setup_link_ttl).await?;
-        record(
-            &mut tx,
-            now,
-            &RequestContext::cli(),
-            Parties::default(),
-            "setup_link.issued",
-            json!({}),
-        )
-        .await?;
+        record(&mut tx, now, &RequestContext::cli(), Parties::default(), "setup_link.issued", json!({})).await?;
         commit(tx).await?;
         Ok(self.url(&format!("/setup/{}", new.raw)))
     }
@@ -102,19 +88,9 @@ impl App {
             return Err(Error::LinkInvalid);
         }
         let owner = create(&mut tx, &checked, &hash, ctx, now).await?;
-        let session = self
-            .open_session(&mut tx, &owner, Stage::SignedIn, false, ctx, now)
-            .await?;
+        let session = self.open_session(&mut tx, &owner, Stage::SignedIn, false, ctx, now).await?;
         users::record_sign_in(&mut tx, owner.id, now).await?;
-        record(
-            &mut tx,
-            now,
-            ctx,
-            Parties::own(&owner),
-            "sign_in.succeeded",
-            json!({ "method": "setup_link" }),
-        )
-        .await?;
+        record(&mut tx, now, ctx, Parties::own(&owner), "sign_in.succeeded", json!({ "method": "setup_link" })).await?;
         commit(tx).await?;
         Ok(session)
     }
@@ -158,9 +134,7 @@ async fn create(
     )
     .await
     .map_err(email_taken)?;
-    let owner = users::by_id(conn, owner_id)
-        .await?
-        .ok_or(Error::NotFound("No such person."))?;
+    let owner = users::by_id(conn, owner_id).await?.ok_or(Error::NotFound("No such person."))?;
     let parties = Parties::own(&owner);
     record(
         conn,

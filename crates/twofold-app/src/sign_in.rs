@@ -69,23 +69,18 @@ impl App {
     ) -> Result<NewSessionToken> {
         let now = self.now();
         // Normalise what we can; a malformed address is just another unknown email.
-        let email = Email::parse(attempt.email)
-            .map(Email::into_string)
-            .unwrap_or_else(|_| attempt.email.trim().to_lowercase());
+        let email =
+            Email::parse(attempt.email).map(Email::into_string).unwrap_or_else(|_| attempt.email.trim().to_lowercase());
         let email: String = email.chars().take(300).collect();
         let subject = password_subject(&email);
         let mut conn = self.store().conn().await?;
         match password_gate(&mut conn, &subject, now).await? {
             Gate::Open => {}
             Gate::Wait { seconds } => {
-                return Err(Error::Throttled {
-                    retry_after: seconds.max(1),
-                });
+                return Err(Error::Throttled { retry_after: seconds.max(1) });
             }
             Gate::Locked => {
-                return Err(Error::Throttled {
-                    retry_after: ThrottlePolicy::PASSWORD.max_wait,
-                });
+                return Err(Error::Throttled { retry_after: ThrottlePolicy::PASSWORD.max_wait });
             }
         }
         let user = users::by_email(&mut conn, &email).await?;
@@ -103,44 +98,15 @@ impl App {
         throttles::reset(&mut tx, &subject).await?;
         let two_factor = totp::get(&mut tx, user.id).await?.is_some_and(|r| r.is_enabled());
         // A remembered browser skips the code, never the password (SEC-23).
-        let remembered = two_factor
-            && self
-                .device_is_remembered(&mut tx, user.id, attempt.device_token, now)
-                .await?;
-        let stage = if two_factor && !remembered {
-            Stage::SecondFactor
-        } else {
-            Stage::SignedIn
-        };
-        let new = self
-            .open_session(&mut tx, &user, stage, attempt.remember_device, ctx, now)
-            .await?;
+        let remembered = two_factor && self.device_is_remembered(&mut tx, user.id, attempt.device_token, now).await?;
+        let stage = if two_factor && !remembered { Stage::SecondFactor } else { Stage::SignedIn };
+        let new = self.open_session(&mut tx, &user, stage, attempt.remember_device, ctx, now).await?;
         if stage == Stage::SignedIn {
             users::record_sign_in(&mut tx, user.id, now).await?;
-            let method = if remembered {
-                "password+remembered_device"
-            } else {
-                "password"
-            };
-            record(
-                &mut tx,
-                now,
-                ctx,
-                Parties::own(&user),
-                "sign_in.succeeded",
-                json!({ "method": method }),
-            )
-            .await?;
+            let method = if remembered { "password+remembered_device" } else { "password" };
+            record(&mut tx, now, ctx, Parties::own(&user), "sign_in.succeeded", json!({ "method": method })).await?;
         } else {
-            record(
-                &mut tx,
-                now,
-                ctx,
-                Parties::own(&user),
-                "sign_in.password_ok",
-                json!({ "next": "totp" }),
-            )
-            .await?;
+            record(&mut tx, now, ctx, Parties::own(&user), "sign_in.password_ok", json!({ "next": "totp" })).await?;
         }
         commit(tx).await?;
         Ok(new)
@@ -157,10 +123,7 @@ impl App {
         let outcome = async {
             let mut tx = self.store().begin().await?;
             let failures = throttles::record_failure(&mut tx, subject, now).await?;
-            let parties = user
-                .map(Parties::own)
-                .map(|p| Parties { actor: None, ..p })
-                .unwrap_or_default();
+            let parties = user.map(Parties::own).map(|p| Parties { actor: None, ..p }).unwrap_or_default();
             let detail = json!({ "email": email, "reason": if user.is_some() { "wrong_password" } else { "unknown_email" }, "consecutive_failures": failures.consecutive });
             record(&mut tx, now, ctx, parties, "sign_in.failed", detail).await?;
             commit(tx).await?;
@@ -197,12 +160,7 @@ impl App {
             },
         )
         .await?;
-        Ok(NewSessionToken {
-            csrf_token: token::csrf_for_session(&new.raw),
-            token: new.raw,
-            stage,
-            user: user.clone(),
-        })
+        Ok(NewSessionToken { csrf_token: token::csrf_for_session(&new.raw), token: new.raw, stage, user: user.clone() })
     }
 
     /// The live session behind a cookie value, if any; moves its idle deadline forward.
@@ -226,11 +184,7 @@ impl App {
             session.last_seen_at = now;
             session.expires_at = expires_at;
         }
-        Ok(Some(CurrentSession {
-            session,
-            user,
-            csrf_token: token::csrf_for_session(raw),
-        }))
+        Ok(Some(CurrentSession { session, user, csrf_token: token::csrf_for_session(raw) }))
     }
 
     /// Ends the session on the server (SEC-22).

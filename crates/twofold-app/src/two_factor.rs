@@ -2,15 +2,18 @@
 //! turning it off.
 
 use serde_json::json;
+use sha2::Digest;
 use twofold_domain::otp::{self, Secret, Verification, describe_offset, normalize_code};
 use twofold_domain::session::Stage;
+use twofold_domain::sms::Purpose;
 use twofold_domain::throttle::{Failures, Gate, ThrottlePolicy};
 use twofold_domain::token;
 use twofold_store::users::{self, UserRow};
-use twofold_store::{Conn, commit, devices, sessions, throttles, totp};
+use twofold_store::{Conn, commit, devices, phones, sessions, throttles, totp};
 
 use crate::audit::{Parties, record};
 use crate::sign_in::{CurrentSession, NewSessionToken};
+use crate::sms::{Delivery, SentCode};
 use crate::{App, Error, RequestContext, Result};
 
 /// What the secrets are sealed for: part of the AEAD's associated data.
@@ -37,6 +40,8 @@ impl std::fmt::Debug for Enrolment {
 pub struct TwoFactorStatus {
     pub enabled_at: Option<i64>,
     pub enrolment_pending: bool,
+    /// The app code was confirmed (Step 3); the phone (Step 4) is still to be verified.
+    pub awaiting_phone: bool,
     pub locked: bool,
 }
 
@@ -63,6 +68,7 @@ impl App {
         Ok(TwoFactorStatus {
             enabled_at: row.as_ref().and_then(|r| r.enabled_at),
             enrolment_pending: row.as_ref().is_some_and(|r| !r.is_enabled()),
+            awaiting_phone: row.as_ref().is_some_and(|r| !r.is_enabled() && r.confirmed_at.is_some()),
             locked: ThrottlePolicy::SECOND_FACTOR.gate(failures, self.now()) == Gate::Locked,
         })
     }
@@ -77,15 +83,7 @@ impl App {
         if !totp::begin_enrolment(&mut tx, user.id, &sealed, now).await? {
             return Err(already_enabled());
         }
-        record(
-            &mut tx,
-            now,
-            ctx,
-            Parties::own(user),
-            "two_factor.enrolment_started",
-            json!({}),
-        )
-        .await?;
+        record(&mut tx, now, ctx, Parties::own(user), "two_factor.enrolment_started", json!({})).await?;
         commit(tx).await?;
         self.enrolment_view(user, &secret)
     }
@@ -114,8 +112,8 @@ impl App {
         })
     }
 
-    /// Step 3: the code from the app proves the key was stored, and 2FA turns on. Any
-    /// remembered browsers of an earlier enrolment end (SEC-23).
+    /// Step 3: the code from the app proves the key was stored. 2FA turns on only after
+    /// Step 4 (the phone) succeeds.
     pub async fn confirm_enrolment(&self, user: &UserRow, code: &str, ctx: &RequestContext) -> Result<()> {
         let params = self.config().totp;
         let code = normalize_code(code, params.digits).map_err(|e| Error::invalid("invalid_code_format", e))?;
@@ -123,47 +121,90 @@ impl App {
         let subject = throttle_subject(user.id);
         let mut conn = self.store().conn().await?;
         check_gate(&mut conn, &subject, now).await?;
-        let row = totp::get(&mut conn, user.id).await?;
-        let row = match row {
-            Some(row) if row.is_enabled() => return Err(already_enabled()),
-            Some(row) => row,
-            None => {
-                return Err(Error::conflict(
-                    "no_enrolment",
-                    "Start the set-up again: no key is waiting for a code.",
-                ));
-            }
-        };
+        let row = pending_row(&mut conn, user.id).await?;
         drop(conn);
         let secret = self.open_secret(user.id, &row.secret_box)?;
         let step = match otp::verify(&params, &secret, &code, now, None) {
             Verification::Accepted { step } => step,
             other => {
-                return Err(self
-                    .code_failed(user, &subject, other, "two_factor.enrolment_code_rejected", ctx)
-                    .await);
+                return Err(self.code_failed(user, &subject, other, "two_factor.enrolment_code_rejected", ctx).await);
             }
         };
         let mut tx = self.store().begin().await?;
-        if !totp::enable(&mut tx, user.id, &row.secret_box, to_i64(step), now).await? {
+        if !totp::confirm(&mut tx, user.id, &row.secret_box, to_i64(step), now).await? {
             return Err(Error::conflict(
                 "enrolment_changed",
                 "The set-up was restarted elsewhere; use the newest key.",
             ));
         }
         throttles::reset(&mut tx, &subject).await?;
-        devices::delete_for_user(&mut tx, user.id).await?;
-        record(
-            &mut tx,
-            now,
-            ctx,
-            Parties::own(user),
-            "two_factor.enabled",
-            json!({ "method": "totp" }),
-        )
-        .await?;
+        record(&mut tx, now, ctx, Parties::own(user), "two_factor.app_confirmed", json!({})).await?;
         commit(tx).await?;
         Ok(())
+    }
+
+    /// Step 4: sends a code to the mobile number typed (again, on Resend).
+    pub async fn send_enrolment_phone_code(
+        &self,
+        user: &UserRow,
+        phone: &str,
+        ctx: &RequestContext,
+    ) -> Result<SentCode> {
+        let phone = crate::sms::parse_phone(phone)?;
+        let mut conn = self.store().conn().await?;
+        let row = pending_row(&mut conn, user.id).await?;
+        drop(conn);
+        if row.confirmed_at.is_none() {
+            return Err(Error::conflict(
+                "app_not_confirmed",
+                "Enter a code from your authenticator app first (Step 3).",
+            ));
+        }
+        self.send_code(user, Purpose::PhoneVerification, &enrolment_ref(&row.secret_box), &phone, ctx).await
+    }
+
+    /// Step 4's Resend: a fresh code to the number the last one went to.
+    pub async fn resend_enrolment_phone_code(&self, user: &UserRow, ctx: &RequestContext) -> Result<SentCode> {
+        let mut conn = self.store().conn().await?;
+        let row = pending_row(&mut conn, user.id).await?;
+        let reference = enrolment_ref(&row.secret_box);
+        let last =
+            twofold_store::challenges::latest(&mut conn, user.id, Purpose::PhoneVerification.as_str(), &reference)
+                .await?;
+        drop(conn);
+        let Some(last) = last else {
+            return Err(Error::conflict("no_code_sent", "Enter your mobile number first."));
+        };
+        let phone = twofold_domain::phone::Phone::from_stored(last.e164);
+        self.send_code(user, Purpose::PhoneVerification, &reference, &phone, ctx).await
+    }
+
+    /// Step 4's code: the number is verified and 2FA turns on. Remembered browsers of an
+    /// earlier enrolment end (SEC-23).
+    pub async fn verify_enrolment_phone(&self, user: &UserRow, code: &str, ctx: &RequestContext) -> Result<()> {
+        let mut conn = self.store().conn().await?;
+        let row = pending_row(&mut conn, user.id).await?;
+        drop(conn);
+        let phone = self.check_code(user, Purpose::PhoneVerification, &enrolment_ref(&row.secret_box), code).await?;
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        if !totp::enable(&mut tx, user.id, now).await? {
+            return Err(Error::conflict("enrolment_changed", "The set-up was restarted elsewhere; start again."));
+        }
+        phones::set_verified(&mut tx, user.id, phone.e164(), now).await?;
+        devices::delete_for_user(&mut tx, user.id).await?;
+        let detail = json!({ "method": "totp", "phone": phone.masked() });
+        record(&mut tx, now, ctx, Parties::own(user), "two_factor.enabled", detail).await?;
+        commit(tx).await?;
+        Ok(())
+    }
+
+    /// Where the Step 4 code's SMS stands, for the page.
+    pub async fn enrolment_phone_delivery(&self, user: &UserRow) -> Result<Option<Delivery>> {
+        let mut conn = self.store().conn().await?;
+        let row = pending_row(&mut conn, user.id).await?;
+        drop(conn);
+        self.delivery(user.id, Purpose::PhoneVerification, &enrolment_ref(&row.secret_box)).await
     }
 
     /// The second step of sign-in. A code is accepted once (SEC-05), even when submitted
@@ -185,19 +226,14 @@ impl App {
         let subject = throttle_subject(user.id);
         let mut conn = self.store().conn().await?;
         check_gate(&mut conn, &subject, now).await?;
-        let row = totp::get(&mut conn, user.id)
-            .await?
-            .filter(|r| r.is_enabled())
-            .ok_or(Error::Unauthenticated)?;
+        let row = totp::get(&mut conn, user.id).await?.filter(|r| r.is_enabled()).ok_or(Error::Unauthenticated)?;
         drop(conn);
         let secret = self.open_secret(user.id, &row.secret_box)?;
         let last = row.last_step.and_then(|s| u64::try_from(s).ok());
         let step = match otp::verify(&params, &secret, &code, now, last) {
             Verification::Accepted { step } => step,
             other => {
-                return Err(self
-                    .code_failed(user, &subject, other, "sign_in.totp_rejected", ctx)
-                    .await);
+                return Err(self.code_failed(user, &subject, other, "sign_in.totp_rejected", ctx).await);
             }
         };
         // The conditional update is the first statement of the transaction, so SQLite takes
@@ -206,17 +242,13 @@ impl App {
         if !totp::accept_step(&mut tx, user.id, to_i64(step)).await? {
             drop(tx);
             let replay = Verification::Replay { step };
-            return Err(self
-                .code_failed(user, &subject, replay, "sign_in.totp_rejected", ctx)
-                .await);
+            return Err(self.code_failed(user, &subject, replay, "sign_in.totp_rejected", ctx).await);
         }
         if !sessions::delete(&mut tx, &pending.session.id_hash).await? {
             return Err(Error::Unauthenticated);
         }
         throttles::reset(&mut tx, &subject).await?;
-        let session = self
-            .open_session(&mut tx, user, Stage::SignedIn, false, ctx, now)
-            .await?;
+        let session = self.open_session(&mut tx, user, Stage::SignedIn, false, ctx, now).await?;
         let device_token = if pending.session.remember_device {
             Some(self.remember_device(&mut tx, user, ctx, now).await?)
         } else {
@@ -251,23 +283,17 @@ impl App {
             let detail = json!({ "reason": reason, "clock_offset_seconds": offset, "consecutive_failures": failures.consecutive });
             record(&mut tx, now, ctx, Parties::own(user), event, detail).await?;
             if just_locked(failures) {
-                record(
-                    &mut tx,
-                    now,
-                    ctx,
-                    Parties::own(user),
-                    "two_factor.locked",
-                    json!({ "after_failures": failures.consecutive }),
-                )
-                .await?;
+                let detail = json!({ "after_failures": failures.consecutive });
+                record(&mut tx, now, ctx, Parties::own(user), "two_factor.locked", detail).await?;
+                let text =
+                    "two-factor sign-in was locked after too many wrong codes. Ask your administrator to unlock it.";
+                self.queue_notice(&mut tx, user, text, now).await?;
             }
             commit(tx).await?;
             Ok::<_, Error>(())
         };
         match written.await {
-            Ok(()) => Error::InvalidCode {
-                clock_offset_seconds: offset,
-            },
+            Ok(()) => Error::InvalidCode { clock_offset_seconds: offset },
             Err(e) => e,
         }
     }
@@ -310,15 +336,7 @@ impl App {
         if !devices::delete(&mut tx, id, user.id).await? {
             return Err(Error::NotFound("No such remembered device."));
         }
-        record(
-            &mut tx,
-            now,
-            ctx,
-            Parties::own(user),
-            "device.revoked",
-            json!({ "device_id": id }),
-        )
-        .await?;
+        record(&mut tx, now, ctx, Parties::own(user), "device.revoked", json!({ "device_id": id })).await?;
         commit(tx).await?;
         Ok(())
     }
@@ -326,9 +344,7 @@ impl App {
     /// Turns off your own 2FA after re-entering the password (SEC-24). The key and every
     /// remembered browser are deleted.
     pub async fn disable_own_two_factor(&self, user: &UserRow, password: &str, ctx: &RequestContext) -> Result<()> {
-        let stored = user.password_hash.as_deref();
-        let ok =
-            password.len() <= crate::sign_in::MAX_PASSWORD_BYTES && self.passwords().verify(password, stored).await?;
+        let ok = self.password_matches(user, password).await?;
         if !ok {
             let mut conn = self.store().conn().await?;
             record(
@@ -345,24 +361,23 @@ impl App {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         if !totp::delete(&mut tx, user.id).await? {
-            return Err(Error::conflict(
-                "not_enabled",
-                "Two-factor authentication is already off.",
-            ));
+            return Err(Error::conflict("not_enabled", "Two-factor authentication is already off."));
         }
         devices::delete_for_user(&mut tx, user.id).await?;
         throttles::reset(&mut tx, &throttle_subject(user.id)).await?;
-        record(
-            &mut tx,
-            now,
-            ctx,
-            Parties::own(user),
-            "two_factor.disabled",
-            json!({ "by": "self" }),
-        )
-        .await?;
+        // Tell the verified number first: it is forgotten with the rest of the set-up.
+        let text = "two-factor authentication was turned off for your account. If this was not you, contact your administrator now.";
+        self.queue_notice(&mut tx, user, text, now).await?;
+        phones::delete(&mut tx, user.id).await?;
+        record(&mut tx, now, ctx, Parties::own(user), "two_factor.disabled", json!({ "by": "self" })).await?;
         commit(tx).await?;
         Ok(())
+    }
+
+    /// The password again, for confirmations (SEC-24).
+    pub(crate) async fn password_matches(&self, user: &UserRow, password: &str) -> Result<bool> {
+        let stored = user.password_hash.as_deref();
+        Ok(password.len() <= crate::sign_in::MAX_PASSWORD_BYTES && self.passwords().verify(password, stored).await?)
     }
 
     fn open_secret(&self, user_id: i64, sealed: &[u8]) -> Result<Secret> {
@@ -374,11 +389,25 @@ impl App {
 async fn check_gate(conn: &mut Conn, subject: &str, now: i64) -> Result<()> {
     match ThrottlePolicy::SECOND_FACTOR.gate(throttles::get(conn, subject).await?, now) {
         Gate::Open => Ok(()),
-        Gate::Wait { seconds } => Err(Error::Throttled {
-            retry_after: seconds.max(1),
-        }),
+        Gate::Wait { seconds } => Err(Error::Throttled { retry_after: seconds.max(1) }),
         Gate::Locked => Err(Error::SecondFactorLocked),
     }
+}
+
+/// The unfinished enrolment of this person; with 2FA on or none begun, a clear conflict.
+async fn pending_row(conn: &mut Conn, user_id: i64) -> Result<totp::TotpRow> {
+    match totp::get(conn, user_id).await? {
+        Some(row) if row.is_enabled() => Err(already_enabled()),
+        Some(row) => Ok(row),
+        None => Err(Error::conflict("no_enrolment", "Start the set-up again: no key is waiting.")),
+    }
+}
+
+/// What Step 4's code is bound to: this enrolment's sealed key, which every restart
+/// replaces, so that a code sent during an abandoned attempt never completes a new one.
+fn enrolment_ref(secret_box: &[u8]) -> String {
+    let digest = sha2::Sha256::digest(secret_box);
+    format!("enrolment:{}", data_encoding::HEXLOWER.encode(digest.get(..12).unwrap_or_default()))
 }
 
 fn just_locked(failures: Failures) -> bool {

@@ -42,14 +42,8 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && lower
-                .chars()
-                .all(|c| !c.is_whitespace() && !c.is_control() && !crate::person_name::is_invisible(c));
-        if plausible {
-            Ok(Email(lower))
-        } else {
-            Err(EmailError::Malformed)
-        }
+            && lower.chars().all(|c| !c.is_whitespace() && !c.is_control() && !crate::person_name::is_invisible(c));
+        if plausible { Ok(Email(lower)) } else { Err(EmailError::Malformed) }
     }
 
     pub fn as_str(&self) -> &str {

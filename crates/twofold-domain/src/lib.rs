@@ -10,8 +10,10 @@ pub mod otp;
 pub mod password;
 pub mod permissions;
 pub mod person_name;
+pub mod phone;
 pub mod role;
 pub mod session;
+pub mod sms;
 pub mod throttle;
 pub mod token;
 

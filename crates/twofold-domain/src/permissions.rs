@@ -27,30 +27,18 @@ pub enum Denied {
 type Verdict = Result<(), Denied>;
 
 fn same_account(actor: &Person, target: &Person) -> Verdict {
-    if actor.account_id == target.account_id {
-        Ok(())
-    } else {
-        Err(Denied::NotFound)
-    }
+    if actor.account_id == target.account_id { Ok(()) } else { Err(Denied::NotFound) }
 }
 
 /// Seeing the list of the account's people.
 pub fn may_list_people(actor: &Person) -> Verdict {
-    if actor.role.is_manager() {
-        Ok(())
-    } else {
-        Err(Denied::Forbidden)
-    }
+    if actor.role.is_manager() { Ok(()) } else { Err(Denied::Forbidden) }
 }
 
 /// Opening a person's profile: your own, or anyone's in your account if you manage it.
 pub fn may_view_person(actor: &Person, target: &Person) -> Verdict {
     same_account(actor, target)?;
-    if actor.id == target.id || actor.role.is_manager() {
-        Ok(())
-    } else {
-        Err(Denied::Forbidden)
-    }
+    if actor.id == target.id || actor.role.is_manager() { Ok(()) } else { Err(Denied::Forbidden) }
 }
 
 /// Inviting a new person with `role`. Only the Owner makes Administrators, so that an
@@ -91,11 +79,7 @@ pub fn may_disable_two_factor(actor: &Person, target: &Person) -> Verdict {
     if target.role == Role::Owner {
         return Err(Denied::OwnerProtected);
     }
-    if actor.role.is_manager() {
-        Ok(())
-    } else {
-        Err(Denied::Forbidden)
-    }
+    if actor.role.is_manager() { Ok(()) } else { Err(Denied::Forbidden) }
 }
 
 /// Reading the account's audit log.
@@ -107,36 +91,12 @@ pub fn may_view_audit(actor: &Person) -> Verdict {
 mod tests {
     use super::*;
 
-    const OWNER: Person = Person {
-        id: 1,
-        account_id: 10,
-        role: Role::Owner,
-    };
-    const ADMIN: Person = Person {
-        id: 2,
-        account_id: 10,
-        role: Role::Admin,
-    };
-    const ADMIN2: Person = Person {
-        id: 5,
-        account_id: 10,
-        role: Role::Admin,
-    };
-    const USER: Person = Person {
-        id: 3,
-        account_id: 10,
-        role: Role::User,
-    };
-    const USER2: Person = Person {
-        id: 6,
-        account_id: 10,
-        role: Role::User,
-    };
-    const STRANGER: Person = Person {
-        id: 4,
-        account_id: 20,
-        role: Role::User,
-    };
+    const OWNER: Person = Person { id: 1, account_id: 10, role: Role::Owner };
+    const ADMIN: Person = Person { id: 2, account_id: 10, role: Role::Admin };
+    const ADMIN2: Person = Person { id: 5, account_id: 10, role: Role::Admin };
+    const USER: Person = Person { id: 3, account_id: 10, role: Role::User };
+    const USER2: Person = Person { id: 6, account_id: 10, role: Role::User };
+    const STRANGER: Person = Person { id: 4, account_id: 20, role: Role::User };
 
     #[test]
     fn sec_26_nobody_disables_the_owners_two_factor_but_the_owner() {

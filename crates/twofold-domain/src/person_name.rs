@@ -32,10 +32,7 @@ pub fn parse(input: &str) -> Result<String, NameError> {
     if input.len() > MAX_CHARS * 8 {
         return Err(NameError::TooLong);
     }
-    if input
-        .chars()
-        .any(|c| c.is_control() && !c.is_whitespace() || is_invisible(c))
-    {
+    if input.chars().any(|c| c.is_control() && !c.is_whitespace() || is_invisible(c)) {
         return Err(NameError::HiddenCharacters);
     }
     let folded = input.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -60,13 +57,7 @@ mod tests {
 
     #[test]
     fn unicode_tricks_are_refused() {
-        for bad in [
-            "Ada\u{202E}ecalevol",
-            "Ad\u{200B}a",
-            "Ada\u{0007}",
-            "\u{FEFF}Ada",
-            "Ada\u{2066}x",
-        ] {
+        for bad in ["Ada\u{202E}ecalevol", "Ad\u{200B}a", "Ada\u{0007}", "\u{FEFF}Ada", "Ada\u{2066}x"] {
             assert_eq!(parse(bad), Err(NameError::HiddenCharacters), "{bad:?}");
         }
     }

@@ -38,11 +38,7 @@ pub struct SessionPolicy {
 
 impl Default for SessionPolicy {
     fn default() -> Self {
-        Self {
-            second_factor_ttl: 10 * 60,
-            idle: 30 * 60,
-            absolute: 12 * 60 * 60,
-        }
+        Self { second_factor_ttl: 10 * 60, idle: 30 * 60, absolute: 12 * 60 * 60 }
     }
 }
 
@@ -55,9 +51,7 @@ impl SessionPolicy {
     pub fn expires_at(&self, stage: Stage, created_at: i64, last_seen_at: i64) -> i64 {
         match stage {
             Stage::SecondFactor => created_at.saturating_add(self.second_factor_ttl),
-            Stage::SignedIn => last_seen_at
-                .saturating_add(self.idle)
-                .min(created_at.saturating_add(self.absolute)),
+            Stage::SignedIn => last_seen_at.saturating_add(self.idle).min(created_at.saturating_add(self.absolute)),
         }
     }
 

@@ -30,21 +30,13 @@ pub struct ThrottlePolicy {
 
 impl ThrottlePolicy {
     /// For second factors (TOTP, SMS codes): NIST SP 800-63B rev. 4 §3.2.2.
-    pub const SECOND_FACTOR: ThrottlePolicy = ThrottlePolicy {
-        free_failures: 5,
-        first_wait: 30,
-        max_wait: 3600,
-        lock_after: Some(100),
-    };
+    pub const SECOND_FACTOR: ThrottlePolicy =
+        ThrottlePolicy { free_failures: 5, first_wait: 30, max_wait: 3600, lock_after: Some(100) };
 
     /// For passwords, keyed by the email tried. No hard lock, and a shorter ceiling, so
     /// that a stranger who knows an address cannot shut its owner out for long.
-    pub const PASSWORD: ThrottlePolicy = ThrottlePolicy {
-        free_failures: 5,
-        first_wait: 30,
-        max_wait: 15 * 60,
-        lock_after: None,
-    };
+    pub const PASSWORD: ThrottlePolicy =
+        ThrottlePolicy { free_failures: 5, first_wait: 30, max_wait: 15 * 60, lock_after: None };
 
     /// How long to wait after the `consecutive`-th failure before the next try.
     pub fn wait_after(&self, consecutive: u32) -> i64 {
@@ -62,13 +54,7 @@ impl ThrottlePolicy {
             return Gate::Locked;
         }
         let ready_at = failures.last_at.saturating_add(self.wait_after(failures.consecutive));
-        if now < ready_at {
-            Gate::Wait {
-                seconds: ready_at - now,
-            }
-        } else {
-            Gate::Open
-        }
+        if now < ready_at { Gate::Wait { seconds: ready_at - now } } else { Gate::Open }
     }
 }
 

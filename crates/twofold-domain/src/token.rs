@@ -19,9 +19,7 @@ pub struct NewToken {
 
 impl std::fmt::Debug for NewToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewToken")
-            .field("hash", &self.hash)
-            .finish_non_exhaustive()
+        f.debug_struct("NewToken").field("hash", &self.hash).finish_non_exhaustive()
     }
 }
 
@@ -47,10 +45,7 @@ pub fn is_well_formed(raw: &str) -> bool {
 /// The anti-CSRF token of a session (SEC-25): derived from the session's own secret so
 /// it needs no storage, and useless to anyone who does not already hold the session.
 pub fn csrf_for_session(raw_session: &str) -> String {
-    let digest = Sha256::new()
-        .chain_update(b"twofold/csrf\0")
-        .chain_update(raw_session.as_bytes())
-        .finalize();
+    let digest = Sha256::new().chain_update(b"twofold/csrf\0").chain_update(raw_session.as_bytes()).finalize();
     BASE64URL_NOPAD.encode(&digest)
 }
 

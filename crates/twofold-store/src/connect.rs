@@ -22,9 +22,7 @@ impl Backend {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Ok(Backend::Postgres)
         } else {
-            Err(StoreError::Config(
-                "the database URL must start with sqlite: or postgres:".into(),
-            ))
+            Err(StoreError::Config("the database URL must start with sqlite: or postgres:".into()))
         }
     }
 
@@ -44,10 +42,7 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self {
-            max_connections: 16,
-            acquire_timeout: Duration::from_secs(5),
-        }
+        Self { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
     }
 }
 
@@ -69,9 +64,8 @@ impl Store {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let connect_options = AnyConnectOptions::from_str(url).map_err(|e| StoreError::Config(e.to_string()))?;
-        let mut pool = AnyPoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout);
+        let mut pool =
+            AnyPoolOptions::new().max_connections(options.max_connections).acquire_timeout(options.acquire_timeout);
         if backend == Backend::Sqlite {
             // WAL lets readers run beside the one writer; the busy timeout makes a
             // second writer wait for the lock instead of failing at once.

@@ -96,9 +96,6 @@ pub async fn delete(conn: &mut Conn, id: i64, user_id: i64) -> Result<bool> {
 }
 
 pub async fn delete_for_user(conn: &mut Conn, user_id: i64) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM remembered_devices WHERE user_id = $1")
-        .bind(user_id)
-        .execute(conn)
-        .await?;
+    let done = sqlx::query("DELETE FROM remembered_devices WHERE user_id = $1").bind(user_id).execute(conn).await?;
     Ok(done.rows_affected())
 }

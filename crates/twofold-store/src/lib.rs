@@ -11,8 +11,12 @@ mod migrations;
 
 pub mod accounts;
 pub mod audit;
+pub mod challenges;
 pub mod devices;
 pub mod links;
+pub mod outbox;
+pub mod phones;
+pub mod rate_limits;
 pub mod secret_box;
 pub mod sessions;
 pub mod throttles;

@@ -6,9 +6,7 @@ use crate::{Conn, Result};
 
 pub async fn insert_setup(conn: &mut Conn, token_hash: &str, now: i64, expires_at: i64) -> Result<()> {
     // A new setup link replaces any earlier unused one: only the newest printed link works.
-    sqlx::query("DELETE FROM setup_tokens WHERE used_at IS NULL")
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query("DELETE FROM setup_tokens WHERE used_at IS NULL").execute(&mut *conn).await?;
     sqlx::query("INSERT INTO setup_tokens (token_hash, created_at, expires_at) VALUES ($1, $2, $3)")
         .bind(token_hash)
         .bind(now)

@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_two_factor.sql"),
         include_str!("../migrations/postgres/0002_two_factor.sql"),
     ),
+    (3, "sms", include_str!("../migrations/sqlite/0003_sms.sql"), include_str!("../migrations/postgres/0003_sms.sql")),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {
@@ -30,13 +31,7 @@ pub(crate) fn migrator(backend: Backend) -> Migrator {
                 Backend::Sqlite => sqlite,
                 Backend::Postgres => postgres,
             };
-            Migration::new(
-                version,
-                description.into(),
-                MigrationType::Simple,
-                sql.into_sql_str(),
-                false,
-            )
+            Migration::new(version, description.into(), MigrationType::Simple, sql.into_sql_str(), false)
         })
         .collect();
     Migrator::with_migrations(migrations)

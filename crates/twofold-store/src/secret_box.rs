@@ -136,10 +136,7 @@ impl fmt::Debug for Keyring {
 impl Keyring {
     /// A keyring holding one fresh random key with id 1.
     pub fn generate() -> Result<Self, SecretBoxError> {
-        Ok(Self {
-            current: KeyEntry::random(1)?,
-            older: Vec::new(),
-        })
+        Ok(Self { current: KeyEntry::random(1)?, older: Vec::new() })
     }
 
     /// Parses `id:base64key[,id:base64key…]`; the first key is the current one.
@@ -195,19 +192,13 @@ impl Keyring {
         let mut older = Vec::with_capacity(self.older.len() + 1);
         older.push(self.current.clone());
         older.extend(self.older.iter().cloned());
-        Ok(Self {
-            current: KeyEntry::random(id)?,
-            older,
-        })
+        Ok(Self { current: KeyEntry::random(id)?, older })
     }
 
     /// A copy of this keyring holding only the current key: drop retired keys once every blob
     /// has been rewrapped.
     pub fn current_only(&self) -> Self {
-        Self {
-            current: self.current.clone(),
-            older: Vec::new(),
-        }
+        Self { current: self.current.clone(), older: Vec::new() }
     }
 
     /// The id of the key new blobs are sealed under.
@@ -236,9 +227,8 @@ impl Keyring {
     /// Writes the keyring to `path` atomically: a temporary 0600 file in the same directory
     /// is written, synced and renamed over `path`.
     pub fn write_file(&self, path: &Path) -> Result<(), SecretBoxError> {
-        let name = path
-            .file_name()
-            .ok_or_else(|| SecretBoxError::Io(format!("{} is not a file path", path.display())))?;
+        let name =
+            path.file_name().ok_or_else(|| SecretBoxError::Io(format!("{} is not a file path", path.display())))?;
         let mut suffix = [0u8; 8];
         fill_random(&mut suffix)?;
         let tmp_name = format!(".{}.{}.tmp", name.to_string_lossy(), HEXLOWER.encode(&suffix));
@@ -316,13 +306,7 @@ impl SecretBox {
         let aad = associated_data(purpose, owner_id);
         let sealed = key
             .cipher
-            .encrypt(
-                <&aead::Nonce<Aes256Gcm>>::from(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad,
-                },
-            )
+            .encrypt(<&aead::Nonce<Aes256Gcm>>::from(&nonce), Payload { msg: plaintext, aad: &aad })
             .map_err(|_| SecretBoxError::TooLong)?;
         let mut blob = Vec::with_capacity(HEADER_LEN + sealed.len());
         blob.push(VERSION);
@@ -336,19 +320,10 @@ impl SecretBox {
     /// under whichever key of the keyring it names.
     pub fn open(&self, purpose: &str, owner_id: i64, blob: &[u8]) -> Result<Vec<u8>, SecretBoxError> {
         let parsed = parse_blob(blob)?;
-        let key = self
-            .keyring
-            .find(parsed.key_id)
-            .ok_or(SecretBoxError::UnknownKey(parsed.key_id))?;
+        let key = self.keyring.find(parsed.key_id).ok_or(SecretBoxError::UnknownKey(parsed.key_id))?;
         let aad = associated_data(purpose, owner_id);
         key.cipher
-            .decrypt(
-                <&aead::Nonce<Aes256Gcm>>::from(parsed.nonce),
-                Payload {
-                    msg: parsed.sealed,
-                    aad: &aad,
-                },
-            )
+            .decrypt(<&aead::Nonce<Aes256Gcm>>::from(parsed.nonce), Payload { msg: parsed.sealed, aad: &aad })
             .map_err(|_| SecretBoxError::Tampered)
     }
 
@@ -388,11 +363,7 @@ fn parse_blob(blob: &[u8]) -> Result<ParsedBlob<'_>, SecretBoxError> {
     if sealed.len() < TAG_LEN {
         return Err(SecretBoxError::Corrupt);
     }
-    Ok(ParsedBlob {
-        key_id: u32::from_be_bytes(*key_id),
-        nonce,
-        sealed,
-    })
+    Ok(ParsedBlob { key_id: u32::from_be_bytes(*key_id), nonce, sealed })
 }
 
 /// `b"twofold/v1\0" ‖ purpose ‖ b"\0" ‖ owner_id (8 bytes, big-endian)`. The owner id has a
@@ -435,13 +406,8 @@ fn parse_entries<'a>(entries: impl Iterator<Item = &'a str>) -> Result<Keyring, 
         keys.push(KeyEntry::new(id, key));
     }
     let mut keys = keys.into_iter();
-    let current = keys
-        .next()
-        .ok_or_else(|| SecretBoxError::BadKeySpec("no key given".to_owned()))?;
-    Ok(Keyring {
-        current,
-        older: keys.collect(),
-    })
+    let current = keys.next().ok_or_else(|| SecretBoxError::BadKeySpec("no key given".to_owned()))?;
+    Ok(Keyring { current, older: keys.collect() })
 }
 
 /// Decodes a 32-byte key from standard base64, padded or not. Errors never echo the input.
@@ -453,10 +419,8 @@ fn decode_key(text: &str) -> Result<Zeroizing<[u8; KEY_LEN]>, String> {
             .decode(text)
             .map_err(|e| format!("not valid standard base64 ({} at character {})", e.kind, e.position))?,
     );
-    let bytes: &[u8; KEY_LEN] = decoded
-        .as_slice()
-        .try_into()
-        .map_err(|_| format!("key is {} bytes, expected {KEY_LEN}", decoded.len()))?;
+    let bytes: &[u8; KEY_LEN] =
+        decoded.as_slice().try_into().map_err(|_| format!("key is {} bytes, expected {KEY_LEN}", decoded.len()))?;
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
     key.copy_from_slice(bytes);
     Ok(key)
@@ -484,9 +448,7 @@ fn read_key_file(path: &Path, file: File) -> Result<Keyring, SecretBoxError> {
     // Reserve it all up front so the buffer never reallocates, leaving unwiped copies.
     let capacity = usize::try_from(meta.len() + 1).unwrap_or(0);
     let mut text = Zeroizing::new(String::with_capacity(capacity));
-    file.take(MAX_KEY_FILE_LEN)
-        .read_to_string(&mut text)
-        .map_err(|e| io_error("reading", path, &e))?;
+    file.take(MAX_KEY_FILE_LEN).read_to_string(&mut text).map_err(|e| io_error("reading", path, &e))?;
     let entries = text
         .lines()
         .map(|line| line.split_once('#').map_or(line, |(before, _)| before))
@@ -525,6 +487,47 @@ fn io_error(action: &str, path: &Path, e: &io::Error) -> SecretBoxError {
     SecretBoxError::Io(format!("{action} {}: {e}", path.display()))
 }
 
+/// Keyed hashes of short secrets (SMS codes): stored instead of the code itself, so that a
+/// database dump does not reveal codes even though six digits are trivial to enumerate
+/// without the key (SEC-12). The MAC key is derived from the current key, apart from its
+/// AES use, and the stored form names the key id so that rotation keeps old hashes checkable.
+impl SecretBox {
+    pub fn mac(&self, label: &str, data: &[u8]) -> String {
+        let entry = &self.keyring.current;
+        format!("k{}:{}", entry.id, HEXLOWER.encode(&mac_with(entry, label, data)))
+    }
+
+    /// Whether `stored` (from [`SecretBox::mac`]) is the MAC of `data`, in constant time.
+    pub fn verify_mac(&self, label: &str, data: &[u8], stored: &str) -> bool {
+        let Some((id, hex)) = stored.strip_prefix('k').and_then(|rest| rest.split_once(':')) else {
+            return false;
+        };
+        let (Ok(id), Ok(expected)) = (id.parse::<u32>(), HEXLOWER.decode(hex.as_bytes())) else {
+            return false;
+        };
+        let Some(entry) = self.keyring.find(id) else {
+            return false;
+        };
+        let actual = mac_with(entry, label, data);
+        bool::from(subtle::ConstantTimeEq::ct_eq(actual.as_slice(), expected.as_slice()))
+    }
+}
+
+fn mac_with(entry: &KeyEntry, label: &str, data: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    type HmacSha256 = Hmac<sha2::Sha256>;
+    let derive = |key: &[u8], msg: &[&[u8]]| -> [u8; 32] {
+        let mut mac = <HmacSha256 as hmac::KeyInit>::new_from_slice(key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        for part in msg {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    };
+    let subkey = derive(entry.key.as_slice(), &[b"twofold/mac-key/v1"]);
+    derive(&subkey, &[label.as_bytes(), b"\0", data])
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
@@ -547,6 +550,21 @@ mod tests {
     }
 
     #[test]
+    fn sec_12_macs_verify_only_the_same_label_and_data_and_survive_rotation() {
+        let old = SecretBox::new(Keyring::generate().unwrap());
+        let stored = old.mac("sms:sign_in:7", b"123456");
+        assert!(stored.starts_with("k1:"));
+        assert!(!stored.contains("123456"));
+        assert!(old.verify_mac("sms:sign_in:7", b"123456", &stored));
+        assert!(!old.verify_mac("sms:sign_in:7", b"123457", &stored));
+        assert!(!old.verify_mac("sms:phone:7", b"123456", &stored), "bound to its label");
+        assert!(!old.verify_mac("sms:sign_in:7", b"123456", "k1:zz"));
+        let rotated = SecretBox::new(old.keyring().rotated().unwrap());
+        assert!(rotated.verify_mac("sms:sign_in:7", b"123456", &stored), "old hashes stay checkable");
+        assert!(rotated.mac("sms:sign_in:7", b"123456").starts_with("k2:"));
+    }
+
+    #[test]
     fn round_trip() {
         let sb = SecretBox::new(Keyring::generate().unwrap());
         for plaintext in [&b""[..], b"x", b"12345678901234567890", &[0xff; 100]] {
@@ -566,10 +584,7 @@ mod tests {
         assert_eq!(sb.open(PURPOSE, -OWNER, &blob), Err(SecretBoxError::Tampered));
         assert_eq!(sb.open("recovery_code", OWNER, &blob), Err(SecretBoxError::Tampered));
         assert_eq!(sb.open("", OWNER, &blob), Err(SecretBoxError::Tampered));
-        assert_eq!(
-            sb.open(&format!("{PURPOSE}\0"), OWNER, &blob),
-            Err(SecretBoxError::Tampered)
-        );
+        assert_eq!(sb.open(&format!("{PURPOSE}\0"), OWNER, &blob), Err(SecretBoxError::Tampered));
         // And the right pair still opens it.
         assert_eq!(sb.open(PURPOSE, OWNER, &blob).unwrap(), b"secret");
         // Another keyring (another deployment) cannot open it either.
@@ -601,19 +616,11 @@ mod tests {
         let sb = SecretBox::new(Keyring::generate().unwrap());
         let blob = sb.seal(PURPOSE, OWNER, b"secret").unwrap();
         for len in 0..HEADER_LEN + TAG_LEN {
-            assert_eq!(
-                sb.open(PURPOSE, OWNER, &blob[..len]),
-                Err(SecretBoxError::Corrupt),
-                "len {len}"
-            );
+            assert_eq!(sb.open(PURPOSE, OWNER, &blob[..len]), Err(SecretBoxError::Corrupt), "len {len}");
             assert!(!sb.needs_rewrap(&blob[..len]));
         }
         for len in HEADER_LEN + TAG_LEN..blob.len() {
-            assert_eq!(
-                sb.open(PURPOSE, OWNER, &blob[..len]),
-                Err(SecretBoxError::Tampered),
-                "len {len}"
-            );
+            assert_eq!(sb.open(PURPOSE, OWNER, &blob[..len]), Err(SecretBoxError::Tampered), "len {len}");
         }
         let mut longer = blob.clone();
         longer.push(0);
@@ -628,10 +635,7 @@ mod tests {
         for plaintext in [&raw[..], base32.as_bytes()] {
             let blob = sb.seal(PURPOSE, OWNER, plaintext).unwrap();
             for needle in [&raw[..], base32.as_bytes(), &raw[..8], &base32.as_bytes()[..8]] {
-                assert!(
-                    !blob.windows(needle.len()).any(|w| w == needle),
-                    "blob holds {needle:?}"
-                );
+                assert!(!blob.windows(needle.len()).any(|w| w == needle), "blob holds {needle:?}");
             }
             let blob_b32 = BASE32_NOPAD.encode(&blob);
             assert!(!blob_b32.contains(&base32));
@@ -644,14 +648,8 @@ mod tests {
         let a = sb.seal(PURPOSE, OWNER, b"same").unwrap();
         let b = sb.seal(PURPOSE, OWNER, b"same").unwrap();
         assert_ne!(a, b);
-        assert_ne!(
-            a[HEADER_LEN - NONCE_LEN..HEADER_LEN],
-            b[HEADER_LEN - NONCE_LEN..HEADER_LEN]
-        );
-        assert_eq!(
-            sb.open(PURPOSE, OWNER, &a).unwrap(),
-            sb.open(PURPOSE, OWNER, &b).unwrap()
-        );
+        assert_ne!(a[HEADER_LEN - NONCE_LEN..HEADER_LEN], b[HEADER_LEN - NONCE_LEN..HEADER_LEN]);
+        assert_eq!(sb.open(PURPOSE, OWNER, &a).unwrap(), sb.open(PURPOSE, OWNER, &b).unwrap());
     }
 
     #[test]
@@ -678,19 +676,13 @@ mod tests {
 
         // Once old keys are dropped, old blobs are unknown, new ones still open.
         let only_new = SecretBox::new(ring2.current_only());
-        assert_eq!(
-            only_new.open(PURPOSE, OWNER, &blob1),
-            Err(SecretBoxError::UnknownKey(1))
-        );
+        assert_eq!(only_new.open(PURPOSE, OWNER, &blob1), Err(SecretBoxError::UnknownKey(1)));
         assert_eq!(only_new.open(PURPOSE, OWNER, &blob2).unwrap(), b"secret");
         // The same through the spec of the new key alone.
         let spec = ring2.to_spec();
         let first = spec.split(',').next().unwrap();
         assert!(first.starts_with("2:"));
-        assert_eq!(
-            boxed(first).open(PURPOSE, OWNER, &blob1),
-            Err(SecretBoxError::UnknownKey(1))
-        );
+        assert_eq!(boxed(first).open(PURPOSE, OWNER, &blob1), Err(SecretBoxError::UnknownKey(1)));
         // The old box cannot open what the new key sealed.
         assert_eq!(old.open(PURPOSE, OWNER, &blob2), Err(SecretBoxError::UnknownKey(2)));
 
@@ -724,10 +716,7 @@ mod tests {
         for mode in [0o644, 0o640, 0o604, 0o620] {
             fs::set_permissions(&path, Permissions::from_mode(mode)).unwrap();
             let err = Keyring::load_or_create_file(&path).unwrap_err();
-            assert!(
-                matches!(err, SecretBoxError::InsecureKeyFile(_)),
-                "mode {mode:o}: {err:?}"
-            );
+            assert!(matches!(err, SecretBoxError::InsecureKeyFile(_)), "mode {mode:o}: {err:?}");
         }
         assert_eq!(fs::read(&path).unwrap(), before, "a refused key file is left alone");
         fs::set_permissions(&path, Permissions::from_mode(0o400)).unwrap();
@@ -738,11 +727,7 @@ mod tests {
     fn key_file_with_comments_and_several_keys_loads() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys");
-        let text = format!(
-            "# rotated 2024-05-01\n\n  5:{}  # current\n4:{}\n",
-            key_b64(5),
-            key_b64(4)
-        );
+        let text = format!("# rotated 2024-05-01\n\n  5:{}  # current\n4:{}\n", key_b64(5), key_b64(4));
         let mut file = create_private(&path).unwrap();
         file.write_all(text.as_bytes()).unwrap();
         drop(file);
@@ -751,10 +736,7 @@ mod tests {
 
         fs::write(&path, "# nothing here\n").unwrap();
         let err = Keyring::load_or_create_file(&path).unwrap_err();
-        assert!(
-            matches!(&err, SecretBoxError::BadKeySpec(m) if m.contains("no key")),
-            "{err:?}"
-        );
+        assert!(matches!(&err, SecretBoxError::BadKeySpec(m) if m.contains("no key")), "{err:?}");
     }
 
     #[test]
@@ -765,15 +747,8 @@ mod tests {
         let rotated = ring.rotated().unwrap();
         rotated.write_file(&path).unwrap();
         assert_eq!(mode_of(&path), 0o600);
-        let names: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(
-            names,
-            vec![std::ffi::OsString::from("secret.key")],
-            "no temporary file left"
-        );
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("secret.key")], "no temporary file left");
         let loaded = Keyring::load_or_create_file(&path).unwrap();
         assert_eq!(loaded.key_ids(), vec![2, 1]);
         assert_eq!(*loaded.to_spec(), *rotated.to_spec());
@@ -833,12 +808,7 @@ mod tests {
     fn debug_output_holds_no_key_bytes() {
         let ring = Keyring::from_spec(&format!("2:{},1:{}", key_b64(0xAB), key_b64(0xCD))).unwrap();
         let sb = SecretBox::new(ring.clone());
-        for out in [
-            format!("{ring:?}"),
-            format!("{ring:#?}"),
-            format!("{sb:?}"),
-            format!("{sb:#?}"),
-        ] {
+        for out in [format!("{ring:?}"), format!("{ring:#?}"), format!("{sb:?}"), format!("{sb:#?}")] {
             assert!(out.contains("key_ids"), "{out}");
             for byte in [0xABu8, 0xCD] {
                 assert!(!out.contains(&key_b64(byte)[..20]), "{out}");

@@ -86,25 +86,16 @@ pub async fn touch(conn: &mut Conn, id_hash: &str, now: i64, expires_at: i64) ->
 /// Deletes one session; answers whether it existed. Used both for logout and to consume
 /// a half-finished sign-in exactly once when it is promoted.
 pub async fn delete(conn: &mut Conn, id_hash: &str) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-        .bind(id_hash)
-        .execute(conn)
-        .await?;
+    let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(conn).await?;
     Ok(done.rows_affected() == 1)
 }
 
 pub async fn delete_for_user(conn: &mut Conn, user_id: i64) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(user_id)
-        .execute(conn)
-        .await?;
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(conn).await?;
     Ok(done.rows_affected())
 }
 
 pub async fn delete_expired(conn: &mut Conn, now: i64) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-        .bind(now)
-        .execute(conn)
-        .await?;
+    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(conn).await?;
     Ok(done.rows_affected())
 }

@@ -14,10 +14,7 @@ pub async fn get(conn: &mut Conn, subject: &str) -> Result<Failures> {
         return Ok(Failures::default());
     };
     let consecutive: i64 = r.try_get(0)?;
-    Ok(Failures {
-        consecutive: u32::try_from(consecutive).unwrap_or(u32::MAX),
-        last_at: r.try_get(1)?,
-    })
+    Ok(Failures { consecutive: u32::try_from(consecutive).unwrap_or(u32::MAX), last_at: r.try_get(1)? })
 }
 
 /// Counts one more failure in a single atomic statement, so that failures made at the
@@ -33,17 +30,11 @@ pub async fn record_failure(conn: &mut Conn, subject: &str, now: i64) -> Result<
     .fetch_one(conn)
     .await?;
     let consecutive: i64 = r.try_get(0)?;
-    Ok(Failures {
-        consecutive: u32::try_from(consecutive).unwrap_or(u32::MAX),
-        last_at: r.try_get(1)?,
-    })
+    Ok(Failures { consecutive: u32::try_from(consecutive).unwrap_or(u32::MAX), last_at: r.try_get(1)? })
 }
 
 /// A success (or an administrator's reset) clears the count.
 pub async fn reset(conn: &mut Conn, subject: &str) -> Result<()> {
-    sqlx::query("DELETE FROM throttles WHERE subject = $1")
-        .bind(subject)
-        .execute(conn)
-        .await?;
+    sqlx::query("DELETE FROM throttles WHERE subject = $1").bind(subject).execute(conn).await?;
     Ok(())
 }

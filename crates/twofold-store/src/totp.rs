@@ -13,6 +13,8 @@ pub struct TotpRow {
     pub created_at: i64,
     pub enabled_at: Option<i64>,
     pub last_step: Option<i64>,
+    /// When Step 3 (a code from the app) succeeded; Step 4 (the phone) then turns 2FA on.
+    pub confirmed_at: Option<i64>,
 }
 
 impl TotpRow {
@@ -23,7 +25,7 @@ impl TotpRow {
 
 pub async fn get(conn: &mut Conn, user_id: i64) -> Result<Option<TotpRow>> {
     let row = sqlx::query(
-        "SELECT user_id, secret_box, created_at, enabled_at, last_step FROM totp_credentials WHERE user_id = $1",
+        "SELECT user_id, secret_box, created_at, enabled_at, last_step, confirmed_at FROM totp_credentials WHERE user_id = $1",
     )
     .bind(user_id)
     .fetch_optional(conn)
@@ -35,6 +37,7 @@ pub async fn get(conn: &mut Conn, user_id: i64) -> Result<Option<TotpRow>> {
             created_at: r.try_get(2)?,
             enabled_at: r.try_get(3)?,
             last_step: r.try_get(4)?,
+            confirmed_at: r.try_get(5)?,
         })
     })
     .transpose()
@@ -46,7 +49,8 @@ pub async fn begin_enrolment(conn: &mut Conn, user_id: i64, secret_box: &[u8], n
     let done = sqlx::query(
         "INSERT INTO totp_credentials (user_id, secret_box, created_at) VALUES ($1, $2, $3)
          ON CONFLICT (user_id) DO UPDATE
-             SET secret_box = excluded.secret_box, created_at = excluded.created_at, enabled_at = NULL, last_step = NULL
+             SET secret_box = excluded.secret_box, created_at = excluded.created_at,
+                 enabled_at = NULL, last_step = NULL, confirmed_at = NULL
              WHERE totp_credentials.enabled_at IS NULL",
     )
     .bind(user_id)
@@ -57,17 +61,30 @@ pub async fn begin_enrolment(conn: &mut Conn, user_id: i64, secret_box: &[u8], n
     Ok(done.rows_affected() == 1)
 }
 
-/// Turns 2FA on for the pending secret the person proved they hold (SEC-04), recording the
-/// step of the confirming code so it cannot be used again to sign in.
-pub async fn enable(conn: &mut Conn, user_id: i64, secret_box: &[u8], step: i64, now: i64) -> Result<bool> {
+/// Records that the person proved they hold the pending secret (Step 3), with the step of
+/// the confirming code so that it cannot be used again to sign in.
+pub async fn confirm(conn: &mut Conn, user_id: i64, secret_box: &[u8], step: i64, now: i64) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE totp_credentials SET enabled_at = $1, last_step = $2
+        "UPDATE totp_credentials SET confirmed_at = $1, last_step = $2
          WHERE user_id = $3 AND enabled_at IS NULL AND secret_box = $4",
     )
     .bind(now)
     .bind(step)
     .bind(user_id)
     .bind(secret_box)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Turns 2FA on once the secret is confirmed and the phone verified (SEC-04).
+pub async fn enable(conn: &mut Conn, user_id: i64, now: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE totp_credentials SET enabled_at = $1
+         WHERE user_id = $2 AND enabled_at IS NULL AND confirmed_at IS NOT NULL",
+    )
+    .bind(now)
+    .bind(user_id)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -89,18 +106,13 @@ pub async fn accept_step(conn: &mut Conn, user_id: i64, step: i64) -> Result<boo
 }
 
 pub async fn delete(conn: &mut Conn, user_id: i64) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM totp_credentials WHERE user_id = $1")
-        .bind(user_id)
-        .execute(conn)
-        .await?;
+    let done = sqlx::query("DELETE FROM totp_credentials WHERE user_id = $1").bind(user_id).execute(conn).await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Every sealed secret, for key rotation.
 pub async fn all_sealed(conn: &mut Conn) -> Result<Vec<(i64, Vec<u8>)>> {
-    let rows = sqlx::query("SELECT user_id, secret_box FROM totp_credentials ORDER BY user_id")
-        .fetch_all(conn)
-        .await?;
+    let rows = sqlx::query("SELECT user_id, secret_box FROM totp_credentials ORDER BY user_id").fetch_all(conn).await?;
     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
 }
 

@@ -21,11 +21,7 @@ pub struct UserRow {
 
 impl UserRow {
     pub fn person(&self) -> twofold_domain::permissions::Person {
-        twofold_domain::permissions::Person {
-            id: self.id,
-            account_id: self.account_id,
-            role: self.role,
-        }
+        twofold_domain::permissions::Person { id: self.id, account_id: self.account_id, role: self.role }
     }
 }
 
@@ -75,22 +71,18 @@ pub async fn insert(conn: &mut Conn, new: &NewUser<'_>) -> Result<i64> {
 }
 
 pub async fn by_id(conn: &mut Conn, id: i64) -> Result<Option<UserRow>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM users WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE id = $1")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 
 pub async fn by_email(conn: &mut Conn, email: &str) -> Result<Option<UserRow>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM users WHERE email = $1"
-    )))
-    .bind(email)
-    .fetch_optional(conn)
-    .await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE email = $1")))
+        .bind(email)
+        .fetch_optional(conn)
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -129,10 +121,6 @@ pub async fn set_role(conn: &mut Conn, id: i64, from: Role, to: Role) -> Result<
 }
 
 pub async fn record_sign_in(conn: &mut Conn, id: i64, now: i64) -> Result<()> {
-    sqlx::query("UPDATE users SET last_sign_in_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await?;
+    sqlx::query("UPDATE users SET last_sign_in_at = $1 WHERE id = $2").bind(now).bind(id).execute(conn).await?;
     Ok(())
 }

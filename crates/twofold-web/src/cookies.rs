@@ -6,20 +6,12 @@ use twofold_app::App;
 /// The session cookie's name: with the `__Host-` prefix under HTTPS, which pins it to
 /// this host, path `/` and `Secure`.
 pub fn session_name(app: &App) -> &'static str {
-    if app.config().is_https() {
-        "__Host-twofold_session"
-    } else {
-        "twofold_session"
-    }
+    if app.config().is_https() { "__Host-twofold_session" } else { "twofold_session" }
 }
 
 /// The anti-CSRF cookie of the forms shown before sign-in (double submit).
 pub fn form_token_name(app: &App) -> &'static str {
-    if app.config().is_https() {
-        "__Host-twofold_form"
-    } else {
-        "twofold_form"
-    }
+    if app.config().is_https() { "__Host-twofold_form" } else { "twofold_form" }
 }
 
 fn base(app: &App, name: &'static str, value: String) -> Cookie<'static> {
@@ -33,11 +25,7 @@ fn base(app: &App, name: &'static str, value: String) -> Cookie<'static> {
 
 /// The remembered-device cookie ("Remember for 30 days").
 pub fn device_name(app: &App) -> &'static str {
-    if app.config().is_https() {
-        "__Host-twofold_device"
-    } else {
-        "twofold_device"
-    }
+    if app.config().is_https() { "__Host-twofold_device" } else { "twofold_device" }
 }
 
 /// Lives as long as the server-side record (SEC-23), which is what really decides.

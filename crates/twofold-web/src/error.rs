@@ -57,13 +57,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            retry_after: None,
-            clock_offset: None,
-        }
+        Self { status, code, message: message.into(), retry_after: None, clock_offset: None }
     }
 }
 
@@ -74,13 +68,7 @@ impl From<Error> for ApiError {
             Error::InvalidCode { clock_offset_seconds } => clock_offset_seconds,
             _ => None,
         };
-        Self {
-            status,
-            code,
-            message: message(&e),
-            retry_after: retry_after(&e),
-            clock_offset,
-        }
+        Self { status, code, message: message(&e), retry_after: retry_after(&e), clock_offset }
     }
 }
 
@@ -96,10 +84,7 @@ impl IntoResponse for ApiError {
             }
         }
         let mut response = (self.status, Json(body)).into_response();
-        if let Some(value) = self
-            .retry_after
-            .and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
-        {
+        if let Some(value) = self.retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response

@@ -42,11 +42,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(app: App, web: WebConfig) -> Self {
-        Self {
-            app,
-            web: Arc::new(web),
-            metrics: metrics_handle(),
-        }
+        Self { app, web: Arc::new(web), metrics: metrics_handle() }
     }
 }
 
@@ -73,16 +69,10 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(health::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), session::load))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            security::check_origin,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::check_origin))
         .layer(axum::middleware::from_fn(security::headers))
         .layer(axum::middleware::from_fn(health::count_request))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .with_state(state)
 }

@@ -17,12 +17,8 @@ pub async fn check_origin(State(state): State<AppState>, request: Request, next:
         return next.run(request).await;
     }
     tracing::warn!(method = %request.method(), path = %request.uri().path(), "cross-site request refused");
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "cross_site_request",
-        "This request came from another site and was refused.",
-    )
-    .into_response()
+    ApiError::new(StatusCode::FORBIDDEN, "cross_site_request", "This request came from another site and was refused.")
+        .into_response()
 }
 
 fn is_safe(method: &Method) -> bool {
@@ -32,10 +28,7 @@ fn is_safe(method: &Method) -> bool {
 fn same_origin(state: &AppState, request: &Request) -> bool {
     let headers = request.headers();
     // Browsers send `Origin: null` from privacy-sensitive contexts; Fetch Metadata decides then.
-    let origin = headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .filter(|o| *o != "null");
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).filter(|o| *o != "null");
     if let Some(origin) = origin {
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
         let public = state.app.config().public_url.trim_end_matches('/');
@@ -66,10 +59,7 @@ pub async fn headers(request: Request, next: Next) -> Response {
     // also make browsers send `Origin: null` on our own forms.)
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
-    h.insert(
-        "permissions-policy",
-        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
-    );
+    h.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=()"));
     if !is_static {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

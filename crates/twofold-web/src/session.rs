@@ -52,11 +52,7 @@ impl FromRequestParts<AppState> for ApiUser {
             .filter(|s| s.is_signed_in())
             .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Sign in first."))?;
         if is_unsafe(&parts.method) {
-            let sent = parts
-                .headers
-                .get("x-csrf-token")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
+            let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
             if !constant_time_eq(sent, &session.csrf_token) {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
@@ -78,11 +74,7 @@ impl FromRequestParts<AppState> for ApiPending {
 
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
         let session = current(parts).filter(|s| !s.is_signed_in()).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "no_pending_sign_in",
-                "Sign in with your email and password first.",
-            )
+            ApiError::new(StatusCode::UNAUTHORIZED, "no_pending_sign_in", "Sign in with your email and password first.")
         })?;
         check_csrf_header(parts, session)?;
         Ok(ApiPending(session.clone()))
@@ -93,11 +85,7 @@ fn check_csrf_header(parts: &Parts, session: &CurrentSession) -> Result<(), ApiE
     if !is_unsafe(&parts.method) {
         return Ok(());
     }
-    let sent = parts
-        .headers
-        .get("x-csrf-token")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
     if constant_time_eq(sent, &session.csrf_token) {
         Ok(())
     } else {

@@ -12,11 +12,7 @@ use twofold_app::{App, Error};
 use crate::config::{Config, Overrides};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "twofold",
-    version,
-    about = "Two-factor authentication for multi-user SaaS accounts."
-)]
+#[command(name = "twofold", version, about = "Two-factor authentication for multi-user SaaS accounts.")]
 pub struct Cli {
     /// A TOML configuration file (flags and TWOFOLD_* variables override it).
     #[arg(long, global = true, value_name = "FILE")]
@@ -47,9 +43,22 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Inspect the SMS outbox.
+    #[command(subcommand)]
+    Sms(SmsCommand),
     /// Manage the keys that encrypt secrets at rest.
     #[command(subcommand)]
     Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SmsCommand {
+    /// Pending, sent and failed messages, newest first (never their text: it may hold codes).
+    Outbox {
+        /// How many messages to list.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,10 +127,28 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Serve { .. } => crate::serve::serve(config).await,
         Command::Migrate => {
             let store = open_store(&config).await?;
-            println!(
-                "The database is at schema version {}.",
-                store.schema_version().await?.unwrap_or(0)
-            );
+            println!("The database is at schema version {}.", store.schema_version().await?.unwrap_or(0));
+            Ok(())
+        }
+        Command::Sms(SmsCommand::Outbox { limit }) => {
+            let app = open_app(&config).await?;
+            let (counts, rows) = app.outbox_summary(limit.clamp(1, 10_000)).await.map_err(app_error)?;
+            let totals: Vec<String> = counts.iter().map(|(status, n)| format!("{status}: {n}")).collect();
+            println!("{}", if totals.is_empty() { "The outbox is empty.".to_string() } else { totals.join(", ") });
+            for row in rows {
+                println!(
+                    "#{:<6} {:<7} {:<6} to {} attempts {} created {} provider {} {}{}",
+                    row.id,
+                    row.status,
+                    row.kind,
+                    twofold_app::domain::phone::mask(&row.e164),
+                    row.attempts,
+                    row.created_at,
+                    row.provider.as_deref().unwrap_or("-"),
+                    row.provider_message_id.as_deref().unwrap_or(""),
+                    row.last_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default(),
+                );
+            }
             Ok(())
         }
         Command::Keys(KeysCommand::Rotate) => {
@@ -133,12 +160,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Account(AccountCommand::Create {
-            name,
-            owner_email,
-            owner_name,
-            password_stdin: _,
-        }) => {
+        Command::Account(AccountCommand::Create { name, owner_email, owner_name, password_stdin: _ }) => {
             let password = read_password()?;
             let app = open_app(&config).await?;
             let new = NewAccount {
@@ -148,10 +170,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 password: &password,
             };
             let (account_id, owner_id) = app.create_account(&new).await.map_err(app_error)?;
-            println!(
-                "Created account {account_id} with Owner {owner_id} ({}).",
-                owner_email.trim().to_lowercase()
-            );
+            println!("Created account {account_id} with Owner {owner_id} ({}).", owner_email.trim().to_lowercase());
             Ok(())
         }
     }
@@ -172,10 +191,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     if config.database_url.is_none() {
         create_private_dir(&config.data_dir)?;
     }
-    let options = StoreOptions {
-        max_connections: config.database_max_connections,
-        ..StoreOptions::default()
-    };
+    let options = StoreOptions { max_connections: config.database_max_connections, ..StoreOptions::default() };
     let store = Store::connect(&config.database_url(), &options).await?;
     store.migrate().await?;
     Ok(store)
@@ -197,10 +213,7 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 fn read_password() -> anyhow::Result<String> {
     let mut input = String::new();
     std::io::stdin().take(4096).read_to_string(&mut input)?;
-    let password = input
-        .strip_suffix('\n')
-        .map(|p| p.strip_suffix('\r').unwrap_or(p))
-        .unwrap_or(&input);
+    let password = input.strip_suffix('\n').map(|p| p.strip_suffix('\r').unwrap_or(p)).unwrap_or(&input);
     Ok(password.to_string())
 }
 

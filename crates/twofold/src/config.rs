@@ -7,7 +7,9 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use twofold_app::domain::session::SessionPolicy;
+use twofold_app::domain::sms::SmsPolicy;
 use twofold_app::{AppConfig, Secrets};
+use twofold_sms::ProviderConfig;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -32,6 +34,19 @@ pub struct Config {
     pub log_level: String,
     /// Trust the last `X-Forwarded-For` hop as the client address (behind your own proxy).
     pub trust_forwarded_for: bool,
+    /// `file` (the default: nothing leaves the machine), `twilio` or `webhook`.
+    pub sms_provider: String,
+    /// Where the `file` provider appends messages; default `<data_dir>/sms-outbox.jsonl`.
+    pub sms_file: Option<PathBuf>,
+    pub twilio_account_sid: Option<String>,
+    pub twilio_auth_token: Option<String>,
+    pub twilio_from: Option<String>,
+    pub twilio_base_url: Option<String>,
+    pub sms_webhook_url: Option<String>,
+    /// The HMAC-SHA256 key that signs webhook requests (see docs/sms-webhook.md).
+    pub sms_webhook_secret: Option<String>,
+    /// How long an SMS code works, in minutes (1 to 15).
+    pub sms_code_minutes: i64,
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
     pub database_max_connections: u32,
@@ -50,6 +65,15 @@ impl Default for Config {
             log_format: None,
             log_level: "info".into(),
             trust_forwarded_for: false,
+            sms_provider: "file".into(),
+            sms_file: None,
+            twilio_account_sid: None,
+            twilio_auth_token: None,
+            twilio_from: None,
+            twilio_base_url: None,
+            sms_webhook_url: None,
+            sms_webhook_secret: None,
+            sms_code_minutes: 10,
             session_idle_minutes: sessions.idle / 60,
             session_absolute_hours: sessions.absolute / 3600,
             database_max_connections: 16,
@@ -89,14 +113,13 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if !(1..=15).contains(&self.sms_code_minutes) {
+            return Err("sms_code_minutes must be between 1 and 15".into());
+        }
         if self.session_idle_minutes < 1 || self.session_absolute_hours < 1 {
             return Err("session_idle_minutes and session_absolute_hours must be at least 1".into());
         }
-        if self
-            .public_url
-            .as_deref()
-            .is_some_and(|u| !(u.starts_with("http://") || u.starts_with("https://")))
-        {
+        if self.public_url.as_deref().is_some_and(|u| !(u.starts_with("http://") || u.starts_with("https://"))) {
             return Err("public_url must start with http:// or https://".into());
         }
         Ok(())
@@ -104,17 +127,11 @@ impl Config {
 
     /// The database to use: the given URL, or SQLite inside the data directory.
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| twofold_app::store::sqlite_url_in(&self.data_dir))
+        self.database_url.clone().unwrap_or_else(|| twofold_app::store::sqlite_url_in(&self.data_dir))
     }
 
     pub fn public_url(&self) -> String {
-        self.public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.listen))
-            .trim_end_matches('/')
-            .to_string()
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_string()
     }
 
     /// Where the encryption keys come from: configuration, or the key file.
@@ -122,6 +139,32 @@ impl Config {
         match self.secret_key.as_deref().filter(|k| !k.trim().is_empty()) {
             Some(spec) => Secrets::from_spec(spec).map_err(|e| format!("TWOFOLD_SECRET_KEY: {e}")),
             None => Secrets::from_file(&self.data_dir.join("secret.key")).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The SMS provider chosen, with its settings checked.
+    pub fn sms_provider(&self) -> Result<ProviderConfig, String> {
+        let need = |value: &Option<String>, name: &str| {
+            value
+                .clone()
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| format!("{name} is required with sms_provider = {}", self.sms_provider))
+        };
+        match self.sms_provider.as_str() {
+            "file" => Ok(ProviderConfig::File {
+                path: self.sms_file.clone().unwrap_or_else(|| self.data_dir.join("sms-outbox.jsonl")),
+            }),
+            "twilio" => Ok(ProviderConfig::Twilio {
+                account_sid: need(&self.twilio_account_sid, "TWOFOLD_TWILIO_ACCOUNT_SID")?,
+                auth_token: need(&self.twilio_auth_token, "TWOFOLD_TWILIO_AUTH_TOKEN")?,
+                from: need(&self.twilio_from, "TWOFOLD_TWILIO_FROM")?,
+                base_url: self.twilio_base_url.clone().unwrap_or_else(|| twofold_sms::TWILIO_DEFAULT_BASE_URL.into()),
+            }),
+            "webhook" => Ok(ProviderConfig::Webhook {
+                url: need(&self.sms_webhook_url, "TWOFOLD_SMS_WEBHOOK_URL")?,
+                secret: need(&self.sms_webhook_secret, "TWOFOLD_SMS_WEBHOOK_SECRET")?,
+            }),
+            other => Err(format!("unknown sms_provider {other:?}: use file, twilio or webhook")),
         }
     }
 
@@ -134,6 +177,7 @@ impl Config {
                 absolute: self.session_absolute_hours.saturating_mul(3600),
                 ..SessionPolicy::default()
             },
+            sms: SmsPolicy { code_lifetime: self.sms_code_minutes * 60, ..SmsPolicy::default() },
             ..AppConfig::default()
         }
     }
@@ -142,7 +186,10 @@ impl Config {
     pub fn redacted(&self) -> serde_json::Value {
         let mut shown = self.clone();
         shown.database_url = shown.database_url.as_deref().map(redact_url);
-        shown.secret_key = shown.secret_key.as_ref().map(|_| "***".to_string());
+        for secret in [&mut shown.secret_key, &mut shown.twilio_auth_token, &mut shown.sms_webhook_secret] {
+            *secret = secret.as_ref().map(|_| "***".to_string());
+        }
+        shown.sms_webhook_url = shown.sms_webhook_url.as_deref().map(redact_url);
         serde_json::to_value(&shown).unwrap_or_default()
     }
 }
@@ -167,15 +214,9 @@ mod tests {
 
     #[test]
     fn sec_31_database_passwords_are_masked_in_the_logged_configuration() {
-        assert_eq!(
-            redact_url("postgres://app:hunter2@db:5432/twofold"),
-            "postgres://app:***@db:5432/twofold"
-        );
+        assert_eq!(redact_url("postgres://app:hunter2@db:5432/twofold"), "postgres://app:***@db:5432/twofold");
         assert_eq!(redact_url("postgres://app@db/twofold"), "postgres://app@db/twofold");
-        let config = Config {
-            database_url: Some("postgres://a:topsecret@h/d".into()),
-            ..Config::default()
-        };
+        let config = Config { database_url: Some("postgres://a:topsecret@h/d".into()), ..Config::default() };
         assert!(!config.redacted().to_string().contains("topsecret"));
     }
 
@@ -189,31 +230,32 @@ mod tests {
             )?;
             jail.set_env("TWOFOLD_LISTEN", "127.0.0.1:2222");
             jail.set_env("TWOFOLD_ISSUER", "FromEnv");
-            let overrides = Overrides {
-                listen: Some("127.0.0.1:3333".into()),
-                ..Overrides::default()
-            };
+            let overrides = Overrides { listen: Some("127.0.0.1:3333".into()), ..Overrides::default() };
             let config = Config::load(Some(Path::new("twofold.toml")), &overrides).map_err(figment::Error::from)?;
             assert_eq!(config.listen, "127.0.0.1:3333");
             assert_eq!(config.issuer, "FromEnv");
             assert_eq!(config.log_level, "warn");
             assert_eq!(
                 config.database_url(),
-                format!(
-                    "sqlite://{}?mode=rwc",
-                    Path::new("./twofold-data").join("twofold.db").display()
-                )
+                format!("sqlite://{}?mode=rwc", Path::new("./twofold-data").join("twofold.db").display())
             );
             Ok(())
         });
     }
 
     #[test]
+    fn sms_providers_need_their_settings() {
+        let file = Config::default().sms_provider();
+        assert!(matches!(file, Ok(ProviderConfig::File { ref path }) if path.ends_with("sms-outbox.jsonl")));
+        let twilio = Config { sms_provider: "twilio".into(), ..Config::default() };
+        assert!(twilio.sms_provider().is_err_and(|e| e.contains("TWOFOLD_TWILIO_ACCOUNT_SID")));
+        let carrier_pigeon = Config { sms_provider: "pigeon".into(), ..Config::default() };
+        assert!(carrier_pigeon.sms_provider().is_err());
+    }
+
+    #[test]
     fn nonsense_is_refused_with_a_reason() {
-        let overrides = Overrides {
-            public_url: Some("ftp://x".into()),
-            ..Overrides::default()
-        };
+        let overrides = Overrides { public_url: Some("ftp://x".into()), ..Overrides::default() };
         assert!(Config::load(None, &overrides).is_err_and(|e| e.contains("public_url")));
         assert!(Config::load(Some(Path::new("/nonexistent/twofold.toml")), &Overrides::default()).is_err());
     }

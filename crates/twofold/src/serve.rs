@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use twofold_app::App;
+use twofold_app::outbox::OutboxWorker;
 use twofold_web::{AppState, WebConfig};
 
 use crate::cli::open_app;
@@ -21,22 +22,29 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         // Printed, not logged: the link is a credential and logs are kept (SEC-31).
         println!("\nNo account exists yet. Open this link within an hour to create the first one:\n\n    {link}\n");
     }
+    let provider = config.sms_provider().map_err(|e| anyhow::anyhow!(e))?;
+    let provider = twofold_sms::build(&provider).map_err(|e| anyhow::anyhow!("SMS provider: {e}"))?;
+    let worker = OutboxWorker::new(app.clone(), provider);
+    tracing::info!(provider = worker.provider_name(), "SMS outbox worker started");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(worker.run(async move {
+        let mut stopped = stopped;
+        let _ = stopped.changed().await;
+    }));
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
-    let state = AppState::new(
-        app.clone(),
-        WebConfig {
-            trust_forwarded_for: config.trust_forwarded_for,
-        },
-    );
+    let state = AppState::new(app.clone(), WebConfig { trust_forwarded_for: config.trust_forwarded_for });
     let router = twofold_web::router(state);
     tokio::spawn(sweep_sessions(app.clone()));
     tracing::info!(%address, public_url = %config.public_url(), ready_ms = started.elapsed().as_millis() as u64, "listening");
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    // Let the worker finish the message in hand; a lease covers anything cut short.
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(15), worker).await;
     app.store().close().await;
     tracing::info!("stopped");
     Ok(())

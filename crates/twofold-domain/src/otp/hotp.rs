@@ -93,9 +93,7 @@ mod tests {
     // SEC-01: RFC 4226 Appendix D.
     #[test]
     fn sec_01_rfc4226_vectors() {
-        let expected: [u32; 10] = [
-            755224, 287082, 359152, 969429, 338314, 254676, 287922, 162583, 399871, 520489,
-        ];
+        let expected: [u32; 10] = [755224, 287082, 359152, 969429, 338314, 254676, 287922, 162583, 399871, 520489];
         for (counter, want) in expected.iter().enumerate() {
             let got = hotp(RFC4226_KEY, counter as u64, 6, Algorithm::Sha1);
             assert_eq!(got, *want, "counter {counter}");

@@ -43,10 +43,8 @@ impl Secret {
 
     /// A secret from a slice that must be exactly [`SECRET_LEN`] bytes long.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, SecretError> {
-        let array: [u8; SECRET_LEN] = bytes.try_into().map_err(|_| SecretError::WrongLength {
-            expected: SECRET_LEN,
-            got: bytes.len(),
-        })?;
+        let array: [u8; SECRET_LEN] =
+            bytes.try_into().map_err(|_| SecretError::WrongLength { expected: SECRET_LEN, got: bytes.len() })?;
         Ok(Self(array))
     }
 
@@ -83,9 +81,7 @@ impl Secret {
             .collect::<String>()
             .trim_end_matches('=')
             .to_ascii_uppercase();
-        let bytes = BASE32_NOPAD
-            .decode(cleaned.as_bytes())
-            .map_err(|_| SecretError::InvalidBase32)?;
+        let bytes = BASE32_NOPAD.decode(cleaned.as_bytes()).map_err(|_| SecretError::InvalidBase32)?;
         Self::from_slice(&bytes)
     }
 }
@@ -125,10 +121,7 @@ pub(crate) mod tests {
 
     impl Sha256Stream {
         pub(crate) fn new(seed: u64) -> Self {
-            Self {
-                seed,
-                counter: Mutex::new(0),
-            }
+            Self { seed, counter: Mutex::new(0) }
         }
     }
 
@@ -136,10 +129,8 @@ pub(crate) mod tests {
         fn fill(&self, buf: &mut [u8]) {
             let mut counter = self.counter.lock().unwrap();
             for chunk in buf.chunks_mut(32) {
-                let block = Sha256::new()
-                    .chain_update(self.seed.to_be_bytes())
-                    .chain_update(counter.to_be_bytes())
-                    .finalize();
+                let block =
+                    Sha256::new().chain_update(self.seed.to_be_bytes()).chain_update(counter.to_be_bytes()).finalize();
                 *counter += 1;
                 chunk.copy_from_slice(&block[..chunk.len()]);
             }
@@ -201,33 +192,15 @@ pub(crate) mod tests {
     #[test]
     fn base32_rejects_bad_input() {
         assert_eq!(Secret::from_base32("not base32!"), Err(SecretError::InvalidBase32));
-        assert_eq!(
-            Secret::from_base32("GEZDGNBV"),
-            Err(SecretError::WrongLength {
-                expected: SECRET_LEN,
-                got: 5
-            })
-        );
-        assert_eq!(
-            Secret::from_base32(""),
-            Err(SecretError::WrongLength {
-                expected: SECRET_LEN,
-                got: 0
-            })
-        );
+        assert_eq!(Secret::from_base32("GEZDGNBV"), Err(SecretError::WrongLength { expected: SECRET_LEN, got: 5 }));
+        assert_eq!(Secret::from_base32(""), Err(SecretError::WrongLength { expected: SECRET_LEN, got: 0 }));
         assert_eq!(Secret::from_base32(&"A".repeat(1_000_000)), Err(SecretError::TooLong));
     }
 
     #[test]
     fn from_slice_checks_length() {
         assert!(Secret::from_slice(&[1; SECRET_LEN]).is_ok());
-        assert_eq!(
-            Secret::from_slice(&[1; 10]),
-            Err(SecretError::WrongLength {
-                expected: SECRET_LEN,
-                got: 10
-            })
-        );
+        assert_eq!(Secret::from_slice(&[1; 10]), Err(SecretError::WrongLength { expected: SECRET_LEN, got: 10 }));
     }
 
     proptest! {

@@ -33,13 +33,7 @@ pub struct TotpParams {
 
 impl Default for TotpParams {
     fn default() -> Self {
-        Self {
-            algorithm: Algorithm::Sha1,
-            digits: 6,
-            period: 30,
-            window: 1,
-            drift_search_seconds: 600,
-        }
+        Self { algorithm: Algorithm::Sha1, digits: 6, period: 30, window: 1, drift_search_seconds: 600 }
     }
 }
 
@@ -98,10 +92,7 @@ pub fn normalize_code(input: &str, digits: u32) -> Result<String, CodeFormatErro
     }
     let expected = digits as usize;
     if code.len() != expected {
-        return Err(CodeFormatError::WrongLength {
-            expected,
-            got: code.len(),
-        });
+        return Err(CodeFormatError::WrongLength { expected, got: code.len() });
     }
     Ok(code)
 }
@@ -173,19 +164,14 @@ pub fn verify(
     let mut drift_step = 0u64;
     for distance in window.saturating_add(1)..=reach {
         // Ahead before behind at equal distance; closest distance wins.
-        for step in [current.checked_add(distance), current.checked_sub(distance)]
-            .into_iter()
-            .flatten()
-        {
+        for step in [current.checked_add(distance), current.checked_sub(distance)].into_iter().flatten() {
             let take = matches(step) & !drift_found;
             drift_step = u64::conditional_select(&drift_step, &step, take);
             drift_found |= take;
         }
     }
     if bool::from(drift_found) {
-        return Verification::ClockDrift {
-            offset_seconds: drift_offset(drift_step, period, now),
-        };
+        return Verification::ClockDrift { offset_seconds: drift_offset(drift_step, period, now) };
     }
     Verification::Rejected
 }
@@ -206,11 +192,7 @@ pub fn describe_offset(offset_seconds: i64) -> String {
     if magnitude == 0 {
         return "on time".to_owned();
     }
-    let rounded = if magnitude > 60 {
-        magnitude.saturating_add(5) / 10 * 10
-    } else {
-        magnitude
-    };
+    let rounded = if magnitude > 60 { magnitude.saturating_add(5) / 10 * 10 } else { magnitude };
     let minutes = rounded / 60;
     let seconds = rounded % 60;
     let mut parts = Vec::with_capacity(2);
@@ -224,11 +206,7 @@ pub fn describe_offset(offset_seconds: i64) -> String {
 }
 
 fn plural(n: u64, unit: &str) -> String {
-    if n == 1 {
-        format!("1 {unit}")
-    } else {
-        format!("{n} {unit}s")
-    }
+    if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
 }
 
 #[cfg(test)]
@@ -258,10 +236,7 @@ mod tests {
     }
 
     fn code_at_step(params: &TotpParams, secret: &Secret, step: u64) -> String {
-        format_code(
-            hotp(secret.as_bytes(), step, params.digits, params.algorithm),
-            params.digits,
-        )
+        format_code(hotp(secret.as_bytes(), step, params.digits, params.algorithm), params.digits)
     }
 
     // SEC-01: RFC 6238 Appendix B, 8 digits, including times beyond 32 bits.
@@ -269,16 +244,8 @@ mod tests {
     fn sec_01_rfc6238_vectors_8_digits() {
         for (time, sha1, sha256, sha512) in RFC6238 {
             assert_eq!(totp(SEED_SHA1, time, 30, 8, Algorithm::Sha1), sha1, "SHA1 at {time}");
-            assert_eq!(
-                totp(SEED_SHA256, time, 30, 8, Algorithm::Sha256),
-                sha256,
-                "SHA256 at {time}"
-            );
-            assert_eq!(
-                totp(SEED_SHA512, time, 30, 8, Algorithm::Sha512),
-                sha512,
-                "SHA512 at {time}"
-            );
+            assert_eq!(totp(SEED_SHA256, time, 30, 8, Algorithm::Sha256), sha256, "SHA256 at {time}");
+            assert_eq!(totp(SEED_SHA512, time, 30, 8, Algorithm::Sha512), sha512, "SHA512 at {time}");
         }
     }
 
@@ -302,10 +269,7 @@ mod tests {
     // SEC-01: verify() accepts the RFC 6238 SHA1 codes, including 20000000000 (> 2^32).
     #[test]
     fn sec_01_verify_accepts_rfc6238_sha1_codes() {
-        let params = TotpParams {
-            digits: 8,
-            ..TotpParams::default()
-        };
+        let params = TotpParams { digits: 8, ..TotpParams::default() };
         for (time, sha1, _, _) in RFC6238 {
             let code = format_code(sha1, 8);
             assert_eq!(
@@ -341,30 +305,15 @@ mod tests {
         let now = 1_700_000_015;
         let t = now as u64 / 30;
         let code = current_code(&params, &s, now);
-        assert_eq!(
-            verify(&params, &s, &code, now, None),
-            Verification::Accepted { step: t }
-        );
-        assert_eq!(
-            verify(&params, &s, &code, now, Some(t)),
-            Verification::Replay { step: t }
-        );
+        assert_eq!(verify(&params, &s, &code, now, None), Verification::Accepted { step: t });
+        assert_eq!(verify(&params, &s, &code, now, Some(t)), Verification::Replay { step: t });
         // The same code later in the window is still a replay.
-        assert_eq!(
-            verify(&params, &s, &code, now + 30, Some(t)),
-            Verification::Replay { step: t }
-        );
+        assert_eq!(verify(&params, &s, &code, now + 30, Some(t)), Verification::Replay { step: t });
         let previous = code_at_step(&params, &s, t - 1);
-        assert_eq!(
-            verify(&params, &s, &previous, now, Some(t)),
-            Verification::Replay { step: t - 1 }
-        );
+        assert_eq!(verify(&params, &s, &previous, now, Some(t)), Verification::Replay { step: t - 1 });
         // The next step is still fine.
         let next = code_at_step(&params, &s, t + 1);
-        assert_eq!(
-            verify(&params, &s, &next, now, Some(t)),
-            Verification::Accepted { step: t + 1 }
-        );
+        assert_eq!(verify(&params, &s, &next, now, Some(t)), Verification::Accepted { step: t + 1 });
     }
 
     // SEC-05: when two steps in the window share a code, the highest one is used, so an
@@ -380,36 +329,18 @@ mod tests {
         assert_eq!(code, "882938");
         assert_eq!(code_at_step(&params, &s, high), code);
         let now = ((low + 1) * 30) as i64;
-        assert_eq!(
-            verify(&params, &s, &code, now, None),
-            Verification::Accepted { step: high }
-        );
-        assert_eq!(
-            verify(&params, &s, &code, now, Some(low)),
-            Verification::Accepted { step: high }
-        );
-        assert_eq!(
-            verify(&params, &s, &code, now, Some(low + 1)),
-            Verification::Accepted { step: high }
-        );
-        assert_eq!(
-            verify(&params, &s, &code, now, Some(high)),
-            Verification::Replay { step: high }
-        );
+        assert_eq!(verify(&params, &s, &code, now, None), Verification::Accepted { step: high });
+        assert_eq!(verify(&params, &s, &code, now, Some(low)), Verification::Accepted { step: high });
+        assert_eq!(verify(&params, &s, &code, now, Some(low + 1)), Verification::Accepted { step: high });
+        assert_eq!(verify(&params, &s, &code, now, Some(high)), Verification::Replay { step: high });
 
         let (t, next) = (57_766_335u64, 57_766_336u64);
         let code = code_at_step(&params, &s, t);
         assert_eq!(code, "251166");
         assert_eq!(code_at_step(&params, &s, next), code);
         let now = (t * 30) as i64;
-        assert_eq!(
-            verify(&params, &s, &code, now, None),
-            Verification::Accepted { step: next }
-        );
-        assert_eq!(
-            verify(&params, &s, &code, now, Some(next)),
-            Verification::Replay { step: next }
-        );
+        assert_eq!(verify(&params, &s, &code, now, None), Verification::Accepted { step: next });
+        assert_eq!(verify(&params, &s, &code, now, Some(next)), Verification::Replay { step: next });
     }
 
     // SEC-07: T-1, T, T+1 accepted; T±2 rejected with the clock offset; 11 minutes away rejected.
@@ -427,30 +358,20 @@ mod tests {
         }
         // T+2: the phone is ahead. Middle of T+2 is step_start + 75 → +65 s.
         let ahead = code_at_step(&params, &s, t + 2);
-        assert_eq!(
-            verify(&params, &s, &ahead, now, None),
-            Verification::ClockDrift { offset_seconds: 65 }
-        );
+        assert_eq!(verify(&params, &s, &ahead, now, None), Verification::ClockDrift { offset_seconds: 65 });
         // T-2: the phone is behind. Middle of T-2 is step_start - 45 → -55 s.
         let behind = code_at_step(&params, &s, t - 2);
-        assert_eq!(
-            verify(&params, &s, &behind, now, None),
-            Verification::ClockDrift { offset_seconds: -55 }
-        );
+        assert_eq!(verify(&params, &s, &behind, now, None), Verification::ClockDrift { offset_seconds: -55 });
         // Ten minutes out is still found (±20 steps).
         let ten_ahead = code_at_step(&params, &s, t + 20);
         assert_eq!(
             verify(&params, &s, &ten_ahead, now, None),
-            Verification::ClockDrift {
-                offset_seconds: 20 * 30 + 15 - 10
-            }
+            Verification::ClockDrift { offset_seconds: 20 * 30 + 15 - 10 }
         );
         let ten_behind = code_at_step(&params, &s, t - 20);
         assert_eq!(
             verify(&params, &s, &ten_behind, now, None),
-            Verification::ClockDrift {
-                offset_seconds: -20 * 30 + 15 - 10
-            }
+            Verification::ClockDrift { offset_seconds: -20 * 30 + 15 - 10 }
         );
         // Eleven minutes away: nothing.
         for step in [t + 22, t - 22] {
@@ -479,10 +400,7 @@ mod tests {
         assert_eq!(verify(&params, &s, &wrong, now, None), Verification::Rejected);
         assert_eq!(verify(&params, &s, "", now, None), Verification::Rejected);
         assert_eq!(verify(&params, &s, &good[..5], now, None), Verification::Rejected);
-        assert_eq!(
-            verify(&params, &s, &format!("{good}0"), now, None),
-            Verification::Rejected
-        );
+        assert_eq!(verify(&params, &s, &format!("{good}0"), now, None), Verification::Rejected);
     }
 
     #[test]
@@ -504,17 +422,8 @@ mod tests {
         let params = TotpParams::default();
         let s = secret();
         let code = current_code(&params, &s, i64::MAX);
-        assert_eq!(
-            verify(&params, &s, &code, i64::MAX, None),
-            Verification::Accepted {
-                step: i64::MAX as u64 / 30
-            }
-        );
-        let huge = TotpParams {
-            window: u64::MAX,
-            drift_search_seconds: u64::MAX,
-            ..params
-        };
+        assert_eq!(verify(&params, &s, &code, i64::MAX, None), Verification::Accepted { step: i64::MAX as u64 / 30 });
+        let huge = TotpParams { window: u64::MAX, drift_search_seconds: u64::MAX, ..params };
         // Window and drift search are capped, so this finishes quickly and accepts nothing.
         for now in [0, 1_000, i64::MAX] {
             let outcome = verify(&huge, &s, "000000", now, Some(u64::MAX));
@@ -543,10 +452,7 @@ mod tests {
         assert_eq!(normalize_code(" - \t", 6), Err(Empty));
         assert_eq!(normalize_code(&"1".repeat(1 << 20), 6), Err(TooLong));
         assert_eq!(normalize_code(&" ".repeat(65), 6), Err(TooLong));
-        assert_eq!(
-            normalize_code(&"1".repeat(64), 6),
-            Err(WrongLength { expected: 6, got: 64 })
-        );
+        assert_eq!(normalize_code(&"1".repeat(64), 6), Err(WrongLength { expected: 6, got: 64 }));
     }
 
     #[test]

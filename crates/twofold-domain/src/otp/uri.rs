@@ -116,12 +116,7 @@ mod tests {
 
     #[test]
     fn uri_with_other_params() {
-        let params = TotpParams {
-            algorithm: Algorithm::Sha256,
-            digits: 8,
-            period: 60,
-            ..TotpParams::default()
-        };
+        let params = TotpParams { algorithm: Algorithm::Sha256, digits: 8, period: 60, ..TotpParams::default() };
         assert!(
             otpauth_uri_with_params("T", "a", &secret(), &params).ends_with("&algorithm=SHA256&digits=8&period=60")
         );

@@ -52,10 +52,7 @@ async fn list(
     let Query(q) = query.map_err(|e| {
         crate::error::ApiError::new(axum::http::StatusCode::BAD_REQUEST, "invalid_query", e.body_text())
     })?;
-    let events = state
-        .app
-        .audit_events(&session.user.person(), q.user_id, q.before, q.limit)
-        .await?;
+    let events = state.app.audit_events(&session.user.person(), q.user_id, q.before, q.limit).await?;
     Ok(Json(
         events
             .into_iter()

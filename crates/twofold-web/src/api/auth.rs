@@ -21,10 +21,7 @@ use crate::error::ApiResult;
 use crate::session::{ApiUser, current};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(login))
-        .routes(routes!(logout))
-        .routes(routes!(me))
+    OpenApiRouter::new().routes(routes!(login)).routes(routes!(logout)).routes(routes!(me))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -52,10 +49,7 @@ pub async fn signed_in_response(
         Stage::SignedIn => SignInView {
             status: "signed_in".into(),
             csrf_token: new.csrf_token,
-            user: Some(UserView::new(
-                &new.user,
-                state.app.two_factor_status(new.user.id).await?.enabled_at,
-            )),
+            user: Some(UserView::new(&new.user, state.app.two_factor_status(new.user.id).await?.enabled_at)),
             methods: None,
         },
         Stage::SecondFactor => SignInView {
@@ -102,11 +96,7 @@ async fn logout(
 ) -> ApiResult<Response> {
     let (parts, _) = request.into_parts();
     if let Some(session) = current(&parts) {
-        let sent = parts
-            .headers
-            .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+        let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
         if !crate::session::tokens_match(sent, &session.csrf_token) {
             return Err(crate::error::ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -132,15 +122,8 @@ async fn me(State(state): State<AppState>, ApiUser(session): ApiUser) -> ApiResu
         email: user.email.clone(),
         name: user.name.clone(),
         role: user.role.as_str().into(),
-        account: AccountView {
-            id: user.account_id,
-            name: account_name,
-        },
-        two_factor: TwoFactorView {
-            enabled: enabled_at.is_some(),
-            phone: None,
-            enabled_at,
-        },
+        account: AccountView { id: user.account_id, name: account_name },
+        two_factor: TwoFactorView { enabled: enabled_at.is_some(), phone: None, enabled_at },
         csrf_token: session.csrf_token.clone(),
     }))
 }

@@ -30,34 +30,22 @@ fn reject(rejection: JsonRejection) -> ApiError {
             "invalid_fields",
             clip(format!("The request body has the wrong shape: {detail}")),
         ),
-        JsonRejection::JsonSyntaxError(_) => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            "The request body is not valid JSON.",
-        ),
+        JsonRejection::JsonSyntaxError(_) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", "The request body is not valid JSON.")
+        }
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "json_required",
             "Send the request body as JSON with Content-Type: application/json.",
         ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "The request body is too large.",
-        ),
-        _ => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "unreadable_body",
-            "The request body could not be read.",
-        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "The request body is too large.")
+        }
+        _ => ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", "The request body could not be read."),
     }
 }
 
 /// serde's messages may quote the input; keep them short.
 fn clip(message: String) -> String {
-    if message.chars().count() <= 300 {
-        message
-    } else {
-        message.chars().take(300).collect::<String>() + "…"
-    }
+    if message.chars().count() <= 300 { message } else { message.chars().take(300).collect::<String>() + "…" }
 }

@@ -35,10 +35,8 @@ impl utoipa::Modify for SecurityAddon {
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("twofold_session"))),
         );
-        components.add_security_scheme(
-            "csrf",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-CSRF-Token"))),
-        );
+        components
+            .add_security_scheme("csrf", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-CSRF-Token"))));
     }
 }
 

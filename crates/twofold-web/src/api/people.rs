@@ -18,10 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::session::ApiUser;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list, invite))
-        .routes(routes!(show))
-        .routes(routes!(change_role))
+    OpenApiRouter::new().routes(routes!(list, invite)).routes(routes!(show)).routes(routes!(change_role))
 }
 
 /// The people of the caller's account (Owner and Administrators).
@@ -71,18 +68,11 @@ async fn invite(
     ApiJson(body): ApiJson<InviteBody>,
 ) -> ApiResult<(StatusCode, Json<InvitationView>)> {
     let role = parse_role(&body.role)?;
-    let new = NewPerson {
-        email: &body.email,
-        name: &body.name,
-        role,
-    };
+    let new = NewPerson { email: &body.email, name: &body.name, role };
     let invitation = state.app.invite(&session.user, &new, &ctx).await?;
     Ok((
         StatusCode::CREATED,
-        Json(InvitationView {
-            user: UserView::new(&invitation.user, None),
-            invitation_url: invitation.url,
-        }),
+        Json(InvitationView { user: UserView::new(&invitation.user, None), invitation_url: invitation.url }),
     ))
 }
 
@@ -119,10 +109,6 @@ pub fn parse_id(raw: &str) -> ApiResult<i64> {
 
 fn parse_role(raw: &str) -> ApiResult<Role> {
     Role::parse(raw).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_role",
-            "The role must be \"admin\" or \"user\".",
-        )
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_role", "The role must be \"admin\" or \"user\".")
     })
 }

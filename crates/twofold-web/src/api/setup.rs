@@ -18,9 +18,7 @@ use crate::client::Client;
 use crate::error::ApiResult;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(setup))
-        .routes(routes!(accept_invitation))
+    OpenApiRouter::new().routes(routes!(setup)).routes(routes!(accept_invitation))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -68,7 +66,5 @@ async fn accept_invitation(
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> ApiResult<Json<AcceptedView>> {
     let user = state.app.accept_invitation(&token, &body.password, &ctx).await?;
-    Ok(Json(AcceptedView {
-        user: UserView::new(&user, None),
-    }))
+    Ok(Json(AcceptedView { user: UserView::new(&user, None) }))
 }

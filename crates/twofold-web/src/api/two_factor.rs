@@ -24,6 +24,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(login_totp))
         .routes(routes!(start_enrolment))
         .routes(routes!(confirm_enrolment))
+        .routes(routes!(enrolment_phone))
+        .routes(routes!(enrolment_phone_verify))
+        .routes(routes!(change_phone))
+        .routes(routes!(change_phone_verify))
         .routes(routes!(disable))
         .routes(routes!(list_devices))
         .routes(routes!(revoke_device))
@@ -75,35 +79,117 @@ async fn start_enrolment(
     let e = state.app.start_enrolment(&session.user, &ctx).await?;
     Ok((
         StatusCode::CREATED,
-        Json(EnrolmentView {
-            secret: e.secret_base32,
-            otpauth_uri: e.otpauth_uri,
-            qr_svg: e.qr_svg,
-        }),
+        Json(EnrolmentView { secret: e.secret_base32, otpauth_uri: e.otpauth_uri, qr_svg: e.qr_svg }),
     ))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct EnrolmentDone {
-    /// The wizard's next step; `done` until phone verification joins the wizard.
+pub struct NextStep {
+    /// The wizard's next step: `phone` (Step 4, phone verification).
     next: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Enabled {
     enabled: bool,
 }
 
-/// Step 3: a code from the app confirms the key and turns 2FA on.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PhoneBody {
+    /// International format, e.g. `+353 85 123 4567`.
+    phone: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PhoneChangeBody {
+    /// Your password, to confirm.
+    password: String,
+    phone: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CodeSent {
+    /// The number the code went to, masked.
+    sent_to: String,
+    /// Seconds until Resend is allowed. Delivery can take up to 15 minutes.
+    resend_after_seconds: i64,
+}
+
+impl From<twofold_app::sms::SentCode> for CodeSent {
+    fn from(s: twofold_app::sms::SentCode) -> Self {
+        Self { sent_to: s.sent_to, resend_after_seconds: s.resend_after_seconds }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PhoneView {
+    /// The verified number, masked.
+    phone: String,
+}
+
+/// Step 3: a code from the app confirms the key; Step 4 (the phone) comes next.
 #[utoipa::path(post, path = "/api/v1/me/two-factor/enrollment/code", tag = "two-factor", request_body = CodeBody, security(("session" = []), ("csrf" = [])),
-    responses((status = 200, body = EnrolmentDone), (status = 401, description = "`invalid_code`", body = ErrorView), (status = 409, body = ErrorView)))]
+    responses((status = 200, body = NextStep), (status = 401, description = "`invalid_code`", body = ErrorView), (status = 409, body = ErrorView)))]
 async fn confirm_enrolment(
     State(state): State<AppState>,
     ApiUser(session): ApiUser,
     Client(ctx): Client,
     ApiJson(body): ApiJson<CodeBody>,
-) -> ApiResult<Json<EnrolmentDone>> {
+) -> ApiResult<Json<NextStep>> {
     state.app.confirm_enrolment(&session.user, &body.code, &ctx).await?;
-    Ok(Json(EnrolmentDone {
-        next: "done".into(),
-        enabled: true,
-    }))
+    Ok(Json(NextStep { next: "phone".into() }))
+}
+
+/// Step 4: sends a code by SMS to the mobile number (calling it again is Resend).
+#[utoipa::path(post, path = "/api/v1/me/two-factor/enrollment/phone", tag = "two-factor", request_body = PhoneBody, security(("session" = []), ("csrf" = [])),
+    responses((status = 202, body = CodeSent), (status = 409, body = ErrorView), (status = 422, description = "`invalid_phone`", body = ErrorView), (status = 429, body = ErrorView)))]
+async fn enrolment_phone(
+    State(state): State<AppState>,
+    ApiUser(session): ApiUser,
+    Client(ctx): Client,
+    ApiJson(body): ApiJson<PhoneBody>,
+) -> ApiResult<(StatusCode, Json<CodeSent>)> {
+    let sent = state.app.send_enrolment_phone_code(&session.user, &body.phone, &ctx).await?;
+    Ok((StatusCode::ACCEPTED, Json(sent.into())))
+}
+
+/// Step 4's code: the number is verified and 2FA turns on.
+#[utoipa::path(post, path = "/api/v1/me/two-factor/enrollment/phone/verify", tag = "two-factor", request_body = CodeBody, security(("session" = []), ("csrf" = [])),
+    responses((status = 200, body = Enabled), (status = 401, description = "`invalid_code`", body = ErrorView)))]
+async fn enrolment_phone_verify(
+    State(state): State<AppState>,
+    ApiUser(session): ApiUser,
+    Client(ctx): Client,
+    ApiJson(body): ApiJson<CodeBody>,
+) -> ApiResult<Json<Enabled>> {
+    state.app.verify_enrolment_phone(&session.user, &body.code, &ctx).await?;
+    Ok(Json(Enabled { enabled: true }))
+}
+
+/// Changes the verified number: the password, then a code sent to the new number (SEC-16).
+#[utoipa::path(post, path = "/api/v1/me/phone", tag = "two-factor", request_body = PhoneChangeBody, security(("session" = []), ("csrf" = [])),
+    responses((status = 202, body = CodeSent), (status = 401, description = "`invalid_credentials`", body = ErrorView), (status = 409, body = ErrorView), (status = 422, body = ErrorView), (status = 429, body = ErrorView)))]
+async fn change_phone(
+    State(state): State<AppState>,
+    ApiUser(session): ApiUser,
+    Client(ctx): Client,
+    ApiJson(body): ApiJson<PhoneChangeBody>,
+) -> ApiResult<(StatusCode, Json<CodeSent>)> {
+    let sent = state.app.start_phone_change(&session, &body.password, &body.phone, &ctx).await?;
+    Ok((StatusCode::ACCEPTED, Json(sent.into())))
+}
+
+/// Finishes the change with the code sent to the new number; the old number gets a notice.
+#[utoipa::path(post, path = "/api/v1/me/phone/verify", tag = "two-factor", request_body = CodeBody, security(("session" = []), ("csrf" = [])),
+    responses((status = 200, body = PhoneView), (status = 401, description = "`invalid_code`", body = ErrorView)))]
+async fn change_phone_verify(
+    State(state): State<AppState>,
+    ApiUser(session): ApiUser,
+    Client(ctx): Client,
+    ApiJson(body): ApiJson<CodeBody>,
+) -> ApiResult<Json<PhoneView>> {
+    let phone = state.app.confirm_phone_change(&session, &body.code, &ctx).await?;
+    Ok(Json(PhoneView { phone }))
 }
 
 /// Turns off your own 2FA; the password confirms it. The key and remembered devices are deleted.
@@ -115,10 +201,7 @@ async fn disable(
     Client(ctx): Client,
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> ApiResult<StatusCode> {
-    state
-        .app
-        .disable_own_two_factor(&session.user, &body.password, &ctx)
-        .await?;
+    state.app.disable_own_two_factor(&session.user, &body.password, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

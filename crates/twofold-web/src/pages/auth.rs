@@ -27,11 +27,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn root(session: Option<PageUser>) -> Redirect {
-    if session.is_some() {
-        Redirect::to("/home")
-    } else {
-        Redirect::to("/login")
-    }
+    if session.is_some() { Redirect::to("/home") } else { Redirect::to("/login") }
 }
 
 #[derive(Template)]
@@ -112,11 +108,7 @@ async fn submit_login(
     };
     match state.app.sign_in_with_password(&attempt, &ctx).await {
         Ok(new) => {
-            let next = if new.stage == Stage::SignedIn {
-                "/home"
-            } else {
-                "/login/code"
-            };
+            let next = if new.stage == Stage::SignedIn { "/home" } else { "/login/code" };
             let jar = jar
                 .add(cookies::session(&state.app, new.token))
                 .remove(cookies::removal(&state.app, cookies::form_token_name(&state.app)));

@@ -27,9 +27,7 @@ pub fn expected_token(parts: &Parts, app: &App) -> Option<String> {
     if let Some(session) = current(parts) {
         return Some(session.csrf_token.clone());
     }
-    CookieJar::from_headers(&parts.headers)
-        .get(cookies::form_token_name(app))
-        .map(|c| c.value().to_owned())
+    CookieJar::from_headers(&parts.headers).get(cookies::form_token_name(app)).map(|c| c.value().to_owned())
 }
 
 impl<T: DeserializeOwned + HasCsrf> FromRequest<AppState> for CsrfForm<T> {

@@ -30,10 +30,7 @@ pub fn router() -> Router<AppState> {
 
 async fn stylesheet() -> Response {
     (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
         include_str!("../../static/app.css"),
     )
         .into_response()
@@ -41,10 +38,7 @@ async fn stylesheet() -> Response {
 
 async fn script() -> Response {
     (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
         include_str!("../../static/app.js"),
     )
         .into_response()
@@ -65,10 +59,7 @@ pub struct Chrome {
 impl Chrome {
     pub fn signed_in(session: &CurrentSession) -> Self {
         Self {
-            me: Some(Me {
-                id: session.user.id,
-                name: session.user.name.clone(),
-            }),
+            me: Some(Me { id: session.user.id, name: session.user.name.clone() }),
             csrf_token: session.csrf_token.clone(),
         }
     }
@@ -121,11 +112,8 @@ impl IntoResponse for PageError {
             s if s.is_server_error() => "Something went wrong",
             _ => "That did not work",
         };
-        let (next_href, next_label) = if self.chrome.me.is_some() {
-            ("/home", "Back to Home")
-        } else {
-            ("/login", "Go to sign-in")
-        };
+        let (next_href, next_label) =
+            if self.chrome.me.is_some() { ("/home", "Back to Home") } else { ("/login", "Go to sign-in") };
         let page = MessagePage {
             heading: heading.into(),
             text: message(&self.error),

@@ -150,18 +150,7 @@ async fn invite(
 ) -> Response {
     let result = match Role::parse(&form.role) {
         Some(role) => {
-            state
-                .app
-                .invite(
-                    &session.user,
-                    &NewPerson {
-                        email: &form.email,
-                        name: &form.name,
-                        role,
-                    },
-                    &ctx,
-                )
-                .await
+            state.app.invite(&session.user, &NewPerson { email: &form.email, name: &form.name, role }, &ctx).await
         }
         None => Err(Error::invalid("invalid_role", "Choose Administrator or User.")),
     };
@@ -198,6 +187,7 @@ struct ProfilePage {
     person: PersonView,
     is_self: bool,
     two_factor_on: bool,
+    phone: Option<String>,
     devices: Vec<DeviceView>,
     /// The role button the viewer may press: (new role, label).
     role_change: Option<(&'static str, &'static str)>,
@@ -213,6 +203,8 @@ pub struct ProfileQuery {
     two_factor: Option<String>,
     #[serde(default)]
     device_revoked: Option<String>,
+    #[serde(default)]
+    phone_changed: Option<String>,
 }
 
 async fn profile(
@@ -229,23 +221,10 @@ async fn profile(
         Ok(person) => person,
         Err(e) => return PageError::new(e, chrome).into_response(),
     };
-    let next_role = if person.role == Role::Admin {
-        Role::User
-    } else {
-        Role::Admin
-    };
+    let next_role = if person.role == Role::Admin { Role::User } else { Role::Admin };
     let role_change = permissions::may_change_role(&session.user.person(), &person.person(), next_role)
         .ok()
-        .map(|()| {
-            (
-                next_role.as_str(),
-                if next_role == Role::Admin {
-                    "Make Administrator"
-                } else {
-                    "Make User"
-                },
-            )
-        });
+        .map(|()| (next_role.as_str(), if next_role == Role::Admin { "Make Administrator" } else { "Make User" }));
     let status = match state.app.two_factor_status(person.id).await {
         Ok(status) => status,
         Err(e) => return PageError::new(e, chrome).into_response(),
@@ -266,6 +245,8 @@ async fn profile(
         Some("Two-factor authentication is on. From now on you sign in with a code from your app.".into())
     } else if q.two_factor.as_deref() == Some("off") {
         Some("Two-factor authentication is off.".into())
+    } else if q.phone_changed.is_some() {
+        Some("Your mobile number is changed. We told your previous number by SMS.".into())
     } else if q.device_revoked.is_some() {
         Some("That browser will ask for a code at its next sign-in.".into())
     } else {
@@ -276,6 +257,10 @@ async fn profile(
         person: PersonView::new(&person, status.enabled_at),
         is_self,
         two_factor_on: status.enabled_at.is_some(),
+        phone: match state.app.masked_phone(person.id).await {
+            Ok(phone) => phone,
+            Err(e) => return PageError::new(e, Chrome::signed_in(&session)).into_response(),
+        },
         devices: devices
             .into_iter()
             .map(|d| DeviceView {

@@ -3,13 +3,14 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 use twofold_app::Error;
+use twofold_app::sms::Delivery;
 use twofold_app::two_factor::Enrolment;
 
 use super::form::{CsrfForm, HasCsrf};
@@ -26,6 +27,11 @@ pub fn router() -> Router<AppState> {
         .route("/me/two-factor/enable/app", get(wizard_app))
         .route("/me/two-factor/enable/key", get(wizard_key).post(wizard_new_key))
         .route("/me/two-factor/enable/code", get(wizard_code).post(wizard_confirm))
+        .route("/me/two-factor/enable/phone", get(wizard_phone).post(wizard_send_phone))
+        .route("/me/two-factor/enable/phone/resend", post(wizard_resend))
+        .route("/me/two-factor/enable/phone/verify", post(wizard_verify_phone))
+        .route("/me/phone", get(show_phone_change).post(submit_phone_change))
+        .route("/me/phone/verify", post(verify_phone_change))
         .route("/me/two-factor/disable", get(show_disable).post(submit_disable))
         .route("/me/devices/{id}/revoke", post(revoke_device))
 }
@@ -78,10 +84,7 @@ struct CodePage {
 }
 
 async fn show_code(PagePending(pending): PagePending) -> Response {
-    let page = CodePage {
-        chrome: Chrome::anonymous(pending.csrf_token.clone()),
-        error: None,
-    };
+    let page = CodePage { chrome: Chrome::anonymous(pending.csrf_token.clone()), error: None };
     render(StatusCode::OK, &page)
 }
 
@@ -102,10 +105,7 @@ async fn submit_code(
         }
         Err(Error::Unauthenticated) => Redirect::to("/login").into_response(),
         Err(e) => {
-            let page = CodePage {
-                chrome: Chrome::anonymous(pending.csrf_token.clone()),
-                error: Some(message(&e)),
-            };
+            let page = CodePage { chrome: Chrome::anonymous(pending.csrf_token.clone()), error: Some(message(&e)) };
             render(classify(&e).0, &page)
         }
     }
@@ -118,16 +118,36 @@ struct WizardPage {
     user_id: i64,
     step: u8,
     enrolment: Option<Enrolment>,
+    delivery: Option<DeliveryView>,
     error: Option<String>,
 }
 
 fn wizard(user: &PageUser, step: u8, enrolment: Option<Enrolment>, error: Option<String>) -> WizardPage {
-    WizardPage {
-        chrome: Chrome::signed_in(&user.0),
-        user_id: user.0.user.id,
-        step,
-        enrolment,
-        error,
+    WizardPage { chrome: Chrome::signed_in(&user.0), user_id: user.0.user.id, step, enrolment, delivery: None, error }
+}
+
+/// Where an SMS code stands, in words: "sent 4 minutes ago, still pending" or "delivered".
+pub struct DeliveryView {
+    sent_to: String,
+    ago: String,
+    status_text: &'static str,
+}
+
+impl DeliveryView {
+    pub fn new(d: Delivery, now: i64) -> Self {
+        let minutes = (now - d.requested_at).max(0) / 60;
+        let ago = match minutes {
+            0 => "just now".to_string(),
+            1 => "1 minute ago".to_string(),
+            n => format!("{n} minutes ago"),
+        };
+        let status_text = match (d.status.as_str(), d.provider_status.as_deref()) {
+            ("sent", Some("delivered")) => "Delivered.",
+            ("sent", _) => "Handed to the SMS network; it should arrive shortly.",
+            ("failed", _) => "Sending failed. Check the number, or use Resend.",
+            _ => "Still pending: waiting to be sent.",
+        };
+        Self { sent_to: d.sent_to, ago, status_text }
     }
 }
 
@@ -165,10 +185,9 @@ async fn wizard_new_key(
 ) -> Response {
     match state.app.start_enrolment(&user.0.user, &ctx).await {
         Ok(_) => Redirect::to("/me/two-factor/enable/key").into_response(),
-        Err(Error::Conflict {
-            code: "already_enabled",
-            ..
-        }) => Redirect::to(&format!("/users/{}", user.0.user.id)).into_response(),
+        Err(Error::Conflict { code: "already_enabled", .. }) => {
+            Redirect::to(&format!("/users/{}", user.0.user.id)).into_response()
+        }
         Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
     }
 }
@@ -196,9 +215,191 @@ async fn wizard_confirm(
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Response {
     match state.app.confirm_enrolment(&user.0.user, &form.code, &ctx).await {
-        Ok(()) => Redirect::to(&format!("/users/{}?two_factor=on", user.0.user.id)).into_response(),
+        Ok(()) => Redirect::to("/me/two-factor/enable/phone").into_response(),
         Err(e @ Error::Conflict { .. }) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
         Err(e) => render(classify(&e).0, &wizard(&user, 3, None, Some(message(&e)))),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct OtherQuery {
+    #[serde(default)]
+    other: Option<String>,
+}
+
+/// Step 4: the number form, or (once a code was sent) the code form with the delivery status.
+async fn phone_step(state: &AppState, user: &PageUser, fresh_form: bool, error: Option<String>) -> Response {
+    let status = match state.app.two_factor_status(user.0.user.id).await {
+        Ok(status) => status,
+        Err(e) => return PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+    };
+    if !status.awaiting_phone {
+        let to = if status.enabled_at.is_some() {
+            format!("/users/{}", user.0.user.id)
+        } else {
+            "/me/two-factor/enable/app".into()
+        };
+        return Redirect::to(&to).into_response();
+    }
+    let delivery = if fresh_form {
+        None
+    } else {
+        match state.app.enrolment_phone_delivery(&user.0.user).await {
+            Ok(d) => d.map(|d| DeliveryView::new(d, state.app.now())),
+            Err(e) => return PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+        }
+    };
+    let status = error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
+    let mut page = wizard(user, 4, None, error);
+    page.delivery = delivery;
+    render(status, &page)
+}
+
+async fn wizard_phone(
+    State(state): State<AppState>,
+    user: PageUser,
+    query: Result<Query<OtherQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let other = query.map(|q| q.0.other.is_some()).unwrap_or(false);
+    phone_step(&state, &user, other, None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PhoneForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    password: String,
+}
+
+impl HasCsrf for PhoneForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// A refusal shown on the same page: the message, with a status that says what it was.
+fn with_error(e: &Error) -> (StatusCode, String) {
+    (classify(e).0, message(e))
+}
+
+async fn wizard_send_phone(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    CsrfForm(form): CsrfForm<PhoneForm>,
+) -> Response {
+    match state.app.send_enrolment_phone_code(&user.0.user, &form.phone, &ctx).await {
+        Ok(_) => Redirect::to("/me/two-factor/enable/phone").into_response(),
+        Err(e) => {
+            let (status, text) = with_error(&e);
+            let mut r = phone_step(&state, &user, true, Some(text)).await;
+            *r.status_mut() = status;
+            r
+        }
+    }
+}
+
+async fn wizard_resend(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    CsrfForm(_): CsrfForm<PlainForm>,
+) -> Response {
+    match state.app.resend_enrolment_phone_code(&user.0.user, &ctx).await {
+        Ok(_) => Redirect::to("/me/two-factor/enable/phone").into_response(),
+        Err(e) => {
+            let (status, text) = with_error(&e);
+            let mut r = phone_step(&state, &user, false, Some(text)).await;
+            *r.status_mut() = status;
+            r
+        }
+    }
+}
+
+async fn wizard_verify_phone(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    CsrfForm(form): CsrfForm<CodeForm>,
+) -> Response {
+    match state.app.verify_enrolment_phone(&user.0.user, &form.code, &ctx).await {
+        Ok(()) => Redirect::to(&format!("/users/{}?two_factor=on", user.0.user.id)).into_response(),
+        Err(e) => {
+            let (status, text) = with_error(&e);
+            let mut r = phone_step(&state, &user, false, Some(text)).await;
+            *r.status_mut() = status;
+            r
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "phone_change.html")]
+struct PhoneChangePage {
+    chrome: Chrome,
+    user_id: i64,
+    current: String,
+    delivery: Option<DeliveryView>,
+    error: Option<String>,
+}
+
+async fn phone_change_page(
+    state: &AppState,
+    user: &PageUser,
+    fresh: bool,
+    error: Option<String>,
+) -> Result<PhoneChangePage, Error> {
+    let current = state.app.masked_phone(user.0.user.id).await?.unwrap_or_else(|| "not set".into());
+    let delivery = if fresh {
+        None
+    } else {
+        state.app.phone_change_delivery(&user.0).await?.map(|d| DeliveryView::new(d, state.app.now()))
+    };
+    Ok(PhoneChangePage { chrome: Chrome::signed_in(&user.0), user_id: user.0.user.id, current, delivery, error })
+}
+
+async fn show_phone_change(
+    State(state): State<AppState>,
+    user: PageUser,
+    query: Result<Query<OtherQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let fresh = query.map(|q| q.0.other.is_some()).unwrap_or(false);
+    match phone_change_page(&state, &user, fresh, None).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+    }
+}
+
+async fn submit_phone_change(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    CsrfForm(form): CsrfForm<PhoneForm>,
+) -> Response {
+    match state.app.start_phone_change(&user.0, &form.password, &form.phone, &ctx).await {
+        Ok(_) => Redirect::to("/me/phone").into_response(),
+        Err(e) => match phone_change_page(&state, &user, true, Some(message(&e))).await {
+            Ok(page) => render(classify(&e).0, &page),
+            Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+        },
+    }
+}
+
+async fn verify_phone_change(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    CsrfForm(form): CsrfForm<CodeForm>,
+) -> Response {
+    match state.app.confirm_phone_change(&user.0, &form.code, &ctx).await {
+        Ok(_) => Redirect::to(&format!("/users/{}?phone_changed=1", user.0.user.id)).into_response(),
+        Err(e) => match phone_change_page(&state, &user, false, Some(message(&e))).await {
+            Ok(page) => render(classify(&e).0, &page),
+            Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+        },
     }
 }
 
@@ -211,14 +412,7 @@ struct DisablePage {
 }
 
 async fn show_disable(user: PageUser) -> Response {
-    render(
-        StatusCode::OK,
-        &DisablePage {
-            chrome: Chrome::signed_in(&user.0),
-            user_id: user.0.user.id,
-            error: None,
-        },
-    )
+    render(StatusCode::OK, &DisablePage { chrome: Chrome::signed_in(&user.0), user_id: user.0.user.id, error: None })
 }
 
 async fn submit_disable(
@@ -227,18 +421,11 @@ async fn submit_disable(
     Client(ctx): Client,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Response {
-    match state
-        .app
-        .disable_own_two_factor(&user.0.user, &form.password, &ctx)
-        .await
-    {
+    match state.app.disable_own_two_factor(&user.0.user, &form.password, &ctx).await {
         Ok(()) => Redirect::to(&format!("/users/{}?two_factor=off", user.0.user.id)).into_response(),
         Err(e) => {
-            let page = DisablePage {
-                chrome: Chrome::signed_in(&user.0),
-                user_id: user.0.user.id,
-                error: Some(message(&e)),
-            };
+            let page =
+                DisablePage { chrome: Chrome::signed_in(&user.0), user_id: user.0.user.id, error: Some(message(&e)) };
             render(classify(&e).0, &page)
         }
     }
@@ -252,11 +439,8 @@ async fn revoke_device(
     CsrfForm(_): CsrfForm<PlainForm>,
 ) -> Response {
     let Some(id) = id.parse::<i64>().ok().filter(|id| *id > 0) else {
-        return PageError::new(
-            Error::NotFound("No such remembered device."),
-            Chrome::signed_in(&user.0),
-        )
-        .into_response();
+        return PageError::new(Error::NotFound("No such remembered device."), Chrome::signed_in(&user.0))
+            .into_response();
     };
     match state.app.revoke_device(&user.0.user, id, &ctx).await {
         Ok(()) => Redirect::to(&format!("/users/{}?device_revoked=1", user.0.user.id)).into_response(),

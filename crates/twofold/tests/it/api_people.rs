@@ -21,10 +21,7 @@ async fn invitation_sets_the_password_once_and_the_person_signs_in(db: TestDb) {
     t.account("acme").await;
     let owner = t.signed_in("owner@acme.test").await;
     let r = owner
-        .post_json(
-            "/api/v1/users",
-            &json!({ "email": "Ann@Acme.test", "name": "Ann Admin", "role": "admin" }),
-        )
+        .post_json("/api/v1/users", &json!({ "email": "Ann@Acme.test", "name": "Ann Admin", "role": "admin" }))
         .await;
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(r.json()["user"]["role"], "admin");
@@ -33,34 +30,16 @@ async fn invitation_sets_the_password_once_and_the_person_signs_in(db: TestDb) {
     assert!(url.starts_with("http://127.0.0.1:8080/invitations/"), "{url}");
     let token = url.rsplit('/').next().unwrap();
 
-    let before = t
-        .http()
-        .post_json(
-            "/api/v1/login",
-            &json!({ "email": "ann@acme.test", "password": PASSWORD }),
-        )
-        .await;
+    let before = t.http().post_json("/api/v1/login", &json!({ "email": "ann@acme.test", "password": PASSWORD })).await;
     assert_eq!(before.status, 401, "no password yet, no sign-in");
-    let weak = t
-        .http()
-        .post_json(&format!("/api/v1/invitations/{token}"), &json!({ "password": "short" }))
-        .await;
+    let weak = t.http().post_json(&format!("/api/v1/invitations/{token}"), &json!({ "password": "short" })).await;
     assert_eq!(weak.status, 422);
     assert_eq!(weak.error_code(), "weak_password");
-    let ok = t
-        .http()
-        .post_json(
-            &format!("/api/v1/invitations/{token}"),
-            &json!({ "password": PASSWORD }),
-        )
-        .await;
+    let ok = t.http().post_json(&format!("/api/v1/invitations/{token}"), &json!({ "password": PASSWORD })).await;
     assert_eq!(ok.status, 200, "{}", ok.text());
     let again = t
         .http()
-        .post_json(
-            &format!("/api/v1/invitations/{token}"),
-            &json!({ "password": "another long password" }),
-        )
+        .post_json(&format!("/api/v1/invitations/{token}"), &json!({ "password": "another long password" }))
         .await;
     assert_eq!(again.status, 404);
     assert_eq!(again.error_code(), "link_invalid");
@@ -84,10 +63,7 @@ async fn who_may_invite_whom(db: TestDb) {
     for (i, (who, role, status)) in cases.into_iter().enumerate() {
         let http = t.signed_in(who).await;
         let r = http
-            .post_json(
-                "/api/v1/users",
-                &json!({ "email": format!("new{i}@acme.test"), "name": "New", "role": role }),
-            )
+            .post_json("/api/v1/users", &json!({ "email": format!("new{i}@acme.test"), "name": "New", "role": role }))
             .await;
         assert_eq!(r.status, status, "{who} inviting a {role}: {}", r.text());
     }
@@ -99,29 +75,19 @@ async fn owner_promotes_and_demotes_but_nobody_demotes_the_owner(db: TestDb) {
     let user = t.person(&o, "user@acme.test", Role::User).await;
     let admin = t.person(&o, "admin@acme.test", Role::Admin).await;
     let owner = t.signed_in("owner@acme.test").await;
-    let r = owner
-        .put_json(&format!("/api/v1/users/{}/role", user.id), &json!({ "role": "admin" }))
-        .await;
+    let r = owner.put_json(&format!("/api/v1/users/{}/role", user.id), &json!({ "role": "admin" })).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["role"], "admin");
-    let r = owner
-        .put_json(&format!("/api/v1/users/{}/role", user.id), &json!({ "role": "user" }))
-        .await;
+    let r = owner.put_json(&format!("/api/v1/users/{}/role", user.id), &json!({ "role": "user" })).await;
     assert_eq!(r.json()["role"], "user");
-    let demote_self = owner
-        .put_json(&format!("/api/v1/users/{}/role", o.id), &json!({ "role": "admin" }))
-        .await;
+    let demote_self = owner.put_json(&format!("/api/v1/users/{}/role", o.id), &json!({ "role": "admin" })).await;
     assert_eq!(demote_self.status, 403);
     assert_eq!(demote_self.error_code(), "owner_protected");
 
     let admin_http = t.signed_in("admin@acme.test").await;
-    let r = admin_http
-        .put_json(&format!("/api/v1/users/{}/role", o.id), &json!({ "role": "user" }))
-        .await;
+    let r = admin_http.put_json(&format!("/api/v1/users/{}/role", o.id), &json!({ "role": "user" })).await;
     assert_eq!(r.status, 403);
-    let r = admin_http
-        .put_json(&format!("/api/v1/users/{}/role", user.id), &json!({ "role": "admin" }))
-        .await;
+    let r = admin_http.put_json(&format!("/api/v1/users/{}/role", user.id), &json!({ "role": "admin" })).await;
     assert_eq!(r.status, 403);
     assert_eq!(r.error_code(), "forbidden");
     assert_eq!(t.user("user@acme.test").await.role, Role::User, "nothing changed");
@@ -135,28 +101,15 @@ async fn sec_27_other_accounts_people_answer_404(db: TestDb) {
     let other = t.account("globex").await;
     let stranger = t.person(&other, "user@globex.test", Role::User).await;
     let owner = t.signed_in("owner@acme.test").await;
-    for path in [
-        format!("/api/v1/users/{}", stranger.id),
-        format!("/api/v1/users/{}", other.id),
-    ] {
+    for path in [format!("/api/v1/users/{}", stranger.id), format!("/api/v1/users/{}", other.id)] {
         let r = owner.get(&path).await;
         assert_eq!(r.status, 404, "{path}");
         assert_eq!(r.error_code(), "not_found");
     }
-    let r = owner
-        .put_json(
-            &format!("/api/v1/users/{}/role", stranger.id),
-            &json!({ "role": "admin" }),
-        )
-        .await;
+    let r = owner.put_json(&format!("/api/v1/users/{}/role", stranger.id), &json!({ "role": "admin" })).await;
     assert_eq!(r.status, 404);
     let list = owner.get("/api/v1/users").await.json();
-    assert!(
-        list.as_array()
-            .unwrap()
-            .iter()
-            .all(|p| p["email"].as_str().unwrap().ends_with("@acme.test"))
-    );
+    assert!(list.as_array().unwrap().iter().all(|p| p["email"].as_str().unwrap().ends_with("@acme.test")));
     assert_eq!(t.user("user@globex.test").await.role, Role::User);
     for id in ["0", "-1", "99999999999999999999", "abc", "9223372036854775807"] {
         assert_eq!(owner.get(&format!("/api/v1/users/{id}")).await.status, 404, "id {id}");
@@ -171,11 +124,7 @@ async fn users_cannot_reach_admin_routes(db: TestDb) {
     assert_eq!(user.get("/api/v1/users").await.status, 403);
     assert_eq!(user.get("/api/v1/audit-events").await.status, 403);
     assert_eq!(user.get(&format!("/api/v1/users/{}", o.id)).await.status, 403);
-    assert_eq!(
-        user.get(&format!("/api/v1/users/{}", me.id)).await.status,
-        200,
-        "your own profile"
-    );
+    assert_eq!(user.get(&format!("/api/v1/users/{}", me.id)).await.status, 200, "your own profile");
 }
 
 async fn duplicate_emails_are_a_conflict_and_nothing_is_stored(db: TestDb) {
@@ -183,12 +132,8 @@ async fn duplicate_emails_are_a_conflict_and_nothing_is_stored(db: TestDb) {
     let o = t.account("acme").await;
     t.account("globex").await;
     let owner = t.signed_in("owner@acme.test").await;
-    let r = owner
-        .post_json(
-            "/api/v1/users",
-            &json!({ "email": "OWNER@globex.test", "name": "Dup", "role": "user" }),
-        )
-        .await;
+    let r =
+        owner.post_json("/api/v1/users", &json!({ "email": "OWNER@globex.test", "name": "Dup", "role": "user" })).await;
     assert_eq!(r.status, 409);
     assert_eq!(r.error_code(), "email_taken");
     let people = owner.get("/api/v1/users").await.json();
@@ -201,22 +146,11 @@ async fn sec_30_refused_attempts_are_in_the_audit_log(db: TestDb) {
     let o = t.account("acme").await;
     let admin = t.person(&o, "admin@acme.test", Role::Admin).await;
     let http = t.signed_in("admin@acme.test").await;
-    http.put_json(&format!("/api/v1/users/{}/role", o.id), &json!({ "role": "user" }))
-        .await;
-    http.post_json(
-        "/api/v1/users",
-        &json!({ "email": "x@acme.test", "name": "X", "role": "admin" }),
-    )
-    .await;
+    http.put_json(&format!("/api/v1/users/{}/role", o.id), &json!({ "role": "user" })).await;
+    http.post_json("/api/v1/users", &json!({ "email": "x@acme.test", "name": "X", "role": "admin" })).await;
     let events = t.events(o.account_id).await;
-    assert!(
-        events.contains(&("role.change_refused".into(), Some(admin.id), Some(o.id))),
-        "{events:?}"
-    );
-    assert!(
-        events.contains(&("invitation.refused".into(), Some(admin.id), None)),
-        "{events:?}"
-    );
+    assert!(events.contains(&("role.change_refused".into(), Some(admin.id), Some(o.id))), "{events:?}");
+    assert!(events.contains(&("invitation.refused".into(), Some(admin.id), None)), "{events:?}");
 }
 
 async fn audit_events_api_pages_newest_first(db: TestDb) {
@@ -227,43 +161,18 @@ async fn audit_events_api_pages_newest_first(db: TestDb) {
     let all = owner.get("/api/v1/audit-events?limit=500").await;
     assert_eq!(all.status, 200);
     let events = all.json();
-    let ids: Vec<i64> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["id"].as_i64().unwrap())
-        .collect();
+    let ids: Vec<i64> = events.as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
-    let names: Vec<&str> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
-    for expected in [
-        "account.created",
-        "invitation.created",
-        "invitation.accepted",
-        "sign_in.succeeded",
-    ] {
+    let names: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    for expected in ["account.created", "invitation.created", "invitation.accepted", "sign_in.succeeded"] {
         assert!(names.contains(&expected), "{expected} missing from {names:?}");
     }
-    let page = owner
-        .get(&format!("/api/v1/audit-events?limit=1&before={}", ids[0]))
-        .await
-        .json();
+    let page = owner.get(&format!("/api/v1/audit-events?limit=1&before={}", ids[0])).await.json();
     assert_eq!(page.as_array().unwrap().len(), 1);
     assert_eq!(page[0]["id"].as_i64().unwrap(), ids[1]);
-    let about_user = owner
-        .get(&format!("/api/v1/audit-events?user_id={}", user.id))
-        .await
-        .json();
+    let about_user = owner.get(&format!("/api/v1/audit-events?user_id={}", user.id)).await.json();
     assert!(
-        about_user
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|e| e["target_user_id"] == user.id || e["actor_user_id"] == user.id)
+        about_user.as_array().unwrap().iter().all(|e| e["target_user_id"] == user.id || e["actor_user_id"] == user.id)
     );
     assert_eq!(owner.get("/api/v1/audit-events?limit=abc").await.status, 400);
 }

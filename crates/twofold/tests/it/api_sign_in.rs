@@ -100,10 +100,7 @@ async fn sec_32_unknown_email_and_wrong_password_answer_alike(db: TestDb) {
     let (w, u) = (wrong[2].as_secs_f64(), unknown[2].as_secs_f64());
     // Both cases pay one Argon2id verification; a missing decoy would make unknown
     // emails answer many times faster.
-    assert!(
-        u > w * 0.4 && u < w * 2.5,
-        "median wrong password {w:.4}s vs unknown email {u:.4}s"
-    );
+    assert!(u > w * 0.4 && u < w * 2.5, "median wrong password {w:.4}s vs unknown email {u:.4}s");
 }
 
 async fn sec_09_password_guesses_are_throttled_per_email_across_clients(db: TestDb) {
@@ -113,20 +110,11 @@ async fn sec_09_password_guesses_are_throttled_per_email_across_clients(db: Test
         // A new client each time: the count lives in the database, not in a session.
         let r = t
             .http()
-            .post_json(
-                "/api/v1/login",
-                &json!({ "email": "owner@acme.test", "password": format!("guess {i}") }),
-            )
+            .post_json("/api/v1/login", &json!({ "email": "owner@acme.test", "password": format!("guess {i}") }))
             .await;
         assert_eq!(r.status, 401);
     }
-    let r = t
-        .http()
-        .post_json(
-            "/api/v1/login",
-            &json!({ "email": "owner@acme.test", "password": PASSWORD }),
-        )
-        .await;
+    let r = t.http().post_json("/api/v1/login", &json!({ "email": "owner@acme.test", "password": PASSWORD })).await;
     assert_eq!(r.status, 429, "even the right password waits: {}", r.text());
     assert_eq!(r.error_code(), "too_many_attempts");
     assert_eq!(r.json()["error"]["retry_after_seconds"], 30);
@@ -134,25 +122,13 @@ async fn sec_09_password_guesses_are_throttled_per_email_across_clients(db: Test
     // Unknown emails are throttled the same way, so a 429 tells nothing.
     for i in 0..5 {
         t.http()
-            .post_json(
-                "/api/v1/login",
-                &json!({ "email": "ghost@acme.test", "password": format!("guess {i}") }),
-            )
+            .post_json("/api/v1/login", &json!({ "email": "ghost@acme.test", "password": format!("guess {i}") }))
             .await;
     }
-    let ghost = t
-        .http()
-        .post_json("/api/v1/login", &json!({ "email": "ghost@acme.test", "password": "x" }))
-        .await;
+    let ghost = t.http().post_json("/api/v1/login", &json!({ "email": "ghost@acme.test", "password": "x" })).await;
     assert_eq!(ghost.status, 429);
     t.clock.advance(30);
-    let r = t
-        .http()
-        .post_json(
-            "/api/v1/login",
-            &json!({ "email": "owner@acme.test", "password": PASSWORD }),
-        )
-        .await;
+    let r = t.http().post_json("/api/v1/login", &json!({ "email": "owner@acme.test", "password": PASSWORD })).await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
@@ -191,11 +167,7 @@ async fn sec_22_idle_and_absolute_lifetimes_are_enforced(db: TestDb) {
         assert_eq!(busy.get("/api/v1/me").await.status, 200);
     }
     t.clock.advance(policy.idle / 2 + 1);
-    assert_eq!(
-        busy.get("/api/v1/me").await.status,
-        401,
-        "the absolute lifetime ends even a busy session"
-    );
+    assert_eq!(busy.get("/api/v1/me").await.status, 401, "the absolute lifetime ends even a busy session");
 }
 
 async fn sec_20_session_ids_are_256_bit_and_stored_hashed(db: TestDb) {
@@ -205,10 +177,7 @@ async fn sec_20_session_ids_are_256_bit_and_stored_hashed(db: TestDb) {
     let raw = http.cookie("twofold_session").unwrap();
     assert_eq!(raw.len(), 43, "32 random bytes, base64url");
     let mut conn = t.app.store().conn().await.unwrap();
-    let stored: Vec<String> = sqlx::query_scalar("SELECT id_hash FROM sessions")
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap();
+    let stored: Vec<String> = sqlx::query_scalar("SELECT id_hash FROM sessions").fetch_all(&mut *conn).await.unwrap();
     assert_eq!(stored, vec![token::hash(&raw)]);
     assert!(!stored.contains(&raw));
 }
@@ -216,47 +185,21 @@ async fn sec_20_session_ids_are_256_bit_and_stored_hashed(db: TestDb) {
 async fn sec_21_session_cookie_attributes(db: TestDb) {
     let t = TestApp::new(db).await;
     t.account("acme").await;
-    let r = t
-        .http()
-        .post_json(
-            "/api/v1/login",
-            &json!({ "email": "owner@acme.test", "password": PASSWORD }),
-        )
-        .await;
-    let cookie = r
-        .set_cookies()
-        .into_iter()
-        .find(|c| c.starts_with("twofold_session="))
-        .unwrap();
+    let r = t.http().post_json("/api/v1/login", &json!({ "email": "owner@acme.test", "password": PASSWORD })).await;
+    let cookie = r.set_cookies().into_iter().find(|c| c.starts_with("twofold_session=")).unwrap();
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(cookie.contains("Path=/"), "{cookie}");
 
     let https = TestApp::with_config(
         crate::support::TestDb::sqlite().await,
-        twofold_app::AppConfig {
-            public_url: "https://2fa.example.com".into(),
-            ..Default::default()
-        },
+        twofold_app::AppConfig { public_url: "https://2fa.example.com".into(), ..Default::default() },
     )
     .await;
     https.account("acme").await;
-    let r = https
-        .http()
-        .post_json(
-            "/api/v1/login",
-            &json!({ "email": "owner@acme.test", "password": PASSWORD }),
-        )
-        .await;
-    let cookie = r
-        .set_cookies()
-        .into_iter()
-        .find(|c| c.starts_with("__Host-twofold_session="))
-        .unwrap();
-    assert!(
-        cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("Path=/"),
-        "{cookie}"
-    );
+    let r = https.http().post_json("/api/v1/login", &json!({ "email": "owner@acme.test", "password": PASSWORD })).await;
+    let cookie = r.set_cookies().into_iter().find(|c| c.starts_with("__Host-twofold_session=")).unwrap();
+    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("Path=/"), "{cookie}");
 }
 
 async fn sec_30_sign_in_decisions_are_audited_with_ip_and_user_agent(db: TestDb) {
@@ -264,22 +207,10 @@ async fn sec_30_sign_in_decisions_are_audited_with_ip_and_user_agent(db: TestDb)
     let owner = t.account("acme").await;
     let http = t.http();
     http.set_user_agent("Mozilla/5.0 AuditTest");
-    http.post_json(
-        "/api/v1/login",
-        &json!({ "email": "owner@acme.test", "password": "not the password" }),
-    )
-    .await;
-    http.post_json(
-        "/api/v1/login",
-        &json!({ "email": "owner@acme.test", "password": PASSWORD }),
-    )
-    .await;
+    http.post_json("/api/v1/login", &json!({ "email": "owner@acme.test", "password": "not the password" })).await;
+    http.post_json("/api/v1/login", &json!({ "email": "owner@acme.test", "password": PASSWORD })).await;
     let mut conn = t.app.store().conn().await.unwrap();
-    let q = twofold_app::store::audit::Query {
-        account_id: Some(owner.account_id),
-        limit: 10,
-        ..Default::default()
-    };
+    let q = twofold_app::store::audit::Query { account_id: Some(owner.account_id), limit: 10, ..Default::default() };
     let events = twofold_app::store::audit::list(&mut conn, &q).await.unwrap();
     let succeeded = events.iter().find(|e| e.event == "sign_in.succeeded").unwrap();
     let failed = events.iter().find(|e| e.event == "sign_in.failed").unwrap();

@@ -28,10 +28,7 @@ async fn first_run_setup_then_sign_out_and_sign_in_again() {
     browser.fill("#email", "ada@acme.test").await;
     browser.fill("#password", "wrong password here").await;
     browser.click("#login-form button[type=submit]").await;
-    assert_eq!(
-        browser.text("#login-error").await,
-        "The email or password is incorrect."
-    );
+    assert_eq!(browser.text("#login-error").await, "The email or password is incorrect.");
     browser.fill("#password", PASSWORD).await;
     browser.click("#login-form button[type=submit]").await;
     browser.wait_for_path("/home").await;
@@ -59,16 +56,21 @@ async fn enable_sign_in_with_code_remember_and_disable() {
     browser.click("#wizard-next").await; // Step 1: an app is installed
     let key = browser.text("#secret-key").await; // Step 2: type the key shown
     let secret = Secret::from_base32(&key).expect("the page shows a base32 key");
-    assert!(
-        browser.client.find(fantoccini::Locator::Css(".qr svg")).await.is_ok(),
-        "a QR code is shown"
-    );
+    assert!(browser.client.find(fantoccini::Locator::Css(".qr svg")).await.is_ok(), "a QR code is shown");
     browser.screenshot("wizard-step-2").await;
     browser.click("#wizard-next").await;
     browser.fill("#code", "000 000").await; // Step 3: a wrong code first
     browser.click("#wizard-next").await;
     assert!(browser.text("#wizard-error").await.contains("not valid"));
     browser.fill("#code", &code_at(&secret, 0)).await;
+    browser.click("#wizard-next").await;
+    browser.wait_for_path("/me/two-factor/enable/phone").await; // Step 4: phone verification
+    browser.fill("#phone", "+353 85 123 4567").await;
+    browser.click("#wizard-next").await;
+    assert!(browser.text("#sms-status").await.contains("+•• ••• ••• 67"));
+    let sms = server.sms_code_to("+353851234567", 0).await; // read from the file outbox
+    browser.screenshot("wizard-step-4").await;
+    browser.fill("#code", &sms).await;
     browser.click("#wizard-next").await;
     assert!(browser.text("#two-factor-status").await.starts_with("On since"));
 
@@ -84,10 +86,7 @@ async fn enable_sign_in_with_code_remember_and_disable() {
     browser.wait_for_path("/home").await; // remembered: no code this time
 
     browser.click("a[href^='/users/'].profile").await;
-    assert!(
-        browser.text("#devices").await.contains("Revoke"),
-        "the remembered browser is listed"
-    );
+    assert!(browser.text("#devices").await.contains("Revoke"), "the remembered browser is listed");
     browser.click("#disable-2fa").await;
     browser.fill("#password", PASSWORD).await;
     browser.click("#confirm-disable").await;
@@ -96,15 +95,9 @@ async fn enable_sign_in_with_code_remember_and_disable() {
 }
 
 async fn create_account(server: &Server) {
-    let token = server
-        .setup_link()
-        .expect("setup link")
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let token = server.setup_link().expect("setup link").rsplit('/').next().unwrap().to_string();
     let body = serde_json::json!({ "account_name": "Acme", "owner_name": "Ada Owner", "owner_email": "ada@acme.test", "password": PASSWORD });
-    let r = reqwest::Client::new()
+    let r = crate::support::client(false)
         .post(format!("{}/api/v1/setup/{token}", server.base))
         .json(&body)
         .send()
@@ -127,9 +120,6 @@ async fn sign_in(browser: &Browser, server: &Server, remember: bool) {
 /// real clock; a code one step ahead is inside the accepted window and never a replay of
 /// the code that just confirmed enrolment).
 fn code_at(secret: &Secret, ahead: i64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     otp::current_code(&otp::TotpParams::default(), secret, now + ahead)
 }

@@ -14,15 +14,10 @@ async fn first_start_prints_a_setup_link_that_creates_the_account() {
     let link = server.setup_link().expect("a setup link on first start");
     assert!(link.starts_with(&format!("{}/setup/", server.base)), "{link}");
     let token = link.rsplit('/').next().unwrap();
-    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let client = crate::support::client(true);
     let body =
         json!({ "account_name": "Acme", "owner_name": "Ada", "owner_email": "ada@acme.test", "password": PASSWORD });
-    let r = client
-        .post(format!("{}/api/v1/setup/{token}", server.base))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = client.post(format!("{}/api/v1/setup/{token}", server.base)).json(&body).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let me = client.get(format!("{}/api/v1/me", server.base)).send().await.unwrap();
     assert_eq!(me.status(), 200);
@@ -53,19 +48,14 @@ async fn account_create_reads_the_password_from_stdin_and_the_server_accepts_it(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("ada@acme.test"));
 
     let server = Server::start_in(data, &[], &[]).await;
     assert!(server.setup_link().is_none(), "no setup link once an account exists");
-    let client = reqwest::Client::new();
+    let client = crate::support::client(false);
     let r = client
         .post(format!("{}/api/v1/login", server.base))
         .json(&json!({ "email": "ada@acme.test", "password": PASSWORD }))
@@ -122,16 +112,10 @@ fn migrate_reports_the_schema_version() {
 
 #[test]
 fn bad_configuration_exits_with_a_clear_message() {
-    let out = Command::new(binary())
-        .args(["serve", "--public-url", "ftp://nope"])
-        .output()
-        .unwrap();
+    let out = Command::new(binary()).args(["serve", "--public-url", "ftp://nope"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("public_url"));
-    let out = Command::new(binary())
-        .args(["migrate", "--database-url", "mysql://x"])
-        .output()
-        .unwrap();
+    let out = Command::new(binary()).args(["migrate", "--database-url", "mysql://x"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite: or postgres:"));
 }
@@ -143,7 +127,7 @@ async fn serve_runs_on_postgres_with_the_database_url_flag() {
     };
     let server = Server::start(&["--database-url", &db.url], &[]).await;
     assert!(server.setup_link().is_some());
-    let ready = reqwest::get(format!("{}/readyz", server.base)).await.unwrap();
+    let ready = crate::support::client(false).get(format!("{}/readyz", server.base)).send().await.unwrap();
     assert_eq!(ready.status(), 200);
 }
 
@@ -157,12 +141,9 @@ async fn sec_10_key_file_is_private_and_rotation_needs_no_restart() {
 
     let server = Server::start(&[], &[]).await;
     let key_file = server.data_dir().join("secret.key");
-    assert_eq!(
-        std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
     let token = server.setup_link().unwrap().rsplit('/').next().unwrap().to_string();
-    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let client = crate::support::client(true);
     let body =
         json!({ "account_name": "Acme", "owner_name": "Ada", "owner_email": "ada@acme.test", "password": PASSWORD });
     let r: serde_json::Value = client
@@ -185,12 +166,7 @@ async fn sec_10_key_file_is_private_and_rotation_needs_no_restart() {
         .await
         .unwrap();
     let secret = Secret::from_base32(enrol["secret"].as_str().unwrap()).unwrap();
-    let now = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
-    };
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let code = otp::current_code(&otp::TotpParams::default(), &secret, now());
     let r = client
         .post(format!("{}/api/v1/me/two-factor/enrollment/code", server.base))
@@ -200,13 +176,26 @@ async fn sec_10_key_file_is_private_and_rotation_needs_no_restart() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    let r = client
+        .post(format!("{}/api/v1/me/two-factor/enrollment/phone", server.base))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({ "phone": "+353851234567" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let sms = server.sms_code_to("+353851234567", 0).await;
+    let r = client
+        .post(format!("{}/api/v1/me/two-factor/enrollment/phone/verify", server.base))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({ "code": sms }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     let before = std::fs::read_to_string(&key_file).unwrap();
 
-    let out = Command::new(binary())
-        .args(["keys", "rotate", "--data-dir"])
-        .arg(server.data_dir())
-        .output()
-        .unwrap();
+    let out = Command::new(binary()).args(["keys", "rotate", "--data-dir"]).arg(server.data_dir()).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("key 2: 1 re-encrypted"),
@@ -215,13 +204,10 @@ async fn sec_10_key_file_is_private_and_rotation_needs_no_restart() {
     );
     let after = std::fs::read_to_string(&key_file).unwrap();
     assert_ne!(before, after);
-    assert_eq!(
-        std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
 
     // The running server meets a secret sealed under key 2 and still verifies codes.
-    let fresh = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let fresh = crate::support::client(true);
     let r: serde_json::Value = fresh
         .post(format!("{}/api/v1/login", server.base))
         .json(&json!({ "email": "ada@acme.test", "password": PASSWORD }))

@@ -17,6 +17,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/login/totp"),
     ("post", "/api/v1/me/two-factor/enrollment"),
     ("post", "/api/v1/me/two-factor/enrollment/code"),
+    ("post", "/api/v1/me/two-factor/enrollment/phone"),
+    ("post", "/api/v1/me/two-factor/enrollment/phone/verify"),
+    ("post", "/api/v1/me/phone"),
+    ("post", "/api/v1/me/phone/verify"),
     ("delete", "/api/v1/me/two-factor"),
     ("get", "/api/v1/me/devices"),
     ("delete", "/api/v1/me/devices/{id}"),
@@ -28,17 +32,10 @@ async fn the_document_lists_every_route() {
     let doc = t.http().get("/api/openapi.json").await.json();
     let paths = doc["paths"].as_object().unwrap();
     for (method, path) in ROUTES {
-        assert!(
-            paths.get(*path).and_then(|p| p.get(*method)).is_some(),
-            "{method} {path} is not documented"
-        );
+        assert!(paths.get(*path).and_then(|p| p.get(*method)).is_some(), "{method} {path} is not documented");
     }
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-    assert_eq!(
-        documented,
-        ROUTES.len(),
-        "a documented route is missing from this test's list"
-    );
+    assert_eq!(documented, ROUTES.len(), "a documented route is missing from this test's list");
 }
 
 #[tokio::test]
@@ -50,20 +47,9 @@ async fn every_documented_route_is_served() {
         let concrete = path.replace("{id}", "1").replace("{token}", "x");
         for method in methods.as_object().unwrap().keys() {
             let m = axum::http::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let r = http
-                .send(
-                    m,
-                    &concrete,
-                    Some("application/json"),
-                    axum::body::Body::from("{}"),
-                    &[],
-                )
-                .await;
+            let r = http.send(m, &concrete, Some("application/json"), axum::body::Body::from("{}"), &[]).await;
             assert_ne!(r.status, 405, "{method} {path}");
-            assert!(
-                r.status != 404 || r.error_code() != "no_such_route",
-                "{method} {path} is not routed"
-            );
+            assert!(r.status != 404 || r.error_code() != "no_such_route", "{method} {path} is not routed");
         }
     }
 }

@@ -29,16 +29,8 @@ async fn sign_in_by_form_reaches_home_and_the_users_tab(db: TestDb) {
     t.person(&o, "user@acme.test", Role::User).await;
     let http = t.http();
     let token = http.get("/login").await.form_csrf();
-    let r = http
-        .post_form(
-            "/login",
-            &[
-                ("csrf_token", &token),
-                ("email", "owner@acme.test"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let r =
+        http.post_form("/login", &[("csrf_token", &token), ("email", "owner@acme.test"), ("password", PASSWORD)]).await;
     assert_eq!(r.header("location").as_deref(), Some("/home"));
     let home = http.get("/home").await;
     assert_eq!(home.status, 200);
@@ -59,14 +51,7 @@ async fn wrong_password_keeps_you_on_the_login_page_with_a_message(db: TestDb) {
     let http = t.http();
     let token = http.get("/login").await.form_csrf();
     let r = http
-        .post_form(
-            "/login",
-            &[
-                ("csrf_token", &token),
-                ("email", "owner@acme.test"),
-                ("password", "nope nope nope"),
-            ],
-        )
+        .post_form("/login", &[("csrf_token", &token), ("email", "owner@acme.test"), ("password", "nope nope nope")])
         .await;
     assert_eq!(r.status, 401);
     assert!(r.text().contains("The email or password is incorrect."));
@@ -119,26 +104,12 @@ async fn invitation_page_sets_the_password(db: TestDb) {
     let o = t.account("acme").await;
     let owner = t.http();
     let token = owner.get("/login").await.form_csrf();
-    owner
-        .post_form(
-            "/login",
-            &[
-                ("csrf_token", &token),
-                ("email", "owner@acme.test"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    owner.post_form("/login", &[("csrf_token", &token), ("email", "owner@acme.test"), ("password", PASSWORD)]).await;
     let token = owner.get("/users").await.form_csrf();
     let r = owner
         .post_form(
             "/users",
-            &[
-                ("csrf_token", &token),
-                ("email", "new@acme.test"),
-                ("name", "Nia New"),
-                ("role", "user"),
-            ],
+            &[("csrf_token", &token), ("email", "new@acme.test"), ("name", "Nia New"), ("role", "user")],
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text());
@@ -149,9 +120,7 @@ async fn invitation_page_sets_the_password(db: TestDb) {
     let page = invitee.get(&path).await;
     assert!(page.text().contains("new@acme.test"));
     let token = page.form_csrf();
-    let r = invitee
-        .post_form(&path, &[("csrf_token", &token), ("password", PASSWORD)])
-        .await;
+    let r = invitee.post_form(&path, &[("csrf_token", &token), ("password", PASSWORD)]).await;
     assert_eq!(r.header("location").as_deref(), Some("/login?password_set=1"));
     t.signed_in("new@acme.test").await;
     let _ = o;
@@ -163,33 +132,17 @@ async fn owner_changes_a_role_from_the_profile(db: TestDb) {
     let user = t.person(&o, "user@acme.test", Role::User).await;
     let http = t.http();
     let token = http.get("/login").await.form_csrf();
-    http.post_form(
-        "/login",
-        &[
-            ("csrf_token", &token),
-            ("email", "owner@acme.test"),
-            ("password", PASSWORD),
-        ],
-    )
-    .await;
+    http.post_form("/login", &[("csrf_token", &token), ("email", "owner@acme.test"), ("password", PASSWORD)]).await;
     let profile = http.get(&format!("/users/{}", user.id)).await;
     assert!(profile.text().contains("Make Administrator"));
     let token = profile.form_csrf();
-    let r = http
-        .post_form(
-            &format!("/users/{}/role", user.id),
-            &[("csrf_token", &token), ("role", "admin")],
-        )
-        .await;
+    let r = http.post_form(&format!("/users/{}/role", user.id), &[("csrf_token", &token), ("role", "admin")]).await;
     assert_eq!(r.status, 303);
     let after = http.get(&format!("/users/{}?role_changed=1", user.id)).await.text();
     assert!(after.contains("is now Administrator"));
     assert_eq!(t.user("user@acme.test").await.role, Role::Admin);
     let own = http.get(&format!("/users/{}", o.id)).await.text();
-    assert!(
-        !own.contains("Make User") && !own.contains("Make Administrator"),
-        "no role button for the Owner"
-    );
+    assert!(!own.contains("Make User") && !own.contains("Make Administrator"), "no role button for the Owner");
 }
 
 async fn pages_carry_security_headers(db: TestDb) {
@@ -204,11 +157,7 @@ async fn pages_carry_security_headers(db: TestDb) {
     );
     assert_eq!(r.header("x-frame-options").as_deref(), Some("DENY"));
     assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
-    assert_eq!(
-        r.header("referrer-policy").as_deref(),
-        Some("same-origin"),
-        "links carry tokens"
-    );
+    assert_eq!(r.header("referrer-policy").as_deref(), Some("same-origin"), "links carry tokens");
     let css = http.get("/static/app.css").await;
     assert_eq!(css.status, 200);
     assert!(css.header("cache-control").unwrap().contains("max-age"));

@@ -37,10 +37,7 @@ async fn one_owner_per_account_is_a_constraint(db: TestDb) {
     let err = users::insert(&mut conn, &second).await.unwrap_err();
     assert!(matches!(err, StoreError::Unique(_)), "{err:?}");
     let other_account = accounts::insert(&mut conn, "Globex", 0).await.unwrap();
-    let fine = NewUser {
-        account_id: other_account,
-        ..second
-    };
+    let fine = NewUser { account_id: other_account, ..second };
     users::insert(&mut conn, &fine).await.unwrap();
 }
 
@@ -57,40 +54,17 @@ async fn emails_are_unique_across_accounts(db: TestDb) {
         })
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            twofold_app::Error::Conflict {
-                code: "email_taken",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, twofold_app::Error::Conflict { code: "email_taken", .. }), "{err:?}");
     let mut conn = t.app.store().conn().await.unwrap();
-    assert_eq!(
-        accounts::count(&mut conn).await.unwrap(),
-        1,
-        "the transaction left no empty account behind"
-    );
+    assert_eq!(accounts::count(&mut conn).await.unwrap(), 1, "the transaction left no empty account behind");
 }
 
 async fn the_audit_log_refuses_edits_and_deletions(db: TestDb) {
     let t = TestApp::new(db).await;
     t.account("acme").await;
     let mut conn = t.app.store().conn().await.unwrap();
-    assert!(
-        sqlx::query("UPDATE audit_events SET event = 'nothing'")
-            .execute(&mut *conn)
-            .await
-            .is_err()
-    );
-    assert!(
-        sqlx::query("DELETE FROM audit_events")
-            .execute(&mut *conn)
-            .await
-            .is_err()
-    );
+    assert!(sqlx::query("UPDATE audit_events SET event = 'nothing'").execute(&mut *conn).await.is_err());
+    assert!(sqlx::query("DELETE FROM audit_events").execute(&mut *conn).await.is_err());
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE event = 'account.created'")
         .fetch_one(&mut *conn)
         .await
@@ -108,15 +82,8 @@ async fn a_setup_link_works_once_under_concurrency(db: TestDb) {
         let token = token.clone();
         tasks.push(tokio::spawn(async move {
             let email = format!("owner{i}@acme.test");
-            let new = NewAccount {
-                account_name: "Acme",
-                owner_name: "Ada",
-                owner_email: &email,
-                password: PASSWORD,
-            };
-            app.complete_setup(&token, &new, &RequestContext::default())
-                .await
-                .is_ok()
+            let new = NewAccount { account_name: "Acme", owner_name: "Ada", owner_email: &email, password: PASSWORD };
+            app.complete_setup(&token, &new, &RequestContext::default()).await.is_ok()
         }));
     }
     let mut successes = 0;

@@ -5,7 +5,7 @@ use twofold_app::domain::otp::Secret;
 use crate::support::{Http, PASSWORD, TestApp, TestDb};
 
 on_both_databases!(
-    wizard_enables_two_factor_in_three_steps,
+    wizard_enables_two_factor_in_four_steps,
     leaving_the_wizard_leaves_two_factor_off,
     code_page_signs_in_and_explains_a_wrong_clock,
     disable_pop_up_asks_for_the_password,
@@ -28,18 +28,10 @@ async fn wizard_to_step_three(http: &Http) -> Secret {
     let intro = http.get("/me/two-factor/enable").await;
     assert!(intro.text().contains("Enable 2FA"));
     let step1 = http.get("/me/two-factor/enable/app").await;
-    for app in [
-        "Google Authenticator",
-        "Authy",
-        "Duo Mobile",
-        "1Password",
-        "Microsoft Authenticator",
-    ] {
+    for app in ["Google Authenticator", "Authy", "Duo Mobile", "1Password", "Microsoft Authenticator"] {
         assert!(step1.text().contains(app), "{app}");
     }
-    let next = http
-        .post_form("/me/two-factor/enable/key", &[("csrf_token", &step1.form_csrf())])
-        .await;
+    let next = http.post_form("/me/two-factor/enable/key", &[("csrf_token", &step1.form_csrf())]).await;
     assert_eq!(next.header("location").as_deref(), Some("/me/two-factor/enable/key"));
     let step2 = http.get("/me/two-factor/enable/key").await.text();
     assert!(step2.contains("<svg") && step2.contains("Step 2: Scan QR code"));
@@ -51,7 +43,7 @@ async fn wizard_to_step_three(http: &Http) -> Secret {
     Secret::from_base32(grouped).unwrap()
 }
 
-async fn wizard_enables_two_factor_in_three_steps(db: TestDb) {
+async fn wizard_enables_two_factor_in_four_steps(db: TestDb) {
     let t = TestApp::new(db).await;
     let o = t.account("acme").await;
     let http = page_sign_in(&t, "owner@acme.test", false).await;
@@ -59,21 +51,36 @@ async fn wizard_enables_two_factor_in_three_steps(db: TestDb) {
     assert!(profile.contains("Enable two-factor authentication"));
     let secret = wizard_to_step_three(&http).await;
     let csrf = http.get("/me/two-factor/enable/code").await.form_csrf();
-    let wrong = http
-        .post_form(
-            "/me/two-factor/enable/code",
-            &[("csrf_token", &csrf), ("code", "12345")],
-        )
-        .await;
+    let wrong = http.post_form("/me/two-factor/enable/code", &[("csrf_token", &csrf), ("code", "12345")]).await;
     assert_eq!(wrong.status, 422);
     assert!(wrong.text().contains("Step 3: Enter code"), "stays on Step 3");
     let code = t.code(&secret, 0);
-    let done = http
-        .post_form("/me/two-factor/enable/code", &[("csrf_token", &csrf), ("code", &code)])
-        .await;
+    let step3 = http.post_form("/me/two-factor/enable/code", &[("csrf_token", &csrf), ("code", &code)]).await;
+    assert_eq!(step3.header("location").as_deref(), Some("/me/two-factor/enable/phone"), "{}", step3.text());
+    // Step 3 alone does not turn 2FA on.
+    let profile = http.get(&format!("/users/{}", o.id)).await.text();
+    assert!(profile.contains("Enable two-factor authentication"));
+    // Step 4: the number, then the code it receives.
+    let step4 = http.get("/me/two-factor/enable/phone").await;
+    assert!(step4.text().contains("Step 4: Phone verification") && step4.text().contains("type=\"tel\""));
+    let bad = http.post_form("/me/two-factor/enable/phone", &[("csrf_token", &csrf), ("phone", "085 123 4567")]).await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.text().contains("Start with + and your country code"));
+    let sent =
+        http.post_form("/me/two-factor/enable/phone", &[("csrf_token", &csrf), ("phone", "+353 85 123 4567")]).await;
+    assert_eq!(sent.status, 303, "{}", sent.text());
+    let waiting = http.get("/me/two-factor/enable/phone").await.text();
+    assert!(waiting.contains("+•• ••• ••• 67") && waiting.contains("just now"), "{waiting}");
+    assert!(waiting.contains("Still pending") && waiting.contains("up to 15 minutes") && waiting.contains("Resend"));
+    let sms = t.sms_code_to(crate::support::PHONE).await;
+    assert!(http.get("/me/two-factor/enable/phone").await.text().contains("Handed to the SMS network"));
+    let resend = http.post_form("/me/two-factor/enable/phone/resend", &[("csrf_token", &csrf)]).await;
+    assert_eq!(resend.status, 429, "Resend waits out the cooldown");
+    let done = http.post_form("/me/two-factor/enable/phone/verify", &[("csrf_token", &csrf), ("code", &sms)]).await;
     assert_eq!(done.status, 303, "{}", done.text());
     let profile = http.get(done.header("location").as_deref().unwrap()).await.text();
     assert!(profile.contains("Two-factor authentication is on."));
+    assert!(profile.contains("+•• ••• ••• 67"), "the masked number on the profile");
     assert!(profile.contains("Disable two-factor authentication"));
     // The key is never shown again (SEC-04).
     let again = http.get("/me/two-factor/enable/key").await;
@@ -100,27 +107,18 @@ async fn code_page_signs_in_and_explains_a_wrong_clock(db: TestDb) {
     t.account("acme").await;
     let secret = t.enable_two_factor(&t.signed_in("owner@acme.test").await).await;
     let http = page_sign_in(&t, "owner@acme.test", false).await;
-    assert_eq!(
-        http.get("/home").await.header("location").as_deref(),
-        Some("/login/code")
-    );
+    assert_eq!(http.get("/home").await.header("location").as_deref(), Some("/login/code"));
     let page = http.get("/login/code").await;
     let csrf = page.form_csrf();
     let drifted = t.code(&secret, -5);
-    let r = http
-        .post_form("/login/code", &[("csrf_token", &csrf), ("code", &drifted)])
-        .await;
+    let r = http.post_form("/login/code", &[("csrf_token", &csrf), ("code", &drifted)]).await;
     assert_eq!(r.status, 401);
     assert!(
-        r.text()
-            .replace("&#39;", "'")
-            .contains("Your phone's clock seems to be about 2 minutes 20 seconds slow"),
+        r.text().replace("&#39;", "'").contains("Your phone's clock seems to be about 2 minutes 20 seconds slow"),
         "{}",
         r.text()
     );
-    let r = http
-        .post_form("/login/code", &[("csrf_token", &csrf), ("code", &t.code(&secret, 0))])
-        .await;
+    let r = http.post_form("/login/code", &[("csrf_token", &csrf), ("code", &t.code(&secret, 0))]).await;
     assert_eq!(r.header("location").as_deref(), Some("/home"));
     assert!(http.get("/home").await.text().contains("Welcome"));
 }
@@ -131,35 +129,19 @@ async fn disable_pop_up_asks_for_the_password(db: TestDb) {
     let secret = t.enable_two_factor(&t.signed_in("owner@acme.test").await).await;
     let step = t.password_step("owner@acme.test", false).await;
     let code = t.code(&secret, 0);
-    let r = step
-        .post_json("/api/v1/login/totp", &serde_json::json!({ "code": code }))
-        .await;
+    let r = step.post_json("/api/v1/login/totp", &serde_json::json!({ "code": code })).await;
     assert_eq!(r.status, 200);
     let http = step;
     let page = http.get("/me/two-factor/disable").await;
     assert!(page.text().contains("Disable two-factor authentication?"));
     let csrf = page.form_csrf();
-    let wrong = http
-        .post_form(
-            "/me/two-factor/disable",
-            &[("csrf_token", &csrf), ("password", "nope nope nope")],
-        )
-        .await;
+    let wrong =
+        http.post_form("/me/two-factor/disable", &[("csrf_token", &csrf), ("password", "nope nope nope")]).await;
     assert_eq!(wrong.status, 401);
     assert!(wrong.text().contains("The email or password is incorrect."));
-    let ok = http
-        .post_form(
-            "/me/two-factor/disable",
-            &[("csrf_token", &csrf), ("password", PASSWORD)],
-        )
-        .await;
+    let ok = http.post_form("/me/two-factor/disable", &[("csrf_token", &csrf), ("password", PASSWORD)]).await;
     assert_eq!(ok.header("location"), Some(format!("/users/{}?two_factor=off", o.id)));
-    assert!(
-        http.get(&format!("/users/{}", o.id))
-            .await
-            .text()
-            .contains("Enable two-factor authentication")
-    );
+    assert!(http.get(&format!("/users/{}", o.id)).await.text().contains("Enable two-factor authentication"));
 }
 
 async fn sec_02_a_thousand_enrolments_give_a_thousand_secrets(db: TestDb) {
@@ -167,11 +149,7 @@ async fn sec_02_a_thousand_enrolments_give_a_thousand_secrets(db: TestDb) {
     let owner = t.account("acme").await;
     let mut seen = std::collections::HashSet::new();
     for _ in 0..1000 {
-        let e = t
-            .app
-            .start_enrolment(&owner, &twofold_app::RequestContext::default())
-            .await
-            .unwrap();
+        let e = t.app.start_enrolment(&owner, &twofold_app::RequestContext::default()).await.unwrap();
         assert_eq!(e.secret_base32.len(), 32, "160 bits");
         seen.insert(e.secret_base32);
     }

@@ -73,12 +73,7 @@ impl Browser {
                 Err(e) => panic!("chromedriver did not start: {e}"),
             }
         };
-        Some(Browser {
-            client,
-            driver,
-            _profile: profile,
-            _turn: turn,
-        })
+        Some(Browser { client, driver, _profile: profile, _turn: turn })
     }
 
     pub async fn goto(&self, url: &str) {
@@ -92,25 +87,11 @@ impl Browser {
     }
 
     pub async fn click(&self, css: &str) {
-        self.client
-            .wait()
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        self.client.wait().for_element(Locator::Css(css)).await.unwrap().click().await.unwrap();
     }
 
     pub async fn text(&self, css: &str) -> String {
-        self.client
-            .wait()
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        self.client.wait().for_element(Locator::Css(css)).await.unwrap().text().await.unwrap()
     }
 
     pub async fn url(&self) -> String {

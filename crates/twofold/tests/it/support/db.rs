@@ -15,11 +15,7 @@ impl TestDb {
     pub async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().unwrap();
         let url = twofold_app::store::sqlite_url_in(dir.path());
-        TestDb {
-            url,
-            _dir: Some(dir),
-            drop_from: None,
-        }
+        TestDb { url, _dir: Some(dir), drop_from: None }
     }
 
     /// A new PostgreSQL database, or `None` (after saying so) when none is configured.
@@ -30,19 +26,10 @@ impl TestDb {
         };
         let name = format!("twofold_t_{}", random_suffix());
         sqlx::any::install_default_drivers();
-        let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
-            .await
-            .unwrap();
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .unwrap();
+        let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url).await.unwrap();
+        admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
         let url = with_database(&admin_url, &name);
-        Some(TestDb {
-            url,
-            _dir: None,
-            drop_from: Some((admin_url, name)),
-        })
+        Some(TestDb { url, _dir: None, drop_from: Some((admin_url, name)) })
     }
 
     /// A migrated store on this database.
@@ -60,16 +47,11 @@ impl Drop for TestDb {
         };
         // Drop cannot await; a short-lived thread with its own runtime does the cleanup.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async {
                 if let Ok(mut admin) = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url).await {
                     let _ = admin
-                        .execute(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                        )))
+                        .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
                         .await;
                 }
             });

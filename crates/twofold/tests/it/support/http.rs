@@ -40,12 +40,7 @@ impl Response {
     }
 
     pub fn set_cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .collect()
+        self.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect()
     }
 
     /// The value of the `csrf_token` field of the first form on the page.
@@ -87,25 +82,11 @@ impl Http {
     }
 
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Response {
-        self.send(
-            Method::POST,
-            path,
-            Some("application/json"),
-            Body::from(body.to_string()),
-            &[],
-        )
-        .await
+        self.send(Method::POST, path, Some("application/json"), Body::from(body.to_string()), &[]).await
     }
 
     pub async fn put_json(&self, path: &str, body: &serde_json::Value) -> Response {
-        self.send(
-            Method::PUT,
-            path,
-            Some("application/json"),
-            Body::from(body.to_string()),
-            &[],
-        )
-        .await
+        self.send(Method::PUT, path, Some("application/json"), Body::from(body.to_string()), &[]).await
     }
 
     pub async fn post_raw(
@@ -115,20 +96,12 @@ impl Http {
         body: impl Into<Body>,
         extra: &[(&str, &str)],
     ) -> Response {
-        self.send(Method::POST, path, Some(content_type), body.into(), extra)
-            .await
+        self.send(Method::POST, path, Some(content_type), body.into(), extra).await
     }
 
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
         let body = serde_urlencoded(fields);
-        self.send(
-            Method::POST,
-            path,
-            Some("application/x-www-form-urlencoded"),
-            Body::from(body),
-            &[],
-        )
-        .await
+        self.send(Method::POST, path, Some("application/x-www-form-urlencoded"), Body::from(body), &[]).await
     }
 
     pub async fn send(
@@ -139,22 +112,13 @@ impl Http {
         body: Body,
         extra: &[(&str, &str)],
     ) -> Response {
-        let mut request = Request::builder()
-            .method(method.clone())
-            .uri(path)
-            .header(header::HOST, "127.0.0.1:8080");
+        let mut request = Request::builder().method(method.clone()).uri(path).header(header::HOST, "127.0.0.1:8080");
         request = request.header(header::USER_AGENT, self.user_agent.lock().unwrap().clone());
         if let Some(ct) = content_type {
             request = request.header(header::CONTENT_TYPE, ct);
         }
-        let cookie_header = self
-            .cookies
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let cookie_header =
+            self.cookies.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
         if !cookie_header.is_empty() {
             request = request.header(header::COOKIE, cookie_header);
         }
@@ -169,10 +133,7 @@ impl Http {
         let response = self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap()
-            .to_vec();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec();
         let response = Response { status, headers, body };
         self.keep_cookies(&response);
         response
@@ -196,11 +157,7 @@ impl Http {
 }
 
 fn serde_urlencoded(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&")
 }
 
 fn encode(s: &str) -> String {

@@ -4,11 +4,13 @@ pub mod browser;
 pub mod db;
 pub mod http;
 pub mod server;
+pub mod sms;
 
 use std::sync::Arc;
 
 use twofold_app::domain::FixedClock;
 use twofold_app::domain::otp::{self, Secret};
+use twofold_app::outbox::OutboxWorker;
 use twofold_app::setup::NewAccount;
 use twofold_app::store::users::UserRow;
 use twofold_app::{App, AppConfig, OsEntropy, RequestContext, Secrets};
@@ -46,12 +48,24 @@ pub fn skip(what: &str, why: &str) {
     eprintln!("SKIPPED {what}: {why}");
 }
 
+/// An HTTP client for tests against the real binary (rustls needs its crypto provider
+/// installed first; twofold-sms does that once per process).
+pub fn client(cookies: bool) -> reqwest::Client {
+    twofold_sms::install_crypto_provider();
+    reqwest::Client::builder().cookie_store(cookies).build().unwrap()
+}
+
+/// The mobile number tests enrol with (a valid Irish mobile).
+pub const PHONE: &str = "+353851234567";
+
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// The application wired to a test database and a clock the test controls.
 pub struct TestApp {
     pub app: App,
     pub clock: Arc<FixedClock>,
+    /// Receives every SMS the outbox worker sends (see [`TestApp::deliver_sms`]).
+    pub sms: Arc<sms::CaptureProvider>,
     /// Kept so the database outlives the app.
     _db: TestDb,
 }
@@ -67,7 +81,8 @@ impl TestApp {
         let keyring = twofold_app::store::secret_box::Keyring::generate().unwrap();
         let secrets = Secrets::fixed(twofold_app::store::secret_box::SecretBox::new(keyring));
         let app = App::new(store, config, secrets, clock.clone(), Arc::new(OsEntropy)).unwrap();
-        TestApp { app, clock, _db: db }
+        let sms = Arc::new(sms::CaptureProvider::default());
+        TestApp { app, clock, sms, _db: db }
     }
 
     /// The SQLite file, when the test runs on SQLite.
@@ -89,12 +104,7 @@ impl TestApp {
     /// Creates an account with an Owner `owner@<slug>.test`; answers the Owner.
     pub async fn account(&self, slug: &str) -> UserRow {
         let email = format!("owner@{slug}.test");
-        let new = NewAccount {
-            account_name: slug,
-            owner_name: "Olive Owner",
-            owner_email: &email,
-            password: PASSWORD,
-        };
+        let new = NewAccount { account_name: slug, owner_name: "Olive Owner", owner_email: &email, password: PASSWORD };
         self.app.create_account(&new).await.unwrap();
         self.user(&email).await
     }
@@ -102,59 +112,61 @@ impl TestApp {
     /// Invites a person into `owner`'s account and sets their password; answers them.
     pub async fn person(&self, owner: &UserRow, email: &str, role: twofold_app::domain::Role) -> UserRow {
         let owner = self.user(&owner.email).await;
-        let new = twofold_app::people::NewPerson {
-            email,
-            name: "Pat Person",
-            role,
-        };
+        let new = twofold_app::people::NewPerson { email, name: "Pat Person", role };
         let invitation = self.app.invite(&owner, &new, &RequestContext::default()).await.unwrap();
         let token = invitation.url.rsplit('/').next().unwrap().to_string();
-        self.app
-            .accept_invitation(&token, PASSWORD, &RequestContext::default())
-            .await
-            .unwrap()
+        self.app.accept_invitation(&token, PASSWORD, &RequestContext::default()).await.unwrap()
     }
 
     pub async fn user(&self, email: &str) -> UserRow {
         let mut conn = self.app.store().conn().await.unwrap();
-        twofold_app::store::users::by_email(&mut conn, email)
-            .await
-            .unwrap()
-            .unwrap()
+        twofold_app::store::users::by_email(&mut conn, email).await.unwrap().unwrap()
     }
 
     /// A client signed in as `email` through the API.
     pub async fn signed_in(&self, email: &str) -> Http {
         let http = self.http();
-        let r = http
-            .post_json(
-                "/api/v1/login",
-                &serde_json::json!({ "email": email, "password": PASSWORD }),
-            )
-            .await;
+        let r = http.post_json("/api/v1/login", &serde_json::json!({ "email": email, "password": PASSWORD })).await;
         assert_eq!(r.status, 200, "sign-in as {email} failed: {}", r.text());
         assert_eq!(r.json()["status"], "signed_in");
         http.set_csrf(r.json()["csrf_token"].as_str().unwrap());
         http
     }
 
-    /// Turns 2FA on for the person signed in on `http` through the API; answers their key.
-    /// The clock then moves one step on, so the confirming code is not the next one used.
+    /// One pass of the outbox worker over the capture provider.
+    pub async fn deliver_sms(&self) -> twofold_app::outbox::Pass {
+        let worker = OutboxWorker::new(self.app.clone(), self.sms.clone());
+        worker.run_once().await.unwrap()
+    }
+
+    /// Delivers what is queued and answers the newest code sent to `e164`.
+    pub async fn sms_code_to(&self, e164: &str) -> String {
+        self.deliver_sms().await;
+        self.sms.last_code_to(e164).unwrap_or_else(|| panic!("no SMS code to {e164}: {:?}", self.sms.sent()))
+    }
+
+    /// Turns 2FA on for the person signed in on `http` through the API (all four steps,
+    /// with the phone [`PHONE`]); answers their key. The clock then moves on past the
+    /// confirming code's step and the SMS cooldown.
     pub async fn enable_two_factor(&self, http: &Http) -> Secret {
-        let r = http
-            .post_json("/api/v1/me/two-factor/enrollment", &serde_json::json!({}))
-            .await;
+        self.enable_two_factor_with_phone(http, PHONE).await
+    }
+
+    pub async fn enable_two_factor_with_phone(&self, http: &Http, phone: &str) -> Secret {
+        let r = http.post_json("/api/v1/me/two-factor/enrollment", &serde_json::json!({})).await;
         assert_eq!(r.status, 201, "{}", r.text());
         let secret = Secret::from_base32(r.json()["secret"].as_str().unwrap()).unwrap();
         let code = self.code(&secret, 0);
-        let r = http
-            .post_json(
-                "/api/v1/me/two-factor/enrollment/code",
-                &serde_json::json!({ "code": code }),
-            )
-            .await;
+        let r = http.post_json("/api/v1/me/two-factor/enrollment/code", &serde_json::json!({ "code": code })).await;
         assert_eq!(r.status, 200, "{}", r.text());
-        self.clock.advance(30);
+        assert_eq!(r.json()["next"], "phone");
+        let r = http.post_json("/api/v1/me/two-factor/enrollment/phone", &serde_json::json!({ "phone": phone })).await;
+        assert_eq!(r.status, 202, "{}", r.text());
+        let sms = self.sms_code_to(phone).await;
+        let r =
+            http.post_json("/api/v1/me/two-factor/enrollment/phone/verify", &serde_json::json!({ "code": sms })).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        self.clock.advance(60);
         secret
     }
 
@@ -182,15 +194,9 @@ impl TestApp {
     /// The audit events of an account, oldest first, as (event, actor, target).
     pub async fn events(&self, account_id: i64) -> Vec<(String, Option<i64>, Option<i64>)> {
         let mut conn = self.app.store().conn().await.unwrap();
-        let q = twofold_app::store::audit::Query {
-            account_id: Some(account_id),
-            limit: 1000,
-            ..Default::default()
-        };
+        let q = twofold_app::store::audit::Query { account_id: Some(account_id), limit: 1000, ..Default::default() };
         let mut rows = twofold_app::store::audit::list(&mut conn, &q).await.unwrap();
         rows.reverse();
-        rows.into_iter()
-            .map(|r| (r.event, r.actor_user_id, r.target_user_id))
-            .collect()
+        rows.into_iter().map(|r| (r.event, r.actor_user_id, r.target_user_id)).collect()
     }
 }

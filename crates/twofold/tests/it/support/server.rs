@@ -14,11 +14,7 @@ pub struct Server {
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 pub fn binary() -> &'static str {
@@ -59,18 +55,13 @@ impl Server {
                 lines.lock().unwrap().push(line);
             }
         });
-        let server = Server {
-            child,
-            base: format!("http://{listen}"),
-            _data_dir: data_dir,
-            stdout,
-        };
+        let server = Server { child, base: format!("http://{listen}"), _data_dir: data_dir, stdout };
         server.wait_ready().await;
         server
     }
 
     async fn wait_ready(&self) {
-        let client = reqwest::Client::new();
+        let client = crate::support::client(false);
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(r) = client.get(format!("{}/readyz", self.base)).send().await
@@ -87,25 +78,43 @@ impl Server {
         self._data_dir.path()
     }
 
+    /// Waits for the `file` SMS provider to write a message to `to`, newest first, and
+    /// answers the code in it (the server's worker polls the outbox every second).
+    pub async fn sms_code_to(&self, to: &str, after: usize) -> String {
+        let path = self.data_dir().join("sms-outbox.jsonl");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let lines: Vec<serde_json::Value> = std::fs::read_to_string(&path)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect();
+            let code = lines
+                .iter()
+                .skip(after)
+                .rev()
+                .filter(|m| m["to"] == to)
+                .find_map(|m| super::sms::code_in(m["body"].as_str().unwrap_or_default()));
+            if let Some(code) = code {
+                return code;
+            }
+            assert!(Instant::now() < deadline, "no SMS to {to} in {}", path.display());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub fn stdout(&self) -> Vec<String> {
         self.stdout.lock().unwrap().clone()
     }
 
     /// The setup link printed at first start, if any.
     pub fn setup_link(&self) -> Option<String> {
-        self.stdout()
-            .iter()
-            .map(|l| l.trim())
-            .find(|l| l.contains("/setup/"))
-            .map(str::to_owned)
+        self.stdout().iter().map(|l| l.trim()).find(|l| l.contains("/setup/")).map(str::to_owned)
     }
 
     /// Sends SIGTERM and waits for a clean exit; answers the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
