@@ -117,13 +117,14 @@ async fn me(State(state): State<AppState>, ApiUser(session): ApiUser) -> ApiResu
     let user = &session.user;
     let account_name = state.app.account_name(user.account_id).await?;
     let enabled_at = state.app.two_factor_status(user.id).await?.enabled_at;
+    let phone = state.app.masked_phone(user.id).await?;
     Ok(Json(MeView {
         id: user.id,
         email: user.email.clone(),
         name: user.name.clone(),
         role: user.role.as_str().into(),
         account: AccountView { id: user.account_id, name: account_name },
-        two_factor: TwoFactorView { enabled: enabled_at.is_some(), phone: None, enabled_at },
+        two_factor: TwoFactorView { enabled: enabled_at.is_some(), phone, enabled_at },
         csrf_token: session.csrf_token.clone(),
     }))
 }

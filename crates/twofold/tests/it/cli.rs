@@ -228,3 +228,48 @@ async fn sec_10_key_file_is_private_and_rotation_needs_no_restart() {
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
+
+/// `twofold sms outbox` lists messages and their state, never their text (which may hold
+/// a code).
+#[tokio::test]
+async fn sms_outbox_lists_messages_without_their_codes() {
+    let server = Server::start(&[], &[]).await;
+    let token = server.setup_link().unwrap().rsplit('/').next().unwrap().to_string();
+    let client = crate::support::client(true);
+    let body =
+        json!({ "account_name": "Acme", "owner_name": "Ada", "owner_email": "ada@acme.test", "password": PASSWORD });
+    let r: serde_json::Value = client
+        .post(format!("{}/api/v1/setup/{token}", server.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let csrf = r["csrf_token"].as_str().unwrap().to_string();
+    let post = async |path: &str, body: serde_json::Value| {
+        let r = client
+            .post(format!("{}{path}", server.base))
+            .header("x-csrf-token", &csrf)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        r.json::<serde_json::Value>().await.unwrap_or_default()
+    };
+    let enrol = post("/api/v1/me/two-factor/enrollment", json!({})).await;
+    let secret = twofold_app::domain::otp::Secret::from_base32(enrol["secret"].as_str().unwrap()).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let code = twofold_app::domain::otp::current_code(&Default::default(), &secret, now);
+    post("/api/v1/me/two-factor/enrollment/code", json!({ "code": code })).await;
+    post("/api/v1/me/two-factor/enrollment/phone", json!({ "phone": "+353851234567" })).await;
+    let sms = server.sms_code_to("+353851234567", 0).await;
+
+    let out = Command::new(binary()).args(["sms", "outbox", "--data-dir"]).arg(server.data_dir()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("sent: 1"), "{text}");
+    assert!(text.contains("+•• ••• ••• 67") && text.contains("file"), "{text}");
+    assert!(!text.contains(&sms) && !text.contains("+353851234567"), "no code, no full number: {text}");
+}

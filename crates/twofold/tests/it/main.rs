@@ -16,6 +16,7 @@ mod cli;
 mod openapi;
 mod pages;
 mod security;
+mod sms;
 mod store;
 mod two_factor;
 mod two_factor_pages;
