@@ -23,6 +23,9 @@ pub enum Error {
     Denied(#[from] Denied),
     #[error("{0}")]
     NotFound(&'static str),
+    /// Signed in, but this is not available to this person now (403 with its own code).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     #[error("This link is invalid, expired or already used.")]
     LinkInvalid,
     #[error("{message}")]

@@ -6,16 +6,19 @@ mod error;
 mod passwords;
 mod system;
 
+pub mod admin;
 pub mod audit;
 pub mod context;
 pub mod outbox;
 pub mod people;
 pub mod phone;
 pub mod qr;
+pub mod recovery;
 pub mod secrets;
 pub mod setup;
 pub mod sign_in;
 pub mod sms;
+pub mod support;
 pub mod two_factor;
 
 use std::sync::Arc;

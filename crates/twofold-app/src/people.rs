@@ -3,9 +3,11 @@
 use serde_json::json;
 use twofold_domain::email::Email;
 use twofold_domain::permissions::{self, Denied};
+use twofold_domain::phone::mask;
+use twofold_domain::policy::{self, Requirement};
 use twofold_domain::{Role, password, person_name, token};
 use twofold_store::users::{self, NewUser, UserRow};
-use twofold_store::{accounts, commit, links, totp};
+use twofold_store::{accounts, commit, links, phones, totp};
 
 use std::collections::HashMap;
 
@@ -18,6 +20,17 @@ use crate::{App, Error, RequestContext, Result};
 pub struct Invitation {
     pub user: UserRow,
     pub url: String,
+}
+
+/// One person as the Users tab lists them.
+#[derive(Debug, Clone)]
+pub struct PersonSummary {
+    pub user: UserRow,
+    pub two_factor_since: Option<i64>,
+    /// The verified number, masked.
+    pub phone: Option<String>,
+    /// What the account's 2FA policy asks of them.
+    pub requirement: Requirement,
 }
 
 #[derive(Debug, Clone)]
@@ -35,17 +48,27 @@ impl App {
 
     /// The people of the actor's account with when each turned 2FA on, for its Owner and
     /// Administrators.
-    pub async fn people(&self, actor: &UserRow) -> Result<Vec<(UserRow, Option<i64>)>> {
+    pub async fn people(&self, actor: &UserRow) -> Result<Vec<PersonSummary>> {
         permissions::may_list_people(&actor.person())?;
         let mut conn = self.store().conn().await?;
-        let since: HashMap<i64, i64> =
-            totp::enabled_in_account(&mut conn, actor.account_id).await?.into_iter().collect();
-        let people = users::in_account(&mut conn, actor.account_id).await?;
+        let account = actor.account_id;
+        let since: HashMap<i64, i64> = totp::enabled_in_account(&mut conn, account).await?.into_iter().collect();
+        let phones: HashMap<i64, String> = phones::in_account(&mut conn, account).await?.into_iter().collect();
+        let policy = accounts::policy(&mut conn, account).await?;
+        let now = self.now();
+        let people = users::in_account(&mut conn, account).await?;
         Ok(people
             .into_iter()
-            .map(|u| {
-                let enabled_at = since.get(&u.id).copied();
-                (u, enabled_at)
+            .map(|user| {
+                let two_factor_since = since.get(&user.id).copied();
+                let phone = phones.get(&user.id).map(|p| mask(p));
+                let requirement = policy::requirement(
+                    policy.require_two_factor_since,
+                    policy.grace_days,
+                    two_factor_since.is_some(),
+                    now,
+                );
+                PersonSummary { user, two_factor_since, phone, requirement }
             })
             .collect())
     }
@@ -69,7 +92,7 @@ impl App {
         let (email, name) = match checked {
             Ok(ok) => ok,
             Err(e) => {
-                return Err(self.refused(actor, None, "invitation.refused", &e, ctx).await);
+                return Err(self.refused(actor, None, "invitation.refused", e, ctx).await);
             }
         };
         let link = token::generate(self.entropy());
@@ -138,7 +161,7 @@ impl App {
         let target = users::by_id(&mut tx, target_id).await?.ok_or(Denied::NotFound)?;
         if let Err(denied) = permissions::may_change_role(&actor.person(), &target.person(), role) {
             drop(tx);
-            return Err(self.refused(actor, Some(&target), "role.change_refused", &denied.into(), ctx).await);
+            return Err(self.refused(actor, Some(&target), "role.change_refused", denied.into(), ctx).await);
         }
         if target.role == role {
             return Ok(target);
@@ -158,18 +181,20 @@ impl App {
             json!({ "from": target.role, "to": role }),
         )
         .await?;
+        let article = if role == Role::Admin { "an Administrator" } else { "a User" };
+        twofold_store::notices::add(&mut tx, target.id, &format!("{} made you {article}.", actor.name), now).await?;
         commit(tx).await?;
         Ok(UserRow { role, ..target })
     }
 
     /// Records a refused attempt (SEC-30) and hands the refusal back. Attempts on other
     /// accounts' people are recorded in the actor's account only, without the target.
-    async fn refused(
+    pub(crate) async fn refused(
         &self,
         actor: &UserRow,
         target: Option<&UserRow>,
         event: &str,
-        why: &Error,
+        why: Error,
         ctx: &RequestContext,
     ) -> Error {
         let same_account = target.is_some_and(|t| t.account_id == actor.account_id);
@@ -178,9 +203,10 @@ impl App {
             actor: Some(actor.id),
             target: target.filter(|_| same_account).map(|t| t.id),
         };
-        let reason = match why {
+        let reason = match &why {
             Error::Denied(d) => format!("{d:?}"),
             Error::Invalid { code, .. } => (*code).to_string(),
+            Error::InvalidCredentials => "wrong_password".to_string(),
             other => other.to_string(),
         };
         let written = async {
@@ -188,11 +214,7 @@ impl App {
             record(&mut conn, self.now(), ctx, parties, event, json!({ "reason": reason })).await
         };
         match written.await {
-            Ok(()) => match why {
-                Error::Denied(d) => Error::Denied(*d),
-                Error::Invalid { code, message } => Error::Invalid { code, message: message.clone() },
-                other => Error::Internal(other.to_string()),
-            },
+            Ok(()) => why,
             Err(e) => e,
         }
     }

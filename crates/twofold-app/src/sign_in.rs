@@ -2,6 +2,7 @@
 
 use serde_json::json;
 use twofold_domain::email::Email;
+use twofold_domain::policy::Requirement;
 use twofold_domain::session::Stage;
 use twofold_domain::throttle::{Gate, ThrottlePolicy};
 use twofold_domain::token;
@@ -19,6 +20,8 @@ pub struct CurrentSession {
     pub user: UserRow,
     /// The token forms and API calls must echo (SEC-25).
     pub csrf_token: String,
+    /// What the account's 2FA policy asks of this person now.
+    pub requirement: Requirement,
 }
 
 impl CurrentSession {
@@ -184,7 +187,10 @@ impl App {
             session.last_seen_at = now;
             session.expires_at = expires_at;
         }
-        Ok(Some(CurrentSession { session, user, csrf_token: token::csrf_for_session(raw) }))
+        drop(conn);
+        let requirement =
+            if session.stage == Stage::SignedIn { self.requirement(&user).await? } else { Requirement::Met };
+        Ok(Some(CurrentSession { session, user, csrf_token: token::csrf_for_session(raw), requirement }))
     }
 
     /// Ends the session on the server (SEC-22).

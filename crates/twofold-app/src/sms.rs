@@ -119,6 +119,11 @@ impl App {
         Ok(Phone::from_stored(challenge.e164))
     }
 
+    /// Where the latest code for this purpose and request stands, for the pages.
+    pub async fn sms_delivery(&self, user_id: i64, purpose: Purpose, request_ref: &str) -> Result<Option<Delivery>> {
+        self.delivery(user_id, purpose, request_ref).await
+    }
+
     /// Where the latest code for this request stands.
     pub(crate) async fn delivery(&self, user_id: i64, purpose: Purpose, request_ref: &str) -> Result<Option<Delivery>> {
         let mut conn = self.store().conn().await?;

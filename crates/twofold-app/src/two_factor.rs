@@ -193,6 +193,7 @@ impl App {
         }
         phones::set_verified(&mut tx, user.id, phone.e164(), now).await?;
         devices::delete_for_user(&mut tx, user.id).await?;
+        twofold_store::recovery::close(&mut tx, user.id, "re_enrolled", now).await?;
         let detail = json!({ "method": "totp", "phone": phone.masked() });
         record(&mut tx, now, ctx, Parties::own(user), "two_factor.enabled", detail).await?;
         commit(tx).await?;
@@ -360,18 +361,34 @@ impl App {
         }
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        if !totp::delete(&mut tx, user.id).await? {
+        let text = "two-factor authentication was turned off for your account. If this was not you, contact your administrator now.";
+        if !self.tear_down_two_factor(&mut tx, user, text, now).await? {
             return Err(Error::conflict("not_enabled", "Two-factor authentication is already off."));
         }
-        devices::delete_for_user(&mut tx, user.id).await?;
-        throttles::reset(&mut tx, &throttle_subject(user.id)).await?;
-        // Tell the verified number first: it is forgotten with the rest of the set-up.
-        let text = "two-factor authentication was turned off for your account. If this was not you, contact your administrator now.";
-        self.queue_notice(&mut tx, user, text, now).await?;
-        phones::delete(&mut tx, user.id).await?;
         record(&mut tx, now, ctx, Parties::own(user), "two_factor.disabled", json!({ "by": "self" })).await?;
         commit(tx).await?;
         Ok(())
+    }
+
+    /// Removes the key, remembered browsers, failure count and verified number of `user`,
+    /// telling the number first (SEC-28). Answers false when 2FA was not on.
+    pub(crate) async fn tear_down_two_factor(
+        &self,
+        conn: &mut Conn,
+        user: &UserRow,
+        sms: &str,
+        now: i64,
+    ) -> Result<bool> {
+        if !totp::delete(conn, user.id).await? {
+            return Ok(false);
+        }
+        devices::delete_for_user(conn, user.id).await?;
+        throttles::reset(conn, &throttle_subject(user.id)).await?;
+        self.queue_notice(conn, user, sms, now).await?;
+        phones::delete(conn, user.id).await?;
+        // SMS recovery ends with the set-up it recovered (SEC-17).
+        twofold_store::recovery::close(conn, user.id, "two_factor_disabled", now).await?;
+        Ok(true)
     }
 
     /// The password again, for confirmations (SEC-24).

@@ -11,6 +11,8 @@ pub mod password;
 pub mod permissions;
 pub mod person_name;
 pub mod phone;
+pub mod policy;
+pub mod recovery;
 pub mod role;
 pub mod session;
 pub mod sms;

@@ -82,6 +82,26 @@ pub fn may_disable_two_factor(actor: &Person, target: &Person) -> Verdict {
     if actor.role.is_manager() { Ok(()) } else { Err(Denied::Forbidden) }
 }
 
+/// Unlocking a person's locked second factor, or signing them out everywhere: the same
+/// people who may turn their 2FA off.
+pub fn may_manage_sign_in(actor: &Person, target: &Person) -> Verdict {
+    may_disable_two_factor(actor, target)
+}
+
+/// Requiring 2FA of everyone, and the grace period: the Owner's alone.
+pub fn may_set_policy(actor: &Person) -> Verdict {
+    if actor.role == Role::Owner { Ok(()) } else { Err(Denied::Forbidden) }
+}
+
+/// Handing the account to an Administrator: the Owner only, and only to an Administrator.
+pub fn may_transfer_ownership(actor: &Person, target: &Person) -> Verdict {
+    same_account(actor, target)?;
+    match (actor.role, target.role) {
+        (Role::Owner, Role::Admin) => Ok(()),
+        _ => Err(Denied::Forbidden),
+    }
+}
+
 /// Reading the account's audit log.
 pub fn may_view_audit(actor: &Person) -> Verdict {
     may_list_people(actor)
@@ -143,6 +163,16 @@ mod tests {
         assert_eq!(may_invite(&ADMIN, Role::Admin), Err(Denied::Forbidden));
         assert_eq!(may_invite(&USER, Role::User), Err(Denied::Forbidden));
         assert_eq!(may_invite(&OWNER, Role::Owner), Err(Denied::Forbidden));
+    }
+
+    #[test]
+    fn only_the_owner_sets_policy_and_hands_over_to_an_administrator() {
+        assert_eq!(may_set_policy(&OWNER), Ok(()));
+        assert_eq!(may_set_policy(&ADMIN), Err(Denied::Forbidden));
+        assert_eq!(may_transfer_ownership(&OWNER, &ADMIN), Ok(()));
+        assert_eq!(may_transfer_ownership(&OWNER, &USER), Err(Denied::Forbidden));
+        assert_eq!(may_transfer_ownership(&ADMIN, &ADMIN2), Err(Denied::Forbidden));
+        assert_eq!(may_transfer_ownership(&OWNER, &STRANGER), Err(Denied::NotFound));
     }
 
     #[test]

@@ -29,3 +29,31 @@ pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<AccountRow>> {
 pub async fn count(conn: &mut Conn) -> Result<i64> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(conn).await?)
 }
+
+/// The account's 2FA requirement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Policy {
+    /// When the Owner began requiring 2FA; `None` when it is optional.
+    pub require_two_factor_since: Option<i64>,
+    pub grace_days: i64,
+}
+
+pub async fn policy(conn: &mut Conn, account_id: i64) -> Result<Policy> {
+    let row = sqlx::query("SELECT require_two_factor_since, two_factor_grace_days FROM accounts WHERE id = $1")
+        .bind(account_id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| Ok(Policy { require_two_factor_since: r.try_get(0)?, grace_days: r.try_get(1)? }))
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+pub async fn set_policy(conn: &mut Conn, account_id: i64, policy: Policy) -> Result<()> {
+    sqlx::query("UPDATE accounts SET require_two_factor_since = $1, two_factor_grace_days = $2 WHERE id = $3")
+        .bind(policy.require_two_factor_since)
+        .bind(policy.grace_days)
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

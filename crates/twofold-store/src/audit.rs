@@ -1,8 +1,14 @@
-//! The audit log: who did what to whom, when, from where. Append-only.
+//! The audit log: who did what to whom, when, from where. Append-only, and tamper-evident:
+//! each account's events form a hash chain ([`chain`]) that [`verify`] walks.
 
-use sqlx::Row;
+pub mod chain;
+pub mod verify;
+
+use sqlx::any::AnyRow;
+use sqlx::{Connection, Row};
 
 use crate::{Conn, Result};
+use chain::Link;
 
 /// One event to append. `detail` is a JSON object with event-specific facts; it must never
 /// hold a password, secret, code or token (SEC-31).
@@ -31,11 +37,44 @@ pub struct EventRow {
     pub created_at: i64,
 }
 
+/// Appends one event as the next link of its account's chain; answers its id.
+///
+/// Runs in a transaction of its own, nested (a savepoint) when the caller already holds
+/// one, so the head and the row move together either way. Taking the next place is an
+/// `UPDATE` of the head row: it holds the row lock on PostgreSQL and the write lock on
+/// SQLite until the caller commits, so concurrent appends to one chain queue up instead
+/// of both linking to the same predecessor.
 pub async fn append(conn: &mut Conn, e: &NewEvent<'_>) -> Result<i64> {
     let detail = if e.detail.is_empty() { "{}" } else { e.detail.as_str() };
+    let chain = chain::chain_of(e.account_id);
+    let mut tx = conn.begin().await?;
+    sqlx::query(
+        "INSERT INTO audit_chain_heads (chain, seq, last_hash) VALUES ($1, 0, $2) ON CONFLICT (chain) DO NOTHING",
+    )
+    .bind(chain)
+    .bind(chain::GENESIS)
+    .execute(&mut *tx)
+    .await?;
+    let (seq, prev_hash): (i64, String) =
+        sqlx::query_as("UPDATE audit_chain_heads SET seq = seq + 1 WHERE chain = $1 RETURNING seq, last_hash")
+            .bind(chain)
+            .fetch_one(&mut *tx)
+            .await?;
+    let link = Link {
+        chain,
+        seq,
+        actor: e.actor_user_id,
+        target: e.target_user_id,
+        event: e.event,
+        detail,
+        ip: e.ip,
+        user_agent: e.user_agent,
+        created_at: e.now,
+    };
+    let hash = chain::hash(&prev_hash, &link);
     let id = sqlx::query_scalar(
-        "INSERT INTO audit_events (account_id, actor_user_id, target_user_id, event, detail, ip, user_agent, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        "INSERT INTO audit_events (account_id, actor_user_id, target_user_id, event, detail, ip, user_agent, created_at, seq, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(e.account_id)
     .bind(e.actor_user_id)
@@ -45,48 +84,96 @@ pub async fn append(conn: &mut Conn, e: &NewEvent<'_>) -> Result<i64> {
     .bind(e.ip)
     .bind(e.user_agent)
     .bind(e.now)
-    .fetch_one(conn)
+    .bind(seq)
+    .bind(&prev_hash)
+    .bind(&hash)
+    .fetch_one(&mut *tx)
     .await?;
+    sqlx::query("UPDATE audit_chain_heads SET last_hash = $2 WHERE chain = $1")
+        .bind(chain)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
     Ok(id)
+}
+
+/// Which event types to keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventMatch {
+    /// This type only (`sign_in.failed`).
+    Exact(String),
+    /// Every type starting so (`sign_in.`).
+    Prefix(String),
 }
 
 /// Filters for reading the log; events come newest first.
 #[derive(Debug, Clone, Default)]
 pub struct Query {
     pub account_id: Option<i64>,
+    /// Events where this person acted or was acted on.
     pub user_id: Option<i64>,
+    pub event: Option<EventMatch>,
+    /// Unix seconds, inclusive.
+    pub from: Option<i64>,
+    /// Unix seconds, inclusive.
+    pub to: Option<i64>,
     pub before_id: Option<i64>,
     pub limit: i64,
 }
 
 pub async fn list(conn: &mut Conn, q: &Query) -> Result<Vec<EventRow>> {
+    let (exact, prefix) = match &q.event {
+        Some(EventMatch::Exact(e)) => (Some(e.as_str()), None),
+        Some(EventMatch::Prefix(p)) => (None, Some(p.as_str())),
+        None => (None, None),
+    };
+    // A prefix is compared with substr rather than LIKE: `_` is a LIKE wildcard, and
+    // every other event type has one.
     let rows = sqlx::query(
         "SELECT id, account_id, actor_user_id, target_user_id, event, detail, ip, user_agent, created_at
          FROM audit_events
          WHERE ($1 IS NULL OR account_id = $1)
            AND ($2 IS NULL OR actor_user_id = $2 OR target_user_id = $2)
            AND ($3 IS NULL OR id < $3)
-         ORDER BY id DESC LIMIT $4",
+           AND ($4 IS NULL OR event = $4)
+           AND ($5 IS NULL OR substr(event, 1, length($5)) = $5)
+           AND ($6 IS NULL OR created_at >= $6)
+           AND ($7 IS NULL OR created_at <= $7)
+         ORDER BY id DESC LIMIT $8",
     )
     .bind(q.account_id)
     .bind(q.user_id)
     .bind(q.before_id)
+    .bind(exact)
+    .bind(prefix)
+    .bind(q.from)
+    .bind(q.to)
     .bind(q.limit)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(EventRow {
-                id: r.try_get(0)?,
-                account_id: r.try_get(1)?,
-                actor_user_id: r.try_get(2)?,
-                target_user_id: r.try_get(3)?,
-                event: r.try_get(4)?,
-                detail: r.try_get(5)?,
-                ip: r.try_get(6)?,
-                user_agent: r.try_get(7)?,
-                created_at: r.try_get(8)?,
-            })
-        })
-        .collect()
+    rows.iter().map(event_row).collect()
+}
+
+fn event_row(r: &AnyRow) -> Result<EventRow> {
+    Ok(EventRow {
+        id: r.try_get(0)?,
+        account_id: r.try_get(1)?,
+        actor_user_id: r.try_get(2)?,
+        target_user_id: r.try_get(3)?,
+        event: r.try_get(4)?,
+        detail: r.try_get(5)?,
+        ip: r.try_get(6)?,
+        user_agent: r.try_get(7)?,
+        created_at: r.try_get(8)?,
+    })
+}
+
+/// The event types an account's log holds, for the filter's suggestions.
+pub async fn event_types(conn: &mut Conn, account_id: i64) -> Result<Vec<String>> {
+    let types = sqlx::query_scalar("SELECT DISTINCT event FROM audit_events WHERE account_id = $1 ORDER BY event")
+        .bind(account_id)
+        .fetch_all(conn)
+        .await?;
+    Ok(types)
 }

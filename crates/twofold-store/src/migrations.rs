@@ -21,6 +21,24 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/postgres/0002_two_factor.sql"),
     ),
     (3, "sms", include_str!("../migrations/sqlite/0003_sms.sql"), include_str!("../migrations/postgres/0003_sms.sql")),
+    (
+        4,
+        "administration",
+        include_str!("../migrations/sqlite/0004_administration.sql"),
+        include_str!("../migrations/postgres/0004_administration.sql"),
+    ),
+    (
+        5,
+        "audit chain",
+        include_str!("../migrations/sqlite/0005_audit_chain.sql"),
+        include_str!("../migrations/postgres/0005_audit_chain.sql"),
+    ),
+    (
+        6,
+        "support",
+        include_str!("../migrations/sqlite/0006_support.sql"),
+        include_str!("../migrations/postgres/0006_support.sql"),
+    ),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

@@ -37,3 +37,14 @@ pub async fn delete(conn: &mut Conn, user_id: i64) -> Result<bool> {
     let done = sqlx::query("DELETE FROM phone_numbers WHERE user_id = $1").bind(user_id).execute(conn).await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// The verified numbers of an account's people.
+pub async fn in_account(conn: &mut Conn, account_id: i64) -> Result<Vec<(i64, String)>> {
+    let rows = sqlx::query(
+        "SELECT p.user_id, p.e164 FROM phone_numbers p JOIN users u ON u.id = p.user_id WHERE u.account_id = $1",
+    )
+    .bind(account_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}

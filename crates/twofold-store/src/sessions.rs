@@ -16,6 +16,8 @@ pub struct SessionRow {
     pub expires_at: i64,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// How sign-in completed, when it matters later (`sms_recovery`).
+    pub method: Option<String>,
 }
 
 pub struct NewSession<'a> {
@@ -50,7 +52,7 @@ pub async fn insert(conn: &mut Conn, new: &NewSession<'_>) -> Result<()> {
 /// The session with this hash, if it has not expired by `now`.
 pub async fn live(conn: &mut Conn, id_hash: &str, now: i64) -> Result<Option<SessionRow>> {
     let row = sqlx::query(
-        "SELECT id_hash, user_id, stage, remember_device, created_at, last_seen_at, expires_at, ip, user_agent
+        "SELECT id_hash, user_id, stage, remember_device, created_at, last_seen_at, expires_at, ip, user_agent, method
          FROM sessions WHERE id_hash = $1 AND expires_at > $2",
     )
     .bind(id_hash)
@@ -70,7 +72,14 @@ pub async fn live(conn: &mut Conn, id_hash: &str, now: i64) -> Result<Option<Ses
         expires_at: r.try_get(6)?,
         ip: r.try_get(7)?,
         user_agent: r.try_get(8)?,
+        method: r.try_get(9)?,
     }))
+}
+
+/// Records how a session's sign-in completed.
+pub async fn set_method(conn: &mut Conn, id_hash: &str, method: &str) -> Result<()> {
+    sqlx::query("UPDATE sessions SET method = $1 WHERE id_hash = $2").bind(method).bind(id_hash).execute(conn).await?;
+    Ok(())
 }
 
 pub async fn touch(conn: &mut Conn, id_hash: &str, now: i64, expires_at: i64) -> Result<()> {
@@ -98,4 +107,43 @@ pub async fn delete_for_user(conn: &mut Conn, user_id: i64) -> Result<u64> {
 pub async fn delete_expired(conn: &mut Conn, now: i64) -> Result<u64> {
     let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(conn).await?;
     Ok(done.rows_affected())
+}
+
+/// A person's live sessions, most recently used first.
+pub async fn live_for_user(conn: &mut Conn, user_id: i64, now: i64) -> Result<Vec<SessionRow>> {
+    let rows = sqlx::query(
+        "SELECT id_hash, user_id, stage, remember_device, created_at, last_seen_at, expires_at, ip, user_agent, method
+         FROM sessions WHERE user_id = $1 AND expires_at > $2 AND stage = 'signed_in' ORDER BY last_seen_at DESC",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let remember: i64 = r.try_get(3)?;
+            Ok(SessionRow {
+                id_hash: r.try_get(0)?,
+                user_id: r.try_get(1)?,
+                stage: Stage::SignedIn,
+                remember_device: remember != 0,
+                created_at: r.try_get(4)?,
+                last_seen_at: r.try_get(5)?,
+                expires_at: r.try_get(6)?,
+                ip: r.try_get(7)?,
+                user_agent: r.try_get(8)?,
+                method: r.try_get(9)?,
+            })
+        })
+        .collect()
+}
+
+/// Ends one of a person's sessions; answers whether it was theirs.
+pub async fn delete_for_user_session(conn: &mut Conn, user_id: i64, id_hash: &str) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash = $2")
+        .bind(user_id)
+        .bind(id_hash)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }

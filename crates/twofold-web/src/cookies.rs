@@ -51,3 +51,14 @@ pub fn removal(app: &App, name: &'static str) -> Cookie<'static> {
     cookie.make_removal();
     cookie
 }
+
+/// The support operators' session cookie: a realm apart from customers' sessions.
+pub fn operator_name(app: &App) -> &'static str {
+    if app.config().is_https() { "__Host-twofold_support" } else { "twofold_support" }
+}
+
+pub fn operator(app: &App, token: String) -> Cookie<'static> {
+    let mut cookie = base(app, operator_name(app), token);
+    cookie.set_same_site(SameSite::Strict);
+    cookie
+}

@@ -7,6 +7,7 @@ mod client;
 mod cookies;
 mod error;
 mod health;
+mod operator;
 pub(crate) mod pages;
 mod security;
 mod session;

@@ -8,6 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use subtle_eq::constant_time_eq;
+use twofold_app::domain::policy::Requirement;
 use twofold_app::sign_in::CurrentSession;
 
 use crate::AppState;
@@ -51,15 +52,13 @@ impl FromRequestParts<AppState> for ApiUser {
         let session = current(parts)
             .filter(|s| s.is_signed_in())
             .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Sign in first."))?;
-        if is_unsafe(&parts.method) {
-            let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
-            if !constant_time_eq(sent, &session.csrf_token) {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "csrf_token_invalid",
-                    "The X-CSRF-Token header is missing or wrong; take the token from GET /api/v1/me.",
-                ));
-            }
+        check_csrf_header(parts, session)?;
+        if session.requirement == Requirement::Overdue && !allowed_while_overdue(parts.uri.path()) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "two_factor_required",
+                "Your account requires two-factor authentication: set it up first (POST /api/v1/me/two-factor/enrollment).",
+            ));
         }
         Ok(ApiUser(session.clone()))
     }
@@ -97,6 +96,14 @@ fn check_csrf_header(parts: &Parts, session: &CurrentSession) -> Result<(), ApiE
     }
 }
 
+/// Where a person whose account requires 2FA, and who is past the grace period, may
+/// still go: the wizard, their own basics, and the way out.
+fn allowed_while_overdue(path: &str) -> bool {
+    path.starts_with("/me/two-factor/enable")
+        || path.starts_with("/api/v1/me/two-factor/enrollment")
+        || matches!(path, "/api/v1/me" | "/api/v1/logout" | "/logout")
+}
+
 /// A signed-in person viewing pages; anyone else is sent to the sign-in page. Forms check
 /// their CSRF field through [`crate::pages::form::CsrfForm`].
 pub struct PageUser(pub CurrentSession);
@@ -106,6 +113,9 @@ impl FromRequestParts<AppState> for PageUser {
 
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
         match current(parts) {
+            Some(s) if s.requirement == Requirement::Overdue && !allowed_while_overdue(parts.uri.path()) => {
+                Err(Redirect::to("/me/two-factor/enable").into_response())
+            }
             Some(s) if s.is_signed_in() => Ok(PageUser(s.clone())),
             // Half signed in: the only page left to see is the code page (SEC-19).
             Some(_) => Err(Redirect::to("/login/code").into_response()),

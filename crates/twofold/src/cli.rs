@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use twofold_app::setup::NewAccount;
 use twofold_app::store::{Store, StoreOptions};
+use twofold_app::support::Granter;
 use twofold_app::{App, Error};
 
 use crate::config::{Config, Overrides};
@@ -46,9 +47,65 @@ enum Command {
     /// Inspect the SMS outbox.
     #[command(subcommand)]
     Sms(SmsCommand),
+    /// Customer Success: support operators and SMS recovery.
+    #[command(subcommand)]
+    Support(SupportCommand),
     /// Manage the keys that encrypt secrets at rest.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Check the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk every account's hash chain and name the first broken event of each; exits 1
+    /// when any chain is broken.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
+enum SupportCommand {
+    /// Support operators.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+    /// SMS recovery for a person who lost their device.
+    #[command(subcommand, name = "sms-recovery")]
+    SmsRecovery(SmsRecoveryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Add a support operator (they enrol TOTP at their first sign-in at /support).
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Read the password from standard input (required: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SmsRecoveryCommand {
+    /// Let the person sign in with an SMS code for a while (48 hours by default).
+    Grant {
+        #[arg(long)]
+        email: String,
+        /// Why, e.g. the ticket reference and how identity was checked (required).
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        hours: Option<i64>,
+    },
+    /// End the person's SMS recovery now.
+    Revoke {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,6 +187,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("The database is at schema version {}.", store.schema_version().await?.unwrap_or(0));
             Ok(())
         }
+        Command::Support(command) => support(command, &config).await,
         Command::Sms(SmsCommand::Outbox { limit }) => {
             let app = open_app(&config).await?;
             let (counts, rows) = app.outbox_summary(limit.clamp(1, 10_000)).await.map_err(app_error)?;
@@ -151,6 +209,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Audit(AuditCommand::Verify) => verify_audit(&config).await,
         Command::Keys(KeysCommand::Rotate) => {
             let app = open_app(&config).await?;
             let rotation = app.rotate_keys().await.map_err(app_error)?;
@@ -174,6 +233,52 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Prints what a walk over the audit chains found; a broken chain is an error (exit 1).
+async fn verify_audit(config: &Config) -> anyhow::Result<()> {
+    let app = open_app(config).await?;
+    let report = app.verify_audit_log().await.map_err(app_error)?;
+    if report.is_intact() {
+        println!("{} chains, {} events: intact", report.chains, report.events);
+        return Ok(());
+    }
+    for broken in &report.breaks {
+        println!("BROKEN {broken}");
+    }
+    anyhow::bail!(
+        "{} of {} audit chains are broken ({} events checked out)",
+        report.breaks.len(),
+        report.chains,
+        report.events
+    )
+}
+
+async fn support(command: SupportCommand, config: &Config) -> anyhow::Result<()> {
+    let app = open_app(config).await?;
+    let ctx = twofold_app::RequestContext::cli();
+    match command {
+        SupportCommand::Operator(OperatorCommand::Add { email, name, password_stdin: _ }) => {
+            let password = read_password()?;
+            let id = app.add_operator(&email, &name, &password).await.map_err(app_error)?;
+            println!(
+                "Added operator {id} ({}). They enrol TOTP at their first sign-in at /support.",
+                email.trim().to_lowercase()
+            );
+        }
+        SupportCommand::SmsRecovery(SmsRecoveryCommand::Grant { email, reason, hours }) => {
+            let user = app.user_by_email(&email).await.map_err(app_error)?;
+            let grant =
+                app.grant_sms_recovery(Granter::Cli, user.id, &reason, hours, None, &ctx).await.map_err(app_error)?;
+            println!("SMS recovery is enabled for {} until {} (Unix time).", user.email, grant.expires_at);
+        }
+        SupportCommand::SmsRecovery(SmsRecoveryCommand::Revoke { email }) => {
+            let user = app.user_by_email(&email).await.map_err(app_error)?;
+            app.revoke_sms_recovery(Granter::Cli, user.id, &ctx).await.map_err(app_error)?;
+            println!("SMS recovery is revoked for {}.", user.email);
+        }
+    }
+    Ok(())
 }
 
 /// The application on this configuration's database and keys.

@@ -56,7 +56,7 @@ pub async fn signed_in_response(
             status: "second_factor_required".into(),
             csrf_token: new.csrf_token,
             user: None,
-            methods: Some(vec!["totp".into()]),
+            methods: Some(state.app.second_factor_methods(new.user.id).await?.into_iter().map(String::from).collect()),
         },
     };
     Ok((jar, Json(body)).into_response())

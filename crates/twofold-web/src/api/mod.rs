@@ -1,11 +1,14 @@
 //! The JSON API under `/api/v1`, documented by OpenAPI generated from the handlers
 //! themselves (utoipa), so that the document cannot drift from the routes.
 
+mod admin;
 mod audit;
 mod auth;
 mod body;
 mod people;
+mod recovery;
 mod setup;
+mod support;
 mod two_factor;
 pub mod views;
 
@@ -47,6 +50,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(setup::router())
         .merge(audit::router())
         .merge(two_factor::router())
+        .merge(admin::router())
+        .merge(recovery::router())
+        .merge(support::router())
         .route("/api/openapi.json", get(serve_document))
 }
 

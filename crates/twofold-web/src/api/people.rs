@@ -26,7 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 200, body = Vec<UserView>), (status = 401, body = ErrorView), (status = 403, body = ErrorView)))]
 async fn list(State(state): State<AppState>, ApiUser(session): ApiUser) -> ApiResult<Json<Vec<UserView>>> {
     let people = state.app.people(&session.user).await?;
-    Ok(Json(people.iter().map(|(u, since)| UserView::new(u, *since)).collect()))
+    Ok(Json(people.iter().map(|p| UserView::new(&p.user, p.two_factor_since)).collect()))
 }
 
 /// A person's profile: your own, or anyone's in your account if you are its Owner or an Administrator.

@@ -39,6 +39,12 @@ pub struct CodeBody {
     code: String,
 }
 
+impl CodeBody {
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+}
+
 /// The second step of sign-in: the code from the authenticator app.
 #[utoipa::path(post, path = "/api/v1/login/totp", tag = "sign-in", request_body = CodeBody, security(("session" = []), ("csrf" = [])),
     responses(

@@ -9,6 +9,7 @@ use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 use twofold_app::Error;
+use twofold_app::domain::policy::Requirement;
 use twofold_app::domain::session::Stage;
 use twofold_app::sign_in::PasswordAttempt;
 
@@ -108,7 +109,14 @@ async fn submit_login(
     };
     match state.app.sign_in_with_password(&attempt, &ctx).await {
         Ok(new) => {
-            let next = if new.stage == Stage::SignedIn { "/home" } else { "/login/code" };
+            let next = match new.stage {
+                Stage::SecondFactor => "/login/code",
+                // The account's policy takes people without 2FA into the wizard at once.
+                Stage::SignedIn => match state.app.requirement(&new.user).await {
+                    Ok(Requirement::Met) => "/home",
+                    _ => "/me/two-factor/enable",
+                },
+            };
             let jar = jar
                 .add(cookies::session(&state.app, new.token))
                 .remove(cookies::removal(&state.app, cookies::form_token_name(&state.app)));

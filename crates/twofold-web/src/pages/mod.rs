@@ -1,10 +1,14 @@
 //! Server-rendered pages: each a thin handler over `twofold-app`, with a JSON twin in `api`.
 
+mod admin;
+mod audit;
 mod auth;
 pub(crate) mod form;
 mod people;
+mod recovery;
 mod setup;
-mod two_factor;
+mod support;
+pub(crate) mod two_factor;
 
 use askama::Template;
 use axum::Router;
@@ -23,6 +27,10 @@ pub fn router() -> Router<AppState> {
         .merge(setup::router())
         .merge(people::router())
         .merge(two_factor::router())
+        .merge(admin::router())
+        .merge(support::router())
+        .merge(recovery::router())
+        .merge(audit::router())
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
         .fallback(not_found)
@@ -48,6 +56,8 @@ async fn script() -> Response {
 pub struct Me {
     pub id: i64,
     pub name: String,
+    /// An Owner or Administrator: the header links to the audit log.
+    pub is_manager: bool,
 }
 
 /// What the shared layout needs: who is signed in, and the token its forms carry.
@@ -59,7 +69,11 @@ pub struct Chrome {
 impl Chrome {
     pub fn signed_in(session: &CurrentSession) -> Self {
         Self {
-            me: Some(Me { id: session.user.id, name: session.user.name.clone() }),
+            me: Some(Me {
+                id: session.user.id,
+                name: session.user.name.clone(),
+                is_manager: session.user.role.is_manager(),
+            }),
             csrf_token: session.csrf_token.clone(),
         }
     }

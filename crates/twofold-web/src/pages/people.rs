@@ -9,8 +9,9 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use twofold_app::Error;
 use twofold_app::domain::permissions;
+use twofold_app::domain::policy::Requirement;
 use twofold_app::domain::{Role, permissions::Denied};
-use twofold_app::people::NewPerson;
+use twofold_app::people::{NewPerson, PersonSummary};
 use twofold_app::sign_in::CurrentSession;
 use twofold_app::store::users::UserRow;
 
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
 #[template(path = "home.html")]
 struct HomePage {
     chrome: Chrome,
+    notices: Vec<String>,
     user_id: i64,
     name: String,
     account_name: String,
@@ -45,7 +47,12 @@ async fn home(State(state): State<AppState>, PageUser(session): PageUser) -> Res
         Err(e) => return PageError::new(e, Chrome::signed_in(&session)).into_response(),
     };
     let u = &session.user;
+    let notices = match state.app.take_notices(u).await {
+        Ok(notices) => notices.into_iter().map(|n| n.text).collect(),
+        Err(e) => return PageError::new(e, Chrome::signed_in(&session)).into_response(),
+    };
     let page = HomePage {
+        notices,
         user_id: u.id,
         name: u.name.clone(),
         account_name,
@@ -62,6 +69,9 @@ struct PersonView {
     email: String,
     role_label: &'static str,
     two_factor: String,
+    phone: String,
+    /// Set when the account requires 2FA and this person has not complied.
+    non_compliance: Option<String>,
     last_sign_in: String,
 }
 
@@ -78,8 +88,19 @@ impl PersonView {
             email: u.email.clone(),
             role_label: u.role.label(),
             two_factor,
+            phone: String::new(),
+            non_compliance: None,
             last_sign_in: when(u.last_sign_in_at),
         }
+    }
+
+    fn from_summary(p: &PersonSummary) -> Self {
+        let non_compliance = match p.requirement {
+            Requirement::Met => None,
+            Requirement::DueBy { deadline } => Some(format!("Required by {}", when(Some(deadline)))),
+            Requirement::Overdue => Some("Required: overdue".to_string()),
+        };
+        Self { phone: p.phone.clone().unwrap_or_default(), non_compliance, ..Self::new(&p.user, p.two_factor_since) }
     }
 }
 
@@ -87,6 +108,7 @@ impl PersonView {
 #[template(path = "users.html")]
 struct UsersPage {
     chrome: Chrome,
+    is_owner: bool,
     people: Vec<PersonView>,
     invite_roles: Vec<(&'static str, &'static str)>,
     invitation_url: Option<String>,
@@ -100,9 +122,12 @@ async fn users_page(state: &AppState, session: &CurrentSession) -> Result<UsersP
     // journey "Users tab → select your user profile" expects.
     let people = match state.app.people(me).await {
         Ok(people) => people,
-        Err(Error::Denied(Denied::Forbidden)) => {
-            vec![(me.clone(), state.app.two_factor_status(me.id).await?.enabled_at)]
-        }
+        Err(Error::Denied(Denied::Forbidden)) => vec![PersonSummary {
+            user: me.clone(),
+            two_factor_since: state.app.two_factor_status(me.id).await?.enabled_at,
+            phone: state.app.masked_phone(me.id).await?,
+            requirement: session.requirement,
+        }],
         Err(e) => return Err(e),
     };
     let invite_roles = [Role::Admin, Role::User]
@@ -112,7 +137,8 @@ async fn users_page(state: &AppState, session: &CurrentSession) -> Result<UsersP
         .collect();
     Ok(UsersPage {
         chrome: Chrome::signed_in(session),
-        people: people.iter().map(|(u, since)| PersonView::new(u, *since)).collect(),
+        is_owner: me.role == Role::Owner,
+        people: people.iter().map(PersonView::from_summary).collect(),
         invite_roles,
         invitation_url: None,
         notice: None,
@@ -187,6 +213,10 @@ struct ProfilePage {
     person: PersonView,
     is_self: bool,
     two_factor_on: bool,
+    can_disable: bool,
+    can_unlock: bool,
+    can_sign_out: bool,
+    can_transfer: bool,
     phone: Option<String>,
     devices: Vec<DeviceView>,
     /// The role button the viewer may press: (new role, label).
@@ -205,6 +235,10 @@ pub struct ProfileQuery {
     device_revoked: Option<String>,
     #[serde(default)]
     phone_changed: Option<String>,
+    #[serde(default)]
+    unlocked: Option<String>,
+    #[serde(default)]
+    signed_out: Option<String>,
 }
 
 async fn profile(
@@ -230,6 +264,10 @@ async fn profile(
         Err(e) => return PageError::new(e, chrome).into_response(),
     };
     let is_self = person.id == session.user.id;
+    // Buttons ask the same rules the routes enforce.
+    let may = |rule: fn(&permissions::Person, &permissions::Person) -> Result<(), Denied>| {
+        rule(&session.user.person(), &person.person()).is_ok()
+    };
     let devices = if is_self {
         match state.app.devices(&person).await {
             Ok(devices) => devices,
@@ -245,6 +283,10 @@ async fn profile(
         Some("Two-factor authentication is on. From now on you sign in with a code from your app.".into())
     } else if q.two_factor.as_deref() == Some("off") {
         Some("Two-factor authentication is off.".into())
+    } else if q.unlocked.is_some() {
+        Some(format!("{} can sign in with codes again.", person.name))
+    } else if q.signed_out.is_some() {
+        Some(format!("{} is signed out everywhere.", person.name))
     } else if q.phone_changed.is_some() {
         Some("Your mobile number is changed. We told your previous number by SMS.".into())
     } else if q.device_revoked.is_some() {
@@ -257,6 +299,10 @@ async fn profile(
         person: PersonView::new(&person, status.enabled_at),
         is_self,
         two_factor_on: status.enabled_at.is_some(),
+        can_disable: !is_self && status.enabled_at.is_some() && may(permissions::may_disable_two_factor),
+        can_unlock: !is_self && status.locked && may(permissions::may_manage_sign_in),
+        can_sign_out: !is_self && may(permissions::may_manage_sign_in),
+        can_transfer: may(permissions::may_transfer_ownership),
         phone: match state.app.masked_phone(person.id).await {
             Ok(phone) => phone,
             Err(e) => return PageError::new(e, Chrome::signed_in(&session)).into_response(),

@@ -10,6 +10,8 @@ use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 use twofold_app::Error;
+use twofold_app::domain::policy::Requirement;
+use twofold_app::sign_in::CurrentSession;
 use twofold_app::sms::Delivery;
 use twofold_app::two_factor::Enrolment;
 
@@ -81,11 +83,23 @@ impl HasCsrf for PlainForm {
 struct CodePage {
     chrome: Chrome,
     error: Option<String>,
+    /// Support granted SMS recovery: offer "Use SMS as your secondary verification method?".
+    sms_available: bool,
 }
 
-async fn show_code(PagePending(pending): PagePending) -> Response {
-    let page = CodePage { chrome: Chrome::anonymous(pending.csrf_token.clone()), error: None };
-    render(StatusCode::OK, &page)
+async fn code_page(state: &AppState, pending: &CurrentSession, error: Option<(StatusCode, String)>) -> Response {
+    let sms_available = match state.app.active_grant(pending.user.id).await {
+        Ok(grant) => grant.is_some(),
+        Err(e) => return PageError::new(e, Chrome::anonymous(pending.csrf_token.clone())).into_response(),
+    };
+    let status = error.as_ref().map_or(StatusCode::OK, |e| e.0);
+    let page =
+        CodePage { chrome: Chrome::anonymous(pending.csrf_token.clone()), error: error.map(|e| e.1), sms_available };
+    render(status, &page)
+}
+
+async fn show_code(State(state): State<AppState>, PagePending(pending): PagePending) -> Response {
+    code_page(&state, &pending, None).await
 }
 
 async fn submit_code(
@@ -104,10 +118,7 @@ async fn submit_code(
             (jar, Redirect::to("/home")).into_response()
         }
         Err(Error::Unauthenticated) => Redirect::to("/login").into_response(),
-        Err(e) => {
-            let page = CodePage { chrome: Chrome::anonymous(pending.csrf_token.clone()), error: Some(message(&e)) };
-            render(classify(&e).0, &page)
-        }
+        Err(e) => code_page(&state, &pending, Some((classify(&e).0, message(&e)))).await,
     }
 }
 
@@ -120,17 +131,39 @@ struct WizardPage {
     enrolment: Option<Enrolment>,
     delivery: Option<DeliveryView>,
     error: Option<String>,
+    /// Why the account asks for this, when its policy requires 2FA.
+    policy_note: Option<String>,
+    can_skip: bool,
 }
 
 fn wizard(user: &PageUser, step: u8, enrolment: Option<Enrolment>, error: Option<String>) -> WizardPage {
-    WizardPage { chrome: Chrome::signed_in(&user.0), user_id: user.0.user.id, step, enrolment, delivery: None, error }
+    let (policy_note, can_skip) = match user.0.requirement {
+        Requirement::Met => (None, false),
+        Requirement::DueBy { deadline } => (
+            Some(format!("Your account requires two-factor authentication from {}.", super::when(Some(deadline)))),
+            true,
+        ),
+        Requirement::Overdue => {
+            (Some("Your account requires two-factor authentication. Set it up to continue.".into()), false)
+        }
+    };
+    WizardPage {
+        chrome: Chrome::signed_in(&user.0),
+        user_id: user.0.user.id,
+        step,
+        enrolment,
+        delivery: None,
+        error,
+        policy_note,
+        can_skip,
+    }
 }
 
 /// Where an SMS code stands, in words: "sent 4 minutes ago, still pending" or "delivered".
 pub struct DeliveryView {
-    sent_to: String,
-    ago: String,
-    status_text: &'static str,
+    pub sent_to: String,
+    pub ago: String,
+    pub status_text: &'static str,
 }
 
 impl DeliveryView {

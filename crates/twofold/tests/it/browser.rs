@@ -94,7 +94,8 @@ async fn enable_sign_in_with_code_remember_and_disable() {
     browser.close().await;
 }
 
-async fn create_account(server: &Server) {
+/// Creates the account through the setup link; answers an API client signed in as its Owner.
+async fn create_account(server: &Server) -> Api {
     let token = server.setup_link().expect("setup link").rsplit('/').next().unwrap().to_string();
     let body = serde_json::json!({ "account_name": "Acme", "owner_name": "Ada Owner", "owner_email": "ada@acme.test", "password": PASSWORD });
     let r = crate::support::client(false)
@@ -104,6 +105,7 @@ async fn create_account(server: &Server) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    api_sign_in(server, "ada@acme.test").await.0
 }
 
 async fn sign_in(browser: &Browser, server: &Server, remember: bool) {
@@ -122,4 +124,117 @@ async fn sign_in(browser: &Browser, server: &Server, remember: bool) {
 fn code_at(secret: &Secret, ahead: i64) -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     otp::current_code(&otp::TotpParams::default(), secret, now + ahead)
+}
+
+/// The help article's lost-device path for a User: an Administrator disables their 2FA;
+/// the User, signed in on another browser, is signed out at the next request, signs in
+/// with the password alone, and enables 2FA again with a new key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_disables_a_users_two_factor_and_the_user_enables_it_again() {
+    let Some(admin_browser) = Browser::start().await else { return };
+    let server = Server::start(&[], &[]).await;
+    let owner = create_account(&server).await;
+    let admin = invite(&server, &owner, "ann@acme.test", "admin").await;
+    let user = invite(&server, &owner, "uma@acme.test", "user").await;
+    let _ = (admin, user);
+    let old_key = enable_by_api(&server, "uma@acme.test", "+353851234568").await;
+
+    // The User is signed in on their own browser.
+    let user_browser = admin_browser.another().await;
+    sign_in_as(&user_browser, &server, "uma@acme.test").await;
+    user_browser.wait_for_path("/login/code").await;
+    user_browser.fill("#code", &code_at(&old_key, 30)).await;
+    user_browser.click("#code-form button[type=submit]").await;
+    user_browser.wait_for_path("/home").await;
+
+    // The Administrator turns the User's 2FA off from the User's profile.
+    sign_in_as(&admin_browser, &server, "ann@acme.test").await;
+    admin_browser.wait_for_path("/home").await;
+    admin_browser.goto(&format!("{}/users", server.base)).await;
+    admin_browser.click("#people a[href$='/users/3']").await;
+    admin_browser.click("#admin-disable-2fa").await;
+    admin_browser.fill("#password", PASSWORD).await;
+    admin_browser.click("#confirm").await;
+    assert_eq!(admin_browser.text("#two-factor-status").await, "Off");
+
+    // The User's next request finds them signed out; the password alone signs them in.
+    user_browser.goto(&format!("{}/home", server.base)).await;
+    user_browser.wait_for_path("/login").await;
+    sign_in_as(&user_browser, &server, "uma@acme.test").await;
+    user_browser.wait_for_path("/home").await;
+    assert!(user_browser.text("main").await.contains("turned off two-factor authentication"), "the in-app notice");
+    user_browser.click("a[href^='/users/'].profile").await;
+    user_browser.click("#enable-2fa-start").await;
+    user_browser.click("#enable-2fa").await;
+    user_browser.click("#wizard-next").await;
+    let new_key = Secret::from_base32(&user_browser.text("#secret-key").await).unwrap();
+    assert_ne!(new_key.to_base32(), old_key.to_base32(), "a new key");
+    user_browser.close().await;
+    admin_browser.close().await;
+}
+
+async fn sign_in_as(browser: &Browser, server: &Server, email: &str) {
+    browser.goto(&format!("{}/login", server.base)).await;
+    browser.fill("#email", email).await;
+    browser.fill("#password", PASSWORD).await;
+    browser.click("#login-form button[type=submit]").await;
+}
+
+/// An API client signed in as the Owner created by `create_account`.
+struct Api {
+    client: reqwest::Client,
+    csrf: String,
+}
+
+async fn api_sign_in(server: &Server, email: &str) -> (Api, serde_json::Value) {
+    let client = crate::support::client(true);
+    let r: serde_json::Value = client
+        .post(format!("{}/api/v1/login", server.base))
+        .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (Api { client, csrf: r["csrf_token"].as_str().unwrap().to_string() }, r)
+}
+
+impl Api {
+    async fn post(&self, server: &Server, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let r = self
+            .client
+            .post(format!("{}{path}", server.base))
+            .header("x-csrf-token", &self.csrf)
+            .json(&body)
+            .send()
+            .await;
+        r.unwrap().json().await.unwrap_or_default()
+    }
+}
+
+async fn invite(server: &Server, owner: &Api, email: &str, role: &str) -> serde_json::Value {
+    let r =
+        owner.post(server, "/api/v1/users", serde_json::json!({ "email": email, "name": "Pat", "role": role })).await;
+    let token = r["invitation_url"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    let client = crate::support::client(false);
+    let url = format!("{}/api/v1/invitations/{token}", server.base);
+    client.post(url).json(&serde_json::json!({ "password": PASSWORD })).send().await.unwrap();
+    r
+}
+
+/// Turns 2FA on for `email` through the API, reading the SMS from the file outbox.
+async fn enable_by_api(server: &Server, email: &str, phone: &str) -> Secret {
+    let (api, _) = api_sign_in(server, email).await;
+    let before =
+        std::fs::read_to_string(server.data_dir().join("sms-outbox.jsonl")).unwrap_or_default().lines().count();
+    let e = api.post(server, "/api/v1/me/two-factor/enrollment", serde_json::json!({})).await;
+    let secret = Secret::from_base32(e["secret"].as_str().unwrap()).unwrap();
+    api.post(server, "/api/v1/me/two-factor/enrollment/code", serde_json::json!({ "code": code_at(&secret, 0) })).await;
+    api.post(server, "/api/v1/me/two-factor/enrollment/phone", serde_json::json!({ "phone": phone })).await;
+    let sms = server.sms_code_to(phone, before).await;
+    let done =
+        api.post(server, "/api/v1/me/two-factor/enrollment/phone/verify", serde_json::json!({ "code": sms })).await;
+    assert_eq!(done["enabled"], true, "{done}");
+    secret
 }

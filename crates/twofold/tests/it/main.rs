@@ -9,10 +9,13 @@
 #[macro_use]
 mod support;
 
+mod admin;
 mod api_people;
 mod api_sign_in;
+mod audit;
 mod browser;
 mod cli;
+mod customer_success;
 mod openapi;
 mod pages;
 mod security;

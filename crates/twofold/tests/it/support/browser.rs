@@ -17,9 +17,10 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
 pub struct Browser {
     pub client: Client,
-    driver: Child,
+    driver: Option<Child>,
+    port: u16,
     _profile: tempfile::TempDir,
-    _turn: MutexGuard<'static, ()>,
+    _turn: Option<MutexGuard<'static, ()>>,
 }
 
 impl Browser {
@@ -40,42 +41,51 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let profile = tempfile::tempdir().unwrap();
-        let args = [
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--window-size=1280,900",
-        ];
-        let mut args: Vec<String> = args.iter().map(|s| (*s).to_string()).collect();
-        args.push(format!("--user-data-dir={}", profile.path().display()));
-        let mut caps = serde_json::Map::new();
-        caps.insert("goog:chromeOptions".into(), json!({ "binary": CHROMIUM, "args": args }));
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let client = loop {
-            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(client) => break client,
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => panic!("chromedriver did not start: {e}"),
-            }
-        };
-        Some(Browser { client, driver, _profile: profile, _turn: turn })
+        let (client, profile) = connect(port).await;
+        Some(Browser { client, driver: Some(driver), port, _profile: profile, _turn: Some(turn) })
     }
 
+    /// A second, separate browser (its own profile and cookies) on the same driver.
+    pub async fn another(&self) -> Browser {
+        let (client, profile) = connect(self.port).await;
+        Browser { client, driver: None, port: self.port, _profile: profile, _turn: None }
+    }
+}
+
+/// A new WebDriver session with an empty profile of its own, retrying while the driver starts.
+async fn connect(port: u16) -> (Client, tempfile::TempDir) {
+    let profile = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900",
+    ]
+    .iter()
+    .map(|s| (*s).to_string())
+    .collect();
+    args.push(format!("--user-data-dir={}", profile.path().display()));
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), json!({ "binary": CHROMIUM, "args": args }));
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&url).await {
+            Ok(client) => return (client, profile),
+            Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) => panic!("chromedriver did not start: {e}"),
+        }
+    }
+}
+
+impl Browser {
     pub async fn goto(&self, url: &str) {
         self.client.goto(url).await.unwrap();
     }
@@ -125,7 +135,9 @@ impl Browser {
 
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        if let Some(mut driver) = self.driver.take() {
+            let _ = driver.kill();
+            let _ = driver.wait();
+        }
     }
 }

@@ -76,6 +76,8 @@ impl TestApp {
     }
 
     pub async fn with_config(db: TestDb, config: AppConfig) -> TestApp {
+        // Errors the app logs show up beside a failing test's output.
+        let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
         let store = db.store().await;
         let clock = Arc::new(FixedClock::new(1_800_000_000));
         let keyring = twofold_app::store::secret_box::Keyring::generate().unwrap();

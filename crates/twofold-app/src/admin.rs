@@ -1,0 +1,261 @@
+//! The account's security console: Owners and Administrators act on their people's sign-in
+//! (turn off 2FA, unlock, sign out everywhere), the Owner sets the 2FA policy and can hand
+//! the account over, and everyone sees and ends their own sessions.
+
+use serde_json::json;
+use twofold_domain::Role;
+use twofold_domain::permissions::{self, Denied};
+use twofold_domain::policy::{self, MAX_GRACE_DAYS, Requirement};
+use twofold_store::accounts::{self, Policy};
+use twofold_store::sessions::{self, SessionRow};
+use twofold_store::users::{self, UserRow};
+use twofold_store::{commit, notices, throttles, totp};
+
+use crate::audit::{Parties, record};
+use crate::{App, Error, RequestContext, Result};
+
+/// A person's open session as their session list shows it.
+pub type Session = SessionRow;
+pub type Notice = notices::NoticeRow;
+
+/// "29 Nov 2026" for notices.
+fn day(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month = MONTHS.get(usize::try_from(m - 1).unwrap_or(0)).copied().unwrap_or("?");
+    format!("{d} {month} {y}")
+}
+
+/// Days since 1970-01-01 to (year, month, day): Howard Hinnant's `civil_from_days`, so
+/// that notices need no date library in this crate.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+impl App {
+    /// The target of an action by `actor`, checked by `rule`; refusals are audited (SEC-30).
+    async fn target_for(
+        &self,
+        actor: &UserRow,
+        target_id: i64,
+        rule: fn(&permissions::Person, &permissions::Person) -> Result<(), Denied>,
+        event: &str,
+        ctx: &RequestContext,
+    ) -> Result<UserRow> {
+        let mut conn = self.store().conn().await?;
+        let target = users::by_id(&mut conn, target_id).await?;
+        drop(conn);
+        let verdict = match &target {
+            Some(t) => rule(&actor.person(), &t.person()),
+            None => Err(Denied::NotFound),
+        };
+        match (verdict, target) {
+            (Ok(()), Some(target)) => Ok(target),
+            (Err(denied), target) => Err(self.refused(actor, target.as_ref(), event, denied.into(), ctx).await),
+            (Ok(()), None) => Err(Denied::NotFound.into()),
+        }
+    }
+
+    /// An Owner or Administrator turns off another person's 2FA, confirming with their own
+    /// password. The person's sessions and remembered browsers end at once and they are
+    /// told by SMS and at their next sign-in (SEC-26, SEC-28).
+    pub async fn disable_two_factor_of(
+        &self,
+        actor: &UserRow,
+        target_id: i64,
+        password: &str,
+        ctx: &RequestContext,
+    ) -> Result<()> {
+        if actor.id == target_id {
+            return self.disable_own_two_factor(actor, password, ctx).await;
+        }
+        let target = self
+            .target_for(actor, target_id, permissions::may_disable_two_factor, "two_factor.disable_refused", ctx)
+            .await?;
+        if !self.password_matches(actor, password).await? {
+            let why = Error::InvalidCredentials;
+            return Err(self.refused(actor, Some(&target), "two_factor.disable_refused", why, ctx).await);
+        }
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let sms = format!("{} turned off two-factor authentication for your account.", actor.name);
+        if !self.tear_down_two_factor(&mut tx, &target, &sms, now).await? {
+            return Err(Error::conflict("not_enabled", "Two-factor authentication is already off for this person."));
+        }
+        sessions::delete_for_user(&mut tx, target.id).await?;
+        let text = format!(
+            "Your {} {} turned off two-factor authentication on {}. Set it up again from your profile.",
+            actor.role.label().to_lowercase(),
+            actor.name,
+            day(now)
+        );
+        notices::add(&mut tx, target.id, &text, now).await?;
+        record(&mut tx, now, ctx, Parties::on(actor, &target), "two_factor.disabled", json!({ "by": actor.role }))
+            .await?;
+        commit(tx).await?;
+        Ok(())
+    }
+
+    /// Clears a locked (or throttled) second factor.
+    pub async fn unlock_two_factor(&self, actor: &UserRow, target_id: i64, ctx: &RequestContext) -> Result<()> {
+        let target = self
+            .target_for(actor, target_id, permissions::may_manage_sign_in, "two_factor.unlock_refused", ctx)
+            .await?;
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        throttles::reset(&mut tx, &crate::two_factor::throttle_subject(target.id)).await?;
+        record(&mut tx, now, ctx, Parties::on(actor, &target), "two_factor.unlocked", json!({})).await?;
+        commit(tx).await?;
+        Ok(())
+    }
+
+    /// Ends every session of a person; answers how many.
+    pub async fn sign_out_everywhere(&self, actor: &UserRow, target_id: i64, ctx: &RequestContext) -> Result<u64> {
+        let target =
+            self.target_for(actor, target_id, permissions::may_manage_sign_in, "sessions.end_refused", ctx).await?;
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let ended = sessions::delete_for_user(&mut tx, target.id).await?;
+        record(&mut tx, now, ctx, Parties::on(actor, &target), "sessions.ended_all", json!({ "sessions": ended }))
+            .await?;
+        commit(tx).await?;
+        Ok(ended)
+    }
+
+    pub async fn my_sessions(&self, user: &UserRow) -> Result<Vec<Session>> {
+        let mut conn = self.store().conn().await?;
+        Ok(sessions::live_for_user(&mut conn, user.id, self.now()).await?)
+    }
+
+    /// Ends one of your own sessions, by the id the session list shows.
+    pub async fn end_my_session(&self, user: &UserRow, id: &str, ctx: &RequestContext) -> Result<()> {
+        let id: String = id.chars().take(64).collect();
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        if !sessions::delete_for_user_session(&mut tx, user.id, &id).await? {
+            return Err(Error::NotFound("No such session."));
+        }
+        record(&mut tx, now, ctx, Parties::own(user), "sessions.ended", json!({})).await?;
+        commit(tx).await?;
+        Ok(())
+    }
+
+    pub async fn policy(&self, account_id: i64) -> Result<Policy> {
+        let mut conn = self.store().conn().await?;
+        Ok(accounts::policy(&mut conn, account_id).await?)
+    }
+
+    /// The Owner requires 2FA of everyone (or stops), with a grace period in days.
+    pub async fn set_policy(
+        &self,
+        actor: &UserRow,
+        require: bool,
+        grace_days: i64,
+        ctx: &RequestContext,
+    ) -> Result<Policy> {
+        if let Err(denied) = permissions::may_set_policy(&actor.person()) {
+            return Err(self.refused(actor, None, "policy.change_refused", denied.into(), ctx).await);
+        }
+        if !(0..=MAX_GRACE_DAYS).contains(&grace_days) {
+            return Err(Error::invalid(
+                "invalid_grace_days",
+                format!("The grace period is 0 to {MAX_GRACE_DAYS} days."),
+            ));
+        }
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let current = accounts::policy(&mut tx, actor.account_id).await?;
+        // Keep the original start when only the grace period changes: the clock does not restart.
+        let since = match (require, current.require_two_factor_since) {
+            (false, _) => None,
+            (true, Some(since)) => Some(since),
+            (true, None) => Some(now),
+        };
+        let policy = Policy { require_two_factor_since: since, grace_days };
+        accounts::set_policy(&mut tx, actor.account_id, policy).await?;
+        let parties = Parties { account_id: Some(actor.account_id), actor: Some(actor.id), target: None };
+        record(
+            &mut tx,
+            now,
+            ctx,
+            parties,
+            "policy.changed",
+            json!({ "require_two_factor": require, "grace_days": grace_days }),
+        )
+        .await?;
+        commit(tx).await?;
+        Ok(policy)
+    }
+
+    /// What the account's policy asks of this person now.
+    pub async fn requirement(&self, user: &UserRow) -> Result<Requirement> {
+        let mut conn = self.store().conn().await?;
+        let policy = accounts::policy(&mut conn, user.account_id).await?;
+        if policy.require_two_factor_since.is_none() {
+            return Ok(Requirement::Met);
+        }
+        let has = totp::get(&mut conn, user.id).await?.is_some_and(|r| r.is_enabled());
+        Ok(policy::requirement(policy.require_two_factor_since, policy.grace_days, has, self.now()))
+    }
+
+    /// The Owner hands the account to an Administrator and becomes an Administrator.
+    pub async fn transfer_ownership(
+        &self,
+        owner: &UserRow,
+        target_id: i64,
+        password: &str,
+        ctx: &RequestContext,
+    ) -> Result<()> {
+        let target = self
+            .target_for(owner, target_id, permissions::may_transfer_ownership, "ownership.transfer_refused", ctx)
+            .await?;
+        if !self.password_matches(owner, password).await? {
+            let why = Error::InvalidCredentials;
+            return Err(self.refused(owner, Some(&target), "ownership.transfer_refused", why, ctx).await);
+        }
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        // Demote first: the database holds one Owner per account at every statement.
+        let demoted = users::set_role(&mut tx, owner.id, Role::Owner, Role::Admin).await?;
+        let promoted = demoted && users::set_role(&mut tx, target.id, Role::Admin, Role::Owner).await?;
+        if !promoted {
+            return Err(Error::conflict("changed_meanwhile", "A role changed meanwhile; reload and try again."));
+        }
+        notices::add(&mut tx, target.id, &format!("{} made you the Account Owner on {}.", owner.name, day(now)), now)
+            .await?;
+        record(&mut tx, now, ctx, Parties::on(owner, &target), "ownership.transferred", json!({})).await?;
+        commit(tx).await?;
+        Ok(())
+    }
+
+    /// Notices not yet shown; showing them marks them seen.
+    pub async fn take_notices(&self, user: &UserRow) -> Result<Vec<Notice>> {
+        let mut conn = self.store().conn().await?;
+        let unseen = notices::unseen(&mut conn, user.id).await?;
+        if let Some(last) = unseen.last() {
+            notices::mark_seen(&mut conn, user.id, last.id, self.now()).await?;
+        }
+        Ok(unseen)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_read_like_dates() {
+        assert_eq!(day(0), "1 Jan 1970");
+        assert_eq!(day(1_800_000_000), "15 Jan 2027");
+        assert_eq!(day(951_782_400), "29 Feb 2000");
+    }
+}

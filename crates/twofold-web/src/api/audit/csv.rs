@@ -1,0 +1,62 @@
+//! CSV for the audit export: RFC 4180 quoting, CRLF line ends, and no cell that a
+//! spreadsheet would run as a formula.
+
+use super::ExportRow;
+
+const HEADER: [&str; 10] =
+    ["id", "time_utc", "event", "actor_user_id", "actor", "target_user_id", "target", "ip", "user_agent", "detail"];
+
+/// The header row and one row per event.
+pub fn document(rows: &[ExportRow]) -> String {
+    let mut out = line(HEADER.iter().map(|h| h.to_string()));
+    for r in rows {
+        let id = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+        out.push_str(&line([
+            r.id.to_string(),
+            r.time_utc.clone(),
+            r.event.clone(),
+            id(r.actor_user_id),
+            r.actor.clone().unwrap_or_default(),
+            id(r.target_user_id),
+            r.target.clone().unwrap_or_default(),
+            r.ip.clone().unwrap_or_default(),
+            r.user_agent.clone().unwrap_or_default(),
+            r.detail.to_string(),
+        ]));
+    }
+    out
+}
+
+fn line(cells: impl IntoIterator<Item = String>) -> String {
+    let mut line = cells.into_iter().map(|c| cell(&c)).collect::<Vec<_>>().join(",");
+    line.push_str("\r\n");
+    line
+}
+
+/// One cell. Names, user agents and details come from people and attackers alike: a
+/// cell a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, or a tab or carriage
+/// return before one) is prefixed with `'` so it shows as text; then cells holding a
+/// separator, quote or line break are quoted, quotes doubled.
+fn cell(value: &str) -> String {
+    let value =
+        if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_string() };
+    if value.contains([',', '"', '\n', '\r']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn formulas_become_text_and_separators_are_quoted() {
+        assert_eq!(cell("plain"), "plain");
+        assert_eq!(cell("=1+1"), "'=1+1");
+        assert_eq!(cell("+1"), "'+1");
+        assert_eq!(cell("-2"), "'-2");
+        assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(cell("a,b"), "\"a,b\"");
+        assert_eq!(cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(cell("=HYPERLINK(\"x\",\"y\")"), "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\"");
+        assert_eq!(cell("two\nlines"), "\"two\nlines\"");
+    }
+}

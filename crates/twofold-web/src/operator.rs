@@ -1,0 +1,106 @@
+//! The support operators' session, found from its own cookie, and the extractors of the
+//! support pages and API (SEC-29).
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use twofold_app::support::OperatorSession;
+
+use crate::error::ApiError;
+use crate::session::tokens_match;
+use crate::{AppState, cookies};
+
+async fn load(parts: &Parts, state: &AppState) -> Result<Option<OperatorSession>, ApiError> {
+    let jar = CookieJar::from_headers(&parts.headers);
+    let Some(raw) = jar.get(cookies::operator_name(&state.app)).map(|c| c.value().to_owned()) else { return Ok(None) };
+    state.app.operator_session(&raw).await.map_err(ApiError::from)
+}
+
+/// A signed-in operator on the support pages; anyone else goes to the operator sign-in.
+pub struct Operator(pub OperatorSession);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match load(parts, state).await {
+            Ok(Some(s)) if s.is_signed_in() => Ok(Operator(s)),
+            Ok(Some(_)) => Err(Redirect::to("/support/code").into_response()),
+            Ok(None) => Err(Redirect::to("/support/login").into_response()),
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+/// An operator between the password and the code.
+pub struct OperatorPending(pub OperatorSession);
+
+impl FromRequestParts<AppState> for OperatorPending {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match load(parts, state).await {
+            Ok(Some(s)) if !s.is_signed_in() => Ok(OperatorPending(s)),
+            Ok(Some(_)) => Err(Redirect::to("/support").into_response()),
+            Ok(None) => Err(Redirect::to("/support/login").into_response()),
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+/// A signed-in operator calling the support API; unsafe methods carry `X-CSRF-Token`.
+pub struct ApiOperator(pub OperatorSession);
+
+impl FromRequestParts<AppState> for ApiOperator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let session = load(parts, state).await?.filter(OperatorSession::is_signed_in).ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Sign in as a support operator first.")
+        })?;
+        if !matches!(parts.method.as_str(), "GET" | "HEAD" | "OPTIONS") {
+            let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+            if !tokens_match(sent, &session.csrf_token) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf_token_invalid",
+                    "The X-CSRF-Token header is missing or wrong.",
+                ));
+            }
+        }
+        Ok(ApiOperator(session))
+    }
+}
+
+/// Whether a support form echoed its session's token (SEC-25).
+pub fn form_ok(session: &OperatorSession, sent: &str) -> bool {
+    tokens_match(sent, &session.csrf_token)
+}
+
+/// An operator between the password and the code, on the API.
+pub struct ApiOperatorPending(pub OperatorSession);
+
+impl FromRequestParts<AppState> for ApiOperatorPending {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let session = load(parts, state).await?.filter(|s| !s.is_signed_in()).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "no_pending_sign_in",
+                "Sign in with the operator's email and password first.",
+            )
+        })?;
+        let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !tokens_match(sent, &session.csrf_token) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf_token_invalid",
+                "The X-CSRF-Token header is missing or wrong.",
+            ));
+        }
+        Ok(ApiOperatorPending(session))
+    }
+}

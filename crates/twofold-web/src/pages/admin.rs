@@ -1,0 +1,331 @@
+//! The security console's pages: acting on a person's sign-in from their profile, the
+//! session list, and the account's 2FA policy.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use twofold_app::Error;
+use twofold_app::domain::permissions::Denied;
+
+use super::form::{CsrfForm, HasCsrf};
+use super::{Chrome, PageError, render, when};
+use crate::AppState;
+use crate::client::Client;
+use crate::error::{classify, message};
+use crate::session::PageUser;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/users/{id}/two-factor/disable", get(show_disable).post(submit_disable))
+        .route("/users/{id}/two-factor/unlock", post(unlock))
+        .route("/users/{id}/sign-out", post(sign_out_everywhere))
+        .route("/users/{id}/ownership", get(show_transfer).post(submit_transfer))
+        .route("/me/sessions", get(sessions))
+        .route("/me/sessions/{id}/end", post(end_session))
+        .route("/account/security", get(show_policy).post(submit_policy))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    password: String,
+}
+
+impl HasCsrf for PasswordForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PlainForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+impl HasCsrf for PlainForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// Ids in paths are positive integers; anything else names nobody.
+fn id_of(raw: &str) -> Result<i64, Error> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or(Error::Denied(Denied::NotFound))
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+struct ConfirmPage {
+    chrome: Chrome,
+    title: &'static str,
+    explanation: String,
+    action: String,
+    button: &'static str,
+    back: String,
+    error: Option<String>,
+}
+
+/// The pop-up that confirms an action on a person with the caller's password.
+async fn confirm_page(
+    state: &AppState,
+    user: &PageUser,
+    raw_id: &str,
+    kind: Action,
+    error: Option<String>,
+) -> Response {
+    let chrome = Chrome::signed_in(&user.0);
+    let person = match id_of(raw_id) {
+        Ok(id) => state.app.person(&user.0.user, id).await,
+        Err(e) => Err(e),
+    };
+    let person = match person {
+        Ok(p) => p,
+        Err(e) => return PageError::new(e, chrome).into_response(),
+    };
+    let (title, explanation, action, button) = match kind {
+        Action::Disable => (
+            "Disable two-factor authentication?",
+            format!(
+                "{} will sign in with the password alone until they set it up again. Their sessions and remembered browsers end now, and they are told by SMS and at their next sign-in.",
+                person.name
+            ),
+            format!("/users/{}/two-factor/disable", person.id),
+            "Disable",
+        ),
+        Action::Transfer => (
+            "Transfer ownership?",
+            format!(
+                "{} becomes the Account Owner and you become an Administrator. Only the new Owner can undo this.",
+                person.name
+            ),
+            format!("/users/{}/ownership", person.id),
+            "Transfer ownership",
+        ),
+    };
+    let status = error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNAUTHORIZED);
+    let page = ConfirmPage { chrome, title, explanation, action, button, back: format!("/users/{}", person.id), error };
+    render(status, &page)
+}
+
+#[derive(Clone, Copy)]
+enum Action {
+    Disable,
+    Transfer,
+}
+
+async fn show_disable(State(state): State<AppState>, user: PageUser, Path(id): Path<String>) -> Response {
+    confirm_page(&state, &user, &id, Action::Disable, None).await
+}
+
+async fn submit_disable(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm<PasswordForm>,
+) -> Response {
+    let result = match id_of(&id) {
+        Ok(target) => state.app.disable_two_factor_of(&user.0.user, target, &form.password, &ctx).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Redirect::to(&format!("/users/{id}?two_factor=off")).into_response(),
+        Err(e @ Error::InvalidCredentials) => {
+            confirm_page(&state, &user, &id, Action::Disable, Some(message(&e))).await
+        }
+        Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+    }
+}
+
+async fn unlock(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    Path(id): Path<String>,
+    CsrfForm(_): CsrfForm<PlainForm>,
+) -> Response {
+    let result = match id_of(&id) {
+        Ok(target) => state.app.unlock_two_factor(&user.0.user, target, &ctx).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Redirect::to(&format!("/users/{id}?unlocked=1")).into_response(),
+        Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+    }
+}
+
+async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    Path(id): Path<String>,
+    CsrfForm(_): CsrfForm<PlainForm>,
+) -> Response {
+    let result = match id_of(&id) {
+        Ok(target) => state.app.sign_out_everywhere(&user.0.user, target, &ctx).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Redirect::to(&format!("/users/{id}?signed_out=1")).into_response(),
+        Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+    }
+}
+
+async fn show_transfer(State(state): State<AppState>, user: PageUser, Path(id): Path<String>) -> Response {
+    confirm_page(&state, &user, &id, Action::Transfer, None).await
+}
+
+async fn submit_transfer(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm<PasswordForm>,
+) -> Response {
+    let result = match id_of(&id) {
+        Ok(target) => state.app.transfer_ownership(&user.0.user, target, &form.password, &ctx).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Redirect::to(&format!("/users/{id}?role_changed=1")).into_response(),
+        Err(e @ Error::InvalidCredentials) => {
+            confirm_page(&state, &user, &id, Action::Transfer, Some(message(&e))).await
+        }
+        Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+    }
+}
+
+struct SessionLine {
+    id: String,
+    browser: String,
+    ip: String,
+    created: String,
+    last_seen: String,
+    current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sessions.html")]
+struct SessionsPage {
+    chrome: Chrome,
+    sessions: Vec<SessionLine>,
+    notice: Option<String>,
+}
+
+async fn sessions(State(state): State<AppState>, user: PageUser) -> Response {
+    let rows = match state.app.my_sessions(&user.0.user).await {
+        Ok(rows) => rows,
+        Err(e) => return PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+    };
+    let sessions = rows
+        .into_iter()
+        .map(|s| SessionLine {
+            current: s.id_hash == user.0.session.id_hash,
+            id: s.id_hash,
+            browser: s.user_agent.map(|ua| ua.chars().take(80).collect()).unwrap_or_else(|| "Unknown browser".into()),
+            ip: s.ip.unwrap_or_default(),
+            created: when(Some(s.created_at)),
+            last_seen: when(Some(s.last_seen_at)),
+        })
+        .collect();
+    render(StatusCode::OK, &SessionsPage { chrome: Chrome::signed_in(&user.0), sessions, notice: None })
+}
+
+async fn end_session(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    Path(id): Path<String>,
+    CsrfForm(_): CsrfForm<PlainForm>,
+) -> Response {
+    match state.app.end_my_session(&user.0.user, &id, &ctx).await {
+        Ok(()) => Redirect::to("/me/sessions").into_response(),
+        Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "policy.html")]
+struct PolicyPage {
+    chrome: Chrome,
+    require: bool,
+    grace_days: i64,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn show_policy(State(state): State<AppState>, user: PageUser) -> Response {
+    if let Err(denied) = twofold_app::domain::permissions::may_set_policy(&user.0.user.person()) {
+        return PageError::new(denied.into(), Chrome::signed_in(&user.0)).into_response();
+    }
+    match state.app.policy(user.0.user.account_id).await {
+        Ok(p) => render(
+            StatusCode::OK,
+            &PolicyPage {
+                chrome: Chrome::signed_in(&user.0),
+                require: p.require_two_factor_since.is_some(),
+                grace_days: p.grace_days,
+                notice: None,
+                error: None,
+            },
+        ),
+        Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PolicyForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    require_two_factor: Option<String>,
+    #[serde(default)]
+    grace_days: String,
+}
+
+impl HasCsrf for PolicyForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+async fn submit_policy(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    CsrfForm(form): CsrfForm<PolicyForm>,
+) -> Response {
+    let require = form.require_two_factor.is_some();
+    let grace = form.grace_days.trim().parse::<i64>().unwrap_or(-1);
+    let grace = if form.grace_days.trim().is_empty() { 0 } else { grace };
+    let chrome = Chrome::signed_in(&user.0);
+    match state.app.set_policy(&user.0.user, require, grace, &ctx).await {
+        Ok(p) => {
+            let notice = if require {
+                "Two-factor authentication is now required."
+            } else {
+                "Two-factor authentication is optional."
+            };
+            let page = PolicyPage {
+                chrome,
+                require: p.require_two_factor_since.is_some(),
+                grace_days: p.grace_days,
+                notice: Some(notice.into()),
+                error: None,
+            };
+            render(StatusCode::OK, &page)
+        }
+        Err(e @ Error::Denied(_)) => PageError::new(e, chrome).into_response(),
+        Err(e) => {
+            let page = PolicyPage { chrome, require, grace_days: grace.max(0), notice: None, error: Some(message(&e)) };
+            render(classify(&e).0, &page)
+        }
+    }
+}
