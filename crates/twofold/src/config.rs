@@ -47,6 +47,10 @@ pub struct Config {
     pub sms_webhook_secret: Option<String>,
     /// How long an SMS code works, in minutes (1 to 15).
     pub sms_code_minutes: i64,
+    /// Seconds between two codes to one person or number.
+    pub sms_cooldown_seconds: i64,
+    /// Codes per hour to one person or number.
+    pub sms_per_hour: i64,
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
     pub database_max_connections: u32,
@@ -74,6 +78,8 @@ impl Default for Config {
             sms_webhook_url: None,
             sms_webhook_secret: None,
             sms_code_minutes: 10,
+            sms_cooldown_seconds: 60,
+            sms_per_hour: 5,
             session_idle_minutes: sessions.idle / 60,
             session_absolute_hours: sessions.absolute / 3600,
             database_max_connections: 16,
@@ -115,6 +121,9 @@ impl Config {
     fn validate(&self) -> Result<(), String> {
         if !(1..=15).contains(&self.sms_code_minutes) {
             return Err("sms_code_minutes must be between 1 and 15".into());
+        }
+        if !(1..=3600).contains(&self.sms_cooldown_seconds) || !(1..=100).contains(&self.sms_per_hour) {
+            return Err("sms_cooldown_seconds must be 1 to 3600 and sms_per_hour 1 to 100".into());
         }
         if self.session_idle_minutes < 1 || self.session_absolute_hours < 1 {
             return Err("session_idle_minutes and session_absolute_hours must be at least 1".into());
@@ -177,7 +186,12 @@ impl Config {
                 absolute: self.session_absolute_hours.saturating_mul(3600),
                 ..SessionPolicy::default()
             },
-            sms: SmsPolicy { code_lifetime: self.sms_code_minutes * 60, ..SmsPolicy::default() },
+            sms: SmsPolicy {
+                code_lifetime: self.sms_code_minutes * 60,
+                cooldown: self.sms_cooldown_seconds,
+                per_hour: self.sms_per_hour,
+                ..SmsPolicy::default()
+            },
             ..AppConfig::default()
         }
     }

@@ -13,7 +13,7 @@ use twofold_app::domain::policy::Requirement;
 use twofold_app::domain::session::Stage;
 use twofold_app::sign_in::PasswordAttempt;
 
-use super::form::{CsrfForm, HasCsrf, new_form_token};
+use super::form::{CsrfForm, HasCsrf, form_token};
 use super::{Chrome, render};
 use crate::client::Client;
 use crate::error::message;
@@ -52,6 +52,7 @@ pub struct LoginQuery {
 async fn show_login(
     State(state): State<AppState>,
     session: Option<PageUser>,
+    any: AnySession,
     jar: CookieJar,
     query: Result<axum::extract::Query<LoginQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
@@ -66,7 +67,7 @@ async fn show_login(
     } else {
         None
     };
-    let (jar, token) = new_form_token(&state.app, jar);
+    let (jar, token) = form_token(&state.app, jar, any.0.as_ref());
     let page = LoginPage {
         chrome: Chrome::anonymous(token),
         email: String::new(),

@@ -67,6 +67,20 @@ pub fn refuse(status: StatusCode, text: &'static str) -> Response {
     super::render(status, &page)
 }
 
+/// The token a form shown before sign-in must carry: the half-finished session's, when
+/// the browser has one (the check prefers it, see [`expected_token`]), else a double-submit
+/// token from the form cookie, minted if missing.
+pub fn form_token(
+    app: &App,
+    jar: CookieJar,
+    session: Option<&twofold_app::sign_in::CurrentSession>,
+) -> (CookieJar, String) {
+    match session {
+        Some(s) => (jar, s.csrf_token.clone()),
+        None => new_form_token(app, jar),
+    }
+}
+
 /// A fresh random token for a form shown before sign-in, and the cookie that carries it.
 pub fn new_form_token(app: &App, jar: CookieJar) -> (CookieJar, String) {
     if let Some(existing) = jar.get(cookies::form_token_name(app)).map(|c| c.value().to_owned()) {

@@ -11,10 +11,11 @@ use serde::Deserialize;
 use twofold_app::Error;
 use twofold_app::setup::NewAccount;
 
-use super::form::{CsrfForm, HasCsrf, new_form_token};
+use super::form::{CsrfForm, HasCsrf, form_token};
 use super::{Chrome, PageError, render};
 use crate::client::Client;
 use crate::error::{classify, message};
+use crate::session::AnySession;
 use crate::{AppState, cookies};
 
 pub fn router() -> Router<AppState> {
@@ -38,13 +39,18 @@ fn link_invalid(chrome: Chrome) -> Response {
     PageError::new(Error::LinkInvalid, chrome).into_response()
 }
 
-async fn show_setup(State(state): State<AppState>, jar: CookieJar, Path(token): Path<String>) -> Response {
+async fn show_setup(
+    State(state): State<AppState>,
+    any: AnySession,
+    jar: CookieJar,
+    Path(token): Path<String>,
+) -> Response {
     match state.app.setup_link_is_valid(&token).await {
         Ok(true) => {}
         Ok(false) => return link_invalid(Chrome::anonymous(String::new())),
         Err(e) => return PageError::new(e, Chrome::anonymous(String::new())).into_response(),
     }
-    let (jar, csrf) = new_form_token(&state.app, jar);
+    let (jar, csrf) = form_token(&state.app, jar, any.0.as_ref());
     let page = SetupPage {
         chrome: Chrome::anonymous(csrf),
         token,
@@ -138,8 +144,13 @@ async fn invitation_page(
     })
 }
 
-async fn show_invitation(State(state): State<AppState>, jar: CookieJar, Path(token): Path<String>) -> Response {
-    let (jar, csrf) = new_form_token(&state.app, jar);
+async fn show_invitation(
+    State(state): State<AppState>,
+    any: AnySession,
+    jar: CookieJar,
+    Path(token): Path<String>,
+) -> Response {
+    let (jar, csrf) = form_token(&state.app, jar, any.0.as_ref());
     match invitation_page(&state, token, csrf, None).await {
         Ok(page) => (jar, render(StatusCode::OK, &page)).into_response(),
         Err(e) => PageError::new(e, Chrome::anonymous(String::new())).into_response(),

@@ -238,3 +238,124 @@ async fn enable_by_api(server: &Server, email: &str, phone: &str) -> Secret {
     assert_eq!(done["enabled"], true, "{done}");
     secret
 }
+
+/// The help article's path for an Account Owner who lost their device: a recovery request
+/// from the code page, an operator who grants SMS recovery through the support pages,
+/// sign-in with the SMS code, then 2FA off and on again with a new key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_recovers_with_support_and_an_sms_code() {
+    let Some(owner_browser) = Browser::start().await else { return };
+    // The real clock runs here: a short SMS cooldown lets the sign-in code follow the
+    // phone-verification code within the test's seconds.
+    let server = Server::start(&[], &[("TWOFOLD_SMS_COOLDOWN_SECONDS", "1")]).await;
+    create_account(&server).await;
+    let old_key = enable_by_api(&server, "ada@acme.test", "+353851234567").await;
+    add_operator(&server).await;
+
+    // The Owner, without their device, asks support from the second-factor page.
+    sign_in_as_owner(&owner_browser, &server).await;
+    owner_browser.wait_for_path("/login/code").await;
+    owner_browser.click("#lost-device").await;
+    owner_browser.fill("#message", "Lost my phone on the train; I still have my SIM.").await;
+    owner_browser.fill("#contact", "+353 85 123 4567").await;
+    owner_browser.click("#send-request").await;
+    assert!(owner_browser.text("#request-status").await.contains("waiting for support"));
+
+    // An operator signs in (enrolling TOTP), takes the request and grants SMS recovery.
+    let operator = owner_browser.another().await;
+    operator.goto(&format!("{}/support/login", server.base)).await;
+    operator.fill("#email", "cs@twofold.test").await;
+    operator.fill("#password", PASSWORD).await;
+    operator.click("#support-login-form button[type=submit]").await;
+    let key = Secret::from_base32(&operator.text("#secret-key").await).unwrap();
+    operator.fill("#code", &code_at(&key, 0)).await;
+    operator.click("#support-code-form button[type=submit]").await;
+    operator.wait_for_path("/support").await;
+    operator.click("#queue a").await;
+    operator.click("#take").await;
+    operator.wait_for_text("#request-status", "taken").await;
+    operator.fill("#identity_check", "Called back on the number on file; confirmed the company address").await;
+    operator.fill("#reason", "TICKET-7").await;
+    operator.click("#grant").await;
+    operator.wait_for_text("#request-status", "granted").await;
+    operator.close().await;
+
+    // The Owner signs in with an SMS code read from the file outbox.
+    let sent_before =
+        std::fs::read_to_string(server.data_dir().join("sms-outbox.jsonl")).unwrap_or_default().lines().count();
+    sign_in_as_owner(&owner_browser, &server).await;
+    owner_browser.wait_for_path("/login/code").await;
+    owner_browser.click("#use-sms").await;
+    owner_browser.click("#send-sms").await;
+    assert!(owner_browser.text("#sms-status").await.contains("+•• ••• ••• 67"));
+    let sms = server.sms_code_to("+353851234567", sent_before).await;
+    owner_browser.fill("#code", &sms).await;
+    owner_browser.click("#sms-form button[type=submit]").await;
+    owner_browser.wait_for_path("/recovery").await;
+
+    // …turns 2FA off and sets it up again with a new key; the old key no longer works.
+    owner_browser.click("#reset-2fa").await;
+    owner_browser.fill("#password", PASSWORD).await;
+    owner_browser.click("#confirm-disable").await;
+    assert_eq!(owner_browser.text("#two-factor-status").await, "Off");
+    owner_browser.click("#enable-2fa-start").await;
+    owner_browser.click("#enable-2fa").await;
+    owner_browser.click("#wizard-next").await;
+    let new_key = Secret::from_base32(&owner_browser.text("#secret-key").await).unwrap();
+    assert_ne!(new_key.to_base32(), old_key.to_base32());
+    owner_browser.click("#wizard-next").await;
+    owner_browser.fill("#code", &code_at(&new_key, 0)).await;
+    owner_browser.click("#wizard-next").await;
+    owner_browser.wait_for_path("/me/two-factor/enable/phone").await;
+    let sent_before =
+        std::fs::read_to_string(server.data_dir().join("sms-outbox.jsonl")).unwrap_or_default().lines().count();
+    owner_browser.fill("#phone", "+353 85 123 4567").await;
+    owner_browser.click("#wizard-next").await;
+    let sms = server.sms_code_to("+353851234567", sent_before).await;
+    owner_browser.fill("#code", &sms).await;
+    owner_browser.click("#wizard-next").await;
+    assert!(owner_browser.text("#two-factor-status").await.starts_with("On since"));
+    let (api, answer) = api_sign_in(&server, "ada@acme.test").await;
+    assert_eq!(answer["status"], "second_factor_required");
+    let totp = format!("{}/api/v1/login/totp", server.base);
+    let r = api
+        .client
+        .post(&totp)
+        .header("x-csrf-token", &api.csrf)
+        .json(&serde_json::json!({ "code": code_at(&old_key, 30) }));
+    assert_eq!(r.send().await.unwrap().status(), 401, "the old key no longer works");
+    let r = api
+        .client
+        .post(&totp)
+        .header("x-csrf-token", &api.csrf)
+        .json(&serde_json::json!({ "code": code_at(&new_key, 30) }));
+    assert_eq!(r.send().await.unwrap().status(), 200, "the new one does");
+    owner_browser.close().await;
+}
+
+async fn sign_in_as_owner(browser: &Browser, server: &Server) {
+    sign_in_as(browser, server, "ada@acme.test").await;
+}
+
+async fn add_operator(server: &Server) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(crate::support::server::binary())
+        .args([
+            "support",
+            "operator",
+            "add",
+            "--email",
+            "cs@twofold.test",
+            "--name",
+            "Casey Support",
+            "--password-stdin",
+        ])
+        .arg("--data-dir")
+        .arg(server.data_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(PASSWORD.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+}

@@ -10,7 +10,22 @@ on_both_databases!(
     code_page_signs_in_and_explains_a_wrong_clock,
     disable_pop_up_asks_for_the_password,
     sec_02_a_thousand_enrolments_give_a_thousand_secrets,
+    starting_over_at_the_login_page_half_way_works,
 );
+
+/// A browser half signed in (password done, code not yet) that goes back to the sign-in
+/// page can sign in again: its form carries the token the check expects.
+async fn starting_over_at_the_login_page_half_way_works(db: TestDb) {
+    let t = TestApp::new(db).await;
+    t.account("acme").await;
+    t.enable_two_factor(&t.signed_in("owner@acme.test").await).await;
+    let http = page_sign_in(&t, "owner@acme.test", false).await;
+    assert_eq!(http.get("/home").await.header("location").as_deref(), Some("/login/code"));
+    let csrf = http.get("/login").await.form_csrf();
+    let r =
+        http.post_form("/login", &[("csrf_token", &csrf), ("email", "owner@acme.test"), ("password", PASSWORD)]).await;
+    assert_eq!(r.header("location").as_deref(), Some("/login/code"), "{}", r.text());
+}
 
 async fn page_sign_in(t: &TestApp, email: &str, remember: bool) -> Http {
     let http = t.http();

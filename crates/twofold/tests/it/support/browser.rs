@@ -90,18 +90,46 @@ impl Browser {
         self.client.goto(url).await.unwrap();
     }
 
+    /// The element, or a screenshot and a failure that names what was missing.
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        match self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await {
+            Ok(element) => element,
+            Err(e) => {
+                self.screenshot("missing-element").await;
+                let url = self.url().await;
+                panic!("no {css} on {url} ({e}); see target/screenshots/missing-element.png");
+            }
+        }
+    }
+
     pub async fn fill(&self, css: &str, text: &str) {
-        let field = self.client.wait().for_element(Locator::Css(css)).await.unwrap();
+        let field = self.find(css).await;
         field.clear().await.unwrap();
         field.send_keys(text).await.unwrap();
     }
 
     pub async fn click(&self, css: &str) {
-        self.client.wait().for_element(Locator::Css(css)).await.unwrap().click().await.unwrap();
+        self.find(css).await.click().await.unwrap();
     }
 
     pub async fn text(&self, css: &str) -> String {
-        self.client.wait().for_element(Locator::Css(css)).await.unwrap().text().await.unwrap()
+        self.find(css).await.text().await.unwrap()
+    }
+
+    /// Waits until the element's text is `expected` (after a form post reloads the page).
+    pub async fn wait_for_text(&self, css: &str, expected: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = self.text(css).await;
+            if text == expected {
+                return;
+            }
+            if Instant::now() > deadline {
+                self.screenshot("wait-for-text").await;
+                panic!("{css} says {text:?}, expected {expected:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     pub async fn url(&self) -> String {
@@ -135,6 +163,16 @@ impl Browser {
 
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
+        if let Some(mut driver) = self.driver.take() {
+            let _ = driver.kill();
+            let _ = driver.wait();
+        }
+    }
+}
+
+/// A test that fails half-way still stops its driver (and with it the browser).
+impl Drop for Browser {
+    fn drop(&mut self) {
         if let Some(mut driver) = self.driver.take() {
             let _ = driver.kill();
             let _ = driver.wait();
