@@ -1,6 +1,7 @@
 //! SMS codes awaiting entry: a keyed hash, bound to a purpose and a request, used once.
 
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use crate::{Conn, Result};
 
@@ -14,6 +15,19 @@ pub struct ChallengeRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub attempts: i64,
+}
+
+fn from_row(r: &AnyRow) -> Result<ChallengeRow> {
+    Ok(ChallengeRow {
+        id: r.try_get(0)?,
+        user_id: r.try_get(1)?,
+        e164: r.try_get(2)?,
+        code_mac: r.try_get(3)?,
+        outbox_id: r.try_get(4)?,
+        created_at: r.try_get(5)?,
+        expires_at: r.try_get(6)?,
+        attempts: r.try_get(7)?,
+    })
 }
 
 pub struct NewChallenge<'a> {
@@ -76,19 +90,7 @@ pub async fn open(
     .bind(now)
     .fetch_optional(conn)
     .await?;
-    row.map(|r| {
-        Ok(ChallengeRow {
-            id: r.try_get(0)?,
-            user_id: r.try_get(1)?,
-            e164: r.try_get(2)?,
-            code_mac: r.try_get(3)?,
-            outbox_id: r.try_get(4)?,
-            created_at: r.try_get(5)?,
-            expires_at: r.try_get(6)?,
-            attempts: r.try_get(7)?,
-        })
-    })
-    .transpose()
+    row.as_ref().map(from_row).transpose()
 }
 
 /// The latest code sent for this person, purpose and request, open or not: for showing
@@ -103,19 +105,7 @@ pub async fn latest(conn: &mut Conn, user_id: i64, purpose: &str, request_ref: &
     .bind(request_ref)
     .fetch_optional(conn)
     .await?;
-    row.map(|r| {
-        Ok(ChallengeRow {
-            id: r.try_get(0)?,
-            user_id: r.try_get(1)?,
-            e164: r.try_get(2)?,
-            code_mac: r.try_get(3)?,
-            outbox_id: r.try_get(4)?,
-            created_at: r.try_get(5)?,
-            expires_at: r.try_get(6)?,
-            attempts: r.try_get(7)?,
-        })
-    })
-    .transpose()
+    row.as_ref().map(from_row).transpose()
 }
 
 /// Uses the code: of concurrent submissions, exactly one gets `true`.

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use twofold_app::Error;
 use twofold_app::domain::permissions::Denied;
 
-use super::form::{CsrfForm, HasCsrf};
+use super::form::{CsrfForm, PasswordForm, PlainForm};
 use super::{Chrome, PageError, render, when};
 use crate::AppState;
 use crate::client::Client;
@@ -27,32 +27,6 @@ pub fn router() -> Router<AppState> {
         .route("/me/sessions", get(sessions))
         .route("/me/sessions/{id}/end", post(end_session))
         .route("/account/security", get(show_policy).post(submit_policy))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct PasswordForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    password: String,
-}
-
-impl HasCsrf for PasswordForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct PlainForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
-impl HasCsrf for PlainForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 /// Ids in paths are positive integers; anything else names nobody.
@@ -290,12 +264,6 @@ pub struct PolicyForm {
     grace_days: String,
 }
 
-impl HasCsrf for PolicyForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 async fn submit_policy(
     State(state): State<AppState>,
     user: PageUser,
@@ -329,3 +297,5 @@ async fn submit_policy(
         }
     }
 }
+
+crate::has_csrf!(PolicyForm);

@@ -13,7 +13,7 @@ use twofold_app::domain::policy::Requirement;
 use twofold_app::domain::session::Stage;
 use twofold_app::sign_in::PasswordAttempt;
 
-use super::form::{CsrfForm, HasCsrf, form_token};
+use super::form::{CsrfForm, PlainForm, form_token};
 use super::{Chrome, render};
 use crate::client::Client;
 use crate::error::message;
@@ -88,12 +88,6 @@ pub struct LoginForm {
     remember_device: Option<String>,
 }
 
-impl HasCsrf for LoginForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 async fn submit_login(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -140,18 +134,6 @@ async fn submit_login(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct PlainForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
-impl HasCsrf for PlainForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 async fn logout(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -167,3 +149,5 @@ async fn logout(
     let jar = jar.add(cookies::removal(&state.app, cookies::session_name(&state.app)));
     (jar, Redirect::to("/login?signed_out=1")).into_response()
 }
+
+crate::has_csrf!(LoginForm);

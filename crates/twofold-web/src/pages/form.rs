@@ -89,3 +89,42 @@ pub fn new_form_token(app: &App, jar: CookieJar) -> (CookieJar, String) {
     let token = app.new_form_token();
     (jar.add(cookies::form_token(app, token.clone())), token)
 }
+
+/// Implements [`HasCsrf`] for form structs with a `csrf_token` field.
+#[macro_export]
+macro_rules! has_csrf {
+    ($($form:ty),+ $(,)?) => {
+        $(impl $crate::pages::form::HasCsrf for $form {
+            fn csrf_token(&self) -> &str {
+                &self.csrf_token
+            }
+        })+
+    };
+}
+
+/// A form with nothing but its CSRF token (buttons that act).
+#[derive(Debug, serde::Deserialize)]
+pub struct PlainForm {
+    #[serde(default)]
+    pub csrf_token: String,
+}
+
+/// A confirmation with the person's password.
+#[derive(Debug, serde::Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    pub csrf_token: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+/// A one-time code typed by a person.
+#[derive(Debug, serde::Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    pub csrf_token: String,
+    #[serde(default)]
+    pub code: String,
+}
+
+crate::has_csrf!(PlainForm, PasswordForm, CodeForm);

@@ -15,7 +15,7 @@ use twofold_app::people::{NewPerson, PersonSummary};
 use twofold_app::sign_in::CurrentSession;
 use twofold_app::store::users::UserRow;
 
-use super::form::{CsrfForm, HasCsrf};
+use super::form::CsrfForm;
 use super::{Chrome, PageError, render, when};
 use crate::AppState;
 use crate::client::Client;
@@ -160,12 +160,6 @@ pub struct InviteForm {
     email: String,
     name: String,
     role: String,
-}
-
-impl HasCsrf for InviteForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 async fn invite(
@@ -333,12 +327,6 @@ pub struct RoleForm {
     role: String,
 }
 
-impl HasCsrf for RoleForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 async fn change_role(
     State(state): State<AppState>,
     PageUser(session): PageUser,
@@ -355,3 +343,5 @@ async fn change_role(
         Err(e) => PageError::new(e, chrome).into_response(),
     }
 }
+
+crate::has_csrf!(InviteForm, RoleForm);

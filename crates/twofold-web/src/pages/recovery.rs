@@ -13,7 +13,7 @@ use twofold_app::domain::Role;
 use twofold_app::domain::sms::Purpose;
 use twofold_app::sign_in::CurrentSession;
 
-use super::form::{CsrfForm, HasCsrf};
+use super::form::{CodeForm, CsrfForm, PlainForm};
 use super::two_factor::DeliveryView;
 use super::{Chrome, PageError, render};
 use crate::client::Client;
@@ -64,18 +64,6 @@ async fn show_sms(State(state): State<AppState>, PagePending(pending): PagePendi
     sms_page(&state, &pending, None).await
 }
 
-#[derive(Debug, Deserialize)]
-pub struct PlainForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
-impl HasCsrf for PlainForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 /// Sends the code; pressed again, it is Resend (a new code voids the old one).
 async fn send_sms(
     State(state): State<AppState>,
@@ -86,20 +74,6 @@ async fn send_sms(
     match state.app.send_sign_in_sms(&pending, &ctx).await {
         Ok(_) => Redirect::to("/login/sms").into_response(),
         Err(e) => sms_page(&state, &pending, Some((classify(&e).0, message(&e)))).await,
-    }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CodeForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    code: String,
-}
-
-impl HasCsrf for CodeForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
     }
 }
 
@@ -190,12 +164,6 @@ pub struct RequestForm {
     contact: String,
 }
 
-impl HasCsrf for RequestForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 async fn submit_request(
     State(state): State<AppState>,
     Client(ctx): Client,
@@ -220,3 +188,5 @@ struct RecoveryPage {
 async fn after_sms_sign_in(PageUser(session): PageUser) -> Response {
     render(StatusCode::OK, &RecoveryPage { chrome: Chrome::signed_in(&session) })
 }
+
+crate::has_csrf!(RequestForm);

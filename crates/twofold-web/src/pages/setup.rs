@@ -11,7 +11,7 @@ use serde::Deserialize;
 use twofold_app::Error;
 use twofold_app::setup::NewAccount;
 
-use super::form::{CsrfForm, HasCsrf, form_token};
+use super::form::{CsrfForm, PasswordForm, form_token};
 use super::{Chrome, PageError, render};
 use crate::client::Client;
 use crate::error::{classify, message};
@@ -70,12 +70,6 @@ pub struct SetupForm {
     owner_name: String,
     owner_email: String,
     password: String,
-}
-
-impl HasCsrf for SetupForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 async fn submit_setup(
@@ -157,19 +151,6 @@ async fn show_invitation(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct PasswordForm {
-    #[serde(default)]
-    csrf_token: String,
-    password: String,
-}
-
-impl HasCsrf for PasswordForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 async fn submit_invitation(
     State(state): State<AppState>,
     Client(ctx): Client,
@@ -187,3 +168,5 @@ async fn submit_invitation(
         Err(e) => PageError::new(e, Chrome::anonymous(String::new())).into_response(),
     }
 }
+
+crate::has_csrf!(SetupForm);

@@ -15,7 +15,7 @@ use twofold_app::sign_in::CurrentSession;
 use twofold_app::sms::Delivery;
 use twofold_app::two_factor::Enrolment;
 
-use super::form::{CsrfForm, HasCsrf};
+use super::form::{CodeForm, CsrfForm, PasswordForm, PlainForm};
 use super::{Chrome, PageError, render};
 use crate::client::Client;
 use crate::error::{classify, message};
@@ -36,46 +36,6 @@ pub fn router() -> Router<AppState> {
         .route("/me/phone/verify", post(verify_phone_change))
         .route("/me/two-factor/disable", get(show_disable).post(submit_disable))
         .route("/me/devices/{id}/revoke", post(revoke_device))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CodeForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    code: String,
-}
-
-impl HasCsrf for CodeForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct PasswordForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    password: String,
-}
-
-impl HasCsrf for PasswordForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct PlainForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
-impl HasCsrf for PlainForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 #[derive(Template)]
@@ -307,12 +267,6 @@ pub struct PhoneForm {
     password: String,
 }
 
-impl HasCsrf for PhoneForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 /// A refusal shown on the same page: the message, with a status that says what it was.
 fn with_error(e: &Error) -> (StatusCode, String) {
     (classify(e).0, message(e))
@@ -480,3 +434,5 @@ async fn revoke_device(
         Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
     }
 }
+
+crate::has_csrf!(PhoneForm);
