@@ -3,8 +3,11 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::Mutex;
+
+use argon2::password_hash::PasswordHasher;
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
+use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
 use crate::{Error, Result};
@@ -30,6 +33,10 @@ pub struct Passwords {
     /// A real hash of a password nobody knows: verified against when the email is unknown,
     /// so that unknown emails cost the same time as wrong passwords (SEC-32).
     decoy: Arc<str>,
+    /// Argon2's 19 MiB of working memory, kept between verifications (at most one per
+    /// permit): allocating and faulting it in afresh for every sign-in cost 40% of the
+    /// time and kept hundreds of MB resident under load (docs/performance.md).
+    memory: Arc<Mutex<Vec<Vec<Block>>>>,
 }
 
 impl Passwords {
@@ -43,7 +50,7 @@ impl Passwords {
             .hash_password_with_salt(b"decoy password that is never anyone's", &decoy_salt)
             .map_err(|e| Error::Internal(format!("hashing failed: {e}")))?
             .to_string();
-        Ok(Self { params, permits: Arc::new(Semaphore::new(cores)), decoy: decoy.into() })
+        Ok(Self { params, permits: Arc::new(Semaphore::new(cores)), decoy: decoy.into(), memory: Arc::default() })
     }
 
     /// Hashes a new password with a fresh salt (PHC string format).
@@ -63,10 +70,9 @@ impl Passwords {
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool> {
         let known = stored.is_some();
         let hash = stored.map_or_else(|| self.decoy.to_string(), str::to_owned);
-        let params = self.params.clone();
         let password = password.to_owned();
-        let matches =
-            self.run(move || argon(&params).verify_password(password.as_bytes(), hash.as_str()).is_ok()).await?;
+        let memory = self.memory.clone();
+        let matches = self.run(move || verify_in(&memory, password.as_bytes(), &hash)).await?;
         Ok(known && matches)
     }
 
@@ -74,6 +80,36 @@ impl Passwords {
         let _permit = self.permits.acquire().await.map_err(|_| Error::Unavailable)?;
         tokio::task::spawn_blocking(work).await.map_err(|e| Error::Internal(format!("hashing task failed: {e}")))
     }
+}
+
+/// Verifies `password` against a PHC hash string in reused working memory, comparing the
+/// outputs in constant time. Any unreadable hash is simply a mismatch.
+fn verify_in(memory: &Mutex<Vec<Vec<Block>>>, password: &[u8], hash: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else { return false };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else { return false };
+    let (Ok(params), Ok(algorithm)) = (Params::try_from(&parsed), Algorithm::try_from(parsed.algorithm.as_str()))
+    else {
+        return false;
+    };
+    let Ok(version) = parsed.version.map(Version::try_from).transpose() else { return false };
+    let count = params.block_count();
+    let mut blocks = memory.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_default();
+    if blocks.len() < count {
+        blocks = vec![Block::new(); count];
+    }
+    let mut out = [0u8; 64];
+    let matches = match (out.get_mut(..expected.len()), blocks.get_mut(..count)) {
+        (Some(out), Some(work)) => {
+            let argon = Argon2::new(algorithm, version.unwrap_or_default(), params);
+            argon.hash_password_into_with_memory(password, salt.as_ref(), out, work).is_ok()
+                && bool::from(out.ct_eq(expected.as_bytes()))
+        }
+        _ => false,
+    };
+    if let Ok(mut pool) = memory.lock() {
+        pool.push(blocks);
+    }
+    matches
 }
 
 fn argon(params: &Params) -> Argon2<'static> {
@@ -103,6 +139,19 @@ mod tests {
     async fn sec_32_an_unknown_person_never_verifies_even_with_the_decoy_password() -> Result<()> {
         let p = cheap();
         assert!(!p.verify("decoy password that is never anyone's", None).await?);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn working_memory_is_reused_and_malformed_hashes_never_verify() -> Result<()> {
+        let p = cheap();
+        let hash = p.hash("correct horse battery", [3; 16]).await?;
+        for _ in 0..5 {
+            assert!(p.verify("correct horse battery", Some(&hash)).await?);
+        }
+        assert_eq!(p.memory.lock().map(|pool| pool.len()).unwrap_or(0), 1, "one buffer served every sequential check");
+        assert!(!p.verify("correct horse battery", Some("$argon2id$v=19$m=1024,t=1,p=1$bm9uc2Vuc2U")).await?);
+        assert!(!p.verify("correct horse battery", Some("not a hash")).await?);
         Ok(())
     }
 

@@ -1,0 +1,100 @@
+//! A bare HTTP/1.1 client: one keep-alive connection, reconnected after a failure.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// Longest wait for one answer; a request that takes longer counts as unanswered.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One request to send.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: Method,
+    pub path: &'static str,
+    pub cookie: Option<String>,
+    pub csrf: Option<String>,
+    pub json: Option<String>,
+}
+
+impl Call {
+    pub fn get(path: &'static str) -> Call {
+        Call { method: Method::GET, path, cookie: None, csrf: None, json: None }
+    }
+
+    pub fn post_json(path: &'static str, json: String) -> Call {
+        Call { method: Method::POST, path, cookie: None, csrf: None, json: Some(json) }
+    }
+}
+
+pub struct Connection {
+    addr: SocketAddr,
+    host: String,
+    sender: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl Connection {
+    pub fn new(addr: SocketAddr) -> Connection {
+        Connection { addr, host: addr.to_string(), sender: None }
+    }
+
+    async fn connect(&mut self) -> Result<&mut SendRequest<Full<Bytes>>> {
+        if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
+            let stream = TcpStream::connect(self.addr).await.with_context(|| format!("connect {}", self.addr))?;
+            stream.set_nodelay(true)?;
+            let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            self.sender = Some(sender);
+        }
+        self.sender.as_mut().ok_or_else(|| anyhow!("no connection"))
+    }
+
+    /// Sends `call` and reads the whole answer: its status and body.
+    pub async fn send(&mut self, call: &Call) -> Result<(u16, Bytes)> {
+        let outcome = tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(call)).await;
+        match outcome {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => {
+                self.sender = None;
+                Err(e)
+            }
+            Err(_) => {
+                self.sender = None;
+                Err(anyhow!("no answer within {REQUEST_TIMEOUT:?}"))
+            }
+        }
+    }
+
+    async fn exchange(&mut self, call: &Call) -> Result<(u16, Bytes)> {
+        let mut request = Request::builder().method(call.method.clone()).uri(call.path).header("host", &self.host);
+        if let Some(cookie) = &call.cookie {
+            request = request.header("cookie", cookie);
+        }
+        if let Some(csrf) = &call.csrf {
+            request = request.header("x-csrf-token", csrf);
+        }
+        let body = match &call.json {
+            Some(json) => {
+                request = request.header("content-type", "application/json");
+                Full::new(Bytes::from(json.clone()))
+            }
+            None => Full::new(Bytes::new()),
+        };
+        let request = request.body(body)?;
+        let sender = self.connect().await?;
+        sender.ready().await?;
+        let response = sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok((status, body))
+    }
+}
