@@ -273,3 +273,46 @@ async fn sms_outbox_lists_messages_without_their_codes() {
     assert!(text.contains("+•• ••• ••• 67") && text.contains("file"), "{text}");
     assert!(!text.contains(&sms) && !text.contains("+353851234567"), "no code, no full number: {text}");
 }
+
+/// SEC-31: with logs at debug level, a whole enrolment and sign-in leaves no password,
+/// setup token, session token, TOTP secret or SMS code in the server's log.
+#[tokio::test]
+async fn sec_31_nothing_secret_reaches_the_log() {
+    let server = Server::start(&[], &[("TWOFOLD_LOG_LEVEL", "debug")]).await;
+    let setup = server.setup_link().unwrap().rsplit('/').next().unwrap().to_string();
+    let client = crate::support::client(false);
+    let body =
+        json!({ "account_name": "Acme", "owner_name": "Ada", "owner_email": "ada@acme.test", "password": PASSWORD });
+    let r = client.post(format!("{}/api/v1/setup/{setup}", server.base)).json(&body).send().await.unwrap();
+    let session = r.headers()[reqwest::header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+    let csrf = r.json::<serde_json::Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_string();
+    let post = async |path: &str, body: serde_json::Value| {
+        let r = client.post(format!("{}{path}", server.base)).header("cookie", &session).header("x-csrf-token", &csrf);
+        r.json(&body).send().await.unwrap().json::<serde_json::Value>().await.unwrap_or_default()
+    };
+    let enrol = post("/api/v1/me/two-factor/enrollment", json!({})).await;
+    let secret = enrol["secret"].as_str().unwrap().to_string();
+    let key = twofold_app::domain::otp::Secret::from_base32(&secret).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let code = twofold_app::domain::otp::current_code(&Default::default(), &key, now);
+    post("/api/v1/me/two-factor/enrollment/code", json!({ "code": code })).await;
+    post("/api/v1/me/two-factor/enrollment/phone", json!({ "phone": "+353851234567" })).await;
+    let sms = server.sms_code_to("+353851234567", 0).await;
+    post("/api/v1/me/two-factor/enrollment/phone/verify", json!({ "code": sms })).await;
+    let r = client
+        .post(format!("{}/api/v1/login", server.base))
+        .json(&json!({ "email": "ada@acme.test", "password": PASSWORD }));
+    assert_eq!(r.send().await.unwrap().status(), 200);
+    let log = server.log();
+    assert!(log.lines().count() > 5, "the server logged: {log}");
+    let cookie_value = session.split_once('=').unwrap().1;
+    for (what, secret_text) in [
+        ("password", PASSWORD),
+        ("setup token", &setup),
+        ("session token", cookie_value),
+        ("TOTP secret", &secret),
+        ("SMS code", &sms),
+    ] {
+        assert!(!log.contains(secret_text), "the {what} is in the log");
+    }
+}

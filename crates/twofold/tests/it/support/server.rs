@@ -42,7 +42,7 @@ impl Server {
             .env("TWOFOLD_LOG_FORMAT", "json")
             .env_remove("TWOFOLD_DATABASE_URL")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(Stdio::from(std::fs::File::create(data_dir.path().join("server.log")).unwrap()));
         for (k, v) in env {
             command.env(k, v);
         }
@@ -72,6 +72,11 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("twofold did not become ready at {}", self.base);
+    }
+
+    /// What the server logged (stderr, JSON lines).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir().join("server.log")).unwrap_or_default()
     }
 
     pub fn data_dir(&self) -> &std::path::Path {
