@@ -88,6 +88,29 @@ async fn confirm_page(
     render(status, &page)
 }
 
+/// After an action on person `id`: back to their profile with a notice, or the error page.
+fn back_to_profile(user: &PageUser, id: &str, result: Result<(), Error>, notice: &str) -> Response {
+    match result {
+        Ok(()) => Redirect::to(&format!("/users/{id}?{notice}")).into_response(),
+        Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+    }
+}
+
+/// After a password-confirmed action: a wrong password shows the pop-up again.
+async fn after_confirm(
+    state: &AppState,
+    user: &PageUser,
+    id: &str,
+    action: Action,
+    result: Result<(), Error>,
+    notice: &str,
+) -> Response {
+    match result {
+        Err(e @ Error::InvalidCredentials) => confirm_page(state, user, id, action, Some(message(&e))).await,
+        other => back_to_profile(user, id, other, notice),
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Action {
     Disable,
@@ -106,16 +129,10 @@ async fn submit_disable(
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Response {
     let result = match id_of(&id) {
-        Ok(target) => state.app.disable_two_factor_of(&user.0.user, target, &form.password, &ctx).await,
+        Ok(target) => state.app.disable_two_factor_of(&user.0.user, target, &form.password, &ctx).await.map(drop),
         Err(e) => Err(e),
     };
-    match result {
-        Ok(()) => Redirect::to(&format!("/users/{id}?two_factor=off")).into_response(),
-        Err(e @ Error::InvalidCredentials) => {
-            confirm_page(&state, &user, &id, Action::Disable, Some(message(&e))).await
-        }
-        Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
-    }
+    after_confirm(&state, &user, &id, Action::Disable, result, "two_factor=off").await
 }
 
 async fn unlock(
@@ -126,13 +143,10 @@ async fn unlock(
     CsrfForm(_): CsrfForm<PlainForm>,
 ) -> Response {
     let result = match id_of(&id) {
-        Ok(target) => state.app.unlock_two_factor(&user.0.user, target, &ctx).await,
+        Ok(target) => state.app.unlock_two_factor(&user.0.user, target, &ctx).await.map(drop),
         Err(e) => Err(e),
     };
-    match result {
-        Ok(()) => Redirect::to(&format!("/users/{id}?unlocked=1")).into_response(),
-        Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
-    }
+    back_to_profile(&user, &id, result, "unlocked=1")
 }
 
 async fn sign_out_everywhere(
@@ -143,13 +157,10 @@ async fn sign_out_everywhere(
     CsrfForm(_): CsrfForm<PlainForm>,
 ) -> Response {
     let result = match id_of(&id) {
-        Ok(target) => state.app.sign_out_everywhere(&user.0.user, target, &ctx).await,
+        Ok(target) => state.app.sign_out_everywhere(&user.0.user, target, &ctx).await.map(drop),
         Err(e) => Err(e),
     };
-    match result {
-        Ok(_) => Redirect::to(&format!("/users/{id}?signed_out=1")).into_response(),
-        Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
-    }
+    back_to_profile(&user, &id, result, "signed_out=1")
 }
 
 async fn show_transfer(State(state): State<AppState>, user: PageUser, Path(id): Path<String>) -> Response {
@@ -164,16 +175,10 @@ async fn submit_transfer(
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Response {
     let result = match id_of(&id) {
-        Ok(target) => state.app.transfer_ownership(&user.0.user, target, &form.password, &ctx).await,
+        Ok(target) => state.app.transfer_ownership(&user.0.user, target, &form.password, &ctx).await.map(drop),
         Err(e) => Err(e),
     };
-    match result {
-        Ok(()) => Redirect::to(&format!("/users/{id}?role_changed=1")).into_response(),
-        Err(e @ Error::InvalidCredentials) => {
-            confirm_page(&state, &user, &id, Action::Transfer, Some(message(&e))).await
-        }
-        Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
-    }
+    after_confirm(&state, &user, &id, Action::Transfer, result, "role_changed=1").await
 }
 
 struct SessionLine {
