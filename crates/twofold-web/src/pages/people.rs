@@ -109,6 +109,8 @@ impl PersonView {
 struct UsersPage {
     chrome: Chrome,
     is_owner: bool,
+    /// Open recovery requests about the account's people: (name, status, since).
+    recovery_requests: Vec<(String, String, String)>,
     people: Vec<PersonView>,
     invite_roles: Vec<(&'static str, &'static str)>,
     invitation_url: Option<String>,
@@ -135,9 +137,21 @@ async fn users_page(state: &AppState, session: &CurrentSession) -> Result<UsersP
         .filter(|r| permissions::may_invite(&me.person(), *r).is_ok())
         .map(|r| (r.as_str(), r.label()))
         .collect();
+    let recovery_requests = if me.role.is_manager() {
+        state
+            .app
+            .recovery_requests_in_account(me)
+            .await?
+            .into_iter()
+            .map(|(r, name)| (name, r.status, when(Some(r.created_at))))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(UsersPage {
         chrome: Chrome::signed_in(session),
         is_owner: me.role == Role::Owner,
+        recovery_requests,
         people: people.iter().map(PersonView::from_summary).collect(),
         invite_roles,
         invitation_url: None,

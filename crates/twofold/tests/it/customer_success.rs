@@ -265,6 +265,11 @@ async fn a_lost_device_request_reaches_support_and_is_granted(db: TestDb) {
     // Managers of the account see it; support has it in the queue with the 48-hour target.
     let ann = t.signed_in("ann@acme.test").await;
     assert_eq!(ann.get("/api/v1/recovery-requests").await.json().as_array().unwrap().len(), 1);
+    let users_tab = ann.get("/users").await.text();
+    assert!(
+        users_tab.contains("Recovery requests") && users_tab.contains("Olive Owner: open"),
+        "managers see it on the Users tab"
+    );
     let op = operator(&t).await;
     let queue = op.get("/api/v1/support/requests").await.json();
     let id = queue[0]["id"].as_i64().unwrap();

@@ -158,6 +158,8 @@ async fn pages_carry_security_headers(db: TestDb) {
     assert_eq!(r.header("x-frame-options").as_deref(), Some("DENY"));
     assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
     assert_eq!(r.header("referrer-policy").as_deref(), Some("same-origin"), "links carry tokens");
+    let metrics = http.get("/metrics").await.text();
+    assert!(metrics.contains("twofold_http_requests_total"), "Prometheus counters: {metrics:.200}");
     let css = http.get("/static/app.css").await;
     assert_eq!(css.status, 200);
     assert!(css.header("cache-control").unwrap().contains("max-age"));
