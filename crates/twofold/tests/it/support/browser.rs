@@ -120,7 +120,11 @@ impl Browser {
     pub async fn wait_for_text(&self, css: &str, expected: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let text = self.text(css).await;
+            // The page may be reloading: a missing or stale element is simply "not yet".
+            let text = match self.client.find(Locator::Css(css)).await {
+                Ok(element) => element.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
             if text == expected {
                 return;
             }
