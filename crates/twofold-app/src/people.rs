@@ -182,7 +182,10 @@ impl App {
         )
         .await?;
         let article = if role == Role::Admin { "an Administrator" } else { "a User" };
-        twofold_store::notices::add(&mut tx, target.id, &format!("{} made you {article}.", actor.name), now).await?;
+        let text = format!("{} made you {article}.", actor.name);
+        twofold_store::notices::add(&mut tx, target.id, &text, now).await?;
+        self.queue_notice(&mut tx, &target, &format!("{} made you {article} of your account.", actor.name), now)
+            .await?;
         commit(tx).await?;
         Ok(UserRow { role, ..target })
     }

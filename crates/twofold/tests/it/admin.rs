@@ -16,7 +16,27 @@ on_both_databases!(
     people_see_and_end_their_own_sessions,
     the_owner_hands_the_account_to_an_administrator,
     required_two_factor_takes_people_into_the_wizard_after_the_grace_period,
+    role_changes_are_told_in_the_app_and_by_sms,
 );
+
+async fn role_changes_are_told_in_the_app_and_by_sms(db: TestDb) {
+    let t = TestApp::new(db).await;
+    let o = t.account("acme").await;
+    let user = t.person(&o, "user@acme.test", Role::User).await;
+    let u = t.signed_in("user@acme.test").await;
+    t.enable_two_factor(&u).await;
+    let owner = t.signed_in("owner@acme.test").await;
+    let r = owner.put_json(&format!("/api/v1/users/{}/role", user.id), &json!({ "role": "admin" })).await;
+    assert_eq!(r.status, 200);
+    t.deliver_sms().await;
+    let sms = t.sms.sent().into_iter().last().unwrap();
+    assert_eq!(sms.to, PHONE);
+    assert!(sms.body.contains("Olive Owner made you an Administrator"), "{}", sms.body);
+    let notices = u.post_json("/api/v1/me/notices/take", &json!({})).await.json();
+    assert_eq!(notices[0]["text"], "Olive Owner made you an Administrator.");
+    let events: Vec<String> = t.events(o.account_id).await.into_iter().map(|e| e.0).collect();
+    assert!(events.contains(&"role.changed".to_string()));
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Who {
