@@ -1,12 +1,16 @@
 //! The support operators' session, found from its own cookie, and the extractors of the
 //! support pages and API (SEC-29).
 
-use axum::extract::FromRequestParts;
+use axum::Form;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
+use serde::de::DeserializeOwned;
 use twofold_app::support::OperatorSession;
+
+use crate::pages::form::{HasCsrf, refuse};
 
 use crate::error::ApiError;
 use crate::session::tokens_match;
@@ -26,7 +30,10 @@ impl FromRequestParts<AppState> for Operator {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match load(parts, state).await {
-            Ok(Some(s)) if s.is_signed_in() => Ok(Operator(s)),
+            Ok(Some(s)) if s.is_signed_in() => {
+                parts.extensions.insert(s.clone());
+                Ok(Operator(s))
+            }
             Ok(Some(_)) => Err(Redirect::to("/support/code").into_response()),
             Ok(None) => Err(Redirect::to("/support/login").into_response()),
             Err(e) => Err(e.into_response()),
@@ -42,7 +49,10 @@ impl FromRequestParts<AppState> for OperatorPending {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match load(parts, state).await {
-            Ok(Some(s)) if !s.is_signed_in() => Ok(OperatorPending(s)),
+            Ok(Some(s)) if !s.is_signed_in() => {
+                parts.extensions.insert(s.clone());
+                Ok(OperatorPending(s))
+            }
             Ok(Some(_)) => Err(Redirect::to("/support").into_response()),
             Ok(None) => Err(Redirect::to("/support/login").into_response()),
             Err(e) => Err(e.into_response()),
@@ -74,9 +84,22 @@ impl FromRequestParts<AppState> for ApiOperator {
     }
 }
 
-/// Whether a support form echoed its session's token (SEC-25).
-pub fn form_ok(session: &OperatorSession, sent: &str) -> bool {
-    tokens_match(sent, &session.csrf_token)
+/// A support form whose `csrf_token` echoes the operator session's (SEC-25). Put it after
+/// [`Operator`] or [`OperatorPending`], which leave the session in the request for it.
+pub struct SupportForm<T>(pub T);
+
+impl<T: DeserializeOwned + HasCsrf> FromRequest<AppState> for SupportForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let expected = req.extensions().get::<OperatorSession>().map(|s| s.csrf_token.clone());
+        let refused = || refuse(StatusCode::FORBIDDEN, "This form expired. Reload the page and try again.");
+        let Ok(Form(form)) = Form::<T>::from_request(req, state).await else { return Err(refused()) };
+        match expected {
+            Some(token) if tokens_match(form.csrf_token(), &token) => Ok(SupportForm(form)),
+            _ => Err(refused()),
+        }
+    }
 }
 
 /// An operator between the password and the code, on the API.

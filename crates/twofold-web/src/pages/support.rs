@@ -14,11 +14,11 @@ use twofold_app::domain::recovery::REQUEST_TARGET_SECONDS;
 use twofold_app::support::{Granter, OperatorSession, PersonCard};
 use twofold_app::two_factor::Enrolment;
 
-use super::form::new_form_token;
+use super::form::{CodeForm, PlainForm, new_form_token};
 use super::{render, when};
 use crate::client::Client;
 use crate::error::{classify, message};
-use crate::operator::{Operator, OperatorPending, form_ok};
+use crate::operator::{Operator, OperatorPending, SupportForm};
 use crate::session::tokens_match;
 use crate::{AppState, cookies};
 
@@ -104,45 +104,25 @@ async fn show_code(State(state): State<AppState>, OperatorPending(pending): Oper
     code_page(&state, &pending, None).await
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CodeForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    code: String,
-}
-
 async fn submit_code(
     State(state): State<AppState>,
     jar: CookieJar,
     Client(ctx): Client,
     OperatorPending(pending): OperatorPending,
-    Form(form): Form<CodeForm>,
+    SupportForm(form): SupportForm<CodeForm>,
 ) -> Response {
-    if !form_ok(&pending, &form.csrf_token) {
-        return super::form::refuse(StatusCode::FORBIDDEN, "This form expired. Reload the page and try again.");
-    }
     match state.app.operator_submit_totp(&pending, &form.code, &ctx).await {
         Ok(new) => (jar.add(cookies::operator(&state.app, new.token)), Redirect::to("/support")).into_response(),
         Err(e) => code_page(&state, &pending, Some(message(&e))).await,
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct PlainForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 async fn logout(
     State(state): State<AppState>,
     jar: CookieJar,
     Operator(op): Operator,
-    Form(form): Form<PlainForm>,
+    SupportForm(_): SupportForm<PlainForm>,
 ) -> Response {
-    if !form_ok(&op, &form.csrf_token) {
-        return super::form::refuse(StatusCode::FORBIDDEN, "This form expired. Reload the page and try again.");
-    }
     let _ = state.app.operator_sign_out(&op).await;
     (jar.add(cookies::removal(&state.app, cookies::operator_name(&state.app))), Redirect::to("/support/login"))
         .into_response()
@@ -316,11 +296,8 @@ async fn grant(
     Client(ctx): Client,
     Operator(op): Operator,
     Path(id): Path<String>,
-    Form(form): Form<GrantForm>,
+    SupportForm(form): SupportForm<GrantForm>,
 ) -> Response {
-    if !form_ok(&op, &form.csrf_token) {
-        return super::form::refuse(StatusCode::FORBIDDEN, "This form expired. Reload the page and try again.");
-    }
     let Some(id) = id_of(&id) else { return home_page(&state, &op, Some("No such person.".into())).await };
     let hours = form.hours.trim().parse::<i64>().ok();
     let result =
@@ -333,11 +310,8 @@ async fn revoke(
     Client(ctx): Client,
     Operator(op): Operator,
     Path(id): Path<String>,
-    Form(form): Form<PlainForm>,
+    SupportForm(_): SupportForm<PlainForm>,
 ) -> Response {
-    if !form_ok(&op, &form.csrf_token) {
-        return super::form::refuse(StatusCode::FORBIDDEN, "This form expired. Reload the page and try again.");
-    }
     let Some(id) = id_of(&id) else { return home_page(&state, &op, Some("No such person.".into())).await };
     let result = state.app.revoke_sms_recovery(Granter::Operator(&op.operator), id, &ctx).await;
     after_change(&state, &op, id, result.map(|()| "SMS recovery is revoked.")).await
@@ -420,11 +394,8 @@ async fn take(
     Client(ctx): Client,
     Operator(op): Operator,
     Path(id): Path<String>,
-    Form(form): Form<PlainForm>,
+    SupportForm(_): SupportForm<PlainForm>,
 ) -> Response {
-    if !form_ok(&op, &form.csrf_token) {
-        return super::form::refuse(StatusCode::FORBIDDEN, "This form expired. Reload the page and try again.");
-    }
     let result = match id_of(&id) {
         Some(n) => state.app.take_request(&op.operator, n, &ctx).await,
         None => Err(Error::NotFound("No such request.")),
@@ -452,11 +423,8 @@ async fn decide(
     Client(ctx): Client,
     Operator(op): Operator,
     Path(id): Path<String>,
-    Form(form): Form<DecideForm>,
+    SupportForm(form): SupportForm<DecideForm>,
 ) -> Response {
-    if !form_ok(&op, &form.csrf_token) {
-        return super::form::refuse(StatusCode::FORBIDDEN, "This form expired. Reload the page and try again.");
-    }
     let grant = form.decision == "grant";
     let result = match id_of(&id) {
         Some(n) => state.app.decide_request(&op.operator, n, grant, &form.identity_check, &form.reason, &ctx).await,
@@ -467,3 +435,5 @@ async fn decide(
         Err(e) => request_page(&state, &op, &id, Some((classify(&e).0, message(&e)))).await,
     }
 }
+
+crate::has_csrf!(GrantForm, DecideForm);

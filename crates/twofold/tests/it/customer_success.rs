@@ -70,6 +70,18 @@ async fn sec_29_operators_sign_in_with_a_password_and_mandatory_totp(db: TestDb)
     let r = http.post_json("/api/v1/support/login/totp", &json!({ "code": t.code(&secret, 0) })).await;
     assert_eq!(r.status, 200, "{}", r.text());
     http.set_csrf(r.json()["csrf_token"].as_str().unwrap());
+    // Support forms carry the operator session's token (SEC-25): a forged one grants nothing.
+    let id = t.user("owner@acme.test").await.id;
+    let forged = http
+        .post_form(&format!("/support/people/{id}/grant"), &[("csrf_token", "forged"), ("reason", "TICKET-9")])
+        .await;
+    assert_eq!(forged.status, 403);
+    let page = http.get(&format!("/support/people/{id}")).await;
+    assert!(page.text().contains("Not enabled"));
+    let token = page.form_csrf();
+    let granted =
+        http.post_form(&format!("/support/people/{id}/grant"), &[("csrf_token", &token), ("reason", "TICKET-9")]).await;
+    assert!(granted.text().contains("SMS recovery is enabled"), "{}", granted.text());
     let card = http.get("/api/v1/support/people?email=owner@acme.test").await;
     assert_eq!(card.status, 200, "{}", card.text());
     assert_eq!(card.json()["phone"], "+•• ••• ••• 67");
