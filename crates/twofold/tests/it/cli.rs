@@ -6,6 +6,7 @@ use std::process::{Command, Stdio};
 use serde_json::json;
 
 use crate::support::PASSWORD;
+use crate::support::api::{api_sign_in, code_at, create_account, enable_by_api};
 use crate::support::server::{Server, binary};
 
 #[tokio::test]
@@ -137,62 +138,11 @@ async fn serve_runs_on_postgres_with_the_database_url_flag() {
 #[tokio::test]
 async fn sec_10_key_file_is_private_and_rotation_needs_no_restart() {
     use std::os::unix::fs::PermissionsExt;
-    use twofold_app::domain::otp::{self, Secret};
-
     let server = Server::start(&[], &[]).await;
     let key_file = server.data_dir().join("secret.key");
     assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
-    let token = server.setup_link().unwrap().rsplit('/').next().unwrap().to_string();
-    let client = crate::support::client(true);
-    let body =
-        json!({ "account_name": "Acme", "owner_name": "Ada", "owner_email": "ada@acme.test", "password": PASSWORD });
-    let r: serde_json::Value = client
-        .post(format!("{}/api/v1/setup/{token}", server.base))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let csrf = r["csrf_token"].as_str().unwrap().to_string();
-    let enrol: serde_json::Value = client
-        .post(format!("{}/api/v1/me/two-factor/enrollment", server.base))
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let secret = Secret::from_base32(enrol["secret"].as_str().unwrap()).unwrap();
-    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let code = otp::current_code(&otp::TotpParams::default(), &secret, now());
-    let r = client
-        .post(format!("{}/api/v1/me/two-factor/enrollment/code", server.base))
-        .header("x-csrf-token", &csrf)
-        .json(&json!({ "code": code }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = client
-        .post(format!("{}/api/v1/me/two-factor/enrollment/phone", server.base))
-        .header("x-csrf-token", &csrf)
-        .json(&json!({ "phone": "+353851234567" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    let sms = server.sms_code_to("+353851234567", 0).await;
-    let r = client
-        .post(format!("{}/api/v1/me/two-factor/enrollment/phone/verify", server.base))
-        .header("x-csrf-token", &csrf)
-        .json(&json!({ "code": sms }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    create_account(&server).await;
+    let secret = enable_by_api(&server, "ada@acme.test", "+353851234567").await;
     let before = std::fs::read_to_string(&key_file).unwrap();
 
     let out = Command::new(binary()).args(["keys", "rotate", "--data-dir"]).arg(server.data_dir()).output().unwrap();
@@ -207,25 +157,10 @@ async fn sec_10_key_file_is_private_and_rotation_needs_no_restart() {
     assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
 
     // The running server meets a secret sealed under key 2 and still verifies codes.
-    let fresh = crate::support::client(true);
-    let r: serde_json::Value = fresh
-        .post(format!("{}/api/v1/login", server.base))
-        .json(&json!({ "email": "ada@acme.test", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (fresh, r) = api_sign_in(&server, "ada@acme.test").await;
     assert_eq!(r["status"], "second_factor_required");
-    let code = otp::current_code(&otp::TotpParams::default(), &secret, now() + 30);
-    let r = fresh
-        .post(format!("{}/api/v1/login/totp", server.base))
-        .header("x-csrf-token", r["csrf_token"].as_str().unwrap())
-        .json(&json!({ "code": code }))
-        .send()
-        .await
-        .unwrap();
+    let r = fresh.client.post(format!("{}/api/v1/login/totp", server.base)).header("x-csrf-token", &fresh.csrf);
+    let r = r.json(&json!({ "code": code_at(&secret, 30) })).send().await.unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
 
@@ -234,36 +169,8 @@ async fn sec_10_key_file_is_private_and_rotation_needs_no_restart() {
 #[tokio::test]
 async fn sms_outbox_lists_messages_without_their_codes() {
     let server = Server::start(&[], &[]).await;
-    let token = server.setup_link().unwrap().rsplit('/').next().unwrap().to_string();
-    let client = crate::support::client(true);
-    let body =
-        json!({ "account_name": "Acme", "owner_name": "Ada", "owner_email": "ada@acme.test", "password": PASSWORD });
-    let r: serde_json::Value = client
-        .post(format!("{}/api/v1/setup/{token}", server.base))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let csrf = r["csrf_token"].as_str().unwrap().to_string();
-    let post = async |path: &str, body: serde_json::Value| {
-        let r = client
-            .post(format!("{}{path}", server.base))
-            .header("x-csrf-token", &csrf)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        r.json::<serde_json::Value>().await.unwrap_or_default()
-    };
-    let enrol = post("/api/v1/me/two-factor/enrollment", json!({})).await;
-    let secret = twofold_app::domain::otp::Secret::from_base32(enrol["secret"].as_str().unwrap()).unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let code = twofold_app::domain::otp::current_code(&Default::default(), &secret, now);
-    post("/api/v1/me/two-factor/enrollment/code", json!({ "code": code })).await;
-    post("/api/v1/me/two-factor/enrollment/phone", json!({ "phone": "+353851234567" })).await;
+    create_account(&server).await;
+    enable_by_api(&server, "ada@acme.test", "+353851234567").await;
     let sms = server.sms_code_to("+353851234567", 0).await;
 
     let out = Command::new(binary()).args(["sms", "outbox", "--data-dir"]).arg(server.data_dir()).output().unwrap();
