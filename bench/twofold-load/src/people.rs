@@ -12,7 +12,7 @@ use twofold_app::domain::otp::{Secret, TotpParams, Verification, current_code, v
 use twofold_app::domain::session::{SessionPolicy, Stage};
 use twofold_app::domain::token;
 use twofold_app::store::users::NewUser;
-use twofold_app::store::{Backend, Store, accounts, commit, phones, sessions, totp, users};
+use twofold_app::store::{Backend, Realm, Store, accounts, commit, phones, sessions, totp, users};
 use twofold_app::{OsEntropy, Secrets};
 
 /// Rows per seeding transaction.
@@ -148,9 +148,15 @@ impl People {
                 };
                 let id = users::insert(&mut tx, &user).await?;
                 let sealed = secrets.seal("totp", id, self.secret(i).as_bytes())?;
-                ensure!(totp::begin_enrolment(&mut tx, id, &sealed, now).await?, "enrolment of {id} refused");
-                ensure!(totp::confirm(&mut tx, id, &sealed, confirm_step, now).await?, "confirm of {id} refused");
-                ensure!(totp::enable(&mut tx, id, now).await?, "enable of {id} refused");
+                ensure!(
+                    totp::begin_enrolment(&mut tx, Realm::People, id, &sealed, now).await?,
+                    "enrolment of {id} refused"
+                );
+                ensure!(
+                    totp::confirm(&mut tx, Realm::People, id, &sealed, confirm_step, now).await?,
+                    "confirm of {id} refused"
+                );
+                ensure!(totp::enable(&mut tx, Realm::People, id, now).await?, "enable of {id} refused");
                 phones::set_verified(&mut tx, id, &format!("+447{:09}", 700_000_000 + i), now).await?;
                 self.user_ids.push(id);
                 self.last_step.push(AtomicI64::new(confirm_step));
@@ -177,15 +183,17 @@ impl People {
                 let Some(&user_id) = self.user_ids.get(i) else { continue };
                 sessions::insert(
                     &mut tx,
+                    Realm::People,
                     &sessions::NewSession {
                         id_hash: &new.hash,
-                        user_id,
+                        subject_id: user_id,
                         stage: Stage::SecondFactor,
                         remember_device: false,
                         now,
                         expires_at,
                         ip: Some("127.0.0.1"),
                         user_agent: Some("twofold-load"),
+                        method: None,
                     },
                 )
                 .await?;

@@ -4,6 +4,8 @@
 //!
 //! `cargo bench -p twofold-app --bench app` (add a filter after `--`, e.g. `-- argon2`).
 //! Figures and what they mean: docs/performance.md.
+// Bench set-up failing is a failed benchmark: it may expect().
+#![allow(clippy::expect_used)]
 
 use std::hint::black_box;
 use std::time::Duration;

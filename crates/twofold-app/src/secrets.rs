@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use twofold_store::secret_box::{Keyring, SecretBox, SecretBoxError};
-use twofold_store::{commit, totp};
+use twofold_store::{Realm, commit, totp};
+
+use crate::credentials::totp_purpose;
 
 use crate::{App, Error, Result};
 
@@ -106,22 +108,25 @@ impl App {
             secrets.replace(SecretBox::new(rotated));
         }
         let current = secrets.current();
-        let mut conn = self.store().conn().await?;
-        let sealed = totp::all_sealed(&mut conn).await?;
-        drop(conn);
         let (mut resealed, mut skipped) = (0, 0);
-        for (user_id, blob) in sealed {
-            if !current.needs_rewrap(&blob) {
-                continue;
+        // Both realms' authenticator keys: people's and the support operators'.
+        for realm in Realm::ALL {
+            let mut conn = self.store().conn().await?;
+            let sealed = totp::all_sealed(&mut conn, realm).await?;
+            drop(conn);
+            for (subject_id, blob) in sealed {
+                if !current.needs_rewrap(&blob) {
+                    continue;
+                }
+                let new = current.rewrap(totp_purpose(realm), subject_id, &blob).map_err(key_error)?;
+                let mut tx = self.store().begin().await?;
+                if totp::reseal(&mut tx, realm, subject_id, &blob, &new).await? {
+                    resealed += 1;
+                } else {
+                    skipped += 1;
+                }
+                commit(tx).await?;
             }
-            let new = current.rewrap("totp", user_id, &blob).map_err(key_error)?;
-            let mut tx = self.store().begin().await?;
-            if totp::reseal(&mut tx, user_id, &blob, &new).await? {
-                resealed += 1;
-            } else {
-                skipped += 1;
-            }
-            commit(tx).await?;
         }
         Ok(Rotation { new_key_id: current.current_key_id(), resealed, skipped })
     }

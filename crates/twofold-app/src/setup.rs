@@ -2,10 +2,11 @@
 
 use serde_json::json;
 use twofold_domain::email::Email;
+use twofold_domain::person::Person;
 use twofold_domain::session::Stage;
 use twofold_domain::{Role, password, person_name, token};
 use twofold_store::users::{self, NewUser};
-use twofold_store::{Conn, StoreError, accounts, commit, links};
+use twofold_store::{Conn, Realm, StoreError, accounts, commit, links};
 
 use crate::audit::{Parties, record};
 use crate::sign_in::NewSessionToken;
@@ -88,11 +89,12 @@ impl App {
             return Err(Error::LinkInvalid);
         }
         let owner = create(&mut tx, &checked, &hash, ctx, now).await?;
-        let session = self.open_session(&mut tx, &owner, Stage::SignedIn, false, ctx, now).await?;
+        let options = crate::credentials::SessionOptions::default();
+        let issued = self.open_session(&mut tx, Realm::People, owner.id, Stage::SignedIn, options, ctx).await?;
         users::record_sign_in(&mut tx, owner.id, now).await?;
         record(&mut tx, now, ctx, Parties::own(&owner), "sign_in.succeeded", json!({ "method": "setup_link" })).await?;
         commit(tx).await?;
-        Ok(session)
+        Ok(NewSessionToken::new(issued, &owner, None))
     }
 
     /// Creates an account and its Owner from the command line; answers (account id, owner id).
@@ -119,7 +121,7 @@ async fn create(
     password_hash: &str,
     ctx: &RequestContext,
     now: i64,
-) -> Result<users::UserRow> {
+) -> Result<Person> {
     let account_id = accounts::insert(conn, &checked.account_name, now).await?;
     let owner_id = users::insert(
         conn,
@@ -134,7 +136,7 @@ async fn create(
     )
     .await
     .map_err(email_taken)?;
-    let owner = users::by_id(conn, owner_id).await?.ok_or(Error::NotFound("No such person."))?;
+    let owner = users::by_id(conn, owner_id).await?.ok_or(Error::NotFound("No such person."))?.into_person();
     let parties = Parties::own(&owner);
     record(
         conn,

@@ -1,23 +1,26 @@
-//! Signing in and out, and finding the session behind a cookie.
+//! Signing in and out, and finding the session behind a cookie. Every way of finishing a
+//! sign-in (the app's code, an SMS code under a recovery grant) ends in
+//! [`App::complete_sign_in`], so that what a success does is written once.
 
 use serde_json::json;
 use twofold_domain::email::Email;
+use twofold_domain::person::Person;
 use twofold_domain::policy::Requirement;
 use twofold_domain::session::Stage;
-use twofold_domain::throttle::{Gate, ThrottlePolicy};
 use twofold_domain::token;
-use twofold_store::sessions::{self, NewSession, SessionRow};
-use twofold_store::users::{self, UserRow};
-use twofold_store::{Conn, commit, throttles, totp};
+use twofold_store::sessions::{self, SessionRow};
+use twofold_store::{Conn, Realm, commit, devices, totp, users};
 
+use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::{Parties, record};
+use crate::credentials::{IssuedSession, SessionOptions};
 use crate::{App, Error, RequestContext, Result};
 
 /// A live session and its person, as found from a cookie.
 #[derive(Debug, Clone)]
 pub struct CurrentSession {
     pub session: SessionRow,
-    pub user: UserRow,
+    pub user: Person,
     /// The token forms and API calls must echo (SEC-25).
     pub csrf_token: String,
     /// What the account's 2FA policy asks of this person now.
@@ -30,13 +33,35 @@ impl CurrentSession {
     }
 }
 
-/// A new session: the raw token goes into the cookie and is never stored.
+/// A sign-in step just done: the new session, and everything both faces show about it,
+/// so that no handler goes back for more.
 #[derive(Debug, Clone)]
 pub struct NewSessionToken {
     pub token: String,
     pub csrf_token: String,
     pub stage: Stage,
-    pub user: UserRow,
+    pub user: Person,
+    /// When 2FA went on, if it is on.
+    pub two_factor_since: Option<i64>,
+    /// With `stage == SecondFactor`: the second factors offered now (`totp`, `sms`).
+    pub methods: Vec<&'static str>,
+    /// The remembered-device cookie, when the person asked to be remembered and the
+    /// second step just succeeded.
+    pub device_token: Option<String>,
+}
+
+impl NewSessionToken {
+    pub(crate) fn new(issued: IssuedSession, user: &Person, two_factor_since: Option<i64>) -> Self {
+        NewSessionToken {
+            token: issued.token,
+            csrf_token: issued.csrf_token,
+            stage: issued.stage,
+            user: user.clone(),
+            two_factor_since,
+            methods: Vec::new(),
+            device_token: None,
+        }
+    }
 }
 
 impl std::fmt::Display for NewSessionToken {
@@ -54,12 +79,31 @@ pub struct PasswordAttempt<'a> {
     pub device_token: Option<&'a str>,
 }
 
+/// How a second step succeeded, as the audit log and the session record it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SecondStep {
+    Totp,
+    SmsRecovery,
+}
+
+impl SecondStep {
+    fn as_str(self) -> &'static str {
+        match self {
+            SecondStep::Totp => "totp",
+            SecondStep::SmsRecovery => "sms_recovery",
+        }
+    }
+}
+
 /// Longest password accepted at sign-in; longer input is refused before hashing so that
 /// nobody can make the server hash megabytes.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
-fn password_subject(email: &str) -> String {
-    format!("password:{email}")
+/// The address as typed, normalised where it parses; a malformed one is just another
+/// unknown email. Clipped so that a counter's name stays short.
+pub(crate) fn normalised_email(typed: &str) -> String {
+    let email = Email::parse(typed).map(Email::into_string).unwrap_or_else(|_| typed.trim().to_lowercase());
+    email.chars().take(300).collect()
 }
 
 impl App {
@@ -70,157 +114,159 @@ impl App {
         attempt: &PasswordAttempt<'_>,
         ctx: &RequestContext,
     ) -> Result<NewSessionToken> {
-        let now = self.now();
-        // Normalise what we can; a malformed address is just another unknown email.
-        let email =
-            Email::parse(attempt.email).map(Email::into_string).unwrap_or_else(|_| attempt.email.trim().to_lowercase());
-        let email: String = email.chars().take(300).collect();
-        let subject = password_subject(&email);
+        let email = normalised_email(attempt.email);
         let mut conn = self.store().conn().await?;
-        match password_gate(&mut conn, &subject, now).await? {
-            Gate::Open => {}
-            Gate::Wait { seconds } => {
-                return Err(Error::Throttled { retry_after: seconds.max(1) });
-            }
-            Gate::Locked => {
-                return Err(Error::Throttled { retry_after: ThrottlePolicy::PASSWORD.max_wait });
-            }
-        }
-        let user = users::by_email(&mut conn, &email).await?;
+        let found = users::by_email(&mut conn, &email).await?;
         drop(conn);
-        let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
-        let password_ok =
-            attempt.password.len() <= MAX_PASSWORD_BYTES && self.passwords().verify(attempt.password, stored).await?;
-        let user = match (password_ok, user) {
-            (true, Some(user)) => user,
-            (_, user) => {
-                return Err(self.password_failed(&subject, &email, user.as_ref(), ctx, now).await);
-            }
+        let (hash, user) = match found {
+            Some(row) => (row.password_hash.clone(), Some(row.into_person())),
+            None => (None, None),
         };
-        let mut tx = self.store().begin().await?;
-        throttles::reset(&mut tx, &subject).await?;
-        let two_factor = totp::get(&mut tx, user.id).await?.is_some_and(|r| r.is_enabled());
-        // A remembered browser skips the code, never the password (SEC-23).
-        let remembered = two_factor && self.device_is_remembered(&mut tx, user.id, attempt.device_token, now).await?;
-        let stage = if two_factor && !remembered { Stage::SecondFactor } else { Stage::SignedIn };
-        let new = self.open_session(&mut tx, &user, stage, attempt.remember_device, ctx, now).await?;
-        if stage == Stage::SignedIn {
-            users::record_sign_in(&mut tx, user.id, now).await?;
-            let method = if remembered { "password+remembered_device" } else { "password" };
-            record(&mut tx, now, ctx, Parties::own(&user), "sign_in.succeeded", json!({ "method": method })).await?;
-        } else {
-            record(&mut tx, now, ctx, Parties::own(&user), "sign_in.password_ok", json!({ "next": "totp" })).await?;
-        }
-        commit(tx).await?;
-        Ok(new)
-    }
-
-    async fn password_failed(
-        &self,
-        subject: &str,
-        email: &str,
-        user: Option<&UserRow>,
-        ctx: &RequestContext,
-        now: i64,
-    ) -> Error {
-        let outcome = async {
+        let guard = Guard::password(&email, user.as_ref());
+        self.attempt(guard, ctx, |armed| async {
+            let ok = self.password_ok(attempt.password, hash.as_deref()).await?;
+            let Some(user) = user.as_ref().filter(|_| ok) else {
+                let why = if user.is_some() { Rejection::WRONG_PASSWORD } else { Rejection::UNKNOWN_EMAIL };
+                return Ok(Verdict::Rejected(why));
+            };
+            let now = self.now();
             let mut tx = self.store().begin().await?;
-            let failures = throttles::record_failure(&mut tx, subject, now).await?;
-            let parties = user.map(Parties::own).map(|p| Parties { actor: None, ..p }).unwrap_or_default();
-            let detail = json!({ "email": email, "reason": if user.is_some() { "wrong_password" } else { "unknown_email" }, "consecutive_failures": failures.consecutive });
-            record(&mut tx, now, ctx, parties, "sign_in.failed", detail).await?;
+            armed.succeeded(&mut tx).await?;
+            let new = self.after_password(&mut tx, user, attempt, ctx, now).await?;
             commit(tx).await?;
-            Ok::<_, Error>(())
-        };
-        match outcome.await {
-            Ok(()) => Error::InvalidCredentials,
-            Err(e) => e,
-        }
+            Ok(Verdict::Accepted(new))
+        })
+        .await
     }
 
-    pub(crate) async fn open_session(
+    /// The password was right: signed in (no 2FA, or a remembered browser), or on to the
+    /// second step with the methods offered.
+    async fn after_password(
         &self,
-        conn: &mut Conn,
-        user: &UserRow,
-        stage: Stage,
-        remember_device: bool,
+        tx: &mut Conn,
+        user: &Person,
+        attempt: &PasswordAttempt<'_>,
         ctx: &RequestContext,
         now: i64,
     ) -> Result<NewSessionToken> {
-        let new = token::generate(self.entropy());
-        let expires_at = self.config().sessions.expires_at(stage, now, now);
-        sessions::insert(
-            conn,
-            &NewSession {
-                id_hash: &new.hash,
-                user_id: user.id,
-                stage,
-                remember_device,
-                now,
-                expires_at,
-                ip: ctx.ip.as_deref(),
-                user_agent: ctx.user_agent.as_deref(),
-            },
-        )
-        .await?;
-        Ok(NewSessionToken { csrf_token: token::csrf_for_session(&new.raw), token: new.raw, stage, user: user.clone() })
+        let state = totp::state_of(totp::get(tx, Realm::People, user.id).await?.as_ref());
+        let two_factor = state.is_enabled();
+        // A remembered browser skips the code, never the password (SEC-23).
+        let remembered = two_factor && self.device_is_remembered(tx, user.id, attempt.device_token, now).await?;
+        let stage = if two_factor && !remembered { Stage::SecondFactor } else { Stage::SignedIn };
+        let options = SessionOptions { remember_device: attempt.remember_device, method: None };
+        let issued = self.open_session(tx, Realm::People, user.id, stage, options, ctx).await?;
+        let mut new = NewSessionToken::new(issued, user, state.enabled_since());
+        if stage == Stage::SignedIn {
+            users::record_sign_in(tx, user.id, now).await?;
+            let method = if remembered { "password+remembered_device" } else { "password" };
+            record(tx, now, ctx, Parties::own(user), "sign_in.succeeded", json!({ "method": method })).await?;
+        } else {
+            new.methods = self.second_factor_methods_on(tx, user.id, state).await?;
+            record(tx, now, ctx, Parties::own(user), "sign_in.password_ok", json!({ "next": "totp" })).await?;
+        }
+        Ok(new)
+    }
+
+    /// Promotes a half-finished sign-in after its second step: the pending session is
+    /// consumed once (SEC-19), a new one opens, the browser is remembered if asked, and the
+    /// success is audited.
+    pub(crate) async fn complete_sign_in(
+        &self,
+        tx: &mut Conn,
+        pending: &CurrentSession,
+        how: SecondStep,
+        ctx: &RequestContext,
+        now: i64,
+    ) -> Result<NewSessionToken> {
+        let user = &pending.user;
+        if !sessions::delete(tx, Realm::People, &pending.session.id_hash).await? {
+            return Err(Error::Unauthenticated);
+        }
+        let method = (how == SecondStep::SmsRecovery).then_some(how.as_str());
+        let options = SessionOptions { remember_device: false, method };
+        let issued = self.open_session(tx, Realm::People, user.id, Stage::SignedIn, options, ctx).await?;
+        let remember = pending.session.remember_device && how == SecondStep::Totp;
+        let device_token = if remember { Some(self.remember_device(tx, user, ctx, now).await?) } else { None };
+        users::record_sign_in(tx, user.id, now).await?;
+        let detail = match how {
+            SecondStep::Totp => json!({ "method": "totp", "remembered": device_token.is_some() }),
+            SecondStep::SmsRecovery => json!({ "method": "sms_recovery" }),
+        };
+        record(tx, now, ctx, Parties::own(user), "sign_in.succeeded", detail).await?;
+        let since = totp::state_of(totp::get(tx, Realm::People, user.id).await?.as_ref()).enabled_since();
+        Ok(NewSessionToken { device_token, ..NewSessionToken::new(issued, user, since) })
+    }
+
+    /// Whether `password` matches the stored hash (or costs the same when there is none).
+    pub(crate) async fn password_ok(&self, password: &str, stored: Option<&str>) -> Result<bool> {
+        Ok(password.len() <= MAX_PASSWORD_BYTES && self.passwords().verify(password, stored).await?)
+    }
+
+    /// The person's password again, for confirmations (SEC-24).
+    pub(crate) async fn password_matches(&self, user: &Person, password: &str) -> Result<bool> {
+        let mut conn = self.store().conn().await?;
+        let stored = users::password_hash(&mut conn, user.id).await?;
+        drop(conn);
+        self.password_ok(password, stored.as_deref()).await
     }
 
     /// The live session behind a cookie value, if any; moves its idle deadline forward.
     pub async fn session(&self, raw: &str) -> Result<Option<CurrentSession>> {
-        if !token::is_well_formed(raw) {
-            return Ok(None);
-        }
-        let now = self.now();
-        let hash = token::hash(raw);
         let mut conn = self.store().conn().await?;
-        let Some(mut session) = sessions::live(&mut conn, &hash, now).await? else {
+        let Some((session, csrf_token)) = self.find_session(&mut conn, Realm::People, raw).await? else {
             return Ok(None);
         };
-        let Some(user) = users::by_id(&mut conn, session.user_id).await? else {
+        let Some(user) = users::by_id(&mut conn, session.subject_id).await? else {
             return Ok(None);
         };
-        let policy = &self.config().sessions;
-        if session.stage == Stage::SignedIn && policy.should_touch(session.last_seen_at, now) {
-            let expires_at = policy.expires_at(session.stage, session.created_at, now);
-            sessions::touch(&mut conn, &hash, now, expires_at).await?;
-            session.last_seen_at = now;
-            session.expires_at = expires_at;
-        }
         drop(conn);
+        let user = user.into_person();
         let requirement =
             if session.stage == Stage::SignedIn { self.requirement(&user).await? } else { Requirement::Met };
-        Ok(Some(CurrentSession { session, user, csrf_token: token::csrf_for_session(raw), requirement }))
+        Ok(Some(CurrentSession { session, user, csrf_token, requirement }))
     }
 
     /// Ends the session on the server (SEC-22).
     pub async fn sign_out(&self, current: &CurrentSession, ctx: &RequestContext) -> Result<()> {
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        if sessions::delete(&mut tx, &current.session.id_hash).await? {
+        if sessions::delete(&mut tx, Realm::People, &current.session.id_hash).await? {
             record(&mut tx, now, ctx, Parties::own(&current.user), "sign_out", json!({})).await?;
         }
         commit(tx).await?;
         Ok(())
     }
-}
 
-async fn password_gate(conn: &mut Conn, subject: &str, now: i64) -> Result<Gate> {
-    let failures = throttles::get(conn, subject).await?;
-    Ok(ThrottlePolicy::PASSWORD.gate(failures, now))
-}
-
-impl App {
     /// A random token for a form shown before sign-in (double-submit CSRF protection).
     pub fn new_form_token(&self) -> String {
         token::generate(self.entropy()).raw
     }
-}
 
-impl App {
-    /// Deletes sessions past their expiry; answers how many.
-    pub async fn sweep_expired_sessions(&self) -> Result<u64> {
-        let mut conn = self.store().conn().await?;
-        Ok(sessions::delete_expired(&mut conn, self.now()).await?)
+    /// Whether `raw` is a live remembered device of this person; touches it if so.
+    pub(crate) async fn device_is_remembered(
+        &self,
+        conn: &mut Conn,
+        user_id: i64,
+        raw: Option<&str>,
+        now: i64,
+    ) -> Result<bool> {
+        let Some(raw) = raw.filter(|r| token::is_well_formed(r)) else {
+            return Ok(false);
+        };
+        match devices::live_for_user(conn, &token::hash(raw), user_id, now).await? {
+            Some(device) => {
+                devices::touch(conn, device.id, now).await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn remember_device(&self, conn: &mut Conn, user: &Person, ctx: &RequestContext, now: i64) -> Result<String> {
+        let new = token::generate(self.entropy());
+        let expires = now + self.config().remember_device_days * 24 * 60 * 60;
+        devices::insert(conn, user.id, &new.hash, ctx.user_agent.as_deref(), now, expires).await?;
+        Ok(new.raw)
     }
 }

@@ -2,11 +2,11 @@
 //! checking it, and telling people about security changes by SMS.
 
 use serde_json::json;
+use twofold_domain::person::Person;
 use twofold_domain::phone::{Phone, mask};
 use twofold_domain::sms::{self, Purpose};
 use twofold_store::challenges::{self, NewChallenge};
 use twofold_store::rate_limits::{self, Spend};
-use twofold_store::users::UserRow;
 use twofold_store::{Conn, commit, outbox, phones};
 
 use crate::audit::{Parties, record};
@@ -39,7 +39,7 @@ impl App {
     /// over its limits; then nothing is sent (SEC-15).
     pub(crate) async fn send_code(
         &self,
-        user: &UserRow,
+        user: &Person,
         purpose: Purpose,
         request_ref: &str,
         phone: &Phone,
@@ -81,7 +81,7 @@ impl App {
 
     async fn record_refused_send(
         &self,
-        user: &UserRow,
+        user: &Person,
         purpose: Purpose,
         wait: i64,
         ctx: &RequestContext,
@@ -93,30 +93,31 @@ impl App {
 
     /// Checks a code for `purpose` and `request_ref`; on success it is used up and the
     /// number it was sent to is answered. Codes of another purpose or request, resent,
-    /// expired or used codes all fail alike (SEC-12 to SEC-14).
+    /// expired or used codes all fail alike (SEC-12 to SEC-14): `None`, for the attempt
+    /// pipeline to count.
     pub(crate) async fn check_code(
         &self,
-        user: &UserRow,
+        user: &Person,
         purpose: Purpose,
         request_ref: &str,
         code: &str,
-    ) -> Result<Phone> {
+    ) -> Result<Option<Phone>> {
         let code =
             twofold_domain::otp::normalize_code(code, 6).map_err(|e| Error::invalid("invalid_code_format", e))?;
         let now = self.now();
         let mut conn = self.store().conn().await?;
         let Some(challenge) = challenges::open(&mut conn, user.id, purpose.as_str(), request_ref, now).await? else {
-            return Err(Error::InvalidCode { clock_offset_seconds: None });
+            return Ok(None);
         };
         let label = mac_label(user.id, purpose, request_ref);
         if !self.secrets().verify_mac(&label, code.as_bytes(), &challenge.code_mac) {
             challenges::count_attempt(&mut conn, challenge.id, self.config().sms.attempts_per_code, now).await?;
-            return Err(Error::InvalidCode { clock_offset_seconds: None });
+            return Ok(None);
         }
         if !challenges::close_used(&mut conn, challenge.id, now).await? {
-            return Err(Error::InvalidCode { clock_offset_seconds: None });
+            return Ok(None);
         }
-        Ok(Phone::from_stored(challenge.e164))
+        Ok(Some(Phone::from_stored(challenge.e164)))
     }
 
     /// Where the latest code for this purpose and request stands, for the pages.
@@ -152,7 +153,7 @@ impl App {
     pub(crate) async fn queue_notice(
         &self,
         conn: &mut Conn,
-        user: &UserRow,
+        user: &Person,
         text: &str,
         now: i64,
     ) -> Result<Option<i64>> {
@@ -174,6 +175,11 @@ impl App {
 /// What a code's MAC is bound to: the person, the purpose and the request (SEC-13).
 fn mac_label(user_id: i64, purpose: Purpose, request_ref: &str) -> String {
     format!("sms-code:{user_id}:{}:{request_ref}", purpose.as_str())
+}
+
+/// Normalises a typed SMS code, or answers the format error (not counted as a guess).
+pub(crate) fn typed_sms_code(code: &str) -> Result<String> {
+    twofold_domain::otp::normalize_code(code, 6).map_err(|e| Error::invalid("invalid_code_format", e))
 }
 
 /// Parses a number typed by a person into the answer the API and pages give (422).

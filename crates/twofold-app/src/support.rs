@@ -2,34 +2,35 @@
 //! mandatory TOTP and short sessions, who look people up and grant SMS recovery (SEC-29).
 
 use serde_json::json;
+use twofold_domain::credential::TotpState;
 use twofold_domain::email::Email;
-use twofold_domain::otp::{self, Secret, Verification, normalize_code};
+use twofold_domain::otp::{Secret, Verification};
+use twofold_domain::person::Person;
 use twofold_domain::phone::mask;
 use twofold_domain::recovery::{DEFAULT_GRANT_HOURS, MAX_GRANT_HOURS, check_reason, grant_is_active};
-use twofold_domain::session::{SessionPolicy, Stage};
-use twofold_domain::throttle::{Gate, ThrottlePolicy};
-use twofold_domain::{password, person_name, token};
+use twofold_domain::session::Stage;
+use twofold_domain::throttle::{Gate, ThrottleKey};
+use twofold_domain::{password, person_name};
 use twofold_store::audit::{self, EventRow};
-use twofold_store::operators::{self, OperatorRow, OperatorSessionRow};
+use twofold_store::operators::{self, OperatorRow};
 use twofold_store::recovery::{self, GrantRow, NewGrant, RequestRow};
-use twofold_store::users::{self, UserRow};
-use twofold_store::{Conn, commit, phones, throttles, totp};
+use twofold_store::sessions::{self, SessionRow};
+use twofold_store::{Conn, Realm, commit, phones, throttles, totp, users};
 
+use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::{Parties, record};
+use crate::credentials::{SessionOptions, step_i64};
 use crate::setup::email_taken;
+use crate::sign_in::normalised_email;
 use crate::two_factor::Enrolment;
 use crate::{App, Error, RequestContext, Result};
 
-/// Operators sign in for short stretches: 15 minutes idle, 4 hours at most.
-pub const OPERATOR_SESSIONS: SessionPolicy =
-    SessionPolicy { second_factor_ttl: 600, idle: 15 * 60, absolute: 4 * 3600 };
-
-const TOTP_PURPOSE: &str = "operator_totp";
+pub use crate::credentials::OPERATOR_SESSIONS;
 
 /// A live operator session, as found from the support cookie.
 #[derive(Debug, Clone)]
 pub struct OperatorSession {
-    pub session: OperatorSessionRow,
+    pub session: SessionRow,
     pub operator: OperatorRow,
     pub csrf_token: String,
 }
@@ -41,17 +42,12 @@ impl OperatorSession {
 }
 
 /// A new operator session token (the cookie value) and its CSRF token.
-#[derive(Debug, Clone)]
-pub struct NewOperatorSession {
-    pub token: String,
-    pub csrf_token: String,
-    pub stage: Stage,
-}
+pub type NewOperatorSession = crate::credentials::IssuedSession;
 
 /// Everything support may see about a person: nothing else of the account.
 #[derive(Debug, Clone)]
 pub struct PersonCard {
-    pub user: UserRow,
+    pub user: Person,
     pub account_name: String,
     pub two_factor_since: Option<i64>,
     pub phone: Option<String>,
@@ -60,30 +56,57 @@ pub struct PersonCard {
     pub recent_events: Vec<EventRow>,
 }
 
-/// Who granted: an operator, or the command line.
+/// An operator as the operator list shows them.
+#[derive(Debug, Clone)]
+pub struct OperatorSummary {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub totp: TotpState,
+    pub locked: bool,
+    pub last_sign_in_at: Option<i64>,
+}
+
+/// Who acts for support: a signed-in operator, or the command line on the server. Only
+/// [`SupportActor::of`] makes the operator kind, and only from a session past both
+/// factors, so no support use case can be reached half signed in.
 #[derive(Debug, Clone, Copy)]
-pub enum Granter<'a> {
+pub enum SupportActor<'a> {
     Operator(&'a OperatorRow),
     Cli,
 }
 
-impl Granter<'_> {
+impl<'a> SupportActor<'a> {
+    pub fn of(session: &'a OperatorSession) -> Result<Self> {
+        if session.is_signed_in() { Ok(SupportActor::Operator(&session.operator)) } else { Err(Error::Unauthenticated) }
+    }
+
     fn id(&self) -> Option<i64> {
         match self {
-            Granter::Operator(o) => Some(o.id),
-            Granter::Cli => None,
+            SupportActor::Operator(o) => Some(o.id),
+            SupportActor::Cli => None,
         }
     }
 
     fn label(&self) -> String {
         match self {
-            Granter::Operator(o) => o.email.clone(),
-            Granter::Cli => "command line".into(),
+            SupportActor::Operator(o) => o.email.clone(),
+            SupportActor::Cli => "command line".into(),
+        }
+    }
+
+    fn context(&self, ctx: &RequestContext) -> RequestContext {
+        match self {
+            SupportActor::Operator(_) => ctx.clone(),
+            SupportActor::Cli => RequestContext::cli(),
         }
     }
 }
 
-fn operator_parties(target: &UserRow) -> Parties {
+/// Kept for callers of the first version.
+pub type Granter<'a> = SupportActor<'a>;
+
+fn operator_parties(target: &Person) -> Parties {
     Parties { account_id: Some(target.account_id), actor: None, target: Some(target.id) }
 }
 
@@ -97,15 +120,8 @@ impl App {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let id = operators::insert(&mut tx, email.as_str(), &name, &hash, now).await.map_err(email_taken)?;
-        record(
-            &mut tx,
-            now,
-            &RequestContext::cli(),
-            Parties::default(),
-            "support.operator_added",
-            json!({ "email": email.as_str() }),
-        )
-        .await?;
+        let detail = json!({ "email": email.as_str() });
+        record(&mut tx, now, &RequestContext::cli(), Parties::default(), "support.operator_added", detail).await?;
         commit(tx).await?;
         Ok(id)
     }
@@ -117,95 +133,56 @@ impl App {
         password_text: &str,
         ctx: &RequestContext,
     ) -> Result<NewOperatorSession> {
-        let now = self.now();
-        let email = Email::parse(email).map(Email::into_string).unwrap_or_else(|_| email.trim().to_lowercase());
-        let subject = format!("operator-password:{}", email.chars().take(300).collect::<String>());
+        let email = normalised_email(email);
         let mut conn = self.store().conn().await?;
-        gate(&mut conn, ThrottlePolicy::PASSWORD, &subject, now).await?;
         let operator = operators::by_email(&mut conn, &email).await?;
         drop(conn);
-        let stored = operator.as_ref().map(|o| o.password_hash.as_str());
-        let ok = password_text.len() <= crate::sign_in::MAX_PASSWORD_BYTES
-            && self.passwords().verify(password_text, stored).await?;
-        let mut tx = self.store().begin().await?;
-        let Some(operator) = operator.filter(|_| ok) else {
-            throttles::record_failure(&mut tx, &subject, now).await?;
-            record(&mut tx, now, ctx, Parties::default(), "support.sign_in_failed", json!({ "email": email })).await?;
+        self.attempt(Guard::operator_password(&email), ctx, |armed| async {
+            let stored = operator.as_ref().map(|o| o.password_hash.as_str());
+            let ok = self.password_ok(password_text, stored).await?;
+            let Some(operator) = operator.as_ref().filter(|_| ok) else {
+                let why = if operator.is_some() { Rejection::WRONG_PASSWORD } else { Rejection::UNKNOWN_EMAIL };
+                return Ok(Verdict::Rejected(why));
+            };
+            let mut tx = self.store().begin().await?;
+            armed.succeeded(&mut tx).await?;
+            let options = SessionOptions::default();
+            let new =
+                self.open_session(&mut tx, Realm::Support, operator.id, Stage::SecondFactor, options, ctx).await?;
             commit(tx).await?;
-            return Err(Error::InvalidCredentials);
-        };
-        throttles::reset(&mut tx, &subject).await?;
-        let new = self.open_operator_session(&mut tx, &operator, Stage::SecondFactor, ctx, now).await?;
-        commit(tx).await?;
-        Ok(new)
-    }
-
-    async fn open_operator_session(
-        &self,
-        conn: &mut Conn,
-        operator: &OperatorRow,
-        stage: Stage,
-        ctx: &RequestContext,
-        now: i64,
-    ) -> Result<NewOperatorSession> {
-        let new = token::generate(self.entropy());
-        let expires = OPERATOR_SESSIONS.expires_at(stage, now, now);
-        operators::insert_session(
-            conn,
-            &new.hash,
-            operator.id,
-            stage,
-            now,
-            expires,
-            ctx.ip.as_deref(),
-            ctx.user_agent.as_deref(),
-        )
-        .await?;
-        Ok(NewOperatorSession { csrf_token: token::csrf_for_session(&new.raw), token: new.raw, stage })
+            Ok(Verdict::Accepted(new))
+        })
+        .await
     }
 
     pub async fn operator_session(&self, raw: &str) -> Result<Option<OperatorSession>> {
-        if !token::is_well_formed(raw) {
-            return Ok(None);
-        }
-        let now = self.now();
-        let hash = token::hash(raw);
         let mut conn = self.store().conn().await?;
-        let Some(mut session) = operators::live_session(&mut conn, &hash, now).await? else { return Ok(None) };
-        let Some(operator) = operators::by_id(&mut conn, session.operator_id).await? else { return Ok(None) };
-        if session.stage == Stage::SignedIn && OPERATOR_SESSIONS.should_touch(session.last_seen_at, now) {
-            let expires = OPERATOR_SESSIONS.expires_at(Stage::SignedIn, session.created_at, now);
-            operators::touch_session(&mut conn, &hash, now, expires).await?;
-            session.last_seen_at = now;
-        }
-        Ok(Some(OperatorSession { session, operator, csrf_token: token::csrf_for_session(raw) }))
+        let Some((session, csrf_token)) = self.find_session(&mut conn, Realm::Support, raw).await? else {
+            return Ok(None);
+        };
+        let Some(operator) = operators::by_id(&mut conn, session.subject_id).await? else { return Ok(None) };
+        Ok(Some(OperatorSession { session, operator, csrf_token }))
     }
 
-    /// At the first sign-in, the key to put in the operator's authenticator app.
+    /// At the first sign-in (or after a reset), the key to put in the operator's
+    /// authenticator app; `None` once it is enrolled.
     pub async fn operator_enrolment(&self, pending: &OperatorSession) -> Result<Option<Enrolment>> {
         let op = &pending.operator;
-        if op.totp_enabled_at.is_some() {
-            return Ok(None);
-        }
-        let secret = match &op.totp_box {
-            Some(sealed) => self.open_operator_secret(op.id, sealed)?,
+        let mut conn = self.store().conn().await?;
+        let row = totp::get(&mut conn, Realm::Support, op.id).await?;
+        let secret = match row {
+            Some(row) if row.is_enabled() => return Ok(None),
+            Some(row) => self.open_totp_secret(Realm::Support, op.id, &row.secret_box)?,
             None => {
                 let secret = Secret::generate(self.entropy());
-                let sealed = self.secrets().seal(TOTP_PURPOSE, op.id, secret.as_bytes())?;
-                let mut conn = self.store().conn().await?;
-                operators::set_pending_totp(&mut conn, op.id, &sealed).await?;
+                let sealed = self.seal_totp_secret(Realm::Support, op.id, &secret)?;
+                totp::begin_enrolment(&mut conn, Realm::Support, op.id, &sealed, self.now()).await?;
                 secret
             }
         };
+        drop(conn);
         let issuer = format!("{} Support", self.config().issuer);
-        let uri = otp::otpauth_uri(&issuer, &op.email, &secret);
-        let qr_svg = crate::qr::qr_svg(&uri).map_err(|e| Error::Internal(format!("QR code: {e}")))?;
-        Ok(Some(Enrolment {
-            secret_base32: secret.to_base32(),
-            secret_grouped: secret.to_base32_grouped(),
-            otpauth_uri: uri,
-            qr_svg,
-        }))
+        Ok(Some(self.enrolment_view(&issuer, &op.email, &secret)?))
     }
 
     /// The TOTP step of an operator (enrolling at the first sign-in); the session id changes.
@@ -219,60 +196,130 @@ impl App {
             return Err(Error::Unauthenticated);
         }
         let op = &pending.operator;
-        let params = self.config().totp;
-        let code = normalize_code(code, params.digits).map_err(|e| Error::invalid("invalid_code_format", e))?;
-        let now = self.now();
-        let subject = format!("operator-totp:{}", op.id);
-        let mut conn = self.store().conn().await?;
-        gate(&mut conn, ThrottlePolicy::SECOND_FACTOR, &subject, now).await?;
-        drop(conn);
-        let sealed =
-            op.totp_box.as_ref().ok_or_else(|| Error::conflict("no_enrolment", "Reload the page to get your key."))?;
-        let secret = self.open_operator_secret(op.id, sealed)?;
-        let last = op.totp_last_step.and_then(|s| u64::try_from(s).ok());
-        let mut tx = self.store().begin().await?;
-        let accepted = match otp::verify(&params, &secret, &code, now, last) {
-            Verification::Accepted { step } => {
-                let step = i64::try_from(step).unwrap_or(i64::MAX);
-                if op.totp_enabled_at.is_none() {
-                    operators::enable_totp(&mut tx, op.id, step, now).await?
-                } else {
-                    operators::accept_step(&mut tx, op.id, step).await?
-                }
+        let code = self.typed_code(code)?;
+        self.attempt(Guard::operator_totp(op), ctx, |armed| async {
+            let now = self.now();
+            let mut conn = self.store().conn().await?;
+            let row = totp::get(&mut conn, Realm::Support, op.id).await?;
+            drop(conn);
+            let row = row.ok_or_else(|| Error::conflict("no_enrolment", "Reload the page to get your key."))?;
+            let step = match self.check_totp(Realm::Support, &row, &code, now)? {
+                Verification::Accepted { step } => step_i64(step),
+                other => return Ok(Verdict::Rejected(Rejection::of_totp(other))),
+            };
+            let mut tx = self.store().begin().await?;
+            let accepted = if row.is_enabled() {
+                totp::accept_step(&mut tx, Realm::Support, op.id, step).await?
+            } else {
+                // The first code confirms and enables at once: operators have no phone step.
+                totp::confirm(&mut tx, Realm::Support, op.id, &row.secret_box, step, now).await?
+                    && totp::enable(&mut tx, Realm::Support, op.id, now).await?
+            };
+            if !accepted {
+                return Ok(Verdict::Rejected(Rejection::REPLAY));
             }
-            _ => false,
-        };
-        if !accepted {
-            throttles::record_failure(&mut tx, &subject, now).await?;
-            record(&mut tx, now, ctx, Parties::default(), "support.totp_rejected", json!({ "operator": op.email }))
-                .await?;
+            armed.succeeded(&mut tx).await?;
+            if !sessions::delete(&mut tx, Realm::Support, &pending.session.id_hash).await? {
+                return Err(Error::Unauthenticated);
+            }
+            let options = SessionOptions::default();
+            let new = self.open_session(&mut tx, Realm::Support, op.id, Stage::SignedIn, options, ctx).await?;
+            operators::record_sign_in(&mut tx, op.id, now).await?;
+            record(&mut tx, now, ctx, Parties::default(), "support.signed_in", json!({ "operator": op.email })).await?;
             commit(tx).await?;
-            return Err(Error::InvalidCode { clock_offset_seconds: None });
-        }
-        operators::delete_session(&mut tx, &pending.session.id_hash).await?;
-        throttles::reset(&mut tx, &subject).await?;
-        let new = self.open_operator_session(&mut tx, op, Stage::SignedIn, ctx, now).await?;
-        operators::record_sign_in(&mut tx, op.id, now).await?;
-        record(&mut tx, now, ctx, Parties::default(), "support.signed_in", json!({ "operator": op.email })).await?;
-        commit(tx).await?;
-        Ok(new)
+            Ok(Verdict::Accepted(new))
+        })
+        .await
     }
 
     pub async fn operator_sign_out(&self, session: &OperatorSession) -> Result<()> {
         let mut conn = self.store().conn().await?;
-        operators::delete_session(&mut conn, &session.session.id_hash).await?;
+        sessions::delete(&mut conn, Realm::Support, &session.session.id_hash).await?;
         Ok(())
     }
 
-    fn open_operator_secret(&self, operator_id: i64, sealed: &[u8]) -> Result<Secret> {
-        let bytes = self.secrets().open(TOTP_PURPOSE, operator_id, sealed)?;
-        Secret::from_slice(&bytes).map_err(|e| Error::Internal(format!("stored secret unusable: {e}")))
+    /// Every operator with their authenticator state and whether they are locked out.
+    pub async fn operators(&self) -> Result<Vec<OperatorSummary>> {
+        let mut conn = self.store().conn().await?;
+        let now = self.now();
+        let mut out = Vec::new();
+        for op in operators::all(&mut conn).await? {
+            let totp = totp::state_of(totp::get(&mut conn, Realm::Support, op.id).await?.as_ref());
+            let mut locked = false;
+            for key in ThrottleKey::all_of_operator(op.id, &op.email) {
+                let failures = throttles::get(&mut conn, &key).await?;
+                locked |= !matches!(key.policy().gate(failures, now), Gate::Open);
+            }
+            out.push(OperatorSummary {
+                id: op.id,
+                email: op.email,
+                name: op.name,
+                totp,
+                locked,
+                last_sign_in_at: op.last_sign_in_at,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn operator_by_email(&self, conn: &mut Conn, email: &str) -> Result<OperatorRow> {
+        let email = normalised_email(email);
+        operators::by_email(conn, &email).await?.ok_or(Error::NotFound("No operator uses this email."))
+    }
+
+    /// Removes an operator; their sessions end with them.
+    pub async fn remove_operator(&self, actor: SupportActor<'_>, email: &str, ctx: &RequestContext) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let op = self.operator_by_email(&mut tx, email).await?;
+        if actor.id() == Some(op.id) {
+            return Err(Error::conflict("cannot_remove_self", "Another operator must remove you."));
+        }
+        operators::delete(&mut tx, op.id).await?;
+        let detail = json!({ "by": actor.label(), "operator": op.email });
+        record(&mut tx, now, &actor.context(ctx), Parties::default(), "support.operator_removed", detail).await?;
+        commit(tx).await?;
+        Ok(())
+    }
+
+    /// Clears every lock of an operator (password and code): by another operator or from
+    /// the shell (SEC-34).
+    pub async fn unlock_operator(&self, actor: SupportActor<'_>, email: &str, ctx: &RequestContext) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let op = self.operator_by_email(&mut tx, email).await?;
+        if actor.id() == Some(op.id) {
+            return Err(Error::Denied(twofold_domain::permissions::Denied::Forbidden));
+        }
+        let cleared = throttles::reset_all(&mut tx, &ThrottleKey::all_of_operator(op.id, &op.email)).await?;
+        let detail = json!({ "by": actor.label(), "operator": op.email, "counters_cleared": cleared });
+        record(&mut tx, now, &actor.context(ctx), Parties::default(), "support.operator_unlocked", detail).await?;
+        commit(tx).await?;
+        Ok(())
+    }
+
+    /// Forgets an operator's authenticator app and ends their sessions: they enrol again
+    /// at their next sign-in.
+    pub async fn reset_operator_totp(&self, actor: SupportActor<'_>, email: &str, ctx: &RequestContext) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let op = self.operator_by_email(&mut tx, email).await?;
+        if actor.id() == Some(op.id) {
+            return Err(Error::Denied(twofold_domain::permissions::Denied::Forbidden));
+        }
+        totp::delete(&mut tx, Realm::Support, op.id).await?;
+        throttles::reset_all(&mut tx, &ThrottleKey::all_of_operator(op.id, &op.email)).await?;
+        let ended = sessions::delete_for_subject(&mut tx, Realm::Support, op.id).await?;
+        let detail = json!({ "by": actor.label(), "operator": op.email, "sessions_ended": ended });
+        record(&mut tx, now, &actor.context(ctx), Parties::default(), "support.operator_totp_reset", detail).await?;
+        commit(tx).await?;
+        Ok(())
     }
 
     /// Finds a person by email for support; the lookup is audited in the person's account.
     pub async fn support_lookup(
         &self,
-        operator: &OperatorRow,
+        actor: SupportActor<'_>,
         email: &str,
         ctx: &RequestContext,
     ) -> Result<PersonCard> {
@@ -280,31 +327,37 @@ impl App {
         let mut conn = self.store().conn().await?;
         let user =
             users::by_email(&mut conn, email.as_str()).await?.ok_or(Error::NotFound("No one uses this email."))?;
-        record(
-            &mut conn,
-            self.now(),
-            ctx,
-            operator_parties(&user),
-            "support.lookup",
-            json!({ "operator": operator.email }),
-        )
-        .await?;
         drop(conn);
-        self.person_card(user).await
+        self.person_card(actor, user.into_person(), "support.lookup", ctx).await
     }
 
-    pub async fn support_person(&self, user_id: i64) -> Result<PersonCard> {
+    /// A person's card by id; the access is audited in their account like a lookup.
+    pub async fn support_person(
+        &self,
+        actor: SupportActor<'_>,
+        user_id: i64,
+        ctx: &RequestContext,
+    ) -> Result<PersonCard> {
         let mut conn = self.store().conn().await?;
         let user = users::by_id(&mut conn, user_id).await?.ok_or(Error::NotFound("No such person."))?;
         drop(conn);
-        self.person_card(user).await
+        self.person_card(actor, user.into_person(), "support.viewed_person", ctx).await
     }
 
-    async fn person_card(&self, user: UserRow) -> Result<PersonCard> {
+    async fn person_card(
+        &self,
+        actor: SupportActor<'_>,
+        user: Person,
+        event: &str,
+        ctx: &RequestContext,
+    ) -> Result<PersonCard> {
         let mut conn = self.store().conn().await?;
+        record(&mut conn, self.now(), ctx, operator_parties(&user), event, json!({ "operator": actor.label() }))
+            .await?;
         let account_name =
             twofold_store::accounts::get(&mut conn, user.account_id).await?.map(|a| a.name).unwrap_or_default();
-        let two_factor_since = totp::get(&mut conn, user.id).await?.and_then(|r| r.enabled_at);
+        let two_factor_since =
+            totp::state_of(totp::get(&mut conn, Realm::People, user.id).await?.as_ref()).enabled_since();
         let phone = phones::get(&mut conn, user.id).await?.map(|p| mask(&p.e164));
         let grant = recovery::open_grant(&mut conn, user.id).await?;
         let q =
@@ -325,7 +378,7 @@ impl App {
     /// number; the person is told by SMS and the account's Owner sees it in the audit log.
     pub async fn grant_sms_recovery(
         &self,
-        granter: Granter<'_>,
+        granter: SupportActor<'_>,
         user_id: i64,
         reason: &str,
         hours: Option<i64>,
@@ -339,7 +392,7 @@ impl App {
         }
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        let user = users::by_id(&mut tx, user_id).await?.ok_or(Error::NotFound("No such person."))?;
+        let user = users::by_id(&mut tx, user_id).await?.ok_or(Error::NotFound("No such person."))?.into_person();
         if phones::get(&mut tx, user.id).await?.is_none() {
             return Err(Error::conflict(
                 "no_verified_phone",
@@ -366,10 +419,15 @@ impl App {
         Ok(grant)
     }
 
-    pub async fn revoke_sms_recovery(&self, granter: Granter<'_>, user_id: i64, ctx: &RequestContext) -> Result<()> {
+    pub async fn revoke_sms_recovery(
+        &self,
+        granter: SupportActor<'_>,
+        user_id: i64,
+        ctx: &RequestContext,
+    ) -> Result<()> {
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        let user = users::by_id(&mut tx, user_id).await?.ok_or(Error::NotFound("No such person."))?;
+        let user = users::by_id(&mut tx, user_id).await?.ok_or(Error::NotFound("No such person."))?.into_person();
         if !recovery::close(&mut tx, user.id, "revoked", now).await? {
             return Err(Error::conflict("no_grant", "SMS recovery is not enabled for this person."));
         }
@@ -387,36 +445,41 @@ impl App {
     }
 
     /// The person with this email, for the command line.
-    pub async fn user_by_email(&self, email: &str) -> Result<UserRow> {
+    pub async fn user_by_email(&self, email: &str) -> Result<Person> {
         let email = Email::parse(email).map_err(|e| Error::invalid("invalid_email", e))?;
         let mut conn = self.store().conn().await?;
-        users::by_email(&mut conn, email.as_str()).await?.ok_or(Error::NotFound("No one uses this email."))
+        let user =
+            users::by_email(&mut conn, email.as_str()).await?.ok_or(Error::NotFound("No one uses this email."))?;
+        Ok(user.into_person())
     }
 
     /// Undecided requests, oldest first, with the person they are about.
-    pub async fn support_queue(&self) -> Result<Vec<(RequestRow, UserRow)>> {
+    pub async fn support_queue(&self, _actor: SupportActor<'_>) -> Result<Vec<(RequestRow, Person)>> {
         let mut conn = self.store().conn().await?;
         let rows = recovery::undecided(&mut conn, 200).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             if let Some(user) = users::by_id(&mut conn, row.user_id).await? {
-                out.push((row, user));
+                out.push((row, user.into_person()));
             }
         }
         Ok(out)
     }
 
-    pub async fn support_request(&self, id: i64) -> Result<(RequestRow, UserRow)> {
+    pub async fn support_request(&self, _actor: SupportActor<'_>, id: i64) -> Result<(RequestRow, Person)> {
         let mut conn = self.store().conn().await?;
         let row = recovery::request_by_id(&mut conn, id).await?.ok_or(Error::NotFound("No such request."))?;
         let user = users::by_id(&mut conn, row.user_id).await?.ok_or(Error::NotFound("No such person."))?;
-        Ok((row, user))
+        Ok((row, user.into_person()))
     }
 
     /// An operator takes a request; another operator's take wins if it came first.
-    pub async fn take_request(&self, operator: &OperatorRow, id: i64, ctx: &RequestContext) -> Result<()> {
+    pub async fn take_request(&self, actor: SupportActor<'_>, id: i64, ctx: &RequestContext) -> Result<()> {
+        let SupportActor::Operator(operator) = actor else {
+            return Err(Error::conflict("operator_only", "Requests are taken by an operator."));
+        };
         let now = self.now();
-        let (_, user) = self.support_request(id).await?;
+        let (_, user) = self.support_request(actor, id).await?;
         let mut tx = self.store().begin().await?;
         if !recovery::take(&mut tx, id, operator.id, now).await? {
             return Err(Error::conflict("already_taken", "Someone already took this request."));
@@ -437,7 +500,7 @@ impl App {
     /// Decides a taken request, noting how identity was checked; granting opens SMS recovery.
     pub async fn decide_request(
         &self,
-        operator: &OperatorRow,
+        actor: SupportActor<'_>,
         id: i64,
         grant: bool,
         identity_check: &str,
@@ -448,12 +511,15 @@ impl App {
         if identity_check.chars().count() < 3 || identity_check.chars().count() > 1000 {
             return Err(Error::invalid("identity_check_required", "Note how you checked the person's identity."));
         }
-        let (row, user) = self.support_request(id).await?;
+        let SupportActor::Operator(operator) = actor else {
+            return Err(Error::conflict("operator_only", "Requests are decided by an operator."));
+        };
+        let (row, user) = self.support_request(actor, id).await?;
         if row.operator_id != Some(operator.id) || row.status != "taken" {
             return Err(Error::conflict("not_yours", "Take the request before deciding it."));
         }
         if grant {
-            self.grant_sms_recovery(Granter::Operator(operator), user.id, reason, None, Some(id), ctx).await?;
+            self.grant_sms_recovery(actor, user.id, reason, None, Some(id), ctx).await?;
         }
         let now = self.now();
         let status = if grant { "granted" } else { "declined" };
@@ -465,13 +531,5 @@ impl App {
         record(&mut tx, now, ctx, operator_parties(&user), "support.request_decided", detail).await?;
         commit(tx).await?;
         Ok(())
-    }
-}
-
-async fn gate(conn: &mut Conn, policy: ThrottlePolicy, subject: &str, now: i64) -> Result<()> {
-    match policy.gate(throttles::get(conn, subject).await?, now) {
-        Gate::Open => Ok(()),
-        Gate::Wait { seconds } => Err(Error::Throttled { retry_after: seconds.max(1) }),
-        Gate::Locked => Err(Error::SecondFactorLocked),
     }
 }

@@ -1,23 +1,22 @@
-//! The authenticator-app factor: enrolment, the sign-in step, remembered browsers, and
-//! turning it off.
+//! The authenticator-app factor of people: enrolment (the wizard), the sign-in step, the
+//! remembered browsers it leads to, and turning it off.
 
 use serde_json::json;
 use sha2::Digest;
-use twofold_domain::otp::{self, Secret, Verification, describe_offset, normalize_code};
+use twofold_domain::credential::TotpState;
+use twofold_domain::otp::{Secret, Verification, describe_offset};
+use twofold_domain::person::Person;
 use twofold_domain::session::Stage;
 use twofold_domain::sms::Purpose;
-use twofold_domain::throttle::{Failures, Gate, ThrottlePolicy};
-use twofold_domain::token;
-use twofold_store::users::{self, UserRow};
-use twofold_store::{Conn, commit, devices, phones, sessions, throttles, totp};
+use twofold_domain::throttle::{Gate, ThrottleKey};
+use twofold_store::{Conn, Realm, commit, devices, phones, throttles, totp};
 
+use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::{Parties, record};
-use crate::sign_in::{CurrentSession, NewSessionToken};
+use crate::credentials::step_i64;
+use crate::sign_in::{CurrentSession, NewSessionToken, SecondStep};
 use crate::sms::{Delivery, SentCode};
 use crate::{App, Error, RequestContext, Result};
-
-/// What the secrets are sealed for: part of the AEAD's associated data.
-const PURPOSE: &str = "totp";
 
 /// A new key to put into the authenticator app, shown only while enrolment is unfinished.
 #[derive(Clone)]
@@ -38,115 +37,92 @@ impl std::fmt::Debug for Enrolment {
 /// A person's second-factor state as pages and the API show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TwoFactorStatus {
-    pub enabled_at: Option<i64>,
-    pub enrolment_pending: bool,
-    /// The app code was confirmed (Step 3); the phone (Step 4) is still to be verified.
-    pub awaiting_phone: bool,
+    pub state: TotpState,
+    /// Some second factor of theirs is locked after 100 wrong codes.
     pub locked: bool,
 }
 
-/// A successful second step: the new session, and the device token when the person asked
-/// to be remembered.
-#[derive(Debug, Clone)]
-pub struct SecondStepDone {
-    pub session: NewSessionToken,
-    pub device_token: Option<String>,
+impl TwoFactorStatus {
+    pub fn enabled_at(&self) -> Option<i64> {
+        self.state.enabled_since()
+    }
 }
 
 /// A remembered browser as the device list shows it.
 pub type Device = devices::DeviceRow;
 
-pub(crate) fn throttle_subject(user_id: i64) -> String {
-    format!("totp:{user_id}")
-}
-
 impl App {
     pub async fn two_factor_status(&self, user_id: i64) -> Result<TwoFactorStatus> {
         let mut conn = self.store().conn().await?;
-        let row = totp::get(&mut conn, user_id).await?;
-        let failures = throttles::get(&mut conn, &throttle_subject(user_id)).await?;
-        Ok(TwoFactorStatus {
-            enabled_at: row.as_ref().and_then(|r| r.enabled_at),
-            enrolment_pending: row.as_ref().is_some_and(|r| !r.is_enabled()),
-            awaiting_phone: row.as_ref().is_some_and(|r| !r.is_enabled() && r.confirmed_at.is_some()),
-            locked: ThrottlePolicy::SECOND_FACTOR.gate(failures, self.now()) == Gate::Locked,
-        })
+        let state = totp::state_of(totp::get(&mut conn, Realm::People, user_id).await?.as_ref());
+        let mut locked = false;
+        for key in ThrottleKey::second_factors_of_person(user_id) {
+            let failures = throttles::get(&mut conn, &key).await?;
+            locked |= key.policy().gate(failures, self.now()) == Gate::Locked;
+        }
+        Ok(TwoFactorStatus { state, locked })
     }
 
     /// Issues a new secret (160 bits from the CSPRNG, SEC-02) for the wizard. Starting again
     /// replaces an unfinished enrolment's key; with 2FA already on it is refused.
-    pub async fn start_enrolment(&self, user: &UserRow, ctx: &RequestContext) -> Result<Enrolment> {
+    pub async fn start_enrolment(&self, user: &Person, ctx: &RequestContext) -> Result<Enrolment> {
         let secret = Secret::generate(self.entropy());
-        let sealed = self.secrets().seal(PURPOSE, user.id, secret.as_bytes())?;
+        let sealed = self.seal_totp_secret(Realm::People, user.id, &secret)?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        if !totp::begin_enrolment(&mut tx, user.id, &sealed, now).await? {
+        if !totp::begin_enrolment(&mut tx, Realm::People, user.id, &sealed, now).await? {
             return Err(already_enabled());
         }
         record(&mut tx, now, ctx, Parties::own(user), "two_factor.enrolment_started", json!({})).await?;
         commit(tx).await?;
-        self.enrolment_view(user, &secret)
+        self.enrolment_view(&self.config().issuer, &user.email, &secret)
     }
 
     /// The unfinished enrolment's key, to show Step 2 again; never once 2FA is on (SEC-04).
-    pub async fn pending_enrolment(&self, user: &UserRow) -> Result<Option<Enrolment>> {
+    pub async fn pending_enrolment(&self, user: &Person) -> Result<Option<Enrolment>> {
         let mut conn = self.store().conn().await?;
-        let Some(row) = totp::get(&mut conn, user.id).await? else {
+        let Some(row) = totp::get(&mut conn, Realm::People, user.id).await? else {
             return Ok(None);
         };
         if row.is_enabled() {
             return Ok(None);
         }
-        let secret = self.open_secret(user.id, &row.secret_box)?;
-        Ok(Some(self.enrolment_view(user, &secret)?))
-    }
-
-    fn enrolment_view(&self, user: &UserRow, secret: &Secret) -> Result<Enrolment> {
-        let uri = otp::otpauth_uri(&self.config().issuer, &user.email, secret);
-        let qr_svg = crate::qr::qr_svg(&uri).map_err(|e| Error::Internal(format!("QR code: {e}")))?;
-        Ok(Enrolment {
-            secret_base32: secret.to_base32(),
-            secret_grouped: secret.to_base32_grouped(),
-            otpauth_uri: uri,
-            qr_svg,
-        })
+        let secret = self.open_totp_secret(Realm::People, user.id, &row.secret_box)?;
+        Ok(Some(self.enrolment_view(&self.config().issuer, &user.email, &secret)?))
     }
 
     /// Step 3: the code from the app proves the key was stored. 2FA turns on only after
     /// Step 4 (the phone) succeeds.
-    pub async fn confirm_enrolment(&self, user: &UserRow, code: &str, ctx: &RequestContext) -> Result<()> {
-        let params = self.config().totp;
-        let code = normalize_code(code, params.digits).map_err(|e| Error::invalid("invalid_code_format", e))?;
-        let now = self.now();
-        let subject = throttle_subject(user.id);
-        let mut conn = self.store().conn().await?;
-        check_gate(&mut conn, &subject, now).await?;
-        let row = pending_row(&mut conn, user.id).await?;
-        drop(conn);
-        let secret = self.open_secret(user.id, &row.secret_box)?;
-        let step = match otp::verify(&params, &secret, &code, now, None) {
-            Verification::Accepted { step } => step,
-            other => {
-                return Err(self.code_failed(user, &subject, other, "two_factor.enrolment_code_rejected", ctx).await);
+    pub async fn confirm_enrolment(&self, user: &Person, code: &str, ctx: &RequestContext) -> Result<()> {
+        let code = self.typed_code(code)?;
+        self.attempt(Guard::totp_enrolment(user), ctx, |armed| async {
+            let now = self.now();
+            let mut conn = self.store().conn().await?;
+            let row = pending_row(&mut conn, user.id).await?;
+            drop(conn);
+            let step = match self.check_totp(Realm::People, &row, &code, now)? {
+                Verification::Accepted { step } => step,
+                other => return Ok(Verdict::Rejected(Rejection::of_totp(other))),
+            };
+            let mut tx = self.store().begin().await?;
+            if !totp::confirm(&mut tx, Realm::People, user.id, &row.secret_box, step_i64(step), now).await? {
+                return Err(Error::conflict(
+                    "enrolment_changed",
+                    "The set-up was restarted elsewhere; use the newest key.",
+                ));
             }
-        };
-        let mut tx = self.store().begin().await?;
-        if !totp::confirm(&mut tx, user.id, &row.secret_box, to_i64(step), now).await? {
-            return Err(Error::conflict(
-                "enrolment_changed",
-                "The set-up was restarted elsewhere; use the newest key.",
-            ));
-        }
-        throttles::reset(&mut tx, &subject).await?;
-        record(&mut tx, now, ctx, Parties::own(user), "two_factor.app_confirmed", json!({})).await?;
-        commit(tx).await?;
-        Ok(())
+            armed.succeeded(&mut tx).await?;
+            record(&mut tx, now, ctx, Parties::own(user), "two_factor.app_confirmed", json!({})).await?;
+            commit(tx).await?;
+            Ok(Verdict::Accepted(()))
+        })
+        .await
     }
 
     /// Step 4: sends a code to the mobile number typed (again, on Resend).
     pub async fn send_enrolment_phone_code(
         &self,
-        user: &UserRow,
+        user: &Person,
         phone: &str,
         ctx: &RequestContext,
     ) -> Result<SentCode> {
@@ -154,7 +130,7 @@ impl App {
         let mut conn = self.store().conn().await?;
         let row = pending_row(&mut conn, user.id).await?;
         drop(conn);
-        if row.confirmed_at.is_none() {
+        if !row.state().awaits_phone() {
             return Err(Error::conflict(
                 "app_not_confirmed",
                 "Enter a code from your authenticator app first (Step 3).",
@@ -164,7 +140,7 @@ impl App {
     }
 
     /// Step 4's Resend: a fresh code to the number the last one went to.
-    pub async fn resend_enrolment_phone_code(&self, user: &UserRow, ctx: &RequestContext) -> Result<SentCode> {
+    pub async fn resend_enrolment_phone_code(&self, user: &Person, ctx: &RequestContext) -> Result<SentCode> {
         let mut conn = self.store().conn().await?;
         let row = pending_row(&mut conn, user.id).await?;
         let reference = enrolment_ref(&row.secret_box);
@@ -181,27 +157,35 @@ impl App {
 
     /// Step 4's code: the number is verified and 2FA turns on. Remembered browsers of an
     /// earlier enrolment end (SEC-23).
-    pub async fn verify_enrolment_phone(&self, user: &UserRow, code: &str, ctx: &RequestContext) -> Result<()> {
+    pub async fn verify_enrolment_phone(&self, user: &Person, code: &str, ctx: &RequestContext) -> Result<()> {
         let mut conn = self.store().conn().await?;
         let row = pending_row(&mut conn, user.id).await?;
         drop(conn);
-        let phone = self.check_code(user, Purpose::PhoneVerification, &enrolment_ref(&row.secret_box), code).await?;
-        let now = self.now();
-        let mut tx = self.store().begin().await?;
-        if !totp::enable(&mut tx, user.id, now).await? {
-            return Err(Error::conflict("enrolment_changed", "The set-up was restarted elsewhere; start again."));
-        }
-        phones::set_verified(&mut tx, user.id, phone.e164(), now).await?;
-        devices::delete_for_user(&mut tx, user.id).await?;
-        twofold_store::recovery::close(&mut tx, user.id, "re_enrolled", now).await?;
-        let detail = json!({ "method": "totp", "phone": phone.masked() });
-        record(&mut tx, now, ctx, Parties::own(user), "two_factor.enabled", detail).await?;
-        commit(tx).await?;
-        Ok(())
+        let reference = enrolment_ref(&row.secret_box);
+        let code = crate::sms::typed_sms_code(code)?;
+        self.attempt(Guard::phone_verification(user), ctx, |armed| async {
+            let Some(phone) = self.check_code(user, Purpose::PhoneVerification, &reference, &code).await? else {
+                return Ok(Verdict::Rejected(Rejection::WRONG_CODE));
+            };
+            let now = self.now();
+            let mut tx = self.store().begin().await?;
+            if !totp::enable(&mut tx, Realm::People, user.id, now).await? {
+                return Err(Error::conflict("enrolment_changed", "The set-up was restarted elsewhere; start again."));
+            }
+            armed.succeeded(&mut tx).await?;
+            phones::set_verified(&mut tx, user.id, phone.e164(), now).await?;
+            devices::delete_for_user(&mut tx, user.id).await?;
+            twofold_store::recovery::close(&mut tx, user.id, "re_enrolled", now).await?;
+            let detail = json!({ "method": "totp", "phone": phone.masked() });
+            record(&mut tx, now, ctx, Parties::own(user), "two_factor.enabled", detail).await?;
+            commit(tx).await?;
+            Ok(Verdict::Accepted(()))
+        })
+        .await
     }
 
     /// Where the Step 4 code's SMS stands, for the page.
-    pub async fn enrolment_phone_delivery(&self, user: &UserRow) -> Result<Option<Delivery>> {
+    pub async fn enrolment_phone_delivery(&self, user: &Person) -> Result<Option<Delivery>> {
         let mut conn = self.store().conn().await?;
         let row = pending_row(&mut conn, user.id).await?;
         drop(conn);
@@ -216,122 +200,43 @@ impl App {
         pending: &CurrentSession,
         code: &str,
         ctx: &RequestContext,
-    ) -> Result<SecondStepDone> {
+    ) -> Result<NewSessionToken> {
         if pending.session.stage != Stage::SecondFactor {
             return Err(Error::Unauthenticated);
         }
         let user = &pending.user;
-        let params = self.config().totp;
-        let code = normalize_code(code, params.digits).map_err(|e| Error::invalid("invalid_code_format", e))?;
-        let now = self.now();
-        let subject = throttle_subject(user.id);
-        let mut conn = self.store().conn().await?;
-        check_gate(&mut conn, &subject, now).await?;
-        let row = totp::get(&mut conn, user.id).await?.filter(|r| r.is_enabled()).ok_or(Error::Unauthenticated)?;
-        drop(conn);
-        let secret = self.open_secret(user.id, &row.secret_box)?;
-        let last = row.last_step.and_then(|s| u64::try_from(s).ok());
-        let step = match otp::verify(&params, &secret, &code, now, last) {
-            Verification::Accepted { step } => step,
-            other => {
-                return Err(self.code_failed(user, &subject, other, "sign_in.totp_rejected", ctx).await);
-            }
-        };
-        // The conditional update is the first statement of the transaction, so SQLite takes
-        // the write lock at once and PostgreSQL row-locks: the loser of a race sees `false`.
-        let mut tx = self.store().begin().await?;
-        if !totp::accept_step(&mut tx, user.id, to_i64(step)).await? {
-            drop(tx);
-            let replay = Verification::Replay { step };
-            return Err(self.code_failed(user, &subject, replay, "sign_in.totp_rejected", ctx).await);
-        }
-        if !sessions::delete(&mut tx, &pending.session.id_hash).await? {
-            return Err(Error::Unauthenticated);
-        }
-        throttles::reset(&mut tx, &subject).await?;
-        let session = self.open_session(&mut tx, user, Stage::SignedIn, false, ctx, now).await?;
-        let device_token = if pending.session.remember_device {
-            Some(self.remember_device(&mut tx, user, ctx, now).await?)
-        } else {
-            None
-        };
-        users::record_sign_in(&mut tx, user.id, now).await?;
-        let detail = json!({ "method": "totp", "remembered": device_token.is_some() });
-        record(&mut tx, now, ctx, Parties::own(user), "sign_in.succeeded", detail).await?;
-        commit(tx).await?;
-        Ok(SecondStepDone { session, device_token })
-    }
-
-    /// Counts a failed code (replays included, SEC-08), audits it, and answers the error
-    /// the person sees, with the clock hint when the code matched a nearby time (SEC-07).
-    async fn code_failed(
-        &self,
-        user: &UserRow,
-        subject: &str,
-        outcome: Verification,
-        event: &str,
-        ctx: &RequestContext,
-    ) -> Error {
-        let now = self.now();
-        let (reason, offset) = match outcome {
-            Verification::Replay { .. } => ("replay", None),
-            Verification::ClockDrift { offset_seconds } => ("clock_drift", Some(offset_seconds)),
-            _ => ("wrong_code", None),
-        };
-        let written = async {
+        let code = self.typed_code(code)?;
+        self.attempt(Guard::totp_sign_in(user), ctx, |armed| async {
+            let now = self.now();
+            let mut conn = self.store().conn().await?;
+            let row = totp::get(&mut conn, Realm::People, user.id).await?;
+            drop(conn);
+            let row = row.filter(|r| r.is_enabled()).ok_or(Error::Unauthenticated)?;
+            let step = match self.check_totp(Realm::People, &row, &code, now)? {
+                Verification::Accepted { step } => step,
+                other => return Ok(Verdict::Rejected(Rejection::of_totp(other))),
+            };
+            // The conditional update is the first statement of the transaction, so SQLite
+            // takes the write lock at once and PostgreSQL row-locks: the loser of a race
+            // sees `false`, and its try counts as a replay (SEC-08).
             let mut tx = self.store().begin().await?;
-            let failures = throttles::record_failure(&mut tx, subject, now).await?;
-            let detail = json!({ "reason": reason, "clock_offset_seconds": offset, "consecutive_failures": failures.consecutive });
-            record(&mut tx, now, ctx, Parties::own(user), event, detail).await?;
-            if just_locked(failures) {
-                let detail = json!({ "after_failures": failures.consecutive });
-                record(&mut tx, now, ctx, Parties::own(user), "two_factor.locked", detail).await?;
-                let text =
-                    "two-factor sign-in was locked after too many wrong codes. Ask your administrator to unlock it.";
-                self.queue_notice(&mut tx, user, text, now).await?;
+            if !totp::accept_step(&mut tx, Realm::People, user.id, step_i64(step)).await? {
+                return Ok(Verdict::Rejected(Rejection::REPLAY));
             }
+            armed.succeeded(&mut tx).await?;
+            let done = self.complete_sign_in(&mut tx, pending, SecondStep::Totp, ctx, now).await?;
             commit(tx).await?;
-            Ok::<_, Error>(())
-        };
-        match written.await {
-            Ok(()) => Error::InvalidCode { clock_offset_seconds: offset },
-            Err(e) => e,
-        }
+            Ok(Verdict::Accepted(done))
+        })
+        .await
     }
 
-    async fn remember_device(&self, conn: &mut Conn, user: &UserRow, ctx: &RequestContext, now: i64) -> Result<String> {
-        let new = token::generate(self.entropy());
-        let expires = now + self.config().remember_device_days * 24 * 60 * 60;
-        devices::insert(conn, user.id, &new.hash, ctx.user_agent.as_deref(), now, expires).await?;
-        Ok(new.raw)
-    }
-
-    /// Whether `raw` is a live remembered device of this person; touches it if so.
-    pub(crate) async fn device_is_remembered(
-        &self,
-        conn: &mut Conn,
-        user_id: i64,
-        raw: Option<&str>,
-        now: i64,
-    ) -> Result<bool> {
-        let Some(raw) = raw.filter(|r| token::is_well_formed(r)) else {
-            return Ok(false);
-        };
-        match devices::live_for_user(conn, &token::hash(raw), user_id, now).await? {
-            Some(device) => {
-                devices::touch(conn, device.id, now).await?;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
-    }
-
-    pub async fn devices(&self, user: &UserRow) -> Result<Vec<Device>> {
+    pub async fn devices(&self, user: &Person) -> Result<Vec<Device>> {
         let mut conn = self.store().conn().await?;
         Ok(devices::for_user(&mut conn, user.id, self.now()).await?)
     }
 
-    pub async fn revoke_device(&self, user: &UserRow, id: i64, ctx: &RequestContext) -> Result<()> {
+    pub async fn revoke_device(&self, user: &Person, id: i64, ctx: &RequestContext) -> Result<()> {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         if !devices::delete(&mut tx, id, user.id).await? {
@@ -344,19 +249,11 @@ impl App {
 
     /// Turns off your own 2FA after re-entering the password (SEC-24). The key and every
     /// remembered browser are deleted.
-    pub async fn disable_own_two_factor(&self, user: &UserRow, password: &str, ctx: &RequestContext) -> Result<()> {
-        let ok = self.password_matches(user, password).await?;
-        if !ok {
+    pub async fn disable_own_two_factor(&self, user: &Person, password: &str, ctx: &RequestContext) -> Result<()> {
+        if !self.password_matches(user, password).await? {
             let mut conn = self.store().conn().await?;
-            record(
-                &mut conn,
-                self.now(),
-                ctx,
-                Parties::own(user),
-                "two_factor.disable_refused",
-                json!({ "reason": "wrong_password" }),
-            )
-            .await?;
+            let detail = json!({ "reason": "wrong_password" });
+            record(&mut conn, self.now(), ctx, Parties::own(user), "two_factor.disable_refused", detail).await?;
             return Err(Error::InvalidCredentials);
         }
         let now = self.now();
@@ -370,50 +267,31 @@ impl App {
         Ok(())
     }
 
-    /// Removes the key, remembered browsers, failure count and verified number of `user`,
-    /// telling the number first (SEC-28). Answers false when 2FA was not on.
+    /// Removes the key, remembered browsers, every failure count and the verified number of
+    /// `user`, telling the number first (SEC-28). Answers false when 2FA was not on.
     pub(crate) async fn tear_down_two_factor(
         &self,
         conn: &mut Conn,
-        user: &UserRow,
+        user: &Person,
         sms: &str,
         now: i64,
     ) -> Result<bool> {
-        if !totp::delete(conn, user.id).await? {
+        if !totp::delete(conn, Realm::People, user.id).await? {
             return Ok(false);
         }
         devices::delete_for_user(conn, user.id).await?;
-        throttles::reset(conn, &throttle_subject(user.id)).await?;
+        throttles::reset_all(conn, &ThrottleKey::second_factors_of_person(user.id)).await?;
         self.queue_notice(conn, user, sms, now).await?;
         phones::delete(conn, user.id).await?;
         // SMS recovery ends with the set-up it recovered (SEC-17).
         twofold_store::recovery::close(conn, user.id, "two_factor_disabled", now).await?;
         Ok(true)
     }
-
-    /// The password again, for confirmations (SEC-24).
-    pub(crate) async fn password_matches(&self, user: &UserRow, password: &str) -> Result<bool> {
-        let stored = user.password_hash.as_deref();
-        Ok(password.len() <= crate::sign_in::MAX_PASSWORD_BYTES && self.passwords().verify(password, stored).await?)
-    }
-
-    fn open_secret(&self, user_id: i64, sealed: &[u8]) -> Result<Secret> {
-        let bytes = self.secrets().open(PURPOSE, user_id, sealed)?;
-        Secret::from_slice(&bytes).map_err(|e| Error::Internal(format!("stored secret unusable: {e}")))
-    }
-}
-
-async fn check_gate(conn: &mut Conn, subject: &str, now: i64) -> Result<()> {
-    match ThrottlePolicy::SECOND_FACTOR.gate(throttles::get(conn, subject).await?, now) {
-        Gate::Open => Ok(()),
-        Gate::Wait { seconds } => Err(Error::Throttled { retry_after: seconds.max(1) }),
-        Gate::Locked => Err(Error::SecondFactorLocked),
-    }
 }
 
 /// The unfinished enrolment of this person; with 2FA on or none begun, a clear conflict.
 async fn pending_row(conn: &mut Conn, user_id: i64) -> Result<totp::TotpRow> {
-    match totp::get(conn, user_id).await? {
+    match totp::get(conn, Realm::People, user_id).await? {
         Some(row) if row.is_enabled() => Err(already_enabled()),
         Some(row) => Ok(row),
         None => Err(Error::conflict("no_enrolment", "Start the set-up again: no key is waiting.")),
@@ -427,19 +305,11 @@ fn enrolment_ref(secret_box: &[u8]) -> String {
     format!("enrolment:{}", data_encoding::HEXLOWER.encode(digest.get(..12).unwrap_or_default()))
 }
 
-fn just_locked(failures: Failures) -> bool {
-    ThrottlePolicy::SECOND_FACTOR.lock_after == Some(failures.consecutive)
-}
-
 fn already_enabled() -> Error {
     Error::conflict(
         "already_enabled",
         "Two-factor authentication is already on. Turn it off first to use a new device.",
     )
-}
-
-fn to_i64(step: u64) -> i64 {
-    i64::try_from(step).unwrap_or(i64::MAX)
 }
 
 /// The sentence for a rejected code, with the clock hint when there is one.

@@ -6,7 +6,7 @@ use thiserror::Error;
 
 /// The facts about a person that permissions depend on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Person {
+pub struct Facts {
     pub id: i64,
     pub account_id: i64,
     pub role: Role,
@@ -26,24 +26,24 @@ pub enum Denied {
 
 type Verdict = Result<(), Denied>;
 
-fn same_account(actor: &Person, target: &Person) -> Verdict {
+fn same_account(actor: &Facts, target: &Facts) -> Verdict {
     if actor.account_id == target.account_id { Ok(()) } else { Err(Denied::NotFound) }
 }
 
 /// Seeing the list of the account's people.
-pub fn may_list_people(actor: &Person) -> Verdict {
+pub fn may_list_people(actor: &Facts) -> Verdict {
     if actor.role.is_manager() { Ok(()) } else { Err(Denied::Forbidden) }
 }
 
 /// Opening a person's profile: your own, or anyone's in your account if you manage it.
-pub fn may_view_person(actor: &Person, target: &Person) -> Verdict {
+pub fn may_view_person(actor: &Facts, target: &Facts) -> Verdict {
     same_account(actor, target)?;
     if actor.id == target.id || actor.role.is_manager() { Ok(()) } else { Err(Denied::Forbidden) }
 }
 
 /// Inviting a new person with `role`. Only the Owner makes Administrators, so that an
 /// Administrator cannot mint peers; nobody invites a second Owner.
-pub fn may_invite(actor: &Person, role: Role) -> Verdict {
+pub fn may_invite(actor: &Facts, role: Role) -> Verdict {
     match (actor.role, role) {
         (_, Role::Owner) => Err(Denied::Forbidden),
         (Role::Owner, _) => Ok(()),
@@ -54,7 +54,7 @@ pub fn may_invite(actor: &Person, role: Role) -> Verdict {
 
 /// Promoting a User to Administrator and back is the Owner's alone; the Owner's own role
 /// changes only by a transfer of ownership.
-pub fn may_change_role(actor: &Person, target: &Person, new_role: Role) -> Verdict {
+pub fn may_change_role(actor: &Facts, target: &Facts, new_role: Role) -> Verdict {
     same_account(actor, target)?;
     if actor.role != Role::Owner {
         return Err(Denied::Forbidden);
@@ -71,7 +71,7 @@ pub fn may_change_role(actor: &Person, target: &Person, new_role: Role) -> Verdi
 /// Turning off someone's two-factor authentication: your own always; Owners and
 /// Administrators for the Administrators and Users of their account; never the Owner's
 /// by anyone else (SEC-26).
-pub fn may_disable_two_factor(actor: &Person, target: &Person) -> Verdict {
+pub fn may_disable_two_factor(actor: &Facts, target: &Facts) -> Verdict {
     same_account(actor, target)?;
     if actor.id == target.id {
         return Ok(());
@@ -82,19 +82,53 @@ pub fn may_disable_two_factor(actor: &Person, target: &Person) -> Verdict {
     if actor.role.is_manager() { Ok(()) } else { Err(Denied::Forbidden) }
 }
 
-/// Unlocking a person's locked second factor, or signing them out everywhere: the same
-/// people who may turn their 2FA off.
-pub fn may_manage_sign_in(actor: &Person, target: &Person) -> Verdict {
+/// Signing a person out everywhere: the same people who may turn their 2FA off.
+pub fn may_manage_sign_in(actor: &Facts, target: &Facts) -> Verdict {
     may_disable_two_factor(actor, target)
 }
 
+/// Unlocking a second factor locked after 100 wrong codes: Owners and Administrators for
+/// the people they manage (never the Owner's but by the Owner); a User cannot unlock their
+/// own, or the lock would not stop someone holding their session (SEC-34). Support can
+/// unlock anyone, from outside the account.
+pub fn may_unlock_two_factor(actor: &Facts, target: &Facts) -> Verdict {
+    may_disable_two_factor(actor, target)?;
+    if actor.role.is_manager() { Ok(()) } else { Err(Denied::Forbidden) }
+}
+
+/// What `actor` may do on `target`'s profile: computed from the same functions that guard
+/// the routes, so a page never shows a button its route would refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Capabilities {
+    pub disable_two_factor: bool,
+    pub unlock_two_factor: bool,
+    pub sign_out_everywhere: bool,
+    pub make_admin: bool,
+    pub make_user: bool,
+    pub transfer_ownership: bool,
+}
+
+impl Capabilities {
+    pub fn of(actor: &Facts, target: &Facts) -> Self {
+        use crate::Role;
+        Capabilities {
+            disable_two_factor: may_disable_two_factor(actor, target).is_ok(),
+            unlock_two_factor: may_unlock_two_factor(actor, target).is_ok(),
+            sign_out_everywhere: may_manage_sign_in(actor, target).is_ok(),
+            make_admin: target.role == Role::User && may_change_role(actor, target, Role::Admin).is_ok(),
+            make_user: target.role == Role::Admin && may_change_role(actor, target, Role::User).is_ok(),
+            transfer_ownership: may_transfer_ownership(actor, target).is_ok(),
+        }
+    }
+}
+
 /// Requiring 2FA of everyone, and the grace period: the Owner's alone.
-pub fn may_set_policy(actor: &Person) -> Verdict {
+pub fn may_set_policy(actor: &Facts) -> Verdict {
     if actor.role == Role::Owner { Ok(()) } else { Err(Denied::Forbidden) }
 }
 
 /// Handing the account to an Administrator: the Owner only, and only to an Administrator.
-pub fn may_transfer_ownership(actor: &Person, target: &Person) -> Verdict {
+pub fn may_transfer_ownership(actor: &Facts, target: &Facts) -> Verdict {
     same_account(actor, target)?;
     match (actor.role, target.role) {
         (Role::Owner, Role::Admin) => Ok(()),
@@ -103,7 +137,7 @@ pub fn may_transfer_ownership(actor: &Person, target: &Person) -> Verdict {
 }
 
 /// Reading the account's audit log.
-pub fn may_view_audit(actor: &Person) -> Verdict {
+pub fn may_view_audit(actor: &Facts) -> Verdict {
     may_list_people(actor)
 }
 
@@ -111,12 +145,12 @@ pub fn may_view_audit(actor: &Person) -> Verdict {
 mod tests {
     use super::*;
 
-    const OWNER: Person = Person { id: 1, account_id: 10, role: Role::Owner };
-    const ADMIN: Person = Person { id: 2, account_id: 10, role: Role::Admin };
-    const ADMIN2: Person = Person { id: 5, account_id: 10, role: Role::Admin };
-    const USER: Person = Person { id: 3, account_id: 10, role: Role::User };
-    const USER2: Person = Person { id: 6, account_id: 10, role: Role::User };
-    const STRANGER: Person = Person { id: 4, account_id: 20, role: Role::User };
+    const OWNER: Facts = Facts { id: 1, account_id: 10, role: Role::Owner };
+    const ADMIN: Facts = Facts { id: 2, account_id: 10, role: Role::Admin };
+    const ADMIN2: Facts = Facts { id: 5, account_id: 10, role: Role::Admin };
+    const USER: Facts = Facts { id: 3, account_id: 10, role: Role::User };
+    const USER2: Facts = Facts { id: 6, account_id: 10, role: Role::User };
+    const STRANGER: Facts = Facts { id: 4, account_id: 20, role: Role::User };
 
     #[test]
     fn sec_26_nobody_disables_the_owners_two_factor_but_the_owner() {
@@ -173,6 +207,30 @@ mod tests {
         assert_eq!(may_transfer_ownership(&OWNER, &USER), Err(Denied::Forbidden));
         assert_eq!(may_transfer_ownership(&ADMIN, &ADMIN2), Err(Denied::Forbidden));
         assert_eq!(may_transfer_ownership(&OWNER, &STRANGER), Err(Denied::NotFound));
+    }
+
+    #[test]
+    fn sec_34_a_user_cannot_unlock_their_own_factor() {
+        assert_eq!(may_unlock_two_factor(&USER, &USER), Err(Denied::Forbidden));
+        assert_eq!(may_unlock_two_factor(&USER, &USER2), Err(Denied::Forbidden));
+        assert_eq!(may_unlock_two_factor(&ADMIN, &USER), Ok(()));
+        assert_eq!(may_unlock_two_factor(&ADMIN, &ADMIN), Ok(()));
+        assert_eq!(may_unlock_two_factor(&OWNER, &OWNER), Ok(()));
+        assert_eq!(may_unlock_two_factor(&ADMIN, &OWNER), Err(Denied::OwnerProtected));
+        assert_eq!(may_unlock_two_factor(&ADMIN, &STRANGER), Err(Denied::NotFound));
+        // The profile asks the same function.
+        assert!(!Capabilities::of(&USER, &USER).unlock_two_factor);
+        assert!(Capabilities::of(&USER, &USER).sign_out_everywhere);
+        assert!(Capabilities::of(&ADMIN, &USER).unlock_two_factor);
+    }
+
+    #[test]
+    fn capabilities_follow_the_role_ladder() {
+        let owner_on_user = Capabilities::of(&OWNER, &USER);
+        assert!(owner_on_user.make_admin && !owner_on_user.make_user && !owner_on_user.transfer_ownership);
+        let owner_on_admin = Capabilities::of(&OWNER, &ADMIN);
+        assert!(owner_on_admin.make_user && owner_on_admin.transfer_ownership);
+        assert_eq!(Capabilities::of(&ADMIN, &OWNER), Capabilities::default());
     }
 
     #[test]

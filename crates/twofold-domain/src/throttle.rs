@@ -58,6 +58,67 @@ impl ThrottlePolicy {
     }
 }
 
+/// What a failure counter is about: one factor of one person or operator. Every counter
+/// the product keeps is named here, so that unlocking a person clears all of theirs and no
+/// caller spells a key by hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThrottleKey {
+    /// Passwords tried for an email (people), known or not.
+    Password { email: String },
+    /// A person's authenticator-app codes, at sign-in and in the wizard.
+    Totp { user_id: i64 },
+    /// A person's SMS sign-in codes while support's recovery grant is active.
+    SmsSignIn { user_id: i64 },
+    /// A person's phone-verification codes (the wizard's Step 4, changing the number).
+    PhoneVerification { user_id: i64 },
+    /// Passwords tried for an operator's email.
+    OperatorPassword { email: String },
+    /// An operator's authenticator-app codes.
+    OperatorTotp { operator_id: i64 },
+}
+
+impl ThrottleKey {
+    /// The counter's name in the database.
+    pub fn subject(&self) -> String {
+        match self {
+            ThrottleKey::Password { email } => format!("password:{email}"),
+            ThrottleKey::Totp { user_id } => format!("totp:{user_id}"),
+            ThrottleKey::SmsSignIn { user_id } => format!("sms-sign-in:{user_id}"),
+            ThrottleKey::PhoneVerification { user_id } => format!("phone-verification:{user_id}"),
+            ThrottleKey::OperatorPassword { email } => format!("operator-password:{email}"),
+            ThrottleKey::OperatorTotp { operator_id } => format!("operator-totp:{operator_id}"),
+        }
+    }
+
+    /// Passwords slow down but never lock (a stranger must not shut the owner out); codes
+    /// lock at 100.
+    pub fn policy(&self) -> ThrottlePolicy {
+        match self {
+            ThrottleKey::Password { .. } | ThrottleKey::OperatorPassword { .. } => ThrottlePolicy::PASSWORD,
+            _ => ThrottlePolicy::SECOND_FACTOR,
+        }
+    }
+
+    /// Every second-factor counter of a person: what an unlock or turning 2FA off clears.
+    pub fn second_factors_of_person(user_id: i64) -> Vec<ThrottleKey> {
+        vec![
+            ThrottleKey::Totp { user_id },
+            ThrottleKey::SmsSignIn { user_id },
+            ThrottleKey::PhoneVerification { user_id },
+        ]
+    }
+
+    /// Every counter of an operator: what unlocking them clears.
+    pub fn all_of_operator(operator_id: i64, email: &str) -> Vec<ThrottleKey> {
+        vec![ThrottleKey::OperatorTotp { operator_id }, ThrottleKey::OperatorPassword { email: email.to_owned() }]
+    }
+
+    /// Whether `failures` just reached the lock: the moment to audit and tell the person.
+    pub fn just_locked(&self, failures: Failures) -> bool {
+        self.policy().lock_after == Some(failures.consecutive)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +155,21 @@ mod tests {
         assert_eq!(P.gate(after(99, 0), 10_000), Gate::Open);
         assert_eq!(P.gate(after(100, 0), i64::MAX), Gate::Locked);
         assert_eq!(P.gate(Failures::default(), 0), Gate::Open);
+    }
+
+    #[test]
+    fn sec_34_every_counter_has_its_own_name_and_unlock_reaches_them_all() {
+        let keys = ThrottleKey::second_factors_of_person(7);
+        let names: std::collections::HashSet<String> = keys.iter().map(ThrottleKey::subject).collect();
+        assert_eq!(names.len(), 3);
+        assert!(names.contains("totp:7") && names.contains("sms-sign-in:7"));
+        assert!(keys.iter().all(|k| k.policy() == ThrottlePolicy::SECOND_FACTOR));
+        let op = ThrottleKey::all_of_operator(3, "cs@example.com");
+        assert_eq!(op.len(), 2);
+        assert_eq!(op[1].policy(), ThrottlePolicy::PASSWORD);
+        assert!(ThrottleKey::Totp { user_id: 1 }.just_locked(after(100, 0)));
+        assert!(!ThrottleKey::Totp { user_id: 1 }.just_locked(after(101, 0)));
+        assert!(!ThrottleKey::Password { email: "a@b.c".into() }.just_locked(after(100, 0)));
     }
 
     #[test]

@@ -39,6 +39,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0006_support.sql"),
         include_str!("../migrations/postgres/0006_support.sql"),
     ),
+    (
+        7,
+        "realms",
+        include_str!("../migrations/sqlite/0007_realms.sql"),
+        include_str!("../migrations/postgres/0007_realms.sql"),
+    ),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

@@ -1,14 +1,17 @@
-//! Server-side sessions, keyed by the SHA-256 of the cookie value (SEC-20).
+//! Server-side sessions of both realms, keyed by the SHA-256 of the cookie value (SEC-20).
 
 use sqlx::Row;
+use sqlx::any::AnyRow;
 use twofold_domain::session::Stage;
 
+use crate::realm::{Realm, sql};
 use crate::{Conn, Result, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRow {
     pub id_hash: String,
-    pub user_id: i64,
+    /// The person (people) or operator (support) signed in.
+    pub subject_id: i64,
     pub stage: Stage,
     pub remember_device: bool,
     pub created_at: i64,
@@ -22,49 +25,25 @@ pub struct SessionRow {
 
 pub struct NewSession<'a> {
     pub id_hash: &'a str,
-    pub user_id: i64,
+    pub subject_id: i64,
     pub stage: Stage,
     pub remember_device: bool,
     pub now: i64,
     pub expires_at: i64,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    pub method: Option<&'a str>,
 }
 
-pub async fn insert(conn: &mut Conn, new: &NewSession<'_>) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO sessions (id_hash, user_id, stage, remember_device, created_at, last_seen_at, expires_at, ip, user_agent)
-         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)",
-    )
-    .bind(new.id_hash)
-    .bind(new.user_id)
-    .bind(new.stage.as_str())
-    .bind(i64::from(new.remember_device))
-    .bind(new.now)
-    .bind(new.expires_at)
-    .bind(new.ip)
-    .bind(new.user_agent)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
+const COLUMNS: &str =
+    "id_hash, {subject}, stage, remember_device, created_at, last_seen_at, expires_at, ip, user_agent, method";
 
-/// The session with this hash, if it has not expired by `now`.
-pub async fn live(conn: &mut Conn, id_hash: &str, now: i64) -> Result<Option<SessionRow>> {
-    let row = sqlx::query(
-        "SELECT id_hash, user_id, stage, remember_device, created_at, last_seen_at, expires_at, ip, user_agent, method
-         FROM sessions WHERE id_hash = $1 AND expires_at > $2",
-    )
-    .bind(id_hash)
-    .bind(now)
-    .fetch_optional(conn)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
+fn from_row(r: &AnyRow) -> Result<SessionRow> {
     let stage: String = r.try_get(2)?;
     let remember: i64 = r.try_get(3)?;
-    Ok(Some(SessionRow {
+    Ok(SessionRow {
         id_hash: r.try_get(0)?,
-        user_id: r.try_get(1)?,
+        subject_id: r.try_get(1)?,
         stage: Stage::parse(&stage).ok_or_else(|| StoreError::Config(format!("unknown session stage {stage:?}")))?,
         remember_device: remember != 0,
         created_at: r.try_get(4)?,
@@ -73,17 +52,47 @@ pub async fn live(conn: &mut Conn, id_hash: &str, now: i64) -> Result<Option<Ses
         ip: r.try_get(7)?,
         user_agent: r.try_get(8)?,
         method: r.try_get(9)?,
-    }))
+    })
 }
 
-/// Records how a session's sign-in completed.
-pub async fn set_method(conn: &mut Conn, id_hash: &str, method: &str) -> Result<()> {
-    sqlx::query("UPDATE sessions SET method = $1 WHERE id_hash = $2").bind(method).bind(id_hash).execute(conn).await?;
+fn select(realm: Realm, rest: &'static str) -> sqlx::AssertSqlSafe<String> {
+    let sqlx::AssertSqlSafe(columns) = sql(realm, COLUMNS);
+    let sqlx::AssertSqlSafe(rest) = sql(realm, rest);
+    sqlx::AssertSqlSafe(format!("SELECT {columns} FROM {} {rest}", realm.sessions()))
+}
+
+pub async fn insert(conn: &mut Conn, realm: Realm, new: &NewSession<'_>) -> Result<()> {
+    sqlx::query(sql(
+        realm,
+        "INSERT INTO {sessions} (id_hash, {subject}, stage, remember_device, created_at, last_seen_at, expires_at, ip, user_agent, method)
+         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9)",
+    ))
+    .bind(new.id_hash)
+    .bind(new.subject_id)
+    .bind(new.stage.as_str())
+    .bind(i64::from(new.remember_device))
+    .bind(new.now)
+    .bind(new.expires_at)
+    .bind(new.ip)
+    .bind(new.user_agent)
+    .bind(new.method)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
-pub async fn touch(conn: &mut Conn, id_hash: &str, now: i64, expires_at: i64) -> Result<()> {
-    sqlx::query("UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE id_hash = $3")
+/// The session with this hash, if it has not expired by `now`.
+pub async fn live(conn: &mut Conn, realm: Realm, id_hash: &str, now: i64) -> Result<Option<SessionRow>> {
+    let row = sqlx::query(select(realm, "WHERE id_hash = $1 AND expires_at > $2"))
+        .bind(id_hash)
+        .bind(now)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn touch(conn: &mut Conn, realm: Realm, id_hash: &str, now: i64, expires_at: i64) -> Result<()> {
+    sqlx::query(sql(realm, "UPDATE {sessions} SET last_seen_at = $1, expires_at = $2 WHERE id_hash = $3"))
         .bind(now)
         .bind(expires_at)
         .bind(id_hash)
@@ -94,54 +103,40 @@ pub async fn touch(conn: &mut Conn, id_hash: &str, now: i64, expires_at: i64) ->
 
 /// Deletes one session; answers whether it existed. Used both for logout and to consume
 /// a half-finished sign-in exactly once when it is promoted.
-pub async fn delete(conn: &mut Conn, id_hash: &str) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(conn).await?;
+pub async fn delete(conn: &mut Conn, realm: Realm, id_hash: &str) -> Result<bool> {
+    let done = sqlx::query(sql(realm, "DELETE FROM {sessions} WHERE id_hash = $1")).bind(id_hash).execute(conn).await?;
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn delete_for_user(conn: &mut Conn, user_id: i64) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(conn).await?;
+/// Ends every session of one person or operator; answers how many.
+pub async fn delete_for_subject(conn: &mut Conn, realm: Realm, subject_id: i64) -> Result<u64> {
+    let done =
+        sqlx::query(sql(realm, "DELETE FROM {sessions} WHERE {subject} = $1")).bind(subject_id).execute(conn).await?;
     Ok(done.rows_affected())
 }
 
-pub async fn delete_expired(conn: &mut Conn, now: i64) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(conn).await?;
+pub async fn delete_expired(conn: &mut Conn, realm: Realm, now: i64) -> Result<u64> {
+    let done = sqlx::query(sql(realm, "DELETE FROM {sessions} WHERE expires_at <= $1")).bind(now).execute(conn).await?;
     Ok(done.rows_affected())
 }
 
-/// A person's live sessions, most recently used first.
-pub async fn live_for_user(conn: &mut Conn, user_id: i64, now: i64) -> Result<Vec<SessionRow>> {
-    let rows = sqlx::query(
-        "SELECT id_hash, user_id, stage, remember_device, created_at, last_seen_at, expires_at, ip, user_agent, method
-         FROM sessions WHERE user_id = $1 AND expires_at > $2 AND stage = 'signed_in' ORDER BY last_seen_at DESC",
-    )
-    .bind(user_id)
+/// Signed-in sessions of one person or operator, most recently used first.
+pub async fn live_for_subject(conn: &mut Conn, realm: Realm, subject_id: i64, now: i64) -> Result<Vec<SessionRow>> {
+    let rows = sqlx::query(select(
+        realm,
+        "WHERE {subject} = $1 AND expires_at > $2 AND stage = 'signed_in' ORDER BY last_seen_at DESC",
+    ))
+    .bind(subject_id)
     .bind(now)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let remember: i64 = r.try_get(3)?;
-            Ok(SessionRow {
-                id_hash: r.try_get(0)?,
-                user_id: r.try_get(1)?,
-                stage: Stage::SignedIn,
-                remember_device: remember != 0,
-                created_at: r.try_get(4)?,
-                last_seen_at: r.try_get(5)?,
-                expires_at: r.try_get(6)?,
-                ip: r.try_get(7)?,
-                user_agent: r.try_get(8)?,
-                method: r.try_get(9)?,
-            })
-        })
-        .collect()
+    rows.iter().map(from_row).collect()
 }
 
-/// Ends one of a person's sessions; answers whether it was theirs.
-pub async fn delete_for_user_session(conn: &mut Conn, user_id: i64, id_hash: &str) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash = $2")
-        .bind(user_id)
+/// Ends one session of a person or operator; answers whether it was theirs.
+pub async fn delete_for_subject_session(conn: &mut Conn, realm: Realm, subject_id: i64, id_hash: &str) -> Result<bool> {
+    let done = sqlx::query(sql(realm, "DELETE FROM {sessions} WHERE {subject} = $1 AND id_hash = $2"))
+        .bind(subject_id)
         .bind(id_hash)
         .execute(conn)
         .await?;

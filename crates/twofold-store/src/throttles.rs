@@ -1,13 +1,13 @@
 //! Failure counters for throttling, shared by every instance through the database.
 
 use sqlx::Row;
-use twofold_domain::throttle::Failures;
+use twofold_domain::throttle::{Failures, ThrottleKey};
 
 use crate::{Conn, Result};
 
-pub async fn get(conn: &mut Conn, subject: &str) -> Result<Failures> {
+pub async fn get(conn: &mut Conn, key: &ThrottleKey) -> Result<Failures> {
     let row = sqlx::query("SELECT consecutive, last_at FROM throttles WHERE subject = $1")
-        .bind(subject)
+        .bind(key.subject())
         .fetch_optional(conn)
         .await?;
     let Some(r) = row else {
@@ -19,13 +19,13 @@ pub async fn get(conn: &mut Conn, subject: &str) -> Result<Failures> {
 
 /// Counts one more failure in a single atomic statement, so that failures made at the
 /// same moment on different instances all count. Answers the new state.
-pub async fn record_failure(conn: &mut Conn, subject: &str, now: i64) -> Result<Failures> {
+pub async fn record_failure(conn: &mut Conn, key: &ThrottleKey, now: i64) -> Result<Failures> {
     let r = sqlx::query(
         "INSERT INTO throttles (subject, consecutive, last_at) VALUES ($1, 1, $2)
          ON CONFLICT (subject) DO UPDATE SET consecutive = throttles.consecutive + 1, last_at = excluded.last_at
          RETURNING consecutive, last_at",
     )
-    .bind(subject)
+    .bind(key.subject())
     .bind(now)
     .fetch_one(conn)
     .await?;
@@ -34,7 +34,19 @@ pub async fn record_failure(conn: &mut Conn, subject: &str, now: i64) -> Result<
 }
 
 /// A success (or an administrator's reset) clears the count.
-pub async fn reset(conn: &mut Conn, subject: &str) -> Result<()> {
-    sqlx::query("DELETE FROM throttles WHERE subject = $1").bind(subject).execute(conn).await?;
+pub async fn reset(conn: &mut Conn, key: &ThrottleKey) -> Result<()> {
+    sqlx::query("DELETE FROM throttles WHERE subject = $1").bind(key.subject()).execute(conn).await?;
     Ok(())
+}
+
+/// Clears several counters (an unlock clears every lock of a person); answers how many
+/// were set.
+pub async fn reset_all(conn: &mut Conn, keys: &[ThrottleKey]) -> Result<u64> {
+    let mut cleared = 0;
+    for key in keys {
+        let done =
+            sqlx::query("DELETE FROM throttles WHERE subject = $1").bind(key.subject()).execute(&mut *conn).await?;
+        cleared += done.rows_affected();
+    }
+    Ok(cleared)
 }

@@ -3,6 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use twofold_domain::Role;
+use twofold_domain::person::{Person, PersonStatus};
 
 use crate::{Conn, Result, StoreError};
 
@@ -20,8 +21,18 @@ pub struct UserRow {
 }
 
 impl UserRow {
-    pub fn person(&self) -> twofold_domain::permissions::Person {
-        twofold_domain::permissions::Person { id: self.id, account_id: self.account_id, role: self.role }
+    /// The person as the layers above see them: without the password hash.
+    pub fn into_person(self) -> Person {
+        Person {
+            id: self.id,
+            account_id: self.account_id,
+            email: self.email,
+            name: self.name,
+            role: self.role,
+            status: PersonStatus::from_activated_at(self.activated_at),
+            created_at: self.created_at,
+            last_sign_in_at: self.last_sign_in_at,
+        }
     }
 }
 
@@ -123,4 +134,12 @@ pub async fn set_role(conn: &mut Conn, id: i64, from: Role, to: Role) -> Result<
 pub async fn record_sign_in(conn: &mut Conn, id: i64, now: i64) -> Result<()> {
     sqlx::query("UPDATE users SET last_sign_in_at = $1 WHERE id = $2").bind(now).bind(id).execute(conn).await?;
     Ok(())
+}
+
+/// The person's password hash, for the password step and confirmations; `None` while the
+/// invitation is unused.
+pub async fn password_hash(conn: &mut Conn, id: i64) -> Result<Option<String>> {
+    let hash: Option<Option<String>> =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(id).fetch_optional(conn).await?;
+    Ok(hash.flatten())
 }

@@ -13,7 +13,7 @@ use twofold_app::support::OperatorSession;
 use crate::pages::form::{HasCsrf, refuse};
 
 use crate::error::ApiError;
-use crate::session::tokens_match;
+use crate::session::{require_csrf_header, tokens_match};
 use crate::{AppState, cookies};
 
 async fn load(parts: &Parts, state: &AppState) -> Result<Option<OperatorSession>, ApiError> {
@@ -71,14 +71,7 @@ impl FromRequestParts<AppState> for ApiOperator {
             ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Sign in as a support operator first.")
         })?;
         if !matches!(parts.method.as_str(), "GET" | "HEAD" | "OPTIONS") {
-            let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
-            if !tokens_match(sent, &session.csrf_token) {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "csrf_token_invalid",
-                    "The X-CSRF-Token header is missing or wrong.",
-                ));
-            }
+            require_csrf_header(parts, &session.csrf_token)?;
         }
         Ok(ApiOperator(session))
     }
@@ -116,14 +109,7 @@ impl FromRequestParts<AppState> for ApiOperatorPending {
                 "Sign in with the operator's email and password first.",
             )
         })?;
-        let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
-        if !tokens_match(sent, &session.csrf_token) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "csrf_token_invalid",
-                "The X-CSRF-Token header is missing or wrong.",
-            ));
-        }
+        require_csrf_header(parts, &session.csrf_token)?;
         Ok(ApiOperatorPending(session))
     }
 }

@@ -25,7 +25,12 @@ pub async fn load(State(state): State<AppState>, jar: CookieJar, mut request: Re
     let current = match raw {
         Some(raw) => match state.app.session(&raw).await {
             Ok(found) => found,
-            Err(e) => return ApiError::from(e).into_response(),
+            // A browser asking for a page gets a page, an API client JSON (e.g. 503 while
+            // the database is unreachable).
+            Err(e) if request.uri().path().starts_with("/api/") => return ApiError::from(e).into_response(),
+            Err(e) => {
+                return crate::pages::PageError::new(e, crate::pages::Chrome::anonymous(String::new())).into_response();
+            }
         },
         None => None,
     };
@@ -84,8 +89,14 @@ fn check_csrf_header(parts: &Parts, session: &CurrentSession) -> Result<(), ApiE
     if !is_unsafe(&parts.method) {
         return Ok(());
     }
+    require_csrf_header(parts, &session.csrf_token)
+}
+
+/// The one CSRF header check of the API (SEC-25), for both realms: `X-CSRF-Token` must
+/// echo the session's token.
+pub(crate) fn require_csrf_header(parts: &Parts, expected: &str) -> Result<(), ApiError> {
     let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
-    if constant_time_eq(sent, &session.csrf_token) {
+    if constant_time_eq(sent, expected) {
         Ok(())
     } else {
         Err(ApiError::new(

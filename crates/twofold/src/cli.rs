@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use twofold_app::setup::NewAccount;
 use twofold_app::store::{Store, StoreOptions};
-use twofold_app::support::Granter;
+use twofold_app::support::SupportActor;
 use twofold_app::{App, Error};
 
 use crate::config::{Config, Overrides};
@@ -86,6 +86,23 @@ enum OperatorCommand {
         /// Read the password from standard input (required: never on the command line).
         #[arg(long, required = true)]
         password_stdin: bool,
+    },
+    /// List operators, their authenticator app and whether they are locked out.
+    List,
+    /// Remove an operator; their sessions end.
+    Remove {
+        #[arg(long)]
+        email: String,
+    },
+    /// Clear an operator's locks after too many wrong passwords or codes.
+    Unlock {
+        #[arg(long)]
+        email: String,
+    },
+    /// Forget an operator's authenticator app: they enrol again at their next sign-in.
+    ResetTotp {
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -266,15 +283,40 @@ async fn support(command: SupportCommand, config: &Config) -> anyhow::Result<()>
                 email.trim().to_lowercase()
             );
         }
+        SupportCommand::Operator(OperatorCommand::List) => {
+            for op in app.operators().await.map_err(app_error)? {
+                let totp = if op.totp.is_enabled() { "app enrolled" } else { "app not enrolled" };
+                let locked = if op.locked { ", LOCKED" } else { "" };
+                let last = op.last_sign_in_at.map_or_else(|| "never".to_string(), |t| t.to_string());
+                println!("{}\t{}\t{totp}{locked}\tlast sign-in: {last}", op.email, op.name);
+            }
+        }
+        SupportCommand::Operator(OperatorCommand::Remove { email }) => {
+            app.remove_operator(SupportActor::Cli, &email, &ctx).await.map_err(app_error)?;
+            println!("Removed operator {}.", email.trim().to_lowercase());
+        }
+        SupportCommand::Operator(OperatorCommand::Unlock { email }) => {
+            app.unlock_operator(SupportActor::Cli, &email, &ctx).await.map_err(app_error)?;
+            println!("Unlocked operator {}.", email.trim().to_lowercase());
+        }
+        SupportCommand::Operator(OperatorCommand::ResetTotp { email }) => {
+            app.reset_operator_totp(SupportActor::Cli, &email, &ctx).await.map_err(app_error)?;
+            println!(
+                "Reset the authenticator app of {}: they enrol again at their next sign-in.",
+                email.trim().to_lowercase()
+            );
+        }
         SupportCommand::SmsRecovery(SmsRecoveryCommand::Grant { email, reason, hours }) => {
             let user = app.user_by_email(&email).await.map_err(app_error)?;
-            let grant =
-                app.grant_sms_recovery(Granter::Cli, user.id, &reason, hours, None, &ctx).await.map_err(app_error)?;
+            let grant = app
+                .grant_sms_recovery(SupportActor::Cli, user.id, &reason, hours, None, &ctx)
+                .await
+                .map_err(app_error)?;
             println!("SMS recovery is enabled for {} until {} (Unix time).", user.email, grant.expires_at);
         }
         SupportCommand::SmsRecovery(SmsRecoveryCommand::Revoke { email }) => {
             let user = app.user_by_email(&email).await.map_err(app_error)?;
-            app.revoke_sms_recovery(Granter::Cli, user.id, &ctx).await.map_err(app_error)?;
+            app.revoke_sms_recovery(SupportActor::Cli, user.id, &ctx).await.map_err(app_error)?;
             println!("SMS recovery is revoked for {}.", user.email);
         }
     }

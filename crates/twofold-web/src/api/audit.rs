@@ -108,7 +108,7 @@ async fn list(
     q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> ApiResult<Json<Vec<EventView>>> {
     let filter = query(q)?.filter()?;
-    let events = state.app.audit_search(&session.user.person(), &filter).await?;
+    let events = state.app.audit_search(&session.user, &filter).await?;
     Ok(Json(events.into_iter().map(EventView::from).collect()))
 }
 
@@ -156,10 +156,10 @@ async fn export(
         _ => return Err(bad_query("format must be csv or json.")),
     };
     let filter = query(q)?.filter()?;
-    let actor = session.user.person();
-    let events = state.app.audit_export(&actor, &filter).await?;
+    let actor = &session.user;
+    let events = state.app.audit_export(actor, &filter).await?;
     let names: HashMap<i64, String> =
-        state.app.audit_people(&actor).await?.into_iter().map(|p| (p.id, p.name)).collect();
+        state.app.audit_people(actor).await?.into_iter().map(|p| (p.id, p.name)).collect();
     let rows: Vec<ExportRow> = events.into_iter().map(|e| export_row(e, &names)).collect();
     let stamp = filename_stamp(state.app.now());
     let (content_type, body) = if csv {

@@ -35,31 +35,26 @@ pub struct LoginBody {
 
 /// Answers a new session: the cookies (session, and the remembered device when one was
 /// just made), and the body the sign-in routes share.
-pub async fn signed_in_response(
-    state: &AppState,
-    jar: CookieJar,
-    new: NewSessionToken,
-    device_token: Option<String>,
-) -> ApiResult<Response> {
+pub fn signed_in_response(state: &AppState, jar: CookieJar, new: NewSessionToken) -> Response {
     let mut jar = jar.add(cookies::session(&state.app, new.token.clone()));
-    if let Some(device) = device_token {
+    if let Some(device) = new.device_token.clone() {
         jar = jar.add(cookies::device(&state.app, device));
     }
     let body = match new.stage {
         Stage::SignedIn => SignInView {
             status: "signed_in".into(),
             csrf_token: new.csrf_token,
-            user: Some(UserView::new(&new.user, state.app.two_factor_status(new.user.id).await?.enabled_at)),
+            user: Some(UserView::new(&new.user, new.two_factor_since)),
             methods: None,
         },
         Stage::SecondFactor => SignInView {
             status: "second_factor_required".into(),
             csrf_token: new.csrf_token,
             user: None,
-            methods: Some(state.app.second_factor_methods(new.user.id).await?.into_iter().map(String::from).collect()),
+            methods: Some(new.methods.iter().map(|m| (*m).to_string()).collect()),
         },
     };
-    Ok((jar, Json(body)).into_response())
+    (jar, Json(body)).into_response()
 }
 
 /// The password step.
@@ -83,7 +78,7 @@ async fn login(
         device_token: device.as_deref(),
     };
     let new = state.app.sign_in_with_password(&attempt, &ctx).await?;
-    signed_in_response(&state, jar, new, None).await
+    Ok(signed_in_response(&state, jar, new))
 }
 
 /// Ends the session on the server.
@@ -96,14 +91,7 @@ async fn logout(
 ) -> ApiResult<Response> {
     let (parts, _) = request.into_parts();
     if let Some(session) = current(&parts) {
-        let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
-        if !crate::session::tokens_match(sent, &session.csrf_token) {
-            return Err(crate::error::ApiError::new(
-                StatusCode::FORBIDDEN,
-                "csrf_token_invalid",
-                "The X-CSRF-Token header is missing or wrong.",
-            ));
-        }
+        crate::session::require_csrf_header(&parts, &session.csrf_token)?;
         state.app.sign_out(session, &ctx).await?;
     }
     let jar = jar.add(cookies::removal(&state.app, cookies::session_name(&state.app)));
@@ -116,7 +104,7 @@ async fn logout(
 async fn me(State(state): State<AppState>, ApiUser(session): ApiUser) -> ApiResult<Json<MeView>> {
     let user = &session.user;
     let account_name = state.app.account_name(user.account_id).await?;
-    let enabled_at = state.app.two_factor_status(user.id).await?.enabled_at;
+    let enabled_at = state.app.two_factor_status(user.id).await?.enabled_at();
     let phone = state.app.masked_phone(user.id).await?;
     Ok(Json(MeView {
         id: user.id,

@@ -39,7 +39,7 @@ async fn show(
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserView>> {
     let person = state.app.person(&session.user, parse_id(&id)?).await?;
-    let since = state.app.two_factor_status(person.id).await?.enabled_at;
+    let since = state.app.two_factor_status(person.id).await?.enabled_at();
     Ok(Json(UserView::new(&person, since)))
 }
 
@@ -95,7 +95,7 @@ async fn change_role(
 ) -> ApiResult<Json<UserView>> {
     let role = parse_role(&body.role)?;
     let person = state.app.change_role(&session.user, parse_id(&id)?, role, &ctx).await?;
-    let since = state.app.two_factor_status(person.id).await?.enabled_at;
+    let since = state.app.two_factor_status(person.id).await?.enabled_at();
     Ok(Json(UserView::new(&person, since)))
 }
 

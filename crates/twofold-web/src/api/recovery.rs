@@ -57,7 +57,7 @@ async fn verify_sms(
     ApiJson(body): ApiJson<CodeBody>,
 ) -> ApiResult<Response> {
     let session = state.app.verify_sign_in_sms(&pending, body.code(), &ctx).await?;
-    signed_in_response(&state, jar, session, None).await
+    Ok(signed_in_response(&state, jar, session))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

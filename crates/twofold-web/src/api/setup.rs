@@ -47,7 +47,7 @@ async fn setup(
         password: &body.password,
     };
     let session = state.app.complete_setup(&token, &new, &ctx).await?;
-    signed_in_response(&state, jar, session, None).await
+    Ok(signed_in_response(&state, jar, session))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

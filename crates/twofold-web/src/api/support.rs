@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use serde::{Deserialize, Serialize};
-use twofold_app::support::{Granter, PersonCard};
+use twofold_app::support::{PersonCard, SupportActor};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -29,6 +29,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(queue))
         .routes(routes!(take))
         .routes(routes!(decide))
+        .routes(routes!(operators))
+        .routes(routes!(unlock_operator))
+        .routes(routes!(reset_operator_totp))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -137,7 +140,7 @@ async fn lookup(
     query: Result<Query<LookupQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<CardView>> {
     let Query(q) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
-    Ok(Json(state.app.support_lookup(&op.operator, &q.email, &ctx).await?.into()))
+    Ok(Json(state.app.support_lookup(SupportActor::Operator(&op.operator), &q.email, &ctx).await?.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -167,7 +170,7 @@ async fn grant(
 ) -> ApiResult<(StatusCode, Json<GrantView>)> {
     let g = state
         .app
-        .grant_sms_recovery(Granter::Operator(&op.operator), parse_id(&id)?, &body.reason, body.hours, None, &ctx)
+        .grant_sms_recovery(SupportActor::Operator(&op.operator), parse_id(&id)?, &body.reason, body.hours, None, &ctx)
         .await?;
     Ok((StatusCode::CREATED, Json(GrantView { id: g.id, expires_at: g.expires_at })))
 }
@@ -182,7 +185,7 @@ async fn revoke(
     ApiOperator(op): ApiOperator,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    state.app.revoke_sms_recovery(Granter::Operator(&op.operator), parse_id(&id)?, &ctx).await?;
+    state.app.revoke_sms_recovery(SupportActor::Operator(&op.operator), parse_id(&id)?, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -199,8 +202,8 @@ pub struct QueueItem {
 
 /// Undecided recovery requests, oldest first.
 #[utoipa::path(get, path = "/api/v1/support/requests", tag = "support", responses((status = 200, body = Vec<QueueItem>)))]
-async fn queue(State(state): State<AppState>, ApiOperator(_op): ApiOperator) -> ApiResult<Json<Vec<QueueItem>>> {
-    let rows = state.app.support_queue().await?;
+async fn queue(State(state): State<AppState>, ApiOperator(op): ApiOperator) -> ApiResult<Json<Vec<QueueItem>>> {
+    let rows = state.app.support_queue(SupportActor::Operator(&op.operator)).await?;
     Ok(Json(
         rows.into_iter()
             .map(|(r, u)| QueueItem {
@@ -225,7 +228,7 @@ async fn take(
     ApiOperator(op): ApiOperator,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    state.app.take_request(&op.operator, parse_id(&id)?, &ctx).await?;
+    state.app.take_request(SupportActor::Operator(&op.operator), parse_id(&id)?, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -251,7 +254,80 @@ async fn decide(
 ) -> ApiResult<StatusCode> {
     state
         .app
-        .decide_request(&op.operator, parse_id(&id)?, body.grant, &body.identity_check, &body.reason, &ctx)
+        .decide_request(
+            SupportActor::Operator(&op.operator),
+            parse_id(&id)?,
+            body.grant,
+            &body.identity_check,
+            &body.reason,
+            &ctx,
+        )
         .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OperatorView {
+    id: i64,
+    email: String,
+    name: String,
+    /// Their authenticator app is enrolled.
+    totp_enrolled: bool,
+    /// Too many wrong passwords or codes: another operator (or `twofold support operator
+    /// unlock`) must clear it.
+    locked: bool,
+    last_sign_in_at: Option<i64>,
+}
+
+/// Every support operator.
+#[utoipa::path(get, path = "/api/v1/support/operators", tag = "support",
+    responses((status = 200, body = Vec<OperatorView>), (status = 401, body = ErrorView)))]
+async fn operators(State(state): State<AppState>, ApiOperator(_op): ApiOperator) -> ApiResult<Json<Vec<OperatorView>>> {
+    let all = state.app.operators().await?;
+    Ok(Json(
+        all.into_iter()
+            .map(|o| OperatorView {
+                id: o.id,
+                email: o.email,
+                name: o.name,
+                totp_enrolled: o.totp.is_enabled(),
+                locked: o.locked,
+                last_sign_in_at: o.last_sign_in_at,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OperatorEmail {
+    #[schema(max_length = 254)]
+    email: String,
+}
+
+/// Clears another operator's locks (SEC-34).
+#[utoipa::path(post, path = "/api/v1/support/operators/unlock", tag = "support", request_body = OperatorEmail,
+    security(("csrf" = [])),
+    responses((status = 204, description = "Unlocked"), (status = 403, description = "Not your own", body = ErrorView), (status = 404, body = ErrorView)))]
+async fn unlock_operator(
+    State(state): State<AppState>,
+    Client(ctx): Client,
+    ApiOperator(op): ApiOperator,
+    ApiJson(body): ApiJson<OperatorEmail>,
+) -> ApiResult<StatusCode> {
+    state.app.unlock_operator(SupportActor::Operator(&op.operator), &body.email, &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Forgets another operator's authenticator app; they enrol again at their next sign-in.
+#[utoipa::path(post, path = "/api/v1/support/operators/reset-totp", tag = "support", request_body = OperatorEmail,
+    security(("csrf" = [])),
+    responses((status = 204, description = "Reset"), (status = 403, description = "Not your own", body = ErrorView), (status = 404, body = ErrorView)))]
+async fn reset_operator_totp(
+    State(state): State<AppState>,
+    Client(ctx): Client,
+    ApiOperator(op): ApiOperator,
+    ApiJson(body): ApiJson<OperatorEmail>,
+) -> ApiResult<StatusCode> {
+    state.app.reset_operator_totp(SupportActor::Operator(&op.operator), &body.email, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -62,7 +62,7 @@ async fn login_totp(
     ApiJson(body): ApiJson<CodeBody>,
 ) -> ApiResult<Response> {
     let done = state.app.submit_totp(&pending, &body.code, &ctx).await?;
-    signed_in_response(&state, jar, done.session, done.device_token).await
+    Ok(signed_in_response(&state, jar, done))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

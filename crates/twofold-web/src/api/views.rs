@@ -1,7 +1,7 @@
 //! The shapes the API answers with.
 
 use serde::{Deserialize, Serialize};
-use twofold_app::store::users::UserRow;
+use twofold_app::Person;
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -18,14 +18,14 @@ pub struct UserView {
 }
 
 impl UserView {
-    pub fn new(u: &UserRow, two_factor_enabled_at: Option<i64>) -> Self {
+    pub fn new(u: &Person, two_factor_enabled_at: Option<i64>) -> Self {
         Self {
             id: u.id,
             email: u.email.clone(),
             name: u.name.clone(),
             role: u.role.as_str().into(),
             two_factor_enabled: two_factor_enabled_at.is_some(),
-            active: u.password_hash.is_some(),
+            active: u.is_active(),
             last_sign_in_at: u.last_sign_in_at,
         }
     }

@@ -241,7 +241,7 @@ struct PolicyPage {
 }
 
 async fn show_policy(State(state): State<AppState>, user: PageUser) -> Response {
-    if let Err(denied) = twofold_app::domain::permissions::may_set_policy(&user.0.user.person()) {
+    if let Err(denied) = twofold_app::domain::permissions::may_set_policy(&user.0.user.facts()) {
         return PageError::new(denied.into(), Chrome::signed_in(&user.0)).into_response();
     }
     match state.app.policy(user.0.user.account_id).await {

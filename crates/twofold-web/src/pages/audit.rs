@@ -101,10 +101,10 @@ async fn audit(
     PageUser(session): PageUser,
     form: Result<Query<AuditForm>, QueryRejection>,
 ) -> Response {
-    let actor = session.user.person();
+    let actor = &session.user;
     // Asking for the people first is also the permission check: Users get a 403 page.
     let (people, event_types) =
-        match tokio::try_join!(state.app.audit_people(&actor), state.app.audit_event_types(&actor)) {
+        match tokio::try_join!(state.app.audit_people(actor), state.app.audit_event_types(actor)) {
             Ok(found) => found,
             Err(e) => return PageError::new(e, Chrome::signed_in(&session)).into_response(),
         };
@@ -125,7 +125,7 @@ async fn audit(
         }
     };
     let filter = Filter { limit: Some(PAGE_SIZE + 1), ..filter };
-    let mut events = match state.app.audit_search(&actor, &filter).await {
+    let mut events = match state.app.audit_search(actor, &filter).await {
         Ok(events) => events,
         Err(e) => return PageError::new(e, Chrome::signed_in(&session)).into_response(),
     };

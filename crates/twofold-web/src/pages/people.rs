@@ -8,12 +8,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use twofold_app::Error;
+use twofold_app::Person;
 use twofold_app::domain::permissions;
 use twofold_app::domain::policy::Requirement;
 use twofold_app::domain::{Role, permissions::Denied};
 use twofold_app::people::{NewPerson, PersonSummary};
 use twofold_app::sign_in::CurrentSession;
-use twofold_app::store::users::UserRow;
 
 use super::form::CsrfForm;
 use super::{Chrome, PageError, render, when};
@@ -76,8 +76,8 @@ struct PersonView {
 }
 
 impl PersonView {
-    fn new(u: &UserRow, two_factor_since: Option<i64>) -> Self {
-        let two_factor = match (u.password_hash.is_some(), two_factor_since) {
+    fn new(u: &Person, two_factor_since: Option<i64>) -> Self {
+        let two_factor = match (u.is_active(), two_factor_since) {
             (false, _) => "Invited".to_string(),
             (true, Some(since)) => format!("On since {}", when(Some(since))),
             (true, None) => "Off".to_string(),
@@ -126,7 +126,7 @@ async fn users_page(state: &AppState, session: &CurrentSession) -> Result<UsersP
         Ok(people) => people,
         Err(Error::Denied(Denied::Forbidden)) => vec![PersonSummary {
             user: me.clone(),
-            two_factor_since: state.app.two_factor_status(me.id).await?.enabled_at,
+            two_factor_since: state.app.two_factor_status(me.id).await?.enabled_at(),
             phone: state.app.masked_phone(me.id).await?,
             requirement: session.requirement,
         }],
@@ -134,7 +134,7 @@ async fn users_page(state: &AppState, session: &CurrentSession) -> Result<UsersP
     };
     let invite_roles = [Role::Admin, Role::User]
         .into_iter()
-        .filter(|r| permissions::may_invite(&me.person(), *r).is_ok())
+        .filter(|r| permissions::may_invite(&me.facts(), *r).is_ok())
         .map(|r| (r.as_str(), r.label()))
         .collect();
     let recovery_requests = if me.role.is_manager() {
@@ -259,25 +259,21 @@ async fn profile(
     let Some(id) = id.parse::<i64>().ok().filter(|id| *id > 0) else {
         return PageError::new(Error::Denied(Denied::NotFound), chrome).into_response();
     };
-    let person = match state.app.person(&session.user, id).await {
-        Ok(person) => person,
+    let profile = match state.app.profile(&session.user, id).await {
+        Ok(profile) => profile,
         Err(e) => return PageError::new(e, chrome).into_response(),
     };
-    let next_role = if person.role == Role::Admin { Role::User } else { Role::Admin };
-    let role_change = permissions::may_change_role(&session.user.person(), &person.person(), next_role)
-        .ok()
-        .map(|()| (next_role.as_str(), if next_role == Role::Admin { "Make Administrator" } else { "Make User" }));
-    let status = match state.app.two_factor_status(person.id).await {
-        Ok(status) => status,
-        Err(e) => return PageError::new(e, chrome).into_response(),
+    let (person, status, caps) = (&profile.person, profile.two_factor, profile.capabilities);
+    let role_change = if caps.make_admin {
+        Some((Role::Admin.as_str(), "Make Administrator"))
+    } else if caps.make_user {
+        Some((Role::User.as_str(), "Make User"))
+    } else {
+        None
     };
     let is_self = person.id == session.user.id;
-    // Buttons ask the same rules the routes enforce.
-    let may = |rule: fn(&permissions::Person, &permissions::Person) -> Result<(), Denied>| {
-        rule(&session.user.person(), &person.person()).is_ok()
-    };
     let devices = if is_self {
-        match state.app.devices(&person).await {
+        match state.app.devices(person).await {
             Ok(devices) => devices,
             Err(e) => return PageError::new(e, chrome).into_response(),
         }
@@ -304,17 +300,15 @@ async fn profile(
     };
     let page = ProfilePage {
         chrome,
-        person: PersonView::new(&person, status.enabled_at),
+        person: PersonView::new(person, status.enabled_at()),
         is_self,
-        two_factor_on: status.enabled_at.is_some(),
-        can_disable: !is_self && status.enabled_at.is_some() && may(permissions::may_disable_two_factor),
-        can_unlock: !is_self && status.locked && may(permissions::may_manage_sign_in),
-        can_sign_out: !is_self && may(permissions::may_manage_sign_in),
-        can_transfer: may(permissions::may_transfer_ownership),
-        phone: match state.app.masked_phone(person.id).await {
-            Ok(phone) => phone,
-            Err(e) => return PageError::new(e, Chrome::signed_in(&session)).into_response(),
-        },
+        two_factor_on: status.state.is_enabled(),
+        // Buttons come from the capabilities the app computed with the routes' own rules.
+        can_disable: !is_self && status.state.is_enabled() && caps.disable_two_factor,
+        can_unlock: status.locked && caps.unlock_two_factor,
+        can_sign_out: !is_self && caps.sign_out_everywhere,
+        can_transfer: caps.transfer_ownership,
+        phone: profile.phone.clone(),
         devices: devices
             .into_iter()
             .map(|d| DeviceView {

@@ -9,10 +9,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
-use twofold_app::Error;
 use twofold_app::domain::recovery::REQUEST_TARGET_SECONDS;
-use twofold_app::support::{Granter, OperatorSession, PersonCard};
+use twofold_app::support::{OperatorSession, PersonCard, SupportActor};
 use twofold_app::two_factor::Enrolment;
+use twofold_app::{Error, RequestContext};
 
 use super::form::{CodeForm, PlainForm, new_form_token};
 use super::{render, when};
@@ -158,7 +158,7 @@ fn age(now: i64, then: i64) -> String {
 
 async fn home_page(state: &AppState, op: &OperatorSession, error: Option<String>) -> Response {
     let now = state.app.now();
-    let queue = match state.app.support_queue().await {
+    let queue = match state.app.support_queue(SupportActor::Operator(&op.operator)).await {
         Ok(queue) => queue,
         Err(e) => return crate::error::ApiError::from(e).into_response(),
     };
@@ -261,7 +261,7 @@ async fn lookup(
     query: Result<Query<LookupQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let email = query.map(|q| q.0.email).unwrap_or_default();
-    match state.app.support_lookup(&op.operator, &email, &ctx).await {
+    match state.app.support_lookup(SupportActor::Operator(&op.operator), &email, &ctx).await {
         Ok(card) => person_page(&op, card, None, None),
         Err(e) => home_page(&state, &op, Some(message(&e))).await,
     }
@@ -271,9 +271,14 @@ fn id_of(raw: &str) -> Option<i64> {
     raw.parse::<i64>().ok().filter(|id| *id > 0)
 }
 
-async fn person(State(state): State<AppState>, Operator(op): Operator, Path(id): Path<String>) -> Response {
+async fn person(
+    State(state): State<AppState>,
+    Client(ctx): Client,
+    Operator(op): Operator,
+    Path(id): Path<String>,
+) -> Response {
     match id_of(&id) {
-        Some(id) => match state.app.support_person(id).await {
+        Some(id) => match state.app.support_person(SupportActor::Operator(&op.operator), id, &ctx).await {
             Ok(card) => person_page(&op, card, None, None),
             Err(e) => home_page(&state, &op, Some(message(&e))).await,
         },
@@ -301,8 +306,8 @@ async fn grant(
     let Some(id) = id_of(&id) else { return home_page(&state, &op, Some("No such person.".into())).await };
     let hours = form.hours.trim().parse::<i64>().ok();
     let result =
-        state.app.grant_sms_recovery(Granter::Operator(&op.operator), id, &form.reason, hours, None, &ctx).await;
-    after_change(&state, &op, id, result.map(|_| "SMS recovery is enabled. The person was told by SMS.")).await
+        state.app.grant_sms_recovery(SupportActor::Operator(&op.operator), id, &form.reason, hours, None, &ctx).await;
+    after_change(&state, &op, id, result.map(|_| "SMS recovery is enabled. The person was told by SMS."), &ctx).await
 }
 
 async fn revoke(
@@ -313,8 +318,8 @@ async fn revoke(
     SupportForm(_): SupportForm<PlainForm>,
 ) -> Response {
     let Some(id) = id_of(&id) else { return home_page(&state, &op, Some("No such person.".into())).await };
-    let result = state.app.revoke_sms_recovery(Granter::Operator(&op.operator), id, &ctx).await;
-    after_change(&state, &op, id, result.map(|()| "SMS recovery is revoked.")).await
+    let result = state.app.revoke_sms_recovery(SupportActor::Operator(&op.operator), id, &ctx).await;
+    after_change(&state, &op, id, result.map(|()| "SMS recovery is revoked."), &ctx).await
 }
 
 async fn after_change(
@@ -322,8 +327,9 @@ async fn after_change(
     op: &OperatorSession,
     id: i64,
     result: Result<&'static str, Error>,
+    ctx: &RequestContext,
 ) -> Response {
-    let card = match state.app.support_person(id).await {
+    let card = match state.app.support_person(SupportActor::Operator(&op.operator), id, ctx).await {
         Ok(card) => card,
         Err(e) => return home_page(state, op, Some(message(&e))).await,
     };
@@ -360,7 +366,7 @@ async fn request_page(
     error: Option<(StatusCode, String)>,
 ) -> Response {
     let Some(id) = id_of(id) else { return home_page(state, op, Some("No such request.".into())).await };
-    let (row, user) = match state.app.support_request(id).await {
+    let (row, user) = match state.app.support_request(SupportActor::Operator(&op.operator), id).await {
         Ok(found) => found,
         Err(e) => return home_page(state, op, Some(message(&e))).await,
     };
@@ -397,7 +403,7 @@ async fn take(
     SupportForm(_): SupportForm<PlainForm>,
 ) -> Response {
     let result = match id_of(&id) {
-        Some(n) => state.app.take_request(&op.operator, n, &ctx).await,
+        Some(n) => state.app.take_request(SupportActor::Operator(&op.operator), n, &ctx).await,
         None => Err(Error::NotFound("No such request.")),
     };
     match result {
@@ -427,7 +433,19 @@ async fn decide(
 ) -> Response {
     let grant = form.decision == "grant";
     let result = match id_of(&id) {
-        Some(n) => state.app.decide_request(&op.operator, n, grant, &form.identity_check, &form.reason, &ctx).await,
+        Some(n) => {
+            state
+                .app
+                .decide_request(
+                    SupportActor::Operator(&op.operator),
+                    n,
+                    grant,
+                    &form.identity_check,
+                    &form.reason,
+                    &ctx,
+                )
+                .await
+        }
         None => Err(Error::NotFound("No such request.")),
     };
     match result {

@@ -42,6 +42,8 @@ pub fn router() -> Router<AppState> {
 #[template(path = "second_factor.html")]
 struct CodePage {
     chrome: Chrome,
+    /// The name the authenticator app shows next to the code (the configured issuer).
+    issuer: String,
     error: Option<String>,
     /// Support granted SMS recovery: offer "Use SMS as your secondary verification method?".
     sms_available: bool,
@@ -53,8 +55,12 @@ async fn code_page(state: &AppState, pending: &CurrentSession, error: Option<(St
         Err(e) => return PageError::new(e, Chrome::anonymous(pending.csrf_token.clone())).into_response(),
     };
     let status = error.as_ref().map_or(StatusCode::OK, |e| e.0);
-    let page =
-        CodePage { chrome: Chrome::anonymous(pending.csrf_token.clone()), error: error.map(|e| e.1), sms_available };
+    let page = CodePage {
+        chrome: Chrome::anonymous(pending.csrf_token.clone()),
+        issuer: state.app.config().issuer.clone(),
+        error: error.map(|e| e.1),
+        sms_available,
+    };
     render(status, &page)
 }
 
@@ -71,7 +77,7 @@ async fn submit_code(
 ) -> Response {
     match state.app.submit_totp(&pending, &form.code, &ctx).await {
         Ok(done) => {
-            let mut jar = jar.add(cookies::session(&state.app, done.session.token));
+            let mut jar = jar.add(cookies::session(&state.app, done.token));
             if let Some(device) = done.device_token {
                 jar = jar.add(cookies::device(&state.app, device));
             }
@@ -86,6 +92,8 @@ async fn submit_code(
 #[template(path = "wizard.html")]
 struct WizardPage {
     chrome: Chrome,
+    /// The name the authenticator app shows next to the code (the configured issuer).
+    issuer: String,
     user_id: i64,
     step: u8,
     enrolment: Option<Enrolment>,
@@ -96,7 +104,13 @@ struct WizardPage {
     can_skip: bool,
 }
 
-fn wizard(user: &PageUser, step: u8, enrolment: Option<Enrolment>, error: Option<String>) -> WizardPage {
+fn wizard(
+    state: &AppState,
+    user: &PageUser,
+    step: u8,
+    enrolment: Option<Enrolment>,
+    error: Option<String>,
+) -> WizardPage {
     let (policy_note, can_skip) = match user.0.requirement {
         Requirement::Met => (None, false),
         Requirement::DueBy { deadline } => (
@@ -109,6 +123,7 @@ fn wizard(user: &PageUser, step: u8, enrolment: Option<Enrolment>, error: Option
     };
     WizardPage {
         chrome: Chrome::signed_in(&user.0),
+        issuer: state.app.config().issuer.clone(),
         user_id: user.0.user.id,
         step,
         enrolment,
@@ -147,7 +162,7 @@ impl DeliveryView {
 /// With 2FA already on there is nothing to enrol: back to the profile.
 async fn unless_enabled(state: &AppState, user: &PageUser) -> Result<(), Response> {
     match state.app.two_factor_status(user.0.user.id).await {
-        Ok(status) if status.enabled_at.is_some() => {
+        Ok(status) if status.state.is_enabled() => {
             Err(Redirect::to(&format!("/users/{}", user.0.user.id)).into_response())
         }
         Ok(_) => Ok(()),
@@ -159,14 +174,14 @@ async fn wizard_intro(State(state): State<AppState>, user: PageUser) -> Response
     if let Err(r) = unless_enabled(&state, &user).await {
         return r;
     }
-    render(StatusCode::OK, &wizard(&user, 0, None, None))
+    render(StatusCode::OK, &wizard(&state, &user, 0, None, None))
 }
 
 async fn wizard_app(State(state): State<AppState>, user: PageUser) -> Response {
     if let Err(r) = unless_enabled(&state, &user).await {
         return r;
     }
-    render(StatusCode::OK, &wizard(&user, 1, None, None))
+    render(StatusCode::OK, &wizard(&state, &user, 1, None, None))
 }
 
 /// Step 1's Next: a new key every time, so that leaving and starting again never reuses one.
@@ -187,7 +202,7 @@ async fn wizard_new_key(
 
 async fn wizard_key(State(state): State<AppState>, user: PageUser) -> Response {
     match state.app.pending_enrolment(&user.0.user).await {
-        Ok(Some(enrolment)) => render(StatusCode::OK, &wizard(&user, 2, Some(enrolment), None)),
+        Ok(Some(enrolment)) => render(StatusCode::OK, &wizard(&state, &user, 2, Some(enrolment), None)),
         Ok(None) => Redirect::to("/me/two-factor/enable/app").into_response(),
         Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
     }
@@ -195,7 +210,7 @@ async fn wizard_key(State(state): State<AppState>, user: PageUser) -> Response {
 
 async fn wizard_code(State(state): State<AppState>, user: PageUser) -> Response {
     match state.app.pending_enrolment(&user.0.user).await {
-        Ok(Some(_)) => render(StatusCode::OK, &wizard(&user, 3, None, None)),
+        Ok(Some(_)) => render(StatusCode::OK, &wizard(&state, &user, 3, None, None)),
         Ok(None) => Redirect::to("/me/two-factor/enable/app").into_response(),
         Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
     }
@@ -210,7 +225,7 @@ async fn wizard_confirm(
     match state.app.confirm_enrolment(&user.0.user, &form.code, &ctx).await {
         Ok(()) => Redirect::to("/me/two-factor/enable/phone").into_response(),
         Err(e @ Error::Conflict { .. }) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
-        Err(e) => render(classify(&e).0, &wizard(&user, 3, None, Some(message(&e)))),
+        Err(e) => render(classify(&e).0, &wizard(&state, &user, 3, None, Some(message(&e)))),
     }
 }
 
@@ -226,8 +241,8 @@ async fn phone_step(state: &AppState, user: &PageUser, fresh_form: bool, error: 
         Ok(status) => status,
         Err(e) => return PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
     };
-    if !status.awaiting_phone {
-        let to = if status.enabled_at.is_some() {
+    if !status.state.awaits_phone() {
+        let to = if status.state.is_enabled() {
             format!("/users/{}", user.0.user.id)
         } else {
             "/me/two-factor/enable/app".into()
@@ -243,7 +258,7 @@ async fn phone_step(state: &AppState, user: &PageUser, fresh_form: bool, error: 
         }
     };
     let status = error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
-    let mut page = wizard(user, 4, None, error);
+    let mut page = wizard(state, user, 4, None, error);
     page.delivery = delivery;
     render(status, &page)
 }

@@ -3,8 +3,8 @@
 
 use axum::http::Method;
 use serde_json::json;
+use twofold_app::Person;
 use twofold_app::domain::Role;
-use twofold_app::store::users::UserRow;
 use twofold_app::{AppConfig, PasswordParams};
 
 use crate::support::{Http, PASSWORD, PHONE, TestApp, TestDb};
@@ -82,7 +82,8 @@ const MATRIX: &[(Who, Target, [u16; 7])] = &[
     (Who::User, Target::TheOwner, [403, 403, 403, 403, 403, 403, 403]),
     (Who::User, Target::AnAdmin, [403, 403, 403, 403, 403, 403, 403]),
     (Who::User, Target::AUser, [403, 403, 403, 403, 403, 403, 403]),
-    (Who::User, Target::Itself, [200, 204, 204, 200, 403, 403, 403]),
+    // SEC-34: a User cannot unlock their own locked factor.
+    (Who::User, Target::Itself, [200, 204, 403, 200, 403, 403, 403]),
     (Who::Stranger, Target::TheOwner, [404, 404, 404, 404, 404, 404, 404]),
     (Who::Stranger, Target::AnAdmin, [404, 404, 404, 404, 404, 404, 404]),
     (Who::Stranger, Target::AUser, [404, 404, 404, 404, 404, 404, 404]),
@@ -91,12 +92,12 @@ const MATRIX: &[(Who, Target, [u16; 7])] = &[
 
 /// Two accounts' people, fresh for one case.
 struct World {
-    owner: UserRow,
-    admin: UserRow,
-    admin2: UserRow,
-    user: UserRow,
-    user2: UserRow,
-    stranger: UserRow,
+    owner: Person,
+    admin: Person,
+    admin2: Person,
+    user: Person,
+    user2: Person,
+    stranger: Person,
 }
 
 async fn world(t: &TestApp, n: usize) -> World {
@@ -113,7 +114,7 @@ async fn world(t: &TestApp, n: usize) -> World {
 }
 
 impl World {
-    fn caller(&self, who: Who) -> &UserRow {
+    fn caller(&self, who: Who) -> &Person {
         match who {
             Who::Owner => &self.owner,
             Who::Admin => &self.admin,
@@ -122,7 +123,7 @@ impl World {
         }
     }
 
-    fn target(&self, who: Who, target: Target) -> &UserRow {
+    fn target(&self, who: Who, target: Target) -> &Person {
         match target {
             Target::TheOwner => &self.owner,
             Target::AnAdmin => &self.admin2,
@@ -192,7 +193,7 @@ async fn sec_26_sec_27_the_permission_matrix(db: TestDb) {
                 );
             }
             if *act_kind == Act::Disable2fa && *status != 204 {
-                assert!(t.app.two_factor_status(aimed.id).await.unwrap().enabled_at.is_some(), "still on");
+                assert!(t.app.two_factor_status(aimed.id).await.unwrap().enabled_at().is_some(), "still on");
             }
             tested.push((*who, *target, *act_kind, r.status));
         }
@@ -271,7 +272,13 @@ async fn unlocking_clears_a_locked_second_factor(db: TestDb) {
     let mut conn = t.app.store().conn().await.unwrap();
     let now = twofold_app::domain::Clock::now(&*t.clock);
     for _ in 0..100 {
-        twofold_app::store::throttles::record_failure(&mut conn, &format!("totp:{}", user.id), now).await.unwrap();
+        twofold_app::store::throttles::record_failure(
+            &mut conn,
+            &twofold_app::domain::throttle::ThrottleKey::Totp { user_id: user.id },
+            now,
+        )
+        .await
+        .unwrap();
     }
     drop(conn);
     let step = t.password_step("user@acme.test", false).await;

@@ -6,10 +6,10 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection, Executor};
+use twofold_app::Person;
 use twofold_app::audit::{ChainBreak, ChainProblem, ChainReport};
 use twofold_app::domain::Role;
 use twofold_app::store::audit::{self, NewEvent, chain};
-use twofold_app::store::users::UserRow;
 use twofold_app::store::{Backend, sqlite_url_in};
 
 use crate::support::server::{Server, binary};
@@ -72,7 +72,7 @@ async fn verify(t: &TestApp) -> ChainReport {
 }
 
 /// An account with an Administrator and a User, some sign-ins and a failed one.
-async fn busy_account(t: &TestApp, slug: &str) -> (UserRow, UserRow, UserRow) {
+async fn busy_account(t: &TestApp, slug: &str) -> (Person, Person, Person) {
     let owner = t.account(slug).await;
     let admin = t.person(&owner, &format!("admin@{slug}.test"), Role::Admin).await;
     let user = t.person(&owner, &format!("user@{slug}.test"), Role::User).await;

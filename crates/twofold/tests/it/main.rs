@@ -19,6 +19,7 @@ mod customer_success;
 mod multi_instance;
 mod openapi;
 mod pages;
+mod pipeline;
 mod security;
 mod sms;
 mod store;

@@ -345,6 +345,9 @@ async fn wrong_codes_are_limited_per_code(db: TestDb) {
         let r = http.post_json("/api/v1/me/two-factor/enrollment/phone/verify", &json!({ "code": wrong })).await;
         assert_eq!(r.status, 401);
     }
+    // The attempt pipeline (SEC-34) now also makes the sixth try wait 30 s; after the
+    // wait, the right code is still refused: five wrong tries voided it.
+    t.clock.advance(31);
     let r = http.post_json("/api/v1/me/two-factor/enrollment/phone/verify", &json!({ "code": code })).await;
     assert_eq!(r.status, 401, "five wrong tries void the code");
     let r = http.post_json("/api/v1/me/two-factor/enrollment/phone/verify", &json!({ "code": "12ab56" })).await;

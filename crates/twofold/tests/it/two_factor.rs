@@ -111,7 +111,12 @@ async fn sec_05_sec_08_a_code_is_accepted_once_and_a_replay_counts_as_a_failure(
     let r = second.post_json("/api/v1/login/totp", &json!({ "code": t.code(&secret, -1) })).await;
     assert_eq!(r.status, 401);
     let mut conn = t.app.store().conn().await.unwrap();
-    let failures = twofold_app::store::throttles::get(&mut conn, &format!("totp:{}", o.id)).await.unwrap();
+    let failures = twofold_app::store::throttles::get(
+        &mut conn,
+        &twofold_app::domain::throttle::ThrottleKey::Totp { user_id: o.id },
+    )
+    .await
+    .unwrap();
     assert_eq!(failures.consecutive, 2, "replays count as failures");
     let q = twofold_app::store::audit::Query { account_id: Some(o.account_id), limit: 50, ..Default::default() };
     let events = twofold_app::store::audit::list(&mut conn, &q).await.unwrap();

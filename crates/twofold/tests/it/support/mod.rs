@@ -9,11 +9,11 @@ pub mod sms;
 
 use std::sync::Arc;
 
+use twofold_app::Person;
 use twofold_app::domain::FixedClock;
 use twofold_app::domain::otp::{self, Secret};
 use twofold_app::outbox::OutboxWorker;
 use twofold_app::setup::NewAccount;
-use twofold_app::store::users::UserRow;
 use twofold_app::{App, AppConfig, OsEntropy, RequestContext, Secrets};
 use twofold_web::{AppState, WebConfig};
 
@@ -105,7 +105,7 @@ impl TestApp {
     }
 
     /// Creates an account with an Owner `owner@<slug>.test`; answers the Owner.
-    pub async fn account(&self, slug: &str) -> UserRow {
+    pub async fn account(&self, slug: &str) -> Person {
         let email = format!("owner@{slug}.test");
         let new = NewAccount { account_name: slug, owner_name: "Olive Owner", owner_email: &email, password: PASSWORD };
         self.app.create_account(&new).await.unwrap();
@@ -113,7 +113,7 @@ impl TestApp {
     }
 
     /// Invites a person into `owner`'s account and sets their password; answers them.
-    pub async fn person(&self, owner: &UserRow, email: &str, role: twofold_app::domain::Role) -> UserRow {
+    pub async fn person(&self, owner: &Person, email: &str, role: twofold_app::domain::Role) -> Person {
         let owner = self.user(&owner.email).await;
         let new = twofold_app::people::NewPerson { email, name: "Pat Person", role };
         let invitation = self.app.invite(&owner, &new, &RequestContext::default()).await.unwrap();
@@ -121,9 +121,9 @@ impl TestApp {
         self.app.accept_invitation(&token, PASSWORD, &RequestContext::default()).await.unwrap()
     }
 
-    pub async fn user(&self, email: &str) -> UserRow {
+    pub async fn user(&self, email: &str) -> Person {
         let mut conn = self.app.store().conn().await.unwrap();
-        twofold_app::store::users::by_email(&mut conn, email).await.unwrap().unwrap()
+        twofold_app::store::users::by_email(&mut conn, email).await.unwrap().unwrap().into_person()
     }
 
     /// A client signed in as `email` through the API.

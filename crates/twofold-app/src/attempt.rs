@@ -1,0 +1,251 @@
+//! The one attempt pipeline every guess goes through (SEC-09, SEC-34): passwords of both
+//! realms, authenticator codes at sign-in and in the wizard, SMS sign-in codes, phone
+//! verification codes, and the operators' codes.
+//!
+//! ```text
+//!  gate (throttle row) ──closed──▶ 429 wait / 403 locked        (nothing is verified)
+//!      │ open
+//!      ▼
+//!  verify (the factor's own check, a closure)
+//!      ├─ Accepted ─▶ the closure's success transaction calls Armed::succeeded (reset)
+//!      └─ Rejected ─▶ count the failure ─▶ audit `<factor>_rejected` ─▶ at the lock:
+//!                     audit `<realm>.locked` and tell the person ─▶ 401 with the hint
+//! ```
+//! A factor plugs in with a [`Guard`] constructor (its counter, event and parties) and a
+//! closure that answers [`Verdict`]; it writes none of the steps above itself.
+
+use std::future::Future;
+
+use serde_json::json;
+use twofold_domain::otp::Verification;
+use twofold_domain::person::Person;
+use twofold_domain::throttle::{Gate, ThrottleKey};
+use twofold_store::operators::OperatorRow;
+use twofold_store::{commit, throttles};
+
+use crate::audit::{Parties, record};
+use crate::{App, Error, RequestContext, Result};
+
+/// Who guesses, as far as the pipeline must know: where to audit, whom to tell.
+#[derive(Debug, Clone, Copy)]
+enum Subject<'a> {
+    /// A person of an account (known: tell them at the lock).
+    Person(&'a Person),
+    /// A password tried for an email that may belong to nobody.
+    Email { email: &'a str, person: Option<&'a Person> },
+    /// A support operator (audited outside every account).
+    Operator { email: &'a str },
+}
+
+/// What is being guessed, by whom, and what its failures are called in the audit log.
+#[derive(Debug, Clone)]
+pub(crate) struct Guard<'a> {
+    key: ThrottleKey,
+    rejected_event: &'static str,
+    subject: Subject<'a>,
+    /// `totp`, `sms`, `password`…: recorded with every failure.
+    method: &'static str,
+}
+
+impl<'a> Guard<'a> {
+    pub fn password(email: &'a str, person: Option<&'a Person>) -> Self {
+        let key = ThrottleKey::Password { email: email.to_owned() };
+        Guard { key, rejected_event: "sign_in.failed", subject: Subject::Email { email, person }, method: "password" }
+    }
+
+    pub fn totp_sign_in(person: &'a Person) -> Self {
+        let key = ThrottleKey::Totp { user_id: person.id };
+        Guard { key, rejected_event: "sign_in.totp_rejected", subject: Subject::Person(person), method: "totp" }
+    }
+
+    /// Step 3 of the wizard shares the sign-in counter: both guess the same key.
+    pub fn totp_enrolment(person: &'a Person) -> Self {
+        let key = ThrottleKey::Totp { user_id: person.id };
+        let rejected_event = "two_factor.enrolment_code_rejected";
+        Guard { key, rejected_event, subject: Subject::Person(person), method: "totp" }
+    }
+
+    pub fn sms_sign_in(person: &'a Person) -> Self {
+        let key = ThrottleKey::SmsSignIn { user_id: person.id };
+        Guard { key, rejected_event: "sign_in.sms_rejected", subject: Subject::Person(person), method: "sms" }
+    }
+
+    pub fn phone_verification(person: &'a Person) -> Self {
+        let key = ThrottleKey::PhoneVerification { user_id: person.id };
+        Guard { key, rejected_event: "phone.code_rejected", subject: Subject::Person(person), method: "sms" }
+    }
+
+    pub fn operator_password(email: &'a str) -> Self {
+        let key = ThrottleKey::OperatorPassword { email: email.to_owned() };
+        Guard {
+            key,
+            rejected_event: "support.sign_in_failed",
+            subject: Subject::Operator { email },
+            method: "password",
+        }
+    }
+
+    pub fn operator_totp(operator: &'a OperatorRow) -> Self {
+        let key = ThrottleKey::OperatorTotp { operator_id: operator.id };
+        let subject = Subject::Operator { email: &operator.email };
+        Guard { key, rejected_event: "support.totp_rejected", subject, method: "totp" }
+    }
+
+    fn is_password(&self) -> bool {
+        self.method == "password"
+    }
+
+    fn parties(&self) -> Parties {
+        match self.subject {
+            Subject::Person(p) => Parties::own(p),
+            Subject::Email { person: Some(p), .. } => Parties { actor: None, ..Parties::own(p) },
+            Subject::Email { person: None, .. } | Subject::Operator { .. } => Parties::default(),
+        }
+    }
+
+    /// What the audit detail names besides the reason (the email or operator tried).
+    fn detail(&self, rejection: &Rejection, consecutive: u32) -> serde_json::Value {
+        let mut detail = serde_json::Map::new();
+        detail.insert("method".into(), json!(self.method));
+        detail.insert("reason".into(), json!(rejection.reason));
+        detail.insert("clock_offset_seconds".into(), json!(rejection.clock_offset_seconds));
+        detail.insert("consecutive_failures".into(), json!(consecutive));
+        match self.subject {
+            Subject::Email { email, .. } => detail.insert("email".into(), json!(email)),
+            Subject::Operator { email } => detail.insert("operator".into(), json!(email)),
+            Subject::Person(_) => None,
+        };
+        serde_json::Value::Object(detail)
+    }
+
+    fn locked_event(&self) -> &'static str {
+        match self.subject {
+            Subject::Operator { .. } => "support.locked",
+            _ => "two_factor.locked",
+        }
+    }
+}
+
+/// Why a guess failed, in the words of the audit log, with the clock hint when a code
+/// matched a nearby time (SEC-07).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rejection {
+    pub reason: &'static str,
+    pub clock_offset_seconds: Option<i64>,
+}
+
+impl Rejection {
+    pub const WRONG_CODE: Rejection = Rejection { reason: "wrong_code", clock_offset_seconds: None };
+    pub const REPLAY: Rejection = Rejection { reason: "replay", clock_offset_seconds: None };
+    pub const WRONG_PASSWORD: Rejection = Rejection { reason: "wrong_password", clock_offset_seconds: None };
+    pub const UNKNOWN_EMAIL: Rejection = Rejection { reason: "unknown_email", clock_offset_seconds: None };
+
+    /// A TOTP check that did not pass, as a rejection.
+    pub fn of_totp(outcome: Verification) -> Rejection {
+        match outcome {
+            Verification::Replay { .. } => Rejection::REPLAY,
+            Verification::ClockDrift { offset_seconds } => {
+                Rejection { reason: "clock_drift", clock_offset_seconds: Some(offset_seconds) }
+            }
+            _ => Rejection::WRONG_CODE,
+        }
+    }
+}
+
+/// The factor's answer: accepted (with what the success produced), or rejected.
+pub(crate) enum Verdict<T> {
+    Accepted(T),
+    Rejected(Rejection),
+}
+
+/// Handed to the factor's check once the gate is open; its success transaction calls
+/// [`Armed::succeeded`] so that the reset commits with the success, or not at all.
+#[must_use = "call succeeded() in the success transaction"]
+pub(crate) struct Armed {
+    key: ThrottleKey,
+    had_failures: bool,
+}
+
+impl Armed {
+    /// Clears the counter, skipping the statement when there was nothing to clear.
+    pub async fn succeeded(self, conn: &mut twofold_store::Conn) -> Result<()> {
+        if self.had_failures {
+            throttles::reset(conn, &self.key).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The one place a throttle decision becomes an answer.
+fn gate_error(gate: Gate) -> Result<()> {
+    match gate {
+        Gate::Open => Ok(()),
+        Gate::Wait { seconds } => Err(Error::Throttled { retry_after: seconds.max(1) }),
+        Gate::Locked => Err(Error::SecondFactorLocked),
+    }
+}
+
+impl App {
+    /// Runs one guess through the pipeline: gate, `verify`, then count and audit a failure.
+    pub(crate) async fn attempt<T, F, Fut>(&self, guard: Guard<'_>, ctx: &RequestContext, verify: F) -> Result<T>
+    where
+        F: FnOnce(Armed) -> Fut,
+        Fut: Future<Output = Result<Verdict<T>>>,
+    {
+        let mut conn = self.store().conn().await?;
+        let failures = throttles::get(&mut conn, &guard.key).await?;
+        drop(conn);
+        gate_error(guard.key.policy().gate(failures, self.now()))?;
+        let armed = Armed { key: guard.key.clone(), had_failures: failures.consecutive > 0 };
+        match verify(armed).await? {
+            Verdict::Accepted(done) => Ok(done),
+            Verdict::Rejected(rejection) => Err(self.count_failure(&guard, rejection, ctx).await),
+        }
+    }
+
+    /// Counts, audits and (at the lock) tells; answers the error the person sees.
+    async fn count_failure(&self, guard: &Guard<'_>, rejection: Rejection, ctx: &RequestContext) -> Error {
+        let now = self.now();
+        let written = async {
+            let mut tx = self.store().begin().await?;
+            let failures = throttles::record_failure(&mut tx, &guard.key, now).await?;
+            let parties = guard.parties();
+            record(&mut tx, now, ctx, parties, guard.rejected_event, guard.detail(&rejection, failures.consecutive))
+                .await?;
+            if guard.key.just_locked(failures) {
+                let detail = json!({ "method": guard.method, "after_failures": failures.consecutive });
+                record(&mut tx, now, ctx, parties, guard.locked_event(), detail).await?;
+                if let Subject::Person(person) = guard.subject {
+                    let text = "two-factor sign-in was locked after too many wrong codes. Ask your administrator to unlock it.";
+                    self.queue_notice(&mut tx, person, text, now).await?;
+                }
+            }
+            commit(tx).await?;
+            Ok::<_, Error>(())
+        };
+        match written.await {
+            Ok(()) if guard.is_password() => Error::InvalidCredentials,
+            Ok(()) => Error::InvalidCode { clock_offset_seconds: rejection.clock_offset_seconds },
+            Err(e) => e,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sec_34_each_gate_maps_to_one_answer() {
+        assert!(gate_error(Gate::Open).is_ok());
+        assert!(matches!(gate_error(Gate::Wait { seconds: 0 }), Err(Error::Throttled { retry_after: 1 })));
+        assert!(matches!(gate_error(Gate::Locked), Err(Error::SecondFactorLocked)));
+    }
+
+    #[test]
+    fn a_drifted_clock_is_kept_in_the_rejection() {
+        let r = Rejection::of_totp(Verification::ClockDrift { offset_seconds: -140 });
+        assert_eq!(r.clock_offset_seconds, Some(-140));
+        assert_eq!(Rejection::of_totp(Verification::Replay { step: 1 }), Rejection::REPLAY);
+    }
+}
