@@ -207,7 +207,7 @@ impl App {
         if policy.require_two_factor_since.is_none() {
             return Ok(Requirement::Met);
         }
-        let has = totp::state_of(totp::get(&mut conn, Realm::People, user.id).await?.as_ref()).is_enabled();
+        let has = totp::state(&mut conn, Realm::People, user.id).await?.is_enabled();
         Ok(policy::requirement(policy.require_two_factor_since, policy.grace_days, has, self.now()))
     }
 

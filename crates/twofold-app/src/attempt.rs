@@ -186,6 +186,14 @@ fn gate_error(gate: Gate) -> Result<()> {
 }
 
 impl App {
+    /// Whether any of these counters has reached its lock (an administrator or support
+    /// must clear it), in one statement.
+    pub(crate) async fn any_locked(&self, conn: &mut twofold_store::Conn, keys: &[ThrottleKey]) -> Result<bool> {
+        let now = self.now();
+        let failures = throttles::get_many(conn, keys).await?;
+        Ok(keys.iter().zip(failures).any(|(key, f)| key.policy().gate(f, now) == Gate::Locked))
+    }
+
     /// Runs one guess through the pipeline: gate, `verify`, then count and audit a failure.
     pub(crate) async fn attempt<T, F, Fut>(&self, guard: Guard<'_>, ctx: &RequestContext, verify: F) -> Result<T>
     where

@@ -6,7 +6,9 @@ use twofold_domain::session::{SessionPolicy, Stage};
 use twofold_domain::token;
 use twofold_store::sessions::{self, NewSession, SessionRow};
 use twofold_store::totp::TotpRow;
-use twofold_store::{Conn, Realm};
+use twofold_store::{Conn, Realm, totp};
+
+use crate::attempt::Rejection;
 
 use crate::two_factor::Enrolment;
 use crate::{App, Error, RequestContext, Result};
@@ -131,6 +133,26 @@ impl App {
         let secret = self.open_totp_secret(realm, row.subject_id, &row.secret_box)?;
         let last = row.last_step.and_then(|s| u64::try_from(s).ok());
         Ok(otp::verify(&self.config().totp, &secret, code, now, last))
+    }
+
+    /// Reads the realm's credential and checks `code` against it: the row, and the step to
+    /// accept or why the code failed; `None` when there is no credential.
+    pub(crate) async fn match_totp(
+        &self,
+        realm: Realm,
+        subject_id: i64,
+        code: &str,
+        now: i64,
+    ) -> Result<Option<(TotpRow, Result<i64, Rejection>)>> {
+        let mut conn = self.store().conn().await?;
+        let row = totp::get(&mut conn, realm, subject_id).await?;
+        drop(conn);
+        let Some(row) = row else { return Ok(None) };
+        let matched = match self.check_totp(realm, &row, code, now)? {
+            Verification::Accepted { step } => Ok(step_i64(step)),
+            other => Err(Rejection::of_totp(other)),
+        };
+        Ok(Some((row, matched)))
     }
 
     /// The key, URI and QR code of an enrolment, for the wizard or the operator's first

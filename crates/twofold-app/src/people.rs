@@ -97,7 +97,8 @@ impl App {
     /// A person's profile as both faces show it: who they are, their second factors, and
     /// what the actor may do there, from the same functions that guard the routes.
     pub async fn profile(&self, actor: &Person, id: i64) -> Result<Profile> {
-        let person = self.person(actor, id).await?;
+        // Your own profile: the session already carries you.
+        let person = if id == actor.id { actor.clone() } else { self.person(actor, id).await? };
         let two_factor = self.two_factor_status(person.id).await?;
         let phone = self.masked_phone(person.id).await?;
         let capabilities = Capabilities::of(&actor.facts(), &person.facts());

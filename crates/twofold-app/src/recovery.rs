@@ -2,7 +2,6 @@
 //! "Lost your device?" help, and recovery requests (SEC-17).
 
 use serde_json::json;
-use twofold_domain::credential::TotpState;
 use twofold_domain::person::Person;
 use twofold_domain::phone::{Phone, mask};
 use twofold_domain::recovery::grant_is_active;
@@ -10,7 +9,7 @@ use twofold_domain::session::Stage;
 use twofold_domain::sms::Purpose;
 use twofold_domain::{Role, phone};
 use twofold_store::recovery::{self, GrantRow, RequestRow};
-use twofold_store::{Conn, commit, phones, users};
+use twofold_store::{Conn, Realm, commit, phones, totp, users};
 
 use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::{Parties, record};
@@ -51,15 +50,15 @@ impl App {
         Ok(phone.map(|p| (grant, Phone::from_stored(p.e164))))
     }
 
-    /// The second-factor methods offered to this person now, given their app's state.
+    /// The second-factor methods offered to this person now, given whether their app is on.
     pub(crate) async fn second_factor_methods_on(
         &self,
         conn: &mut Conn,
         user_id: i64,
-        state: TotpState,
+        app_on: bool,
     ) -> Result<Vec<&'static str>> {
         let mut methods = Vec::new();
-        if state.is_enabled() {
+        if app_on {
             methods.push("totp");
         }
         if self.active_grant_on(conn, user_id).await?.is_some() {
@@ -100,10 +99,11 @@ impl App {
             if self.check_code(user, Purpose::SignIn, &pending.session.id_hash, &code).await?.is_none() {
                 return Ok(Verdict::Rejected(Rejection::WRONG_CODE));
             }
-            let now = self.now();
             let mut tx = self.store().begin().await?;
             armed.succeeded(&mut tx).await?;
-            let done = self.complete_sign_in(&mut tx, pending, SecondStep::SmsRecovery, ctx, now).await?;
+            // A rare path: the read stays in the transaction rather than costing a connection.
+            let since = totp::state(&mut tx, Realm::People, user.id).await?.enabled_since();
+            let done = self.complete_sign_in(&mut tx, pending, SecondStep::SmsRecovery, since, ctx).await?;
             commit(tx).await?;
             Ok(Verdict::Accepted(done))
         })

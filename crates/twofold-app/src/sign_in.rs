@@ -132,15 +132,21 @@ impl App {
             let now = self.now();
             let mut tx = self.store().begin().await?;
             armed.succeeded(&mut tx).await?;
-            let new = self.after_password(&mut tx, user, attempt, ctx, now).await?;
+            let mut new = self.after_password(&mut tx, user, attempt, ctx, now).await?;
             commit(tx).await?;
+            // The methods are read after the commit: nothing of the write transaction
+            // waits for them. The second step is asked only of people with the app on.
+            if new.stage == Stage::SecondFactor {
+                let mut conn = self.store().conn().await?;
+                new.methods = self.second_factor_methods_on(&mut conn, user.id, true).await?;
+            }
             Ok(Verdict::Accepted(new))
         })
         .await
     }
 
     /// The password was right: signed in (no 2FA, or a remembered browser), or on to the
-    /// second step with the methods offered.
+    /// second step.
     async fn after_password(
         &self,
         tx: &mut Conn,
@@ -149,36 +155,35 @@ impl App {
         ctx: &RequestContext,
         now: i64,
     ) -> Result<NewSessionToken> {
-        let state = totp::state_of(totp::get(tx, Realm::People, user.id).await?.as_ref());
+        let state = totp::state(tx, Realm::People, user.id).await?;
         let two_factor = state.is_enabled();
         // A remembered browser skips the code, never the password (SEC-23).
         let remembered = two_factor && self.device_is_remembered(tx, user.id, attempt.device_token, now).await?;
         let stage = if two_factor && !remembered { Stage::SecondFactor } else { Stage::SignedIn };
         let options = SessionOptions { remember_device: attempt.remember_device, method: None };
         let issued = self.open_session(tx, Realm::People, user.id, stage, options, ctx).await?;
-        let mut new = NewSessionToken::new(issued, user, state.enabled_since());
         if stage == Stage::SignedIn {
             users::record_sign_in(tx, user.id, now).await?;
             let method = if remembered { "password+remembered_device" } else { "password" };
             record(tx, now, ctx, Parties::own(user), "sign_in.succeeded", json!({ "method": method })).await?;
         } else {
-            new.methods = self.second_factor_methods_on(tx, user.id, state).await?;
             record(tx, now, ctx, Parties::own(user), "sign_in.password_ok", json!({ "next": "totp" })).await?;
         }
-        Ok(new)
+        Ok(NewSessionToken::new(issued, user, state.enabled_since()))
     }
 
     /// Promotes a half-finished sign-in after its second step: the pending session is
     /// consumed once (SEC-19), a new one opens, the browser is remembered if asked, and the
-    /// success is audited.
+    /// success is audited. `two_factor_since` comes from the credential the caller read.
     pub(crate) async fn complete_sign_in(
         &self,
         tx: &mut Conn,
         pending: &CurrentSession,
         how: SecondStep,
+        two_factor_since: Option<i64>,
         ctx: &RequestContext,
-        now: i64,
     ) -> Result<NewSessionToken> {
+        let now = self.now();
         let user = &pending.user;
         if !sessions::delete(tx, Realm::People, &pending.session.id_hash).await? {
             return Err(Error::Unauthenticated);
@@ -194,8 +199,7 @@ impl App {
             SecondStep::SmsRecovery => json!({ "method": "sms_recovery" }),
         };
         record(tx, now, ctx, Parties::own(user), "sign_in.succeeded", detail).await?;
-        let since = totp::state_of(totp::get(tx, Realm::People, user.id).await?.as_ref()).enabled_since();
-        Ok(NewSessionToken { device_token, ..NewSessionToken::new(issued, user, since) })
+        Ok(NewSessionToken { device_token, ..NewSessionToken::new(issued, user, two_factor_since) })
     }
 
     /// Whether `password` matches the stored hash (or costs the same when there is none).

@@ -4,22 +4,23 @@
 use serde_json::json;
 use twofold_domain::credential::TotpState;
 use twofold_domain::email::Email;
-use twofold_domain::otp::{Secret, Verification};
+use twofold_domain::otp::Secret;
+use twofold_domain::permissions;
 use twofold_domain::person::Person;
 use twofold_domain::phone::mask;
 use twofold_domain::recovery::{DEFAULT_GRANT_HOURS, MAX_GRANT_HOURS, check_reason, grant_is_active};
 use twofold_domain::session::Stage;
-use twofold_domain::throttle::{Gate, ThrottleKey};
+use twofold_domain::throttle::ThrottleKey;
 use twofold_domain::{password, person_name};
 use twofold_store::audit::{self, EventRow};
 use twofold_store::operators::{self, OperatorRow};
 use twofold_store::recovery::{self, GrantRow, NewGrant, RequestRow};
 use twofold_store::sessions::{self, SessionRow};
-use twofold_store::{Conn, Realm, commit, phones, throttles, totp, users};
+use twofold_store::{Realm, commit, phones, throttles, totp, users};
 
 use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::{Parties, record};
-use crate::credentials::{SessionOptions, step_i64};
+use crate::credentials::SessionOptions;
 use crate::setup::email_taken;
 use crate::sign_in::normalised_email;
 use crate::two_factor::Enrolment;
@@ -38,6 +39,11 @@ pub struct OperatorSession {
 impl OperatorSession {
     pub fn is_signed_in(&self) -> bool {
         self.session.stage == Stage::SignedIn
+    }
+
+    /// This operator as the actor of a support use case.
+    pub fn actor(&self) -> SupportActor<'_> {
+        SupportActor::Operator(&self.operator)
     }
 }
 
@@ -67,20 +73,44 @@ pub struct OperatorSummary {
     pub last_sign_in_at: Option<i64>,
 }
 
-/// Who acts for support: a signed-in operator, or the command line on the server. Only
-/// [`SupportActor::of`] makes the operator kind, and only from a session past both
-/// factors, so no support use case can be reached half signed in.
+/// What an operator (or the shell) does to another operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperatorChange {
+    /// Clear the locks after too many wrong passwords or codes.
+    Unlock,
+    /// Forget the authenticator app and end the sessions: they enrol again.
+    ResetTotp,
+    Remove,
+}
+
+impl OperatorChange {
+    fn as_str(self) -> &'static str {
+        match self {
+            OperatorChange::Unlock => "unlock",
+            OperatorChange::ResetTotp => "reset_totp",
+            OperatorChange::Remove => "remove",
+        }
+    }
+
+    fn event(self) -> &'static str {
+        match self {
+            OperatorChange::Unlock => "support.operator_unlocked",
+            OperatorChange::ResetTotp => "support.operator_totp_reset",
+            OperatorChange::Remove => "support.operator_removed",
+        }
+    }
+}
+
+/// Who acts for support: a signed-in operator, or the command line on the server. The web
+/// hands out the operator kind only through its signed-in extractors
+/// (`twofold-web/src/operator.rs`), via [`OperatorSession::actor`].
 #[derive(Debug, Clone, Copy)]
 pub enum SupportActor<'a> {
     Operator(&'a OperatorRow),
     Cli,
 }
 
-impl<'a> SupportActor<'a> {
-    pub fn of(session: &'a OperatorSession) -> Result<Self> {
-        if session.is_signed_in() { Ok(SupportActor::Operator(&session.operator)) } else { Err(Error::Unauthenticated) }
-    }
-
+impl SupportActor<'_> {
     fn id(&self) -> Option<i64> {
         match self {
             SupportActor::Operator(o) => Some(o.id),
@@ -102,9 +132,6 @@ impl<'a> SupportActor<'a> {
         }
     }
 }
-
-/// Kept for callers of the first version.
-pub type Granter<'a> = SupportActor<'a>;
 
 fn operator_parties(target: &Person) -> Parties {
     Parties { account_id: Some(target.account_id), actor: None, target: Some(target.id) }
@@ -199,13 +226,12 @@ impl App {
         let code = self.typed_code(code)?;
         self.attempt(Guard::operator_totp(op), ctx, |armed| async {
             let now = self.now();
-            let mut conn = self.store().conn().await?;
-            let row = totp::get(&mut conn, Realm::Support, op.id).await?;
-            drop(conn);
-            let row = row.ok_or_else(|| Error::conflict("no_enrolment", "Reload the page to get your key."))?;
-            let step = match self.check_totp(Realm::Support, &row, &code, now)? {
-                Verification::Accepted { step } => step_i64(step),
-                other => return Ok(Verdict::Rejected(Rejection::of_totp(other))),
+            let found = self.match_totp(Realm::Support, op.id, &code, now).await?;
+            let no_key = || Error::conflict("no_enrolment", "Reload the page to get your key.");
+            let (row, matched) = found.ok_or_else(no_key)?;
+            let step = match matched {
+                Ok(step) => step,
+                Err(why) => return Ok(Verdict::Rejected(why)),
             };
             let mut tx = self.store().begin().await?;
             let accepted = if row.is_enabled() {
@@ -241,15 +267,10 @@ impl App {
     /// Every operator with their authenticator state and whether they are locked out.
     pub async fn operators(&self) -> Result<Vec<OperatorSummary>> {
         let mut conn = self.store().conn().await?;
-        let now = self.now();
         let mut out = Vec::new();
         for op in operators::all(&mut conn).await? {
-            let totp = totp::state_of(totp::get(&mut conn, Realm::Support, op.id).await?.as_ref());
-            let mut locked = false;
-            for key in ThrottleKey::all_of_operator(op.id, &op.email) {
-                let failures = throttles::get(&mut conn, &key).await?;
-                locked |= !matches!(key.policy().gate(failures, now), Gate::Open);
-            }
+            let totp = totp::state(&mut conn, Realm::Support, op.id).await?;
+            let locked = self.any_locked(&mut conn, &ThrottleKey::all_of_operator(op.id, &op.email)).await?;
             out.push(OperatorSummary {
                 id: op.id,
                 email: op.email,
@@ -262,56 +283,47 @@ impl App {
         Ok(out)
     }
 
-    async fn operator_by_email(&self, conn: &mut Conn, email: &str) -> Result<OperatorRow> {
+    /// Unlocks, resets or removes an operator: by another operator or from the shell,
+    /// never oneself (SEC-34). Every change clears the operator's counters and is audited;
+    /// a refusal is audited too.
+    pub async fn change_operator(
+        &self,
+        actor: SupportActor<'_>,
+        email: &str,
+        change: OperatorChange,
+        ctx: &RequestContext,
+    ) -> Result<()> {
+        let now = self.now();
+        let ctx = actor.context(ctx);
+        let mut tx = self.store().begin().await?;
         let email = normalised_email(email);
-        operators::by_email(conn, &email).await?.ok_or(Error::NotFound("No operator uses this email."))
-    }
-
-    /// Removes an operator; their sessions end with them.
-    pub async fn remove_operator(&self, actor: SupportActor<'_>, email: &str, ctx: &RequestContext) -> Result<()> {
-        let now = self.now();
-        let mut tx = self.store().begin().await?;
-        let op = self.operator_by_email(&mut tx, email).await?;
-        if actor.id() == Some(op.id) {
-            return Err(Error::conflict("cannot_remove_self", "Another operator must remove you."));
-        }
-        operators::delete(&mut tx, op.id).await?;
-        let detail = json!({ "by": actor.label(), "operator": op.email });
-        record(&mut tx, now, &actor.context(ctx), Parties::default(), "support.operator_removed", detail).await?;
-        commit(tx).await?;
-        Ok(())
-    }
-
-    /// Clears every lock of an operator (password and code): by another operator or from
-    /// the shell (SEC-34).
-    pub async fn unlock_operator(&self, actor: SupportActor<'_>, email: &str, ctx: &RequestContext) -> Result<()> {
-        let now = self.now();
-        let mut tx = self.store().begin().await?;
-        let op = self.operator_by_email(&mut tx, email).await?;
-        if actor.id() == Some(op.id) {
-            return Err(Error::Denied(twofold_domain::permissions::Denied::Forbidden));
+        let op = operators::by_email(&mut tx, &email).await?.ok_or(Error::NotFound("No operator uses this email."))?;
+        let mut detail = serde_json::Map::new();
+        detail.insert("by".into(), json!(actor.label()));
+        detail.insert("operator".into(), json!(op.email));
+        detail.insert("change".into(), json!(change.as_str()));
+        if let Err(denied) = permissions::may_manage_operator(actor.id(), op.id) {
+            drop(tx);
+            let mut conn = self.store().conn().await?;
+            let refused = serde_json::Value::Object(detail);
+            record(&mut conn, now, &ctx, Parties::default(), "support.operator_change_refused", refused).await?;
+            return Err(denied.into());
         }
         let cleared = throttles::reset_all(&mut tx, &ThrottleKey::all_of_operator(op.id, &op.email)).await?;
-        let detail = json!({ "by": actor.label(), "operator": op.email, "counters_cleared": cleared });
-        record(&mut tx, now, &actor.context(ctx), Parties::default(), "support.operator_unlocked", detail).await?;
-        commit(tx).await?;
-        Ok(())
-    }
-
-    /// Forgets an operator's authenticator app and ends their sessions: they enrol again
-    /// at their next sign-in.
-    pub async fn reset_operator_totp(&self, actor: SupportActor<'_>, email: &str, ctx: &RequestContext) -> Result<()> {
-        let now = self.now();
-        let mut tx = self.store().begin().await?;
-        let op = self.operator_by_email(&mut tx, email).await?;
-        if actor.id() == Some(op.id) {
-            return Err(Error::Denied(twofold_domain::permissions::Denied::Forbidden));
+        detail.insert("counters_cleared".into(), json!(cleared));
+        match change {
+            OperatorChange::Unlock => {}
+            OperatorChange::ResetTotp => {
+                totp::delete(&mut tx, Realm::Support, op.id).await?;
+                let ended = sessions::delete_for_subject(&mut tx, Realm::Support, op.id).await?;
+                detail.insert("sessions_ended".into(), json!(ended));
+            }
+            // Sessions and the authenticator app go with the row (cascade).
+            OperatorChange::Remove => {
+                operators::delete(&mut tx, op.id).await?;
+            }
         }
-        totp::delete(&mut tx, Realm::Support, op.id).await?;
-        throttles::reset_all(&mut tx, &ThrottleKey::all_of_operator(op.id, &op.email)).await?;
-        let ended = sessions::delete_for_subject(&mut tx, Realm::Support, op.id).await?;
-        let detail = json!({ "by": actor.label(), "operator": op.email, "sessions_ended": ended });
-        record(&mut tx, now, &actor.context(ctx), Parties::default(), "support.operator_totp_reset", detail).await?;
+        record(&mut tx, now, &ctx, Parties::default(), change.event(), serde_json::Value::Object(detail)).await?;
         commit(tx).await?;
         Ok(())
     }
@@ -356,8 +368,7 @@ impl App {
             .await?;
         let account_name =
             twofold_store::accounts::get(&mut conn, user.account_id).await?.map(|a| a.name).unwrap_or_default();
-        let two_factor_since =
-            totp::state_of(totp::get(&mut conn, Realm::People, user.id).await?.as_ref()).enabled_since();
+        let two_factor_since = totp::state(&mut conn, Realm::People, user.id).await?.enabled_since();
         let phone = phones::get(&mut conn, user.id).await?.map(|p| mask(&p.e164));
         let grant = recovery::open_grant(&mut conn, user.id).await?;
         let q =

@@ -8,7 +8,7 @@ use twofold_domain::otp::{Secret, Verification, describe_offset};
 use twofold_domain::person::Person;
 use twofold_domain::session::Stage;
 use twofold_domain::sms::Purpose;
-use twofold_domain::throttle::{Gate, ThrottleKey};
+use twofold_domain::throttle::ThrottleKey;
 use twofold_store::{Conn, Realm, commit, devices, phones, throttles, totp};
 
 use crate::attempt::{Guard, Rejection, Verdict};
@@ -54,12 +54,8 @@ pub type Device = devices::DeviceRow;
 impl App {
     pub async fn two_factor_status(&self, user_id: i64) -> Result<TwoFactorStatus> {
         let mut conn = self.store().conn().await?;
-        let state = totp::state_of(totp::get(&mut conn, Realm::People, user_id).await?.as_ref());
-        let mut locked = false;
-        for key in ThrottleKey::second_factors_of_person(user_id) {
-            let failures = throttles::get(&mut conn, &key).await?;
-            locked |= key.policy().gate(failures, self.now()) == Gate::Locked;
-        }
+        let state = totp::state(&mut conn, Realm::People, user_id).await?;
+        let locked = self.any_locked(&mut conn, &ThrottleKey::second_factors_of_person(user_id)).await?;
         Ok(TwoFactorStatus { state, locked })
     }
 
@@ -208,23 +204,21 @@ impl App {
         let code = self.typed_code(code)?;
         self.attempt(Guard::totp_sign_in(user), ctx, |armed| async {
             let now = self.now();
-            let mut conn = self.store().conn().await?;
-            let row = totp::get(&mut conn, Realm::People, user.id).await?;
-            drop(conn);
-            let row = row.filter(|r| r.is_enabled()).ok_or(Error::Unauthenticated)?;
-            let step = match self.check_totp(Realm::People, &row, &code, now)? {
-                Verification::Accepted { step } => step,
-                other => return Ok(Verdict::Rejected(Rejection::of_totp(other))),
+            let found = self.match_totp(Realm::People, user.id, &code, now).await?;
+            let (row, matched) = found.filter(|(row, _)| row.is_enabled()).ok_or(Error::Unauthenticated)?;
+            let step = match matched {
+                Ok(step) => step,
+                Err(why) => return Ok(Verdict::Rejected(why)),
             };
             // The conditional update is the first statement of the transaction, so SQLite
             // takes the write lock at once and PostgreSQL row-locks: the loser of a race
             // sees `false`, and its try counts as a replay (SEC-08).
             let mut tx = self.store().begin().await?;
-            if !totp::accept_step(&mut tx, Realm::People, user.id, step_i64(step)).await? {
+            if !totp::accept_step(&mut tx, Realm::People, user.id, step).await? {
                 return Ok(Verdict::Rejected(Rejection::REPLAY));
             }
             armed.succeeded(&mut tx).await?;
-            let done = self.complete_sign_in(&mut tx, pending, SecondStep::Totp, ctx, now).await?;
+            let done = self.complete_sign_in(&mut tx, pending, SecondStep::Totp, row.enabled_at, ctx).await?;
             commit(tx).await?;
             Ok(Verdict::Accepted(done))
         })

@@ -96,6 +96,13 @@ pub fn may_unlock_two_factor(actor: &Facts, target: &Facts) -> Verdict {
     if actor.role.is_manager() { Ok(()) } else { Err(Denied::Forbidden) }
 }
 
+/// Unlocking, resetting or removing a support operator: another operator, or the shell on
+/// the server (`actor` is `None`); never oneself, so that a stolen operator session cannot
+/// clear its own lock or outlast its owner.
+pub fn may_manage_operator(actor: Option<i64>, target: i64) -> Verdict {
+    if actor == Some(target) { Err(Denied::Forbidden) } else { Ok(()) }
+}
+
 /// What `actor` may do on `target`'s profile: computed from the same functions that guard
 /// the routes, so a page never shows a button its route would refuse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -222,6 +229,13 @@ mod tests {
         assert!(!Capabilities::of(&USER, &USER).unlock_two_factor);
         assert!(Capabilities::of(&USER, &USER).sign_out_everywhere);
         assert!(Capabilities::of(&ADMIN, &USER).unlock_two_factor);
+    }
+
+    #[test]
+    fn sec_34_operators_are_managed_by_others_or_the_shell() {
+        assert_eq!(may_manage_operator(Some(1), 2), Ok(()));
+        assert_eq!(may_manage_operator(None, 2), Ok(()));
+        assert_eq!(may_manage_operator(Some(2), 2), Err(Denied::Forbidden));
     }
 
     #[test]

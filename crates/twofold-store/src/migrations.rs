@@ -47,9 +47,11 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     ),
 ];
 
-pub(crate) fn migrator(backend: Backend) -> Migrator {
+/// The migrations up to and including `up_to` for one backend.
+pub(crate) fn migrator(backend: Backend, up_to: i64) -> Migrator {
     let migrations = MIGRATIONS
         .iter()
+        .filter(|m| m.0 <= up_to)
         .map(|&(version, description, sqlite, postgres)| {
             let sql = match backend {
                 Backend::Sqlite => sqlite,

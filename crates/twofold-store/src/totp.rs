@@ -36,6 +36,17 @@ pub fn state_of(row: Option<&TotpRow>) -> TotpState {
     row.map_or(TotpState::None, TotpRow::state)
 }
 
+/// Where one person's (or operator's) authenticator app stands, without reading the
+/// sealed secret.
+pub async fn state(conn: &mut Conn, realm: Realm, subject_id: i64) -> Result<TotpState> {
+    let row = sqlx::query(sql(realm, "SELECT created_at, confirmed_at, enabled_at FROM {totp} WHERE {subject} = $1"))
+        .bind(subject_id)
+        .fetch_optional(conn)
+        .await?;
+    let Some(r) = row else { return Ok(TotpState::None) };
+    Ok(TotpState::from_times(Some(r.try_get(0)?), r.try_get(1)?, r.try_get(2)?))
+}
+
 pub async fn get(conn: &mut Conn, realm: Realm, subject_id: i64) -> Result<Option<TotpRow>> {
     let row = sqlx::query(sql(
         realm,

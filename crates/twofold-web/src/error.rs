@@ -8,6 +8,11 @@ use serde_json::json;
 use twofold_app::Error;
 use twofold_app::domain::permissions::Denied;
 
+/// Whether a request is for the JSON API (answered with JSON errors) rather than a page.
+pub fn is_api_path(path: &str) -> bool {
+    path.starts_with("/api/")
+}
+
 /// The status and the stable `code` of an application error.
 pub fn classify(e: &Error) -> (StatusCode, &'static str) {
     match e {

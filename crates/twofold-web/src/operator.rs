@@ -16,10 +16,15 @@ use crate::error::ApiError;
 use crate::session::{require_csrf_header, tokens_match};
 use crate::{AppState, cookies};
 
-async fn load(parts: &Parts, state: &AppState) -> Result<Option<OperatorSession>, ApiError> {
+async fn load(parts: &Parts, state: &AppState) -> Result<Option<OperatorSession>, twofold_app::Error> {
     let jar = CookieJar::from_headers(&parts.headers);
     let Some(raw) = jar.get(cookies::operator_name(&state.app)).map(|c| c.value().to_owned()) else { return Ok(None) };
-    state.app.operator_session(&raw).await.map_err(ApiError::from)
+    state.app.operator_session(&raw).await
+}
+
+/// A failure to find the session, as a page (the support pages) rather than JSON.
+fn page_error(e: twofold_app::Error) -> Response {
+    crate::pages::PageError::new(e, crate::pages::Chrome::anonymous(String::new())).into_response()
 }
 
 /// A signed-in operator on the support pages; anyone else goes to the operator sign-in.
@@ -36,7 +41,7 @@ impl FromRequestParts<AppState> for Operator {
             }
             Ok(Some(_)) => Err(Redirect::to("/support/code").into_response()),
             Ok(None) => Err(Redirect::to("/support/login").into_response()),
-            Err(e) => Err(e.into_response()),
+            Err(e) => Err(page_error(e)),
         }
     }
 }
@@ -55,7 +60,7 @@ impl FromRequestParts<AppState> for OperatorPending {
             }
             Ok(Some(_)) => Err(Redirect::to("/support").into_response()),
             Ok(None) => Err(Redirect::to("/support/login").into_response()),
-            Err(e) => Err(e.into_response()),
+            Err(e) => Err(page_error(e)),
         }
     }
 }
@@ -67,9 +72,10 @@ impl FromRequestParts<AppState> for ApiOperator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let session = load(parts, state).await?.filter(OperatorSession::is_signed_in).ok_or_else(|| {
-            ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Sign in as a support operator first.")
-        })?;
+        let session =
+            load(parts, state).await.map_err(ApiError::from)?.filter(OperatorSession::is_signed_in).ok_or_else(
+                || ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Sign in as a support operator first."),
+            )?;
         if !matches!(parts.method.as_str(), "GET" | "HEAD" | "OPTIONS") {
             require_csrf_header(parts, &session.csrf_token)?;
         }
@@ -102,13 +108,14 @@ impl FromRequestParts<AppState> for ApiOperatorPending {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let session = load(parts, state).await?.filter(|s| !s.is_signed_in()).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "no_pending_sign_in",
-                "Sign in with the operator's email and password first.",
-            )
-        })?;
+        let session =
+            load(parts, state).await.map_err(ApiError::from)?.filter(|s| !s.is_signed_in()).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "no_pending_sign_in",
+                    "Sign in with the operator's email and password first.",
+                )
+            })?;
         require_csrf_header(parts, &session.csrf_token)?;
         Ok(ApiOperatorPending(session))
     }

@@ -27,7 +27,7 @@ pub async fn load(State(state): State<AppState>, jar: CookieJar, mut request: Re
             Ok(found) => found,
             // A browser asking for a page gets a page, an API client JSON (e.g. 503 while
             // the database is unreachable).
-            Err(e) if request.uri().path().starts_with("/api/") => return ApiError::from(e).into_response(),
+            Err(e) if crate::error::is_api_path(request.uri().path()) => return ApiError::from(e).into_response(),
             Err(e) => {
                 return crate::pages::PageError::new(e, crate::pages::Chrome::anonymous(String::new())).into_response();
             }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use twofold_app::setup::NewAccount;
 use twofold_app::store::{Store, StoreOptions};
-use twofold_app::support::SupportActor;
+use twofold_app::support::{OperatorChange, SupportActor};
 use twofold_app::{App, Error};
 
 use crate::config::{Config, Overrides};
@@ -292,15 +292,15 @@ async fn support(command: SupportCommand, config: &Config) -> anyhow::Result<()>
             }
         }
         SupportCommand::Operator(OperatorCommand::Remove { email }) => {
-            app.remove_operator(SupportActor::Cli, &email, &ctx).await.map_err(app_error)?;
+            app.change_operator(SupportActor::Cli, &email, OperatorChange::Remove, &ctx).await.map_err(app_error)?;
             println!("Removed operator {}.", email.trim().to_lowercase());
         }
         SupportCommand::Operator(OperatorCommand::Unlock { email }) => {
-            app.unlock_operator(SupportActor::Cli, &email, &ctx).await.map_err(app_error)?;
+            app.change_operator(SupportActor::Cli, &email, OperatorChange::Unlock, &ctx).await.map_err(app_error)?;
             println!("Unlocked operator {}.", email.trim().to_lowercase());
         }
         SupportCommand::Operator(OperatorCommand::ResetTotp { email }) => {
-            app.reset_operator_totp(SupportActor::Cli, &email, &ctx).await.map_err(app_error)?;
+            app.change_operator(SupportActor::Cli, &email, OperatorChange::ResetTotp, &ctx).await.map_err(app_error)?;
             println!(
                 "Reset the authenticator app of {}: they enrol again at their next sign-in.",
                 email.trim().to_lowercase()

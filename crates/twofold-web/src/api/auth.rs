@@ -104,8 +104,8 @@ async fn logout(
 async fn me(State(state): State<AppState>, ApiUser(session): ApiUser) -> ApiResult<Json<MeView>> {
     let user = &session.user;
     let account_name = state.app.account_name(user.account_id).await?;
-    let enabled_at = state.app.two_factor_status(user.id).await?.enabled_at();
-    let phone = state.app.masked_phone(user.id).await?;
+    let profile = state.app.profile(user, user.id).await?;
+    let (enabled_at, phone) = (profile.two_factor.enabled_at(), profile.phone);
     Ok(Json(MeView {
         id: user.id,
         email: user.email.clone(),

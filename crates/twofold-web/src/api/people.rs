@@ -38,9 +38,8 @@ async fn show(
     ApiUser(session): ApiUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserView>> {
-    let person = state.app.person(&session.user, parse_id(&id)?).await?;
-    let since = state.app.two_factor_status(person.id).await?.enabled_at();
-    Ok(Json(UserView::new(&person, since)))
+    let profile = state.app.profile(&session.user, parse_id(&id)?).await?;
+    Ok(Json(UserView::new(&profile.person, profile.two_factor.enabled_at())))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use serde::{Deserialize, Serialize};
-use twofold_app::support::{PersonCard, SupportActor};
+use twofold_app::support::{OperatorChange, PersonCard};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -140,7 +140,7 @@ async fn lookup(
     query: Result<Query<LookupQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<CardView>> {
     let Query(q) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
-    Ok(Json(state.app.support_lookup(SupportActor::Operator(&op.operator), &q.email, &ctx).await?.into()))
+    Ok(Json(state.app.support_lookup(op.actor(), &q.email, &ctx).await?.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -168,10 +168,7 @@ async fn grant(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<GrantBody>,
 ) -> ApiResult<(StatusCode, Json<GrantView>)> {
-    let g = state
-        .app
-        .grant_sms_recovery(SupportActor::Operator(&op.operator), parse_id(&id)?, &body.reason, body.hours, None, &ctx)
-        .await?;
+    let g = state.app.grant_sms_recovery(op.actor(), parse_id(&id)?, &body.reason, body.hours, None, &ctx).await?;
     Ok((StatusCode::CREATED, Json(GrantView { id: g.id, expires_at: g.expires_at })))
 }
 
@@ -185,7 +182,7 @@ async fn revoke(
     ApiOperator(op): ApiOperator,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    state.app.revoke_sms_recovery(SupportActor::Operator(&op.operator), parse_id(&id)?, &ctx).await?;
+    state.app.revoke_sms_recovery(op.actor(), parse_id(&id)?, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -203,7 +200,7 @@ pub struct QueueItem {
 /// Undecided recovery requests, oldest first.
 #[utoipa::path(get, path = "/api/v1/support/requests", tag = "support", responses((status = 200, body = Vec<QueueItem>)))]
 async fn queue(State(state): State<AppState>, ApiOperator(op): ApiOperator) -> ApiResult<Json<Vec<QueueItem>>> {
-    let rows = state.app.support_queue(SupportActor::Operator(&op.operator)).await?;
+    let rows = state.app.support_queue(op.actor()).await?;
     Ok(Json(
         rows.into_iter()
             .map(|(r, u)| QueueItem {
@@ -228,7 +225,7 @@ async fn take(
     ApiOperator(op): ApiOperator,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    state.app.take_request(SupportActor::Operator(&op.operator), parse_id(&id)?, &ctx).await?;
+    state.app.take_request(op.actor(), parse_id(&id)?, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -252,17 +249,7 @@ async fn decide(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<DecisionBody>,
 ) -> ApiResult<StatusCode> {
-    state
-        .app
-        .decide_request(
-            SupportActor::Operator(&op.operator),
-            parse_id(&id)?,
-            body.grant,
-            &body.identity_check,
-            &body.reason,
-            &ctx,
-        )
-        .await?;
+    state.app.decide_request(op.actor(), parse_id(&id)?, body.grant, &body.identity_check, &body.reason, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -314,7 +301,7 @@ async fn unlock_operator(
     ApiOperator(op): ApiOperator,
     ApiJson(body): ApiJson<OperatorEmail>,
 ) -> ApiResult<StatusCode> {
-    state.app.unlock_operator(SupportActor::Operator(&op.operator), &body.email, &ctx).await?;
+    state.app.change_operator(op.actor(), &body.email, OperatorChange::Unlock, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -328,6 +315,6 @@ async fn reset_operator_totp(
     ApiOperator(op): ApiOperator,
     ApiJson(body): ApiJson<OperatorEmail>,
 ) -> ApiResult<StatusCode> {
-    state.app.reset_operator_totp(SupportActor::Operator(&op.operator), &body.email, &ctx).await?;
+    state.app.change_operator(op.actor(), &body.email, OperatorChange::ResetTotp, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }

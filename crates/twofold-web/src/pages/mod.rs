@@ -141,7 +141,7 @@ impl IntoResponse for PageError {
 
 async fn not_found(request: axum::extract::Request) -> Response {
     let (parts, _) = request.into_parts();
-    if parts.uri.path().starts_with("/api/") {
+    if crate::error::is_api_path(parts.uri.path()) {
         return crate::error::ApiError::new(StatusCode::NOT_FOUND, "no_such_route", "There is no such API route.")
             .into_response();
     }

@@ -124,12 +124,15 @@ async fn users_page(state: &AppState, session: &CurrentSession) -> Result<UsersP
     // journey "Users tab → select your user profile" expects.
     let people = match state.app.people(me).await {
         Ok(people) => people,
-        Err(Error::Denied(Denied::Forbidden)) => vec![PersonSummary {
-            user: me.clone(),
-            two_factor_since: state.app.two_factor_status(me.id).await?.enabled_at(),
-            phone: state.app.masked_phone(me.id).await?,
-            requirement: session.requirement,
-        }],
+        Err(Error::Denied(Denied::Forbidden)) => {
+            let own = state.app.profile(me, me.id).await?;
+            vec![PersonSummary {
+                two_factor_since: own.two_factor.enabled_at(),
+                phone: own.phone,
+                user: own.person,
+                requirement: session.requirement,
+            }]
+        }
         Err(e) => return Err(e),
     };
     let invite_roles = [Role::Admin, Role::User]

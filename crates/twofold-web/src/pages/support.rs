@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 use twofold_app::domain::recovery::REQUEST_TARGET_SECONDS;
-use twofold_app::support::{OperatorSession, PersonCard, SupportActor};
+use twofold_app::support::{OperatorSession, PersonCard};
 use twofold_app::two_factor::Enrolment;
 use twofold_app::{Error, RequestContext};
 
@@ -158,9 +158,18 @@ fn age(now: i64, then: i64) -> String {
 
 async fn home_page(state: &AppState, op: &OperatorSession, error: Option<String>) -> Response {
     let now = state.app.now();
-    let queue = match state.app.support_queue(SupportActor::Operator(&op.operator)).await {
+    let queue = match state.app.support_queue(op.actor()).await {
         Ok(queue) => queue,
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        // A page, not JSON, also when the database is unreachable.
+        Err(e) => {
+            let page = HomePage {
+                operator: Some(op.operator.name.clone()),
+                csrf_token: op.csrf_token.clone(),
+                queue: Vec::new(),
+                error: Some(message(&e)),
+            };
+            return render(classify(&e).0, &page);
+        }
     };
     let mut lines = Vec::with_capacity(queue.len());
     for (row, user) in queue {
@@ -261,7 +270,7 @@ async fn lookup(
     query: Result<Query<LookupQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let email = query.map(|q| q.0.email).unwrap_or_default();
-    match state.app.support_lookup(SupportActor::Operator(&op.operator), &email, &ctx).await {
+    match state.app.support_lookup(op.actor(), &email, &ctx).await {
         Ok(card) => person_page(&op, card, None, None),
         Err(e) => home_page(&state, &op, Some(message(&e))).await,
     }
@@ -278,7 +287,7 @@ async fn person(
     Path(id): Path<String>,
 ) -> Response {
     match id_of(&id) {
-        Some(id) => match state.app.support_person(SupportActor::Operator(&op.operator), id, &ctx).await {
+        Some(id) => match state.app.support_person(op.actor(), id, &ctx).await {
             Ok(card) => person_page(&op, card, None, None),
             Err(e) => home_page(&state, &op, Some(message(&e))).await,
         },
@@ -305,8 +314,7 @@ async fn grant(
 ) -> Response {
     let Some(id) = id_of(&id) else { return home_page(&state, &op, Some("No such person.".into())).await };
     let hours = form.hours.trim().parse::<i64>().ok();
-    let result =
-        state.app.grant_sms_recovery(SupportActor::Operator(&op.operator), id, &form.reason, hours, None, &ctx).await;
+    let result = state.app.grant_sms_recovery(op.actor(), id, &form.reason, hours, None, &ctx).await;
     after_change(&state, &op, id, result.map(|_| "SMS recovery is enabled. The person was told by SMS."), &ctx).await
 }
 
@@ -318,7 +326,7 @@ async fn revoke(
     SupportForm(_): SupportForm<PlainForm>,
 ) -> Response {
     let Some(id) = id_of(&id) else { return home_page(&state, &op, Some("No such person.".into())).await };
-    let result = state.app.revoke_sms_recovery(SupportActor::Operator(&op.operator), id, &ctx).await;
+    let result = state.app.revoke_sms_recovery(op.actor(), id, &ctx).await;
     after_change(&state, &op, id, result.map(|()| "SMS recovery is revoked."), &ctx).await
 }
 
@@ -329,7 +337,7 @@ async fn after_change(
     result: Result<&'static str, Error>,
     ctx: &RequestContext,
 ) -> Response {
-    let card = match state.app.support_person(SupportActor::Operator(&op.operator), id, ctx).await {
+    let card = match state.app.support_person(op.actor(), id, ctx).await {
         Ok(card) => card,
         Err(e) => return home_page(state, op, Some(message(&e))).await,
     };
@@ -366,7 +374,7 @@ async fn request_page(
     error: Option<(StatusCode, String)>,
 ) -> Response {
     let Some(id) = id_of(id) else { return home_page(state, op, Some("No such request.".into())).await };
-    let (row, user) = match state.app.support_request(SupportActor::Operator(&op.operator), id).await {
+    let (row, user) = match state.app.support_request(op.actor(), id).await {
         Ok(found) => found,
         Err(e) => return home_page(state, op, Some(message(&e))).await,
     };
@@ -403,7 +411,7 @@ async fn take(
     SupportForm(_): SupportForm<PlainForm>,
 ) -> Response {
     let result = match id_of(&id) {
-        Some(n) => state.app.take_request(SupportActor::Operator(&op.operator), n, &ctx).await,
+        Some(n) => state.app.take_request(op.actor(), n, &ctx).await,
         None => Err(Error::NotFound("No such request.")),
     };
     match result {
@@ -433,19 +441,7 @@ async fn decide(
 ) -> Response {
     let grant = form.decision == "grant";
     let result = match id_of(&id) {
-        Some(n) => {
-            state
-                .app
-                .decide_request(
-                    SupportActor::Operator(&op.operator),
-                    n,
-                    grant,
-                    &form.identity_check,
-                    &form.reason,
-                    &ctx,
-                )
-                .await
-        }
+        Some(n) => state.app.decide_request(op.actor(), n, grant, &form.identity_check, &form.reason, &ctx).await,
         None => Err(Error::NotFound("No such request.")),
     };
     match result {

@@ -7,7 +7,7 @@ use serde_json::json;
 use twofold_app::domain::otp::Secret;
 use twofold_app::domain::throttle::ThrottleKey;
 use twofold_app::store::throttles;
-use twofold_app::support::SupportActor;
+use twofold_app::support::{OperatorChange, SupportActor};
 use twofold_app::{AppConfig, RequestContext};
 
 use crate::support::{Http, PASSWORD, PHONE, TestApp, TestDb};
@@ -23,6 +23,9 @@ on_both_databases!(
     sec_29_a_support_view_of_a_person_is_audited,
     sec_30_a_policy_change_by_a_non_owner_is_refused_and_audited_before_validation,
     the_code_step_names_the_configured_issuer,
+    sec_10_key_rotation_reseals_the_operators_keys_too,
+    migration_7_moves_operators_authenticator_apps,
+    operator_changes_answer_clearly_and_refusals_are_audited,
 );
 
 async fn fail(t: &TestApp, key: &ThrottleKey, times: u32) {
@@ -146,7 +149,10 @@ async fn sec_34_a_locked_operator_is_unlocked_by_another_operator_or_the_shell(d
     assert_eq!(failures(&t, &ThrottleKey::OperatorTotp { operator_id: locked.id }).await, 0);
     // And the shell's way, after locking again.
     fail(&t, &ThrottleKey::OperatorTotp { operator_id: locked.id }, 100).await;
-    t.app.unlock_operator(SupportActor::Cli, "locked@twofold.test", &RequestContext::cli()).await.unwrap();
+    t.app
+        .change_operator(SupportActor::Cli, "locked@twofold.test", OperatorChange::Unlock, &RequestContext::cli())
+        .await
+        .unwrap();
     assert!(!t.app.operators().await.unwrap().iter().any(|o| o.locked));
     // Nobody unlocks themselves.
     let r = other.post_json("/api/v1/support/operators/unlock", &json!({ "email": "helper@twofold.test" })).await;
@@ -185,14 +191,14 @@ async fn sec_34_operators_are_listed_reset_and_removed_with_an_audit_trail(db: T
     operator(&t, "robin@twofold.test").await;
     let ctx = RequestContext::cli();
     assert!(t.app.operators().await.unwrap().iter().all(|o| o.totp.is_enabled()));
-    t.app.reset_operator_totp(SupportActor::Cli, "casey@twofold.test", &ctx).await.unwrap();
+    t.app.change_operator(SupportActor::Cli, "casey@twofold.test", OperatorChange::ResetTotp, &ctx).await.unwrap();
     // Casey's session ended; at the next sign-in a new key is offered.
     assert_eq!(casey.get("/api/v1/support/requests").await.status, 401);
     let http = t.http();
     let r =
         http.post_json("/api/v1/support/login", &json!({ "email": "casey@twofold.test", "password": PASSWORD })).await;
     assert!(r.json()["enrolment_secret"].as_str().is_some(), "{}", r.text());
-    t.app.remove_operator(SupportActor::Cli, "robin@twofold.test", &ctx).await.unwrap();
+    t.app.change_operator(SupportActor::Cli, "robin@twofold.test", OperatorChange::Remove, &ctx).await.unwrap();
     let left: Vec<String> = t.app.operators().await.unwrap().into_iter().map(|o| o.email).collect();
     assert_eq!(left, ["casey@twofold.test"]);
     let events = support_events(&t).await;
@@ -263,11 +269,107 @@ async fn a_page_during_a_database_outage_is_a_page() {
     let t = TestApp::new(TestDb::sqlite().await).await;
     t.account("acme").await;
     let http = t.signed_in("owner@acme.test").await;
+    let (support, _) = operator(&t, "cs@twofold.test").await;
     t.app.store().close().await;
     let r = http.get("/home").await;
     assert_eq!(r.status, 503);
     assert!(r.text().contains("<html") || r.text().contains("<!DOCTYPE"), "{}", r.text());
+    let r = support.get("/support").await;
+    assert_eq!(r.status, 503);
+    assert!(r.text().contains("<html") || r.text().contains("<!DOCTYPE"), "support pages too: {}", r.text());
     let r = http.get("/api/v1/me").await;
     assert_eq!(r.status, 503);
     assert_eq!(r.error_code(), "unavailable");
+}
+
+async fn sec_10_key_rotation_reseals_the_operators_keys_too(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::with_key_file(db, &dir.path().join("secret.key")).await;
+    t.account("acme").await;
+    t.enable_two_factor(&t.signed_in("owner@acme.test").await).await;
+    let (_, secret) = operator(&t, "cs@twofold.test").await;
+    let rotation = t.app.rotate_keys().await.unwrap();
+    assert_eq!((rotation.resealed, rotation.skipped), (2, 0), "the person's key and the operator's");
+    let op = t.app.operators().await.unwrap().remove(0);
+    let mut conn = t.app.store().conn().await.unwrap();
+    let row = twofold_app::store::totp::get(&mut conn, twofold_app::Realm::Support, op.id).await.unwrap().unwrap();
+    drop(conn);
+    let key_id = twofold_app::store::secret_box::SecretBox::key_id_of(&row.secret_box).unwrap();
+    assert_eq!(key_id, rotation.new_key_id, "sealed under the new key");
+    // The operator still signs in with the same app.
+    let http = t.http();
+    let r = http.post_json("/api/v1/support/login", &json!({ "email": "cs@twofold.test", "password": PASSWORD })).await;
+    http.set_csrf(r.json()["csrf_token"].as_str().unwrap());
+    let r = http.post_json("/api/v1/support/login/totp", &json!({ "code": t.code(&secret, 0) })).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+/// Operators enrolled before migration 7 keep their app: the key, the replay mark and the
+/// time it went on move to the new table, and their open sessions still work.
+async fn migration_7_moves_operators_authenticator_apps(db: TestDb) {
+    use twofold_app::Realm;
+    use twofold_app::store::{Store, StoreOptions, sessions, totp};
+    let store = Store::connect(&db.url, &StoreOptions::default()).await.unwrap();
+    store.migrate_to(6).await.unwrap();
+    let mut conn = store.conn().await.unwrap();
+    sqlx::query(
+        "INSERT INTO operators (email, name, password_hash, totp_box, totp_enabled_at, totp_last_step, created_at)
+         VALUES ('a@twofold.test', 'A', 'hash', $1, 100, 7, 50)",
+    )
+    .bind(vec![1u8, 2, 3])
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO operators (email, name, password_hash, created_at) VALUES ('b@twofold.test', 'B', 'hash', 60)",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    let a: i64 = sqlx::query_scalar("SELECT id FROM operators WHERE email = 'a@twofold.test'")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    let b: i64 = sqlx::query_scalar("SELECT id FROM operators WHERE email = 'b@twofold.test'")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO operator_sessions (id_hash, operator_id, stage, created_at, last_seen_at, expires_at)
+         VALUES ('h', $1, 'signed_in', 10, 10, 4000000000)",
+    )
+    .bind(a)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    drop(conn);
+    store.migrate().await.unwrap();
+    let mut conn = store.conn().await.unwrap();
+    let row = totp::get(&mut conn, Realm::Support, a).await.unwrap().unwrap();
+    assert_eq!(row.secret_box, vec![1u8, 2, 3]);
+    assert_eq!((row.created_at, row.enabled_at, row.last_step), (50, Some(100), Some(7)));
+    assert!(row.state().is_enabled());
+    assert!(totp::get(&mut conn, Realm::Support, b).await.unwrap().is_none(), "nothing enrolled, nothing moved");
+    let session = sessions::live(&mut conn, Realm::Support, "h", 20).await.unwrap().unwrap();
+    assert_eq!((session.subject_id, session.remember_device, session.method), (a, false, None));
+}
+
+async fn operator_changes_answer_clearly_and_refusals_are_audited(db: TestDb) {
+    let t = TestApp::new(db).await;
+    let (casey, _) = operator(&t, "casey@twofold.test").await;
+    let r = casey.post_json("/api/v1/support/operators/unlock", &json!({ "email": "nobody@twofold.test" })).await;
+    assert_eq!((r.status, r.error_code()), (404, "not_found".to_string()));
+    let r = casey.post_json("/api/v1/support/operators/unlock", &json!({})).await;
+    assert!((400..500).contains(&r.status) && !r.error_code().is_empty(), "{} {}", r.status, r.text());
+    let r = casey.post_json("/api/v1/support/operators/reset-totp", &json!({ "email": "casey@twofold.test" })).await;
+    assert_eq!(r.status, 403);
+    let err = t
+        .app
+        .change_operator(SupportActor::Cli, "nobody@twofold.test", OperatorChange::Remove, &RequestContext::cli())
+        .await;
+    assert!(err.is_err());
+    let events = support_events(&t).await;
+    assert_eq!(events.iter().filter(|e| *e == "support.operator_change_refused").count(), 1, "{events:?}");
+    // The refused reset changed nothing: Casey is still signed in.
+    assert_eq!(casey.get("/api/v1/support/requests").await.status, 200);
 }

@@ -77,12 +77,21 @@ impl TestApp {
     }
 
     pub async fn with_config(db: TestDb, config: AppConfig) -> TestApp {
+        let keyring = twofold_app::store::secret_box::Keyring::generate().unwrap();
+        let secrets = Secrets::fixed(twofold_app::store::secret_box::SecretBox::new(keyring));
+        Self::with_secrets(db, config, secrets).await
+    }
+
+    /// With keys kept in a file, as `twofold serve` keeps them, so that rotation can add one.
+    pub async fn with_key_file(db: TestDb, path: &std::path::Path) -> TestApp {
+        Self::with_secrets(db, AppConfig::default(), Secrets::from_file(path).unwrap()).await
+    }
+
+    async fn with_secrets(db: TestDb, config: AppConfig, secrets: Secrets) -> TestApp {
         // Errors the app logs show up beside a failing test's output.
         let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
         let store = db.store().await;
         let clock = Arc::new(FixedClock::new(1_800_000_000));
-        let keyring = twofold_app::store::secret_box::Keyring::generate().unwrap();
-        let secrets = Secrets::fixed(twofold_app::store::secret_box::SecretBox::new(keyring));
         let app = App::new(store, config, secrets, clock.clone(), Arc::new(OsEntropy)).unwrap();
         let sms = Arc::new(sms::CaptureProvider::default());
         TestApp { app, clock, sms, _db: db }
