@@ -43,11 +43,6 @@ impl TotpState {
         self.enabled_since().is_some()
     }
 
-    /// A key was issued and 2FA is not on yet: the wizard is under way.
-    pub fn is_pending(self) -> bool {
-        matches!(self, TotpState::KeyIssued { .. } | TotpState::AppConfirmed { .. })
-    }
-
     /// Step 3 is done, Step 4 (the phone) is next.
     pub fn awaits_phone(self) -> bool {
         matches!(self, TotpState::AppConfirmed { .. })
@@ -71,10 +66,9 @@ mod tests {
     #[test]
     fn questions_pages_ask() {
         let pending = TotpState::AppConfirmed { at: 2 };
-        assert!(pending.is_pending() && pending.awaits_phone() && !pending.is_enabled());
-        assert!(TotpState::KeyIssued { at: 1 }.is_pending());
+        assert!(pending.awaits_phone() && !pending.is_enabled());
         assert!(!TotpState::KeyIssued { at: 1 }.awaits_phone());
         assert_eq!(TotpState::Enabled { since: 3 }.enabled_since(), Some(3));
-        assert!(!TotpState::None.is_pending());
+        assert!(!TotpState::None.is_enabled());
     }
 }

@@ -33,18 +33,11 @@ impl Realm {
             Realm::Support => "operator_id",
         }
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Realm::People => "people",
-            Realm::Support => "support",
-        }
-    }
 }
 
 /// A statement for `realm`, with `{sessions}`, `{totp}` and `{subject}` filled in. Only
 /// these constant names are ever substituted, never input.
-pub(crate) fn sql(realm: Realm, template: &'static str) -> sqlx::AssertSqlSafe<String> {
+pub(crate) fn sql(realm: Realm, template: &str) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(
         template
             .replace("{sessions}", realm.sessions())

@@ -55,10 +55,8 @@ fn from_row(r: &AnyRow) -> Result<SessionRow> {
     })
 }
 
-fn select(realm: Realm, rest: &'static str) -> sqlx::AssertSqlSafe<String> {
-    let sqlx::AssertSqlSafe(columns) = sql(realm, COLUMNS);
-    let sqlx::AssertSqlSafe(rest) = sql(realm, rest);
-    sqlx::AssertSqlSafe(format!("SELECT {columns} FROM {} {rest}", realm.sessions()))
+fn select(realm: Realm, rest: &str) -> sqlx::AssertSqlSafe<String> {
+    sql(realm, &format!("SELECT {COLUMNS} FROM {{sessions}} {rest}"))
 }
 
 pub async fn insert(conn: &mut Conn, realm: Realm, new: &NewSession<'_>) -> Result<()> {
