@@ -8,6 +8,7 @@ mod error;
 mod health;
 mod operator;
 pub(crate) mod pages;
+mod path_id;
 mod security;
 mod session;
 

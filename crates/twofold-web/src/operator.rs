@@ -22,11 +22,6 @@ async fn load(parts: &Parts, state: &AppState) -> Result<Option<OperatorSession>
     state.app.operator_session(&raw).await
 }
 
-/// A failure to find the session, as a page (the support pages) rather than JSON.
-fn page_error(e: twofold_app::Error) -> Response {
-    crate::pages::PageError::new(e, crate::pages::Chrome::anonymous(String::new())).into_response()
-}
-
 /// A signed-in operator on the support pages; anyone else goes to the operator sign-in.
 pub struct Operator(pub OperatorSession);
 
@@ -41,7 +36,8 @@ impl FromRequestParts<AppState> for Operator {
             }
             Ok(Some(_)) => Err(Redirect::to("/support/code").into_response()),
             Ok(None) => Err(Redirect::to("/support/login").into_response()),
-            Err(e) => Err(page_error(e)),
+            // A failure to read the session is a page here, not JSON.
+            Err(e) => Err(crate::pages::PageError::anonymous(e)),
         }
     }
 }
@@ -60,7 +56,8 @@ impl FromRequestParts<AppState> for OperatorPending {
             }
             Ok(Some(_)) => Err(Redirect::to("/support").into_response()),
             Ok(None) => Err(Redirect::to("/support/login").into_response()),
-            Err(e) => Err(page_error(e)),
+            // A failure to read the session is a page here, not JSON.
+            Err(e) => Err(crate::pages::PageError::anonymous(e)),
         }
     }
 }

@@ -29,7 +29,7 @@ pub async fn load(State(state): State<AppState>, jar: CookieJar, mut request: Re
             // the database is unreachable).
             Err(e) if crate::error::is_api_path(request.uri().path()) => return ApiError::from(e).into_response(),
             Err(e) => {
-                return crate::pages::PageError::new(e, crate::pages::Chrome::anonymous(String::new())).into_response();
+                return crate::pages::PageError::anonymous(e);
             }
         },
         None => None,

@@ -9,11 +9,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ApiJson;
-use super::people::parse_id;
 use super::views::{ErrorView, PasswordBody};
 use crate::AppState;
 use crate::client::Client;
 use crate::error::ApiResult;
+use crate::path_id::PathId;
 use crate::session::ApiUser;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -43,10 +43,10 @@ async fn disable_two_factor(
     State(state): State<AppState>,
     ApiUser(session): ApiUser,
     Client(ctx): Client,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> ApiResult<StatusCode> {
-    state.app.disable_two_factor_of(&session.user, parse_id(&id)?, &body.password, &ctx).await?;
+    state.app.disable_two_factor_of(&session.user, id, &body.password, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -58,9 +58,9 @@ async fn unlock(
     State(state): State<AppState>,
     ApiUser(session): ApiUser,
     Client(ctx): Client,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<StatusCode> {
-    state.app.unlock_two_factor(&session.user, parse_id(&id)?, &ctx).await?;
+    state.app.unlock_two_factor(&session.user, id, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -78,9 +78,9 @@ async fn sign_out_everywhere(
     State(state): State<AppState>,
     ApiUser(session): ApiUser,
     Client(ctx): Client,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Ended>> {
-    let ended = state.app.sign_out_everywhere(&session.user, parse_id(&id)?, &ctx).await?;
+    let ended = state.app.sign_out_everywhere(&session.user, id, &ctx).await?;
     Ok(Json(Ended { ended }))
 }
 
@@ -92,10 +92,10 @@ async fn transfer_ownership(
     State(state): State<AppState>,
     ApiUser(session): ApiUser,
     Client(ctx): Client,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> ApiResult<StatusCode> {
-    state.app.transfer_ownership(&session.user, parse_id(&id)?, &body.password, &ctx).await?;
+    state.app.transfer_ownership(&session.user, id, &body.password, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,7 +1,7 @@
 //! The account's people: list, view, invite, change roles.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use twofold_app::domain::Role;
@@ -15,6 +15,7 @@ use super::views::{ErrorView, UserView};
 use crate::AppState;
 use crate::client::Client;
 use crate::error::{ApiError, ApiResult};
+use crate::path_id::PathId;
 use crate::session::ApiUser;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -36,9 +37,9 @@ async fn list(State(state): State<AppState>, ApiUser(session): ApiUser) -> ApiRe
 async fn show(
     State(state): State<AppState>,
     ApiUser(session): ApiUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<UserView>> {
-    let profile = state.app.profile(&session.user, parse_id(&id)?).await?;
+    let profile = state.app.profile(&session.user, id).await?;
     Ok(Json(UserView::new(&profile.person, profile.two_factor.enabled_at())))
 }
 
@@ -89,21 +90,13 @@ async fn change_role(
     State(state): State<AppState>,
     ApiUser(session): ApiUser,
     Client(ctx): Client,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<RoleBody>,
 ) -> ApiResult<Json<UserView>> {
     let role = parse_role(&body.role)?;
-    let person = state.app.change_role(&session.user, parse_id(&id)?, role, &ctx).await?;
+    let person = state.app.change_role(&session.user, id, role, &ctx).await?;
     let since = state.app.two_factor_status(person.id).await?.enabled_at();
     Ok(Json(UserView::new(&person, since)))
-}
-
-/// Ids are positive integers; anything else names nobody.
-pub fn parse_id(raw: &str) -> ApiResult<i64> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such person."))
 }
 
 fn parse_role(raw: &str) -> ApiResult<Role> {

@@ -1,7 +1,7 @@
 //! The support operators' API twin of the support pages (SEC-29).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
@@ -12,12 +12,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ApiJson;
-use super::people::parse_id;
 use super::two_factor::CodeBody;
 use super::views::ErrorView;
 use crate::client::Client;
 use crate::error::{ApiError, ApiResult};
 use crate::operator::{ApiOperator, ApiOperatorPending};
+use crate::path_id::PathId;
 use crate::{AppState, cookies};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -165,10 +165,10 @@ async fn grant(
     State(state): State<AppState>,
     Client(ctx): Client,
     ApiOperator(op): ApiOperator,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<GrantBody>,
 ) -> ApiResult<(StatusCode, Json<GrantView>)> {
-    let g = state.app.grant_sms_recovery(op.actor(), parse_id(&id)?, &body.reason, body.hours, None, &ctx).await?;
+    let g = state.app.grant_sms_recovery(op.actor(), id, &body.reason, body.hours, None, &ctx).await?;
     Ok((StatusCode::CREATED, Json(GrantView { id: g.id, expires_at: g.expires_at })))
 }
 
@@ -180,9 +180,9 @@ async fn revoke(
     State(state): State<AppState>,
     Client(ctx): Client,
     ApiOperator(op): ApiOperator,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<StatusCode> {
-    state.app.revoke_sms_recovery(op.actor(), parse_id(&id)?, &ctx).await?;
+    state.app.revoke_sms_recovery(op.actor(), id, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -223,9 +223,9 @@ async fn take(
     State(state): State<AppState>,
     Client(ctx): Client,
     ApiOperator(op): ApiOperator,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<StatusCode> {
-    state.app.take_request(op.actor(), parse_id(&id)?, &ctx).await?;
+    state.app.take_request(op.actor(), id, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -246,10 +246,10 @@ async fn decide(
     State(state): State<AppState>,
     Client(ctx): Client,
     ApiOperator(op): ApiOperator,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<DecisionBody>,
 ) -> ApiResult<StatusCode> {
-    state.app.decide_request(op.actor(), parse_id(&id)?, body.grant, &body.identity_check, &body.reason, &ctx).await?;
+    state.app.decide_request(op.actor(), id, body.grant, &body.identity_check, &body.reason, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

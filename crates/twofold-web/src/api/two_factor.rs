@@ -12,7 +12,6 @@ use utoipa_axum::routes;
 
 use super::ApiJson;
 use super::auth::signed_in_response;
-use super::people::parse_id;
 use super::views::{ErrorView, PasswordBody, SignInView};
 use crate::AppState;
 use crate::client::Client;
@@ -249,8 +248,8 @@ async fn revoke_device(
     Client(ctx): Client,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let id =
-        parse_id(&id).map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such remembered device."))?;
+    let id = crate::path_id::parse(&id)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such remembered device."))?;
     state.app.revoke_device(&session.user, id, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -29,9 +29,9 @@ pub fn router() -> Router<AppState> {
         .route("/account/security", get(show_policy).post(submit_policy))
 }
 
-/// Ids in paths are positive integers; anything else names nobody.
+/// The person an id in the path names, or nobody.
 fn id_of(raw: &str) -> Result<i64, Error> {
-    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or(Error::Denied(Denied::NotFound))
+    crate::path_id::parse(raw).ok_or(Error::Denied(Denied::NotFound))
 }
 
 #[derive(Template)]
@@ -92,7 +92,7 @@ async fn confirm_page(
 fn back_to_profile(user: &PageUser, id: &str, result: Result<(), Error>, notice: &str) -> Response {
     match result {
         Ok(()) => Redirect::to(&format!("/users/{id}?{notice}")).into_response(),
-        Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+        Err(e) => PageError::signed_in(&user.0, e),
     }
 }
 
@@ -201,7 +201,7 @@ struct SessionsPage {
 async fn sessions(State(state): State<AppState>, user: PageUser) -> Response {
     let rows = match state.app.my_sessions(&user.0.user).await {
         Ok(rows) => rows,
-        Err(e) => return PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+        Err(e) => return PageError::signed_in(&user.0, e),
     };
     let sessions = rows
         .into_iter()
@@ -226,7 +226,7 @@ async fn end_session(
 ) -> Response {
     match state.app.end_my_session(&user.0.user, &id, &ctx).await {
         Ok(()) => Redirect::to("/me/sessions").into_response(),
-        Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+        Err(e) => PageError::signed_in(&user.0, e),
     }
 }
 
@@ -242,7 +242,7 @@ struct PolicyPage {
 
 async fn show_policy(State(state): State<AppState>, user: PageUser) -> Response {
     if let Err(denied) = twofold_app::domain::permissions::may_set_policy(&user.0.user.facts()) {
-        return PageError::new(denied.into(), Chrome::signed_in(&user.0)).into_response();
+        return PageError::signed_in(&user.0, denied.into());
     }
     match state.app.policy(user.0.user.account_id).await {
         Ok(p) => render(
@@ -255,7 +255,7 @@ async fn show_policy(State(state): State<AppState>, user: PageUser) -> Response 
                 error: None,
             },
         ),
-        Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+        Err(e) => PageError::signed_in(&user.0, e),
     }
 }
 

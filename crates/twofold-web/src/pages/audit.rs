@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 use twofold_app::audit::{Event, Filter, FilterInput, Named};
@@ -106,7 +106,7 @@ async fn audit(
     let (people, event_types) =
         match tokio::try_join!(state.app.audit_people(actor), state.app.audit_event_types(actor)) {
             Ok(found) => found,
-            Err(e) => return PageError::new(e, Chrome::signed_in(&session)).into_response(),
+            Err(e) => return PageError::signed_in(&session, e),
         };
     let (form, form_error) = match form {
         Ok(Query(form)) => (form, None),
@@ -127,7 +127,7 @@ async fn audit(
     let filter = Filter { limit: Some(PAGE_SIZE + 1), ..filter };
     let mut events = match state.app.audit_search(actor, &filter).await {
         Ok(events) => events,
-        Err(e) => return PageError::new(e, Chrome::signed_in(&session)).into_response(),
+        Err(e) => return PageError::signed_in(&session, e),
     };
     // One more than a page was asked for: its presence says there is an older page.
     if events.len() as i64 > PAGE_SIZE {

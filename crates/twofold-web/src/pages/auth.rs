@@ -144,7 +144,7 @@ async fn logout(
     if let Some(current) = session
         && let Err(e) = state.app.sign_out(&current, &ctx).await
     {
-        return super::PageError::new(e, Chrome::signed_in(&current)).into_response();
+        return super::PageError::signed_in(&current, e);
     }
     let jar = jar.add(cookies::removal(&state.app, cookies::session_name(&state.app)));
     (jar, Redirect::to("/login?signed_out=1")).into_response()

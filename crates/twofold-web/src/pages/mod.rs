@@ -114,6 +114,16 @@ impl PageError {
     pub fn new(error: Error, chrome: Chrome) -> Self {
         Self { error, chrome }
     }
+
+    /// The error page of a signed-in person: the usual case, in one call.
+    pub fn signed_in(session: &CurrentSession, error: Error) -> Response {
+        PageError::new(error, Chrome::signed_in(session)).into_response()
+    }
+
+    /// The error page of someone not signed in (or whose session could not be read).
+    pub fn anonymous(error: Error) -> Response {
+        PageError::new(error, Chrome::anonymous(String::new())).into_response()
+    }
 }
 
 impl IntoResponse for PageError {

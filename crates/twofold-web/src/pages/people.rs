@@ -44,12 +44,12 @@ struct HomePage {
 async fn home(State(state): State<AppState>, PageUser(session): PageUser) -> Response {
     let account_name = match state.app.account_name(session.user.account_id).await {
         Ok(name) => name,
-        Err(e) => return PageError::new(e, Chrome::signed_in(&session)).into_response(),
+        Err(e) => return PageError::signed_in(&session, e),
     };
     let u = &session.user;
     let notices = match state.app.take_notices(u).await {
         Ok(notices) => notices.into_iter().map(|n| n.text).collect(),
-        Err(e) => return PageError::new(e, Chrome::signed_in(&session)).into_response(),
+        Err(e) => return PageError::signed_in(&session, e),
     };
     let page = HomePage {
         notices,
@@ -166,7 +166,7 @@ async fn users_page(state: &AppState, session: &CurrentSession) -> Result<UsersP
 async fn users(State(state): State<AppState>, PageUser(session): PageUser) -> Response {
     match users_page(&state, &session).await {
         Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => PageError::new(e, Chrome::signed_in(&session)).into_response(),
+        Err(e) => PageError::signed_in(&session, e),
     }
 }
 
@@ -193,7 +193,7 @@ async fn invite(
     };
     let mut page = match users_page(&state, &session).await {
         Ok(page) => page,
-        Err(e) => return PageError::new(e, Chrome::signed_in(&session)).into_response(),
+        Err(e) => return PageError::signed_in(&session, e),
     };
     match result {
         Ok(invitation) => {
@@ -259,7 +259,7 @@ async fn profile(
     query: Result<Query<ProfileQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let chrome = Chrome::signed_in(&session);
-    let Some(id) = id.parse::<i64>().ok().filter(|id| *id > 0) else {
+    let Some(id) = crate::path_id::parse(&id) else {
         return PageError::new(Error::Denied(Denied::NotFound), chrome).into_response();
     };
     let profile = match state.app.profile(&session.user, id).await {
@@ -346,7 +346,7 @@ async fn change_role(
     CsrfForm(form): CsrfForm<RoleForm>,
 ) -> Response {
     let chrome = Chrome::signed_in(&session);
-    let (Some(id), Some(role)) = (id.parse::<i64>().ok().filter(|id| *id > 0), Role::parse(&form.role)) else {
+    let (Some(id), Some(role)) = (crate::path_id::parse(&id), Role::parse(&form.role)) else {
         return PageError::new(Error::Denied(Denied::NotFound), chrome).into_response();
     };
     match state.app.change_role(&session.user, id, role, &ctx).await {

@@ -48,7 +48,7 @@ async fn show_setup(
     match state.app.setup_link_is_valid(&token).await {
         Ok(true) => {}
         Ok(false) => return link_invalid(Chrome::anonymous(String::new())),
-        Err(e) => return PageError::new(e, Chrome::anonymous(String::new())).into_response(),
+        Err(e) => return PageError::anonymous(e),
     }
     let (jar, csrf) = form_token(&state.app, jar, any.0.as_ref());
     let page = SetupPage {
@@ -147,7 +147,7 @@ async fn show_invitation(
     let (jar, csrf) = form_token(&state.app, jar, any.0.as_ref());
     match invitation_page(&state, token, csrf, None).await {
         Ok(page) => (jar, render(StatusCode::OK, &page)).into_response(),
-        Err(e) => PageError::new(e, Chrome::anonymous(String::new())).into_response(),
+        Err(e) => PageError::anonymous(e),
     }
 }
 
@@ -162,10 +162,10 @@ async fn submit_invitation(
         Err(e @ Error::Invalid { .. }) => {
             match invitation_page(&state, token, form.csrf_token.clone(), Some(message(&e))).await {
                 Ok(page) => render(classify(&e).0, &page),
-                Err(e) => PageError::new(e, Chrome::anonymous(String::new())).into_response(),
+                Err(e) => PageError::anonymous(e),
             }
         }
-        Err(e) => PageError::new(e, Chrome::anonymous(String::new())).into_response(),
+        Err(e) => PageError::anonymous(e),
     }
 }
 

@@ -277,7 +277,7 @@ async fn lookup(
 }
 
 fn id_of(raw: &str) -> Option<i64> {
-    raw.parse::<i64>().ok().filter(|id| *id > 0)
+    crate::path_id::parse(raw)
 }
 
 async fn person(

@@ -166,7 +166,7 @@ async fn unless_enabled(state: &AppState, user: &PageUser) -> Result<(), Respons
             Err(Redirect::to(&format!("/users/{}", user.0.user.id)).into_response())
         }
         Ok(_) => Ok(()),
-        Err(e) => Err(PageError::new(e, Chrome::signed_in(&user.0)).into_response()),
+        Err(e) => Err(PageError::signed_in(&user.0, e)),
     }
 }
 
@@ -196,7 +196,7 @@ async fn wizard_new_key(
         Err(Error::Conflict { code: "already_enabled", .. }) => {
             Redirect::to(&format!("/users/{}", user.0.user.id)).into_response()
         }
-        Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+        Err(e) => PageError::signed_in(&user.0, e),
     }
 }
 
@@ -204,7 +204,7 @@ async fn wizard_key(State(state): State<AppState>, user: PageUser) -> Response {
     match state.app.pending_enrolment(&user.0.user).await {
         Ok(Some(enrolment)) => render(StatusCode::OK, &wizard(&state, &user, 2, Some(enrolment), None)),
         Ok(None) => Redirect::to("/me/two-factor/enable/app").into_response(),
-        Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+        Err(e) => PageError::signed_in(&user.0, e),
     }
 }
 
@@ -212,7 +212,7 @@ async fn wizard_code(State(state): State<AppState>, user: PageUser) -> Response 
     match state.app.pending_enrolment(&user.0.user).await {
         Ok(Some(_)) => render(StatusCode::OK, &wizard(&state, &user, 3, None, None)),
         Ok(None) => Redirect::to("/me/two-factor/enable/app").into_response(),
-        Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+        Err(e) => PageError::signed_in(&user.0, e),
     }
 }
 
@@ -224,7 +224,7 @@ async fn wizard_confirm(
 ) -> Response {
     match state.app.confirm_enrolment(&user.0.user, &form.code, &ctx).await {
         Ok(()) => Redirect::to("/me/two-factor/enable/phone").into_response(),
-        Err(e @ Error::Conflict { .. }) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+        Err(e @ Error::Conflict { .. }) => PageError::signed_in(&user.0, e),
         Err(e) => render(classify(&e).0, &wizard(&state, &user, 3, None, Some(message(&e)))),
     }
 }
@@ -239,7 +239,7 @@ pub struct OtherQuery {
 async fn phone_step(state: &AppState, user: &PageUser, fresh_form: bool, error: Option<String>) -> Response {
     let status = match state.app.two_factor_status(user.0.user.id).await {
         Ok(status) => status,
-        Err(e) => return PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+        Err(e) => return PageError::signed_in(&user.0, e),
     };
     if !status.state.awaits_phone() {
         let to = if status.state.is_enabled() {
@@ -254,7 +254,7 @@ async fn phone_step(state: &AppState, user: &PageUser, fresh_form: bool, error: 
     } else {
         match state.app.enrolment_phone_delivery(&user.0.user).await {
             Ok(d) => d.map(|d| DeliveryView::new(d, state.app.now())),
-            Err(e) => return PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+            Err(e) => return PageError::signed_in(&user.0, e),
         }
     };
     let status = error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
@@ -371,7 +371,7 @@ async fn show_phone_change(
     let fresh = query.map(|q| q.0.other.is_some()).unwrap_or(false);
     match phone_change_page(&state, &user, fresh, None).await {
         Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+        Err(e) => PageError::signed_in(&user.0, e),
     }
 }
 
@@ -385,7 +385,7 @@ async fn submit_phone_change(
         Ok(_) => Redirect::to("/me/phone").into_response(),
         Err(e) => match phone_change_page(&state, &user, true, Some(message(&e))).await {
             Ok(page) => render(classify(&e).0, &page),
-            Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+            Err(e) => PageError::signed_in(&user.0, e),
         },
     }
 }
@@ -400,7 +400,7 @@ async fn verify_phone_change(
         Ok(_) => Redirect::to(&format!("/users/{}?phone_changed=1", user.0.user.id)).into_response(),
         Err(e) => match phone_change_page(&state, &user, false, Some(message(&e))).await {
             Ok(page) => render(classify(&e).0, &page),
-            Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+            Err(e) => PageError::signed_in(&user.0, e),
         },
     }
 }
@@ -440,13 +440,12 @@ async fn revoke_device(
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<PlainForm>,
 ) -> Response {
-    let Some(id) = id.parse::<i64>().ok().filter(|id| *id > 0) else {
-        return PageError::new(Error::NotFound("No such remembered device."), Chrome::signed_in(&user.0))
-            .into_response();
+    let Some(id) = crate::path_id::parse(&id) else {
+        return PageError::signed_in(&user.0, Error::NotFound("No such remembered device."));
     };
     match state.app.revoke_device(&user.0.user, id, &ctx).await {
         Ok(()) => Redirect::to(&format!("/users/{}?device_revoked=1", user.0.user.id)).into_response(),
-        Err(e) => PageError::new(e, Chrome::signed_in(&user.0)).into_response(),
+        Err(e) => PageError::signed_in(&user.0, e),
     }
 }
 

@@ -373,3 +373,24 @@ async fn operator_changes_answer_clearly_and_refusals_are_audited(db: TestDb) {
     // The refused reset changed nothing: Casey is still signed in.
     assert_eq!(casey.get("/api/v1/support/requests").await.status, 200);
 }
+
+/// Ids in paths are parsed in one place: anything but a positive integer names nothing,
+/// on pages (a readable 404 page) and in the API (404 JSON), never a 400 or a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_ids_name_nothing_on_pages_and_in_the_api() {
+    let t = TestApp::new(TestDb::sqlite().await).await;
+    t.account("acme").await;
+    let http = t.signed_in("owner@acme.test").await;
+    for id in ["abc", "0", "-5", "99999999999999999999", "1.5"] {
+        let r = http.get(&format!("/api/v1/users/{id}")).await;
+        assert_eq!((r.status, r.error_code()), (404, "not_found".to_string()), "GET /api/v1/users/{id}");
+        let r = http.post_json(&format!("/api/v1/users/{id}/two-factor/unlock"), &json!({})).await;
+        assert_eq!(r.status, 404, "unlock {id}");
+        let r = http.get(&format!("/users/{id}")).await;
+        assert_eq!(r.status, 404, "page /users/{id}");
+        assert!(r.text().contains("<html") || r.text().contains("<!DOCTYPE"), "a page: {}", r.text());
+    }
+    let (support, _) = operator(&t, "cs@twofold.test").await;
+    let r = support.post_json("/api/v1/support/requests/zz/take", &json!({})).await;
+    assert_eq!(r.status, 404);
+}
