@@ -8,6 +8,7 @@ mod people;
 mod recovery;
 mod setup;
 mod support;
+mod support_operators;
 pub(crate) mod two_factor;
 
 use askama::Template;
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .merge(two_factor::router())
         .merge(admin::router())
         .merge(support::router())
+        .merge(support_operators::router())
         .merge(recovery::router())
         .merge(audit::router())
         .route("/static/app.css", get(stylesheet))

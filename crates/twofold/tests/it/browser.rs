@@ -183,14 +183,7 @@ async fn an_owner_recovers_with_support_and_an_sms_code() {
 
     // An operator signs in (enrolling TOTP), takes the request and grants SMS recovery.
     let operator = owner_browser.another().await;
-    operator.goto(&format!("{}/support/login", server.base)).await;
-    operator.fill("#email", "cs@twofold.test").await;
-    operator.fill("#password", PASSWORD).await;
-    operator.click("#support-login-form button[type=submit]").await;
-    let key = Secret::from_base32(&operator.text("#secret-key").await).unwrap();
-    operator.fill("#code", &code_at(&key, 0)).await;
-    operator.click("#support-code-form button[type=submit]").await;
-    operator.wait_for_path("/support").await;
+    sign_in_operator(&operator, &server, "cs@twofold.test").await;
     operator.click("#queue a").await;
     operator.click("#take").await;
     operator.wait_for_text("#request-status", "taken").await;
@@ -253,23 +246,71 @@ async fn an_owner_recovers_with_support_and_an_sms_code() {
     owner_browser.close().await;
 }
 
+/// SEC-34 in Chromium: an operator locked out after 100 wrong codes is unlocked by another
+/// operator from the operators page, and `twofold support operator list` agrees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_unlocks_another_in_the_browser() {
+    let Some(browser) = Browser::start().await else { return };
+    let server = Server::start(&[], &[]).await;
+    add_operator(&server).await;
+    add_operator_named(&server, "lee@twofold.test").await;
+    // Lee's code counter reaches the lock (what 100 wrong codes leave behind).
+    let url = twofold_app::store::sqlite_url_in(server.data_dir());
+    let store = twofold_app::store::Store::connect(&url, &Default::default()).await.unwrap();
+    let mut conn = store.conn().await.unwrap();
+    let lee = twofold_app::store::operators::by_email(&mut conn, "lee@twofold.test").await.unwrap().unwrap();
+    let key = twofold_app::domain::throttle::ThrottleKey::OperatorTotp { operator_id: lee.id };
+    for _ in 0..100 {
+        twofold_app::store::throttles::record_failure(&mut conn, &key, 0).await.unwrap();
+    }
+    drop(conn);
+
+    sign_in_operator(&browser, &server, "cs@twofold.test").await;
+    browser.click("#nav-operators").await;
+    browser.wait_for_path("/support/operators").await;
+    assert!(browser.text("#operators").await.contains("Locked"));
+    browser.click("#operators form[action='/support/operators/unlock'] button").await;
+    browser.wait_for_text("#operators-notice", "The operator can sign in again.").await;
+    assert!(!browser.text("#operators").await.contains("Locked"));
+
+    let out = std::process::Command::new(crate::support::server::binary())
+        .args(["support", "operator", "list", "--data-dir"])
+        .arg(server.data_dir())
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && listed.contains("lee@twofold.test") && !listed.contains("LOCKED"), "{listed}");
+    let mut conn = store.conn().await.unwrap();
+    let q = twofold_app::store::audit::Query { limit: 100, ..Default::default() };
+    let events = twofold_app::store::audit::list(&mut conn, &q).await.unwrap();
+    assert!(events.iter().any(|e| e.event == "support.operator_unlocked"));
+    browser.close().await;
+}
+
+/// An operator's first sign-in at /support: password, then enrolling the app with its code.
+async fn sign_in_operator(browser: &Browser, server: &Server, email: &str) {
+    browser.goto(&format!("{}/support/login", server.base)).await;
+    browser.fill("#email", email).await;
+    browser.fill("#password", PASSWORD).await;
+    browser.click("#support-login-form button[type=submit]").await;
+    let key = Secret::from_base32(&browser.text("#secret-key").await).unwrap();
+    browser.fill("#code", &code_at(&key, 0)).await;
+    browser.click("#support-code-form button[type=submit]").await;
+    browser.wait_for_path("/support").await;
+}
+
 async fn sign_in_as_owner(browser: &Browser, server: &Server) {
     sign_in_as(browser, server, "ada@acme.test").await;
 }
 
 async fn add_operator(server: &Server) {
+    add_operator_named(server, "cs@twofold.test").await;
+}
+
+async fn add_operator_named(server: &Server, email: &str) {
     use std::io::Write;
     let mut child = std::process::Command::new(crate::support::server::binary())
-        .args([
-            "support",
-            "operator",
-            "add",
-            "--email",
-            "cs@twofold.test",
-            "--name",
-            "Casey Support",
-            "--password-stdin",
-        ])
+        .args(["support", "operator", "add", "--email", email, "--name", "Casey Support", "--password-stdin"])
         .arg("--data-dir")
         .arg(server.data_dir())
         .stdin(std::process::Stdio::piped())

@@ -26,6 +26,7 @@ on_both_databases!(
     sec_10_key_rotation_reseals_the_operators_keys_too,
     migration_7_moves_operators_authenticator_apps,
     operator_changes_answer_clearly_and_refusals_are_audited,
+    sec_34_an_operator_unlocks_another_on_the_support_pages,
 );
 
 async fn fail(t: &TestApp, key: &ThrottleKey, times: u32) {
@@ -393,4 +394,33 @@ async fn malformed_ids_name_nothing_on_pages_and_in_the_api() {
     let (support, _) = operator(&t, "cs@twofold.test").await;
     let r = support.post_json("/api/v1/support/requests/zz/take", &json!({})).await;
     assert_eq!(r.status, 404);
+}
+
+/// SEC-34 on the support pages: another operator sees the lock and unlocks it with a
+/// button; nobody gets buttons for themselves, and a forged form for oneself is refused.
+async fn sec_34_an_operator_unlocks_another_on_the_support_pages(db: TestDb) {
+    let t = TestApp::new(db).await;
+    operator(&t, "locked@twofold.test").await;
+    let (helper, _) = operator(&t, "helper@twofold.test").await;
+    let locked = t.app.operators().await.unwrap().into_iter().find(|o| o.email == "locked@twofold.test").unwrap();
+    fail(&t, &ThrottleKey::OperatorTotp { operator_id: locked.id }, 100).await;
+    let page = helper.get("/support/operators").await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains("Locked") && html.contains("/support/operators/unlock"), "{html}");
+    assert_eq!(html.matches("name=\"email\" value=\"helper@twofold.test\"").count(), 0, "no buttons on one's own line");
+    let csrf = page.form_csrf();
+    let r =
+        helper.post_form("/support/operators/unlock", &[("csrf_token", &csrf), ("email", "locked@twofold.test")]).await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(failures(&t, &ThrottleKey::OperatorTotp { operator_id: locked.id }).await, 0);
+    assert!(helper.get("/support/operators?done=unlock").await.text().contains("can sign in again"));
+    let r = helper
+        .post_form("/support/operators/reset-totp", &[("csrf_token", &csrf), ("email", "helper@twofold.test")])
+        .await;
+    assert_eq!(r.status, 403);
+    let r = helper
+        .post_form("/support/operators/unlock", &[("csrf_token", "forged"), ("email", "locked@twofold.test")])
+        .await;
+    assert_eq!(r.status, 403, "the form needs the session's CSRF token (SEC-25)");
 }
