@@ -11,7 +11,7 @@ use twofold_domain::throttle::ThrottleKey;
 use twofold_store::accounts::{self, Policy};
 use twofold_store::sessions::{self, SessionRow};
 use twofold_store::users;
-use twofold_store::{Realm, commit, notices, throttles, totp};
+use twofold_store::{Realm, commit, notices, throttles};
 
 use crate::audit::{Parties, record};
 use crate::{App, Error, RequestContext, Result};
@@ -207,7 +207,7 @@ impl App {
         if policy.require_two_factor_since.is_none() {
             return Ok(Requirement::Met);
         }
-        let has = totp::state(&mut conn, Realm::People, user.id).await?.is_enabled();
+        let has = twofold_store::factors::of_person(&mut conn, user.id).await?.is_on();
         Ok(policy::requirement(policy.require_two_factor_since, policy.grace_days, has, self.now()))
     }
 

@@ -75,6 +75,18 @@ impl<'a> Guard<'a> {
         Guard { key, rejected_event: "phone.code_rejected", subject: Subject::Person(person), method: "sms" }
     }
 
+    pub fn recovery_code(person: &'a Person) -> Self {
+        let key = ThrottleKey::RecoveryCode { user_id: person.id };
+        let rejected_event = "sign_in.recovery_code_rejected";
+        Guard { key, rejected_event, subject: Subject::Person(person), method: "recovery_code" }
+    }
+
+    /// Security keys at the second step and passkeys without a password share a counter.
+    pub fn webauthn(person: &'a Person) -> Self {
+        let key = ThrottleKey::WebAuthn { user_id: person.id };
+        Guard { key, rejected_event: "sign_in.webauthn_rejected", subject: Subject::Person(person), method: "webauthn" }
+    }
+
     pub fn operator_password(email: &'a str) -> Self {
         let key = ThrottleKey::OperatorPassword { email: email.to_owned() };
         Guard {
@@ -89,10 +101,6 @@ impl<'a> Guard<'a> {
         let key = ThrottleKey::OperatorTotp { operator_id: operator.id };
         let subject = Subject::Operator { email: &operator.email };
         Guard { key, rejected_event: "support.totp_rejected", subject, method: "totp" }
-    }
-
-    fn is_password(&self) -> bool {
-        self.method == "password"
     }
 
     fn parties(&self) -> Parties {
@@ -139,6 +147,11 @@ impl Rejection {
     pub const REPLAY: Rejection = Rejection { reason: "replay", clock_offset_seconds: None };
     pub const WRONG_PASSWORD: Rejection = Rejection { reason: "wrong_password", clock_offset_seconds: None };
     pub const UNKNOWN_EMAIL: Rejection = Rejection { reason: "unknown_email", clock_offset_seconds: None };
+
+    /// A rejection with only a reason (security keys, recovery codes).
+    pub const fn because(reason: &'static str) -> Rejection {
+        Rejection { reason, clock_offset_seconds: None }
+    }
 
     /// A TOTP check that did not pass, as a rejection.
     pub fn of_totp(outcome: Verification) -> Rejection {
@@ -232,8 +245,12 @@ impl App {
             Ok::<_, Error>(())
         };
         match written.await {
-            Ok(()) if guard.is_password() => Error::InvalidCredentials,
-            Ok(()) => Error::InvalidCode { clock_offset_seconds: rejection.clock_offset_seconds },
+            Ok(()) => match guard.method {
+                "password" => Error::InvalidCredentials,
+                "recovery_code" => Error::InvalidRecoveryCode,
+                "webauthn" => Error::InvalidSecurityKey,
+                _ => Error::InvalidCode { clock_offset_seconds: rejection.clock_offset_seconds },
+            },
             Err(e) => e,
         }
     }

@@ -116,6 +116,7 @@ impl App {
         for realm in Realm::ALL {
             swept += sessions::delete_expired(&mut conn, realm, self.now()).await?;
         }
+        swept += twofold_store::security_keys::sweep_ceremonies(&mut conn, self.now()).await?;
         Ok(swept)
     }
 

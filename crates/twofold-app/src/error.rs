@@ -14,6 +14,13 @@ pub enum Error {
     /// A wrong, replayed or mistimed one-time code; the offset when it matched a nearby time.
     #[error("{}", crate::two_factor::invalid_code_message(*clock_offset_seconds))]
     InvalidCode { clock_offset_seconds: Option<i64> },
+    /// A recovery code that is wrong or already used.
+    #[error("That recovery code is not valid or was already used. Each code works once.")]
+    InvalidRecoveryCode,
+    /// A security key or passkey answer that did not verify (signature, origin, challenge,
+    /// counter, or a credential that is not this person's).
+    #[error("That security key or passkey was not accepted. Try again, or use another way to sign in.")]
+    InvalidSecurityKey,
     /// 100 consecutive failures: only an administrator or support can reset it.
     #[error("Two-factor authentication is locked after too many wrong codes. Ask your administrator to unlock it.")]
     SecondFactorLocked,

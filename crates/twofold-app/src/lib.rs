@@ -15,6 +15,8 @@ pub mod people;
 pub mod phone;
 pub mod qr;
 pub mod recovery;
+pub mod recovery_codes;
+pub mod security_keys;
 pub mod secrets;
 pub mod setup;
 pub mod sign_in;
@@ -96,6 +98,8 @@ struct Inner {
     config: AppConfig,
     passwords: Passwords,
     secrets: Secrets,
+    /// WebAuthn's relying party, from the public URL; none when that names an IP address.
+    relying_party: Option<webauthn_rs::Webauthn>,
 }
 
 impl App {
@@ -107,7 +111,12 @@ impl App {
         entropy: Arc<dyn Entropy>,
     ) -> Result<App> {
         let passwords = Passwords::new(config.passwords)?;
-        Ok(App { inner: Arc::new(Inner { store, clock, entropy, config, passwords, secrets }) })
+        let relying_party = security_keys::relying_party(&config.public_url, &config.issuer);
+        if relying_party.is_none() {
+            tracing::warn!(public_url = %config.public_url, "security keys are off: the public URL needs a host name");
+        }
+        let inner = Inner { store, clock, entropy, config, passwords, secrets, relying_party };
+        Ok(App { inner: Arc::new(inner) })
     }
 
     /// The production wiring: the system clock and the OS CSPRNG.
@@ -133,6 +142,10 @@ impl App {
 
     pub(crate) fn secrets(&self) -> &Secrets {
         &self.inner.secrets
+    }
+
+    pub(crate) fn relying_party(&self) -> Option<&webauthn_rs::Webauthn> {
+        self.inner.relying_party.as_ref()
     }
 
     pub(crate) fn passwords(&self) -> &Passwords {

@@ -9,7 +9,8 @@ use twofold_domain::phone::mask;
 use twofold_domain::policy::{self, Requirement};
 use twofold_domain::{Role, password, person_name, token};
 use twofold_store::users::{self, NewUser, UserRow};
-use twofold_store::{accounts, commit, links, phones, totp};
+use twofold_domain::factors::SecondFactors;
+use twofold_store::{accounts, commit, factors, links, phones};
 
 use std::collections::HashMap;
 
@@ -39,6 +40,8 @@ pub struct Profile {
 pub struct PersonSummary {
     pub user: Person,
     pub two_factor_since: Option<i64>,
+    /// Which methods they have (the app, keys, codes left).
+    pub factors: SecondFactors,
     /// The verified number, masked.
     pub phone: Option<String>,
     /// What the account's 2FA policy asks of them.
@@ -64,7 +67,7 @@ impl App {
         permissions::may_list_people(&actor.facts())?;
         let mut conn = self.store().conn().await?;
         let account = actor.account_id;
-        let since: HashMap<i64, i64> = totp::enabled_in_account(&mut conn, account).await?.into_iter().collect();
+        let factors: HashMap<i64, SecondFactors> = factors::in_account(&mut conn, account).await?.into_iter().collect();
         let phones: HashMap<i64, String> = phones::in_account(&mut conn, account).await?.into_iter().collect();
         let policy = accounts::policy(&mut conn, account).await?;
         let now = self.now();
@@ -73,7 +76,8 @@ impl App {
             .into_iter()
             .map(UserRow::into_person)
             .map(|user| {
-                let two_factor_since = since.get(&user.id).copied();
+                let factors = factors.get(&user.id).copied().unwrap_or(SecondFactors::NONE);
+                let two_factor_since = factors.enabled_since();
                 let phone = phones.get(&user.id).map(|p| mask(p));
                 let requirement = policy::requirement(
                     policy.require_two_factor_since,
@@ -81,7 +85,7 @@ impl App {
                     two_factor_since.is_some(),
                     now,
                 );
-                PersonSummary { user, two_factor_since, phone, requirement }
+                PersonSummary { user, two_factor_since, factors, phone, requirement }
             })
             .collect())
     }

@@ -9,7 +9,8 @@ use twofold_domain::session::Stage;
 use twofold_domain::sms::Purpose;
 use twofold_domain::{Role, phone};
 use twofold_store::recovery::{self, GrantRow, RequestRow};
-use twofold_store::{Conn, Realm, commit, phones, totp, users};
+use twofold_domain::factors::Method;
+use twofold_store::{Conn, commit, factors, phones, users};
 
 use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::{Parties, record};
@@ -50,21 +51,17 @@ impl App {
         Ok(phone.map(|p| (grant, Phone::from_stored(p.e164))))
     }
 
-    /// The second-factor methods offered to this person now, given whether their app is on.
-    pub(crate) async fn second_factor_methods_on(
-        &self,
-        conn: &mut Conn,
-        user_id: i64,
-        app_on: bool,
-    ) -> Result<Vec<&'static str>> {
-        let mut methods = Vec::new();
-        if app_on {
-            methods.push("totp");
-        }
-        if self.active_grant_on(conn, user_id).await?.is_some() {
-            methods.push("sms");
-        }
-        Ok(methods)
+    /// The second-factor methods offered to this person now (`webauthn`, `totp`,
+    /// `recovery_code`, `sms`), for the code page.
+    pub async fn second_factor_methods(&self, user_id: i64) -> Result<Vec<&'static str>> {
+        let mut conn = self.store().conn().await?;
+        self.second_factor_methods_on(&mut conn, user_id).await
+    }
+
+    pub(crate) async fn second_factor_methods_on(&self, conn: &mut Conn, user_id: i64) -> Result<Vec<&'static str>> {
+        let factors = factors::of_person(conn, user_id).await?;
+        let grant = self.active_grant_on(conn, user_id).await?.is_some();
+        Ok(factors.methods(grant).into_iter().map(Method::as_str).collect())
     }
 
     /// Sends (or resends) a sign-in code by SMS, bound to this half-finished sign-in.
@@ -102,7 +99,7 @@ impl App {
             let mut tx = self.store().begin().await?;
             armed.succeeded(&mut tx).await?;
             // A rare path: the read stays in the transaction rather than costing a connection.
-            let since = totp::state(&mut tx, Realm::People, user.id).await?.enabled_since();
+            let since = factors::of_person(&mut tx, user.id).await?.enabled_since();
             let done = self.complete_sign_in(&mut tx, pending, SecondStep::SmsRecovery, since, ctx).await?;
             commit(tx).await?;
             Ok(Verdict::Accepted(done))

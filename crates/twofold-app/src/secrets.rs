@@ -70,6 +70,10 @@ impl Secrets {
         self.current().mac(label, data)
     }
 
+    pub fn mac_under_each_key(&self, label: &str, data: &[u8]) -> Vec<String> {
+        self.current().mac_under_each_key(label, data)
+    }
+
     pub fn verify_mac(&self, label: &str, data: &[u8], stored: &str) -> bool {
         self.current().verify_mac(label, data, stored)
     }

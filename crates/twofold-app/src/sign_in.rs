@@ -9,7 +9,7 @@ use twofold_domain::policy::Requirement;
 use twofold_domain::session::Stage;
 use twofold_domain::token;
 use twofold_store::sessions::{self, SessionRow};
-use twofold_store::{Conn, Realm, commit, devices, totp, users};
+use twofold_store::{Conn, Realm, commit, devices, factors, users};
 
 use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::{Parties, record};
@@ -84,6 +84,8 @@ pub struct PasswordAttempt<'a> {
 pub(crate) enum SecondStep {
     Totp,
     SmsRecovery,
+    RecoveryCode,
+    WebAuthn,
 }
 
 impl SecondStep {
@@ -91,7 +93,14 @@ impl SecondStep {
         match self {
             SecondStep::Totp => "totp",
             SecondStep::SmsRecovery => "sms_recovery",
+            SecondStep::RecoveryCode => "recovery_code",
+            SecondStep::WebAuthn => "webauthn",
         }
+    }
+
+    /// Support's SMS grant is a way back in, not a factor a browser may be remembered by.
+    fn may_remember_browser(self) -> bool {
+        self != SecondStep::SmsRecovery
     }
 }
 
@@ -135,10 +144,10 @@ impl App {
             let mut new = self.after_password(&mut tx, user, attempt, ctx, now).await?;
             commit(tx).await?;
             // The methods are read after the commit: nothing of the write transaction
-            // waits for them. The second step is asked only of people with the app on.
+            // waits for them. The second step is asked only of people with a factor on.
             if new.stage == Stage::SecondFactor {
                 let mut conn = self.store().conn().await?;
-                new.methods = self.second_factor_methods_on(&mut conn, user.id, true).await?;
+                new.methods = self.second_factor_methods_on(&mut conn, user.id).await?;
             }
             Ok(Verdict::Accepted(new))
         })
@@ -155,8 +164,8 @@ impl App {
         ctx: &RequestContext,
         now: i64,
     ) -> Result<NewSessionToken> {
-        let state = totp::state(tx, Realm::People, user.id).await?;
-        let two_factor = state.is_enabled();
+        let factors = factors::of_person(tx, user.id).await?;
+        let two_factor = factors.is_on();
         // A remembered browser skips the code, never the password (SEC-23).
         let remembered = two_factor && self.device_is_remembered(tx, user.id, attempt.device_token, now).await?;
         let stage = if two_factor && !remembered { Stage::SecondFactor } else { Stage::SignedIn };
@@ -169,7 +178,7 @@ impl App {
         } else {
             record(tx, now, ctx, Parties::own(user), "sign_in.password_ok", json!({ "next": "totp" })).await?;
         }
-        Ok(NewSessionToken::new(issued, user, state.enabled_since()))
+        Ok(NewSessionToken::new(issued, user, factors.enabled_since()))
     }
 
     /// Promotes a half-finished sign-in after its second step: the pending session is
@@ -191,15 +200,28 @@ impl App {
         let method = (how == SecondStep::SmsRecovery).then_some(how.as_str());
         let options = SessionOptions { remember_device: false, method };
         let issued = self.open_session(tx, Realm::People, user.id, Stage::SignedIn, options, ctx).await?;
-        let remember = pending.session.remember_device && how == SecondStep::Totp;
+        let remember = pending.session.remember_device && how.may_remember_browser();
         let device_token = if remember { Some(self.remember_device(tx, user, ctx, now).await?) } else { None };
         users::record_sign_in(tx, user.id, now).await?;
-        let detail = match how {
-            SecondStep::Totp => json!({ "method": "totp", "remembered": device_token.is_some() }),
-            SecondStep::SmsRecovery => json!({ "method": "sms_recovery" }),
-        };
+        let detail = json!({ "method": how.as_str(), "remembered": device_token.is_some() });
         record(tx, now, ctx, Parties::own(user), "sign_in.succeeded", detail).await?;
         Ok(NewSessionToken { device_token, ..NewSessionToken::new(issued, user, two_factor_since) })
+    }
+
+    /// A passkey with user verification signed the person in: both factors at once.
+    pub(crate) async fn complete_passkey_sign_in(
+        &self,
+        tx: &mut Conn,
+        user: &Person,
+        ctx: &RequestContext,
+    ) -> Result<NewSessionToken> {
+        let now = self.now();
+        let options = SessionOptions { remember_device: false, method: Some("passkey") };
+        let issued = self.open_session(tx, Realm::People, user.id, Stage::SignedIn, options, ctx).await?;
+        users::record_sign_in(tx, user.id, now).await?;
+        record(tx, now, ctx, Parties::own(user), "sign_in.succeeded", json!({ "method": "passkey" })).await?;
+        let since = factors::of_person(tx, user.id).await?.enabled_since();
+        Ok(NewSessionToken::new(issued, user, since))
     }
 
     /// Whether `password` matches the stored hash (or costs the same when there is none).

@@ -368,7 +368,7 @@ impl App {
             .await?;
         let account_name =
             twofold_store::accounts::get(&mut conn, user.account_id).await?.map(|a| a.name).unwrap_or_default();
-        let two_factor_since = totp::state(&mut conn, Realm::People, user.id).await?.enabled_since();
+        let two_factor_since = twofold_store::factors::of_person(&mut conn, user.id).await?.enabled_since();
         let phone = phones::get(&mut conn, user.id).await?.map(|p| mask(&p.e164));
         let grant = recovery::open_grant(&mut conn, user.id).await?;
         let q =

@@ -9,7 +9,8 @@ use twofold_domain::person::Person;
 use twofold_domain::session::Stage;
 use twofold_domain::sms::Purpose;
 use twofold_domain::throttle::ThrottleKey;
-use twofold_store::{Conn, Realm, commit, devices, phones, throttles, totp};
+use twofold_domain::factors::SecondFactors;
+use twofold_store::{Conn, Realm, commit, devices, factors, phones, recovery_codes, security_keys, throttles, totp};
 
 use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::{Parties, record};
@@ -37,14 +38,18 @@ impl std::fmt::Debug for Enrolment {
 /// A person's second-factor state as pages and the API show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TwoFactorStatus {
+    /// The authenticator app's state (what the wizard shows).
     pub state: TotpState,
+    /// Every factor: the app, security keys, recovery codes left.
+    pub factors: SecondFactors,
     /// Some second factor of theirs is locked after 100 wrong codes.
     pub locked: bool,
 }
 
 impl TwoFactorStatus {
+    /// When 2FA went on, by the app or a security key.
     pub fn enabled_at(&self) -> Option<i64> {
-        self.state.enabled_since()
+        self.factors.enabled_since()
     }
 }
 
@@ -54,9 +59,9 @@ pub type Device = devices::DeviceRow;
 impl App {
     pub async fn two_factor_status(&self, user_id: i64) -> Result<TwoFactorStatus> {
         let mut conn = self.store().conn().await?;
-        let state = totp::state(&mut conn, Realm::People, user_id).await?;
+        let factors = factors::of_person(&mut conn, user_id).await?;
         let locked = self.any_locked(&mut conn, &ThrottleKey::second_factors_of_person(user_id)).await?;
-        Ok(TwoFactorStatus { state, locked })
+        Ok(TwoFactorStatus { state: factors.totp, factors, locked })
     }
 
     /// Issues a new secret (160 bits from the CSPRNG, SEC-02) for the wizard. Starting again
@@ -152,8 +157,14 @@ impl App {
     }
 
     /// Step 4's code: the number is verified and 2FA turns on. Remembered browsers of an
-    /// earlier enrolment end (SEC-23).
-    pub async fn verify_enrolment_phone(&self, user: &Person, code: &str, ctx: &RequestContext) -> Result<()> {
+    /// earlier enrolment end (SEC-23). When this is the person's first factor, answers their
+    /// new recovery codes (SEC-35), shown once on the wizard's last screen.
+    pub async fn verify_enrolment_phone(
+        &self,
+        user: &Person,
+        code: &str,
+        ctx: &RequestContext,
+    ) -> Result<Option<Vec<String>>> {
         let mut conn = self.store().conn().await?;
         let row = pending_row(&mut conn, user.id).await?;
         drop(conn);
@@ -168,6 +179,10 @@ impl App {
             if !totp::enable(&mut tx, Realm::People, user.id, now).await? {
                 return Err(Error::conflict("enrolment_changed", "The set-up was restarted elsewhere; start again."));
             }
+            // A security key may have turned 2FA on before: then its codes stay.
+            let first_factor = factors::of_person(&mut tx, user.id).await?.security_keys == 0;
+            let codes =
+                if first_factor { Some(self.issue_recovery_codes(&mut tx, user, ctx, now).await?) } else { None };
             armed.succeeded(&mut tx).await?;
             phones::set_verified(&mut tx, user.id, phone.e164(), now).await?;
             devices::delete_for_user(&mut tx, user.id).await?;
@@ -175,7 +190,7 @@ impl App {
             let detail = json!({ "method": "totp", "phone": phone.masked() });
             record(&mut tx, now, ctx, Parties::own(user), "two_factor.enabled", detail).await?;
             commit(tx).await?;
-            Ok(Verdict::Accepted(()))
+            Ok(Verdict::Accepted(codes))
         })
         .await
     }
@@ -261,8 +276,9 @@ impl App {
         Ok(())
     }
 
-    /// Removes the key, remembered browsers, every failure count and the verified number of
-    /// `user`, telling the number first (SEC-28). Answers false when 2FA was not on.
+    /// Removes the app's key, security keys, recovery codes, remembered browsers, every
+    /// failure count and the verified number of `user`, telling the number first (SEC-28).
+    /// Answers false when 2FA was not on.
     pub(crate) async fn tear_down_two_factor(
         &self,
         conn: &mut Conn,
@@ -270,7 +286,11 @@ impl App {
         sms: &str,
         now: i64,
     ) -> Result<bool> {
-        if !totp::delete(conn, Realm::People, user.id).await? {
+        let was_on = factors::of_person(conn, user.id).await?.is_on();
+        totp::delete(conn, Realm::People, user.id).await?;
+        security_keys::delete_for_user(conn, user.id).await?;
+        recovery_codes::delete_for_user(conn, user.id).await?;
+        if !was_on {
             return Ok(false);
         }
         devices::delete_for_user(conn, user.id).await?;

@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod credential;
 pub mod email;
+pub mod factors;
 pub mod otp;
 pub mod password;
 pub mod permissions;
@@ -14,6 +15,7 @@ pub mod person_name;
 pub mod phone;
 pub mod policy;
 pub mod recovery;
+pub mod recovery_code;
 pub mod role;
 pub mod session;
 pub mod sms;

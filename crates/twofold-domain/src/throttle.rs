@@ -71,6 +71,10 @@ pub enum ThrottleKey {
     SmsSignIn { user_id: i64 },
     /// A person's phone-verification codes (the wizard's Step 4, changing the number).
     PhoneVerification { user_id: i64 },
+    /// A person's recovery codes.
+    RecoveryCode { user_id: i64 },
+    /// A person's security keys and passkeys (a failed signature, a counter gone back).
+    WebAuthn { user_id: i64 },
     /// Passwords tried for an operator's email.
     OperatorPassword { email: String },
     /// An operator's authenticator-app codes.
@@ -85,6 +89,8 @@ impl ThrottleKey {
             ThrottleKey::Totp { user_id } => format!("totp:{user_id}"),
             ThrottleKey::SmsSignIn { user_id } => format!("sms-sign-in:{user_id}"),
             ThrottleKey::PhoneVerification { user_id } => format!("phone-verification:{user_id}"),
+            ThrottleKey::RecoveryCode { user_id } => format!("recovery-code:{user_id}"),
+            ThrottleKey::WebAuthn { user_id } => format!("webauthn:{user_id}"),
             ThrottleKey::OperatorPassword { email } => format!("operator-password:{email}"),
             ThrottleKey::OperatorTotp { operator_id } => format!("operator-totp:{operator_id}"),
         }
@@ -105,6 +111,8 @@ impl ThrottleKey {
             ThrottleKey::Totp { user_id },
             ThrottleKey::SmsSignIn { user_id },
             ThrottleKey::PhoneVerification { user_id },
+            ThrottleKey::RecoveryCode { user_id },
+            ThrottleKey::WebAuthn { user_id },
         ]
     }
 
@@ -161,8 +169,9 @@ mod tests {
     fn sec_34_every_counter_has_its_own_name_and_unlock_reaches_them_all() {
         let keys = ThrottleKey::second_factors_of_person(7);
         let names: std::collections::HashSet<String> = keys.iter().map(ThrottleKey::subject).collect();
-        assert_eq!(names.len(), 3);
+        assert_eq!(names.len(), 5);
         assert!(names.contains("totp:7") && names.contains("sms-sign-in:7"));
+        assert!(names.contains("recovery-code:7") && names.contains("webauthn:7"));
         assert!(keys.iter().all(|k| k.policy() == ThrottlePolicy::SECOND_FACTOR));
         let op = ThrottleKey::all_of_operator(3, "cs@example.com");
         assert_eq!(op.len(), 2);

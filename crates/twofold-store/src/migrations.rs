@@ -45,6 +45,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_realms.sql"),
         include_str!("../migrations/postgres/0007_realms.sql"),
     ),
+    (
+        8,
+        "more factors",
+        include_str!("../migrations/sqlite/0008_more_factors.sql"),
+        include_str!("../migrations/postgres/0008_more_factors.sql"),
+    ),
 ];
 
 /// The migrations up to and including `up_to` for one backend.

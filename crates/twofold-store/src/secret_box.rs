@@ -497,6 +497,12 @@ impl SecretBox {
         format!("k{}:{}", entry.id, HEXLOWER.encode(&mac_with(entry, label, data)))
     }
 
+    /// The MAC of `data` under every key of the ring, in [`SecretBox::mac`]'s form: to find
+    /// a stored hash by equality although it may predate a rotation.
+    pub fn mac_under_each_key(&self, label: &str, data: &[u8]) -> Vec<String> {
+        self.keyring.entries().map(|e| format!("k{}:{}", e.id, HEXLOWER.encode(&mac_with(e, label, data)))).collect()
+    }
+
     /// Whether `stored` (from [`SecretBox::mac`]) is the MAC of `data`, in constant time.
     pub fn verify_mac(&self, label: &str, data: &[u8], stored: &str) -> bool {
         let Some((id, hex)) = stored.strip_prefix('k').and_then(|rest| rest.split_once(':')) else {

@@ -18,7 +18,8 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
     match e {
         Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
         Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
-        Error::InvalidCode { .. } => (StatusCode::UNAUTHORIZED, "invalid_code"),
+        Error::InvalidCode { .. } | Error::InvalidRecoveryCode => (StatusCode::UNAUTHORIZED, "invalid_code"),
+        Error::InvalidSecurityKey => (StatusCode::UNAUTHORIZED, "invalid_credential"),
         Error::SecondFactorLocked => (StatusCode::FORBIDDEN, "second_factor_locked"),
         Error::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
         Error::Denied(Denied::NotFound) | Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),

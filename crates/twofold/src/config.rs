@@ -140,7 +140,12 @@ impl Config {
     }
 
     pub fn public_url(&self) -> String {
-        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_string()
+        // WebAuthn needs a host name, not an address: on loopback that is `localhost`.
+        let default = || match self.listen.strip_prefix("127.0.0.1:") {
+            Some(port) => format!("http://localhost:{port}"),
+            None => format!("http://{}", self.listen),
+        };
+        self.public_url.clone().unwrap_or_else(default).trim_end_matches('/').to_string()
     }
 
     /// Where the encryption keys come from: configuration, or the key file.

@@ -106,13 +106,20 @@ async fn me(State(state): State<AppState>, ApiUser(session): ApiUser) -> ApiResu
     let account_name = state.app.account_name(user.account_id).await?;
     let profile = state.app.profile(user, user.id).await?;
     let (enabled_at, phone) = (profile.two_factor.enabled_at(), profile.phone);
+    let factors = profile.two_factor.factors;
     Ok(Json(MeView {
         id: user.id,
         email: user.email.clone(),
         name: user.name.clone(),
         role: user.role.as_str().into(),
         account: AccountView { id: user.account_id, name: account_name },
-        two_factor: TwoFactorView { enabled: enabled_at.is_some(), phone, enabled_at },
+        two_factor: TwoFactorView {
+            enabled: enabled_at.is_some(),
+            recovery_codes_left: factors.recovery_codes_left,
+            security_keys: factors.security_keys,
+            phone,
+            enabled_at,
+        },
         csrf_token: session.csrf_token.clone(),
     }))
 }

@@ -7,6 +7,8 @@ mod auth;
 mod body;
 mod people;
 mod recovery;
+mod recovery_codes;
+mod security_keys;
 mod setup;
 mod support;
 mod two_factor;
@@ -52,6 +54,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(two_factor::router())
         .merge(admin::router())
         .merge(recovery::router())
+        .merge(recovery_codes::router())
+        .merge(security_keys::router())
         .merge(support::router())
         .route("/api/openapi.json", get(serve_document))
 }

@@ -97,6 +97,9 @@ pub struct NextStep {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Enabled {
     enabled: bool,
+    /// Ten recovery codes, shown this once, when this turned 2FA on for the first time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_codes: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -167,8 +170,8 @@ async fn enrolment_phone_verify(
     Client(ctx): Client,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> ApiResult<Json<Enabled>> {
-    state.app.verify_enrolment_phone(&session.user, &body.code, &ctx).await?;
-    Ok(Json(Enabled { enabled: true }))
+    let recovery_codes = state.app.verify_enrolment_phone(&session.user, &body.code, &ctx).await?;
+    Ok(Json(Enabled { enabled: true, recovery_codes }))
 }
 
 /// Changes the verified number: the password, then a code sent to the new number (SEC-16).

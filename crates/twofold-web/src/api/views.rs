@@ -40,6 +40,10 @@ pub struct AccountView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TwoFactorView {
     pub enabled: bool,
+    /// Unused recovery codes left (never the codes).
+    pub recovery_codes_left: u32,
+    /// Security keys and passkeys registered.
+    pub security_keys: u32,
     /// The verified phone number, masked.
     pub phone: Option<String>,
     pub enabled_at: Option<i64>,

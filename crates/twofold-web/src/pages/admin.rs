@@ -36,14 +36,14 @@ fn id_of(raw: &str) -> Result<i64, Error> {
 
 #[derive(Template)]
 #[template(path = "confirm.html")]
-struct ConfirmPage {
-    chrome: Chrome,
-    title: &'static str,
-    explanation: String,
-    action: String,
-    button: &'static str,
-    back: String,
-    error: Option<String>,
+pub(super) struct ConfirmPage {
+    pub chrome: Chrome,
+    pub title: &'static str,
+    pub explanation: String,
+    pub action: String,
+    pub button: &'static str,
+    pub back: String,
+    pub error: Option<String>,
 }
 
 /// The pop-up that confirms an action on a person with the caller's password.

@@ -9,6 +9,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use twofold_app::Error;
 use twofold_app::Person;
+use twofold_app::domain::factors::SecondFactors;
 use twofold_app::domain::permissions;
 use twofold_app::domain::policy::Requirement;
 use twofold_app::domain::{Role, permissions::Denied};
@@ -72,7 +73,26 @@ struct PersonView {
     phone: String,
     /// Set when the account requires 2FA and this person has not complied.
     non_compliance: Option<String>,
+    /// The second-factor methods they have, e.g. "App, 2 security keys, 8 recovery codes".
+    methods: String,
     last_sign_in: String,
+}
+
+/// The Users tab's words for a person's methods.
+fn methods_text(f: &SecondFactors) -> String {
+    let mut parts = Vec::new();
+    if f.totp.is_enabled() {
+        parts.push("App".to_string());
+    }
+    match f.security_keys {
+        0 => {}
+        1 => parts.push("1 security key".into()),
+        n => parts.push(format!("{n} security keys")),
+    }
+    if f.is_on() {
+        parts.push(format!("{} recovery codes", f.recovery_codes_left));
+    }
+    parts.join(", ")
 }
 
 impl PersonView {
@@ -90,6 +110,7 @@ impl PersonView {
             two_factor,
             phone: String::new(),
             non_compliance: None,
+            methods: String::new(),
             last_sign_in: when(u.last_sign_in_at),
         }
     }
@@ -100,7 +121,12 @@ impl PersonView {
             Requirement::DueBy { deadline } => Some(format!("Required by {}", when(Some(deadline)))),
             Requirement::Overdue => Some("Required: overdue".to_string()),
         };
-        Self { phone: p.phone.clone().unwrap_or_default(), non_compliance, ..Self::new(&p.user, p.two_factor_since) }
+        Self {
+            phone: p.phone.clone().unwrap_or_default(),
+            non_compliance,
+            methods: methods_text(&p.factors),
+            ..Self::new(&p.user, p.two_factor_since)
+        }
     }
 }
 
@@ -128,6 +154,7 @@ async fn users_page(state: &AppState, session: &CurrentSession) -> Result<UsersP
             let own = state.app.profile(me, me.id).await?;
             vec![PersonSummary {
                 two_factor_since: own.two_factor.enabled_at(),
+                factors: own.two_factor.factors,
                 phone: own.phone,
                 user: own.person,
                 requirement: session.requirement,
@@ -224,6 +251,12 @@ struct ProfilePage {
     person: PersonView,
     is_self: bool,
     two_factor_on: bool,
+    /// The authenticator app is on (else the wizard is offered, also beside a key).
+    app_on: bool,
+    recovery_codes_left: u32,
+    recovery_codes_low: bool,
+    security_key_count: u32,
+    security_keys: Vec<KeyView>,
     can_disable: bool,
     can_unlock: bool,
     can_sign_out: bool,
@@ -236,8 +269,19 @@ struct ProfilePage {
     error: Option<String>,
 }
 
+/// A security key as the profile lists it.
+struct KeyView {
+    id: i64,
+    name: String,
+    created: String,
+    last_used: String,
+    passkey: bool,
+}
+
 #[derive(Debug, Deserialize, Default)]
 pub struct ProfileQuery {
+    #[serde(default)]
+    key_removed: Option<String>,
     #[serde(default)]
     role_changed: Option<String>,
     #[serde(default)]
@@ -275,13 +319,13 @@ async fn profile(
         None
     };
     let is_self = person.id == session.user.id;
-    let devices = if is_self {
-        match state.app.devices(person).await {
-            Ok(devices) => devices,
+    let (devices, keys) = if is_self {
+        match tokio::try_join!(state.app.devices(person), state.app.security_keys(person)) {
+            Ok(both) => both,
             Err(e) => return PageError::new(e, chrome).into_response(),
         }
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     let q = query.map(|q| q.0).unwrap_or_default();
     let notice = if q.role_changed.is_some() {
@@ -296,6 +340,8 @@ async fn profile(
         Some(format!("{} is signed out everywhere.", person.name))
     } else if q.phone_changed.is_some() {
         Some("Your mobile number is changed. We told your previous number by SMS.".into())
+    } else if q.key_removed.is_some() {
+        Some("The security key is removed.".into())
     } else if q.device_revoked.is_some() {
         Some("That browser will ask for a code at its next sign-in.".into())
     } else {
@@ -305,9 +351,23 @@ async fn profile(
         chrome,
         person: PersonView::new(person, status.enabled_at()),
         is_self,
-        two_factor_on: status.state.is_enabled(),
+        two_factor_on: status.factors.is_on(),
+        app_on: status.state.is_enabled(),
+        recovery_codes_left: status.factors.recovery_codes_left,
+        recovery_codes_low: status.factors.recovery_codes_low(),
+        security_key_count: status.factors.security_keys,
+        security_keys: keys
+            .into_iter()
+            .map(|k| KeyView {
+                id: k.id,
+                name: k.name,
+                created: when(Some(k.created_at)),
+                last_used: when(k.last_used_at),
+                passkey: k.passkey,
+            })
+            .collect(),
         // Buttons come from the capabilities the app computed with the routes' own rules.
-        can_disable: !is_self && status.state.is_enabled() && caps.disable_two_factor,
+        can_disable: !is_self && status.factors.is_on() && caps.disable_two_factor,
         can_unlock: status.locked && caps.unlock_two_factor,
         can_sign_out: !is_self && caps.sign_out_everywhere,
         can_transfer: caps.transfer_ownership,

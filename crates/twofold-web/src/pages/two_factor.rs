@@ -47,11 +47,17 @@ struct CodePage {
     error: Option<String>,
     /// Support granted SMS recovery: offer "Use SMS as your secondary verification method?".
     sms_available: bool,
+    /// The app's code form (absent for a person with only security keys).
+    totp_available: bool,
+    /// "Use a security key".
+    webauthn_available: bool,
+    /// "Use a recovery code", while codes remain.
+    recovery_code_available: bool,
 }
 
 async fn code_page(state: &AppState, pending: &CurrentSession, error: Option<(StatusCode, String)>) -> Response {
-    let sms_available = match state.app.active_grant(pending.user.id).await {
-        Ok(grant) => grant.is_some(),
+    let methods = match state.app.second_factor_methods(pending.user.id).await {
+        Ok(methods) => methods,
         Err(e) => return PageError::new(e, Chrome::anonymous(pending.csrf_token.clone())).into_response(),
     };
     let status = error.as_ref().map_or(StatusCode::OK, |e| e.0);
@@ -59,7 +65,10 @@ async fn code_page(state: &AppState, pending: &CurrentSession, error: Option<(St
         chrome: Chrome::anonymous(pending.csrf_token.clone()),
         issuer: state.app.config().issuer.clone(),
         error: error.map(|e| e.1),
-        sms_available,
+        sms_available: methods.contains(&"sms"),
+        totp_available: methods.contains(&"totp"),
+        webauthn_available: methods.contains(&"webauthn"),
+        recovery_code_available: methods.contains(&"recovery_code"),
     };
     render(status, &page)
 }
@@ -328,7 +337,9 @@ async fn wizard_verify_phone(
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Response {
     match state.app.verify_enrolment_phone(&user.0.user, &form.code, &ctx).await {
-        Ok(()) => Redirect::to(&format!("/users/{}?two_factor=on", user.0.user.id)).into_response(),
+        // The wizard's last screen: the recovery codes, shown this once.
+        Ok(Some(codes)) => render(StatusCode::OK, &super::factors::RecoveryCodesPage::new(&user.0, codes)),
+        Ok(None) => Redirect::to(&format!("/users/{}?two_factor=on", user.0.user.id)).into_response(),
         Err(e) => {
             let (status, text) = with_error(&e);
             let mut r = phone_step(&state, &user, false, Some(text)).await;

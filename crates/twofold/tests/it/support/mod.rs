@@ -1,6 +1,7 @@
 //! Shared test fixtures: databases, an app with a fake clock, an HTTP client with cookies.
 
 pub mod api;
+pub mod authenticator;
 pub mod browser;
 pub mod db;
 pub mod http;
@@ -67,6 +68,8 @@ pub struct TestApp {
     pub clock: Arc<FixedClock>,
     /// Receives every SMS the outbox worker sends (see [`TestApp::deliver_sms`]).
     pub sms: Arc<sms::CaptureProvider>,
+    /// The keys, to start a second instance over the same database.
+    secret_spec: Option<String>,
     /// Kept so the database outlives the app.
     _db: TestDb,
 }
@@ -78,8 +81,27 @@ impl TestApp {
 
     pub async fn with_config(db: TestDb, config: AppConfig) -> TestApp {
         let keyring = twofold_app::store::secret_box::Keyring::generate().unwrap();
+        let spec = keyring.to_spec().to_string();
         let secrets = Secrets::fixed(twofold_app::store::secret_box::SecretBox::new(keyring));
-        Self::with_secrets(db, config, secrets).await
+        let mut test = Self::with_secrets(db, config, secrets).await;
+        test.secret_spec = Some(spec);
+        test
+    }
+
+    /// With a public URL whose host is a name, as WebAuthn needs (`http://localhost:8080`).
+    pub async fn with_webauthn(db: TestDb) -> TestApp {
+        let config = AppConfig { public_url: "http://localhost:8080".into(), ..AppConfig::default() };
+        Self::with_config(db, config).await
+    }
+
+    /// A second instance over the same database, keys and clock: another process in all
+    /// but name (its own pool, no shared memory).
+    pub async fn second_instance(&self) -> axum::Router {
+        let store = self._db.store().await;
+        let secrets = Secrets::from_spec(self.secret_spec.as_deref().unwrap()).unwrap();
+        let app =
+            App::new(store, self.app.config().clone(), secrets, self.clock.clone(), Arc::new(OsEntropy)).unwrap();
+        twofold_web::router(AppState::new(app, WebConfig::default()))
     }
 
     /// With keys kept in a file, as `twofold serve` keeps them, so that rotation can add one.
@@ -94,7 +116,7 @@ impl TestApp {
         let clock = Arc::new(FixedClock::new(1_800_000_000));
         let app = App::new(store, config, secrets, clock.clone(), Arc::new(OsEntropy)).unwrap();
         let sms = Arc::new(sms::CaptureProvider::default());
-        TestApp { app, clock, sms, _db: db }
+        TestApp { app, clock, sms, secret_spec: None, _db: db }
     }
 
     /// The SQLite file, when the test runs on SQLite.
@@ -165,6 +187,11 @@ impl TestApp {
     }
 
     pub async fn enable_two_factor_with_phone(&self, http: &Http, phone: &str) -> Secret {
+        self.enable_two_factor_with_codes(http, phone).await.0
+    }
+
+    /// As [`TestApp::enable_two_factor`], answering also the recovery codes shown once.
+    pub async fn enable_two_factor_with_codes(&self, http: &Http, phone: &str) -> (Secret, Vec<String>) {
         let r = http.post_json("/api/v1/me/two-factor/enrollment", &serde_json::json!({})).await;
         assert_eq!(r.status, 201, "{}", r.text());
         let secret = Secret::from_base32(r.json()["secret"].as_str().unwrap()).unwrap();
@@ -178,8 +205,9 @@ impl TestApp {
         let r =
             http.post_json("/api/v1/me/two-factor/enrollment/phone/verify", &serde_json::json!({ "code": sms })).await;
         assert_eq!(r.status, 200, "{}", r.text());
+        let codes = r.json()["recovery_codes"].as_array().map(|a| a.iter().map(|c| c.as_str().unwrap().to_string()).collect()).unwrap_or_default();
         self.clock.advance(60);
-        secret
+        (secret, codes)
     }
 
     /// The code an app with `secret` shows `steps` time steps from now.
@@ -212,6 +240,15 @@ impl TestApp {
         http.set_csrf(r.json()["csrf_token"].as_str().unwrap());
         self.clock.advance(30);
         http
+    }
+
+    /// The details of every `event` in the log (any account or none), oldest first.
+    pub async fn details_of(&self, event: &str) -> Vec<serde_json::Value> {
+        let mut conn = self.app.store().conn().await.unwrap();
+        let q = twofold_app::store::audit::Query { limit: 1000, ..Default::default() };
+        let mut rows = twofold_app::store::audit::list(&mut conn, &q).await.unwrap();
+        rows.reverse();
+        rows.into_iter().filter(|r| r.event == event).map(|r| serde_json::from_str(&r.detail).unwrap()).collect()
     }
 
     /// The audit events of an account, oldest first, as (event, actor, target).
