@@ -2,6 +2,7 @@
 
 use serde_json::json;
 use twofold_domain::email::Email;
+use twofold_domain::factors::SecondFactors;
 use twofold_domain::permissions::Capabilities;
 use twofold_domain::permissions::{self, Denied};
 use twofold_domain::person::Person;
@@ -9,7 +10,6 @@ use twofold_domain::phone::mask;
 use twofold_domain::policy::{self, Requirement};
 use twofold_domain::{Role, password, person_name, token};
 use twofold_store::users::{self, NewUser, UserRow};
-use twofold_domain::factors::SecondFactors;
 use twofold_store::{accounts, commit, factors, links, phones};
 
 use std::collections::HashMap;

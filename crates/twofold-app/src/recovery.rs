@@ -2,6 +2,7 @@
 //! "Lost your device?" help, and recovery requests (SEC-17).
 
 use serde_json::json;
+use twofold_domain::factors::Method;
 use twofold_domain::person::Person;
 use twofold_domain::phone::{Phone, mask};
 use twofold_domain::recovery::grant_is_active;
@@ -9,7 +10,6 @@ use twofold_domain::session::Stage;
 use twofold_domain::sms::Purpose;
 use twofold_domain::{Role, phone};
 use twofold_store::recovery::{self, GrantRow, RequestRow};
-use twofold_domain::factors::Method;
 use twofold_store::{Conn, commit, factors, phones, users};
 
 use crate::attempt::{Guard, Rejection, Verdict};

@@ -150,7 +150,10 @@ fn key_name(typed: &str) -> Result<String> {
     let name = typed.trim();
     let count = name.chars().count();
     if count == 0 || count > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err(Error::invalid("invalid_name", "Name the key in 1 to 64 characters, such as \"YubiKey on my keyring\"."));
+        return Err(Error::invalid(
+            "invalid_name",
+            "Name the key in 1 to 64 characters, such as \"YubiKey on my keyring\".",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -224,8 +227,7 @@ impl App {
         if existing.len() >= MAX_KEYS {
             return Err(Error::conflict("too_many_keys", "You have 20 security keys; remove one to add another."));
         }
-        let exclude =
-            existing.iter().map(|row| credential_of(row).map(|c| c.cred_id)).collect::<Result<Vec<_>>>()?;
+        let exclude = existing.iter().map(|row| credential_of(row).map(|c| c.cred_id)).collect::<Result<Vec<_>>>()?;
         let (options, state) = webauthn
             .start_securitykey_registration(user_handle(user.id), &user.email, &user.name, Some(exclude), None, None)
             .map_err(|e| internal("registration options", e))?;
@@ -234,6 +236,12 @@ impl App {
         if let Some(selection) = public_key.get_mut("authenticatorSelection").and_then(|s| s.as_object_mut()) {
             selection.insert("residentKey".into(), json!("preferred"));
             selection.insert("requireResidentKey".into(), json!(false));
+        }
+        // No credProtect: "user verification required" would make a key without a PIN
+        // unusable as a second factor, and browsers refuse it beside `preferred` UV.
+        if let Some(extensions) = public_key.get_mut("extensions").and_then(|e| e.as_object_mut()) {
+            extensions.remove("credentialProtectionPolicy");
+            extensions.remove("enforceCredentialProtectionPolicy");
         }
         let state = to_json(&state)?;
         self.begin_ceremony(Purpose::Register, &session.session.id_hash, Some(user.id), state, public_key).await
@@ -301,7 +309,9 @@ impl App {
             record(&mut tx, now, ctx, Parties::own(user), "two_factor.enabled", detail).await?;
             Some(self.issue_recovery_codes(&mut tx, user, ctx, now).await?)
         };
-        let text = format!("a security key (\"{name}\") was added to your account. If this was not you, contact your administrator now.");
+        let text = format!(
+            "a security key (\"{name}\") was added to your account. If this was not you, contact your administrator now."
+        );
         self.queue_notice(&mut tx, user, &text, now).await?;
         commit(tx).await?;
         let key = SecurityKeyInfo { id, name, created_at: now, last_used_at: None, passkey };
@@ -333,7 +343,13 @@ impl App {
 
     /// Removes a key after the password (SEC-36). When it was the last factor, 2FA is off:
     /// recovery codes and remembered browsers go with it.
-    pub async fn remove_security_key(&self, user: &Person, id: i64, password: &str, ctx: &RequestContext) -> Result<()> {
+    pub async fn remove_security_key(
+        &self,
+        user: &Person,
+        id: i64,
+        password: &str,
+        ctx: &RequestContext,
+    ) -> Result<()> {
         if !self.password_matches(user, password).await? {
             let mut conn = self.store().conn().await?;
             let detail = json!({ "key_id": id, "reason": "wrong_password" });
@@ -393,7 +409,8 @@ impl App {
         let webauthn = self.webauthn()?;
         let user = &pending.user;
         self.attempt(Guard::webauthn(user), ctx, |armed| async {
-            let ceremony = match self.take_ceremony(Purpose::SecondStep, &pending.session.id_hash, challenge_id).await? {
+            let ceremony = match self.take_ceremony(Purpose::SecondStep, &pending.session.id_hash, challenge_id).await?
+            {
                 Ok(c) => c,
                 Err(why) => return Ok(Verdict::Rejected(why)),
             };

@@ -4,12 +4,12 @@
 use serde_json::json;
 use sha2::Digest;
 use twofold_domain::credential::TotpState;
+use twofold_domain::factors::SecondFactors;
 use twofold_domain::otp::{Secret, Verification, describe_offset};
 use twofold_domain::person::Person;
 use twofold_domain::session::Stage;
 use twofold_domain::sms::Purpose;
 use twofold_domain::throttle::ThrottleKey;
-use twofold_domain::factors::SecondFactors;
 use twofold_store::{Conn, Realm, commit, devices, factors, phones, recovery_codes, security_keys, throttles, totp};
 
 use crate::attempt::{Guard, Rejection, Verdict};

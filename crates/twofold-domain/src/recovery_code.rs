@@ -70,7 +70,8 @@ pub fn generate_set(entropy: &dyn Entropy) -> Vec<RecoveryCode> {
 fn generate(entropy: &dyn Entropy) -> RecoveryCode {
     let mut bytes = [0u8; CODE_CHARS];
     entropy.fill(&mut bytes);
-    RecoveryCode(bytes.iter().map(|b| char::from(ALPHABET[usize::from(b & 31)])).collect())
+    // `b & 31` is below 32, the alphabet's length: `get` never misses.
+    RecoveryCode(bytes.iter().filter_map(|b| ALPHABET.get(usize::from(b & 31)).copied().map(char::from)).collect())
 }
 
 #[cfg(test)]

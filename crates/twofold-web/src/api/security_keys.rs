@@ -61,7 +61,13 @@ pub struct SecurityKeyView {
 
 impl From<SecurityKeyInfo> for SecurityKeyView {
     fn from(k: SecurityKeyInfo) -> Self {
-        SecurityKeyView { id: k.id, name: k.name, created_at: k.created_at, last_used_at: k.last_used_at, passkey: k.passkey }
+        SecurityKeyView {
+            id: k.id,
+            name: k.name,
+            created_at: k.created_at,
+            last_used_at: k.last_used_at,
+            passkey: k.passkey,
+        }
     }
 }
 
@@ -110,7 +116,8 @@ async fn register(
     Client(ctx): Client,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> ApiResult<(StatusCode, Json<RegisteredView>)> {
-    let done = state.app.finish_key_registration(&session, &body.challenge_id, &body.name, &body.credential, &ctx).await?;
+    let done =
+        state.app.finish_key_registration(&session, &body.challenge_id, &body.name, &body.credential, &ctx).await?;
     let k = done.key;
     let view = RegisteredView {
         id: k.id,

@@ -12,8 +12,8 @@ use axum_extra::extract::CookieJar;
 use twofold_app::Error;
 use twofold_app::sign_in::CurrentSession;
 
-use super::form::{CodeForm, CsrfForm, PasswordForm};
 use super::admin::ConfirmPage;
+use super::form::{CodeForm, CsrfForm, PasswordForm};
 use super::{Chrome, PageError, render};
 use crate::client::Client;
 use crate::error::{classify, message};

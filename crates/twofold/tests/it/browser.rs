@@ -73,6 +73,13 @@ async fn enable_sign_in_with_code_remember_and_disable() {
     browser.screenshot("wizard-step-4").await;
     browser.fill("#code", &sms).await;
     browser.click("#wizard-next").await;
+    // The wizard's last screen: ten recovery codes, shown once, with Copy and Download.
+    let codes = browser.text("#recovery-codes").await;
+    assert_eq!(codes.lines().count(), 10, "{codes}");
+    let download = browser.client.find(fantoccini::Locator::Css("#download-codes")).await.unwrap();
+    assert_eq!(download.attr("download").await.unwrap().as_deref(), Some("twofold-recovery-codes.txt"));
+    browser.screenshot("wizard-recovery-codes").await;
+    browser.click("#codes-saved").await;
     assert!(browser.text("#two-factor-status").await.starts_with("On since"));
 
     browser.click("header form button").await; // Sign out
@@ -227,6 +234,7 @@ async fn an_owner_recovers_with_support_and_an_sms_code() {
     let sms = server.sms_code_to("+353851234567", sent_before).await;
     owner_browser.fill("#code", &sms).await;
     owner_browser.click("#wizard-next").await;
+    owner_browser.click("#codes-saved").await; // a new set of recovery codes, shown once
     assert!(owner_browser.text("#two-factor-status").await.starts_with("On since"));
     let (api, answer) = api_sign_in(&server, "ada@acme.test").await;
     assert_eq!(answer["status"], "second_factor_required");
@@ -319,4 +327,67 @@ async fn add_operator_named(server: &Server, email: &str) {
         .unwrap();
     child.stdin.take().unwrap().write_all(PASSWORD.as_bytes()).unwrap();
     assert!(child.wait().unwrap().success());
+}
+
+/// Security keys and passkeys in Chromium with WebDriver's virtual authenticator: add one
+/// from the profile (its recovery codes are shown), pass the second step with it, use a
+/// recovery code, sign in with the passkey and no password, then remove it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_security_key_is_added_used_as_second_step_and_passkey_then_removed() {
+    let Some(browser) = Browser::start().await else { return };
+    let server = Server::start(&[], &[]).await;
+    create_account(&server).await;
+    browser.add_virtual_authenticator().await;
+
+    sign_in_as_owner(&browser, &server).await;
+    browser.wait_for_path("/home").await;
+    browser.click("a[href^='/users/'].profile").await;
+    browser.fill("#key-name", "Laptop key").await;
+    browser.click("#add-security-key").await;
+    // The key was the first factor: its recovery codes are shown this once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let codes = loop {
+        let text = browser.text("#new-recovery-codes").await;
+        if text.lines().count() == 10 || std::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(codes.lines().count(), 10, "codes: {codes:?}, error: {:?}", browser.text("#webauthn-error").await);
+    browser.screenshot("security-key-added").await;
+    browser.click("#codes-saved").await;
+    let keys = browser.text("#security-keys").await;
+    assert!(keys.contains("Laptop key") && keys.contains("Passkey"), "{keys}");
+    assert!(browser.text("#two-factor-status").await.starts_with("On since"));
+
+    // The second step with the key.
+    browser.click("header form button").await;
+    sign_in_as_owner(&browser, &server).await;
+    browser.wait_for_path("/login/code").await;
+    browser.click("#use-security-key").await;
+    browser.wait_for_path("/home").await;
+
+    // The second step with a recovery code.
+    browser.click("header form button").await;
+    sign_in_as_owner(&browser, &server).await;
+    browser.wait_for_path("/login/code").await;
+    browser.click("#use-recovery-code").await;
+    browser.fill("#code", codes.lines().next().unwrap()).await;
+    browser.click("#recovery-code-form button[type=submit]").await;
+    browser.wait_for_path("/home").await;
+
+    // A passkey: no email, no password.
+    browser.click("header form button").await;
+    browser.wait_for_path("/login").await;
+    browser.click("#passkey-sign-in").await;
+    browser.wait_for_path("/home").await;
+    assert_eq!(browser.text("#welcome").await, "Welcome, Ada Owner");
+
+    // Removing it asks for the password; the last factor gone, 2FA is off.
+    browser.click("a[href^='/users/'].profile").await;
+    browser.click("a[id^='remove-key-']").await;
+    browser.fill("#password", PASSWORD).await;
+    browser.click("#confirm").await;
+    assert_eq!(browser.text("#two-factor-status").await, "Off");
+    browser.close().await;
 }

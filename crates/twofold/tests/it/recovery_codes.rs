@@ -6,7 +6,7 @@ use futures_util_free::join_all;
 use serde_json::json;
 use twofold_app::domain::otp::Secret;
 
-use crate::support::{Http, PHONE, PASSWORD, TestApp, TestDb};
+use crate::support::{Http, PASSWORD, PHONE, TestApp, TestDb};
 
 on_both_databases!(
     sec_35_ten_codes_are_shown_once_when_two_factor_goes_on_and_stored_as_keyed_hashes,
@@ -152,7 +152,9 @@ async fn sec_35_a_new_set_needs_the_password_and_voids_the_old_one(db: TestDb) {
     let r = pending.post_json("/api/v1/login/recovery-code", &json!({ "code": new[0] })).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let events: Vec<String> = t.events(owner.account_id).await.into_iter().map(|e| e.0).collect();
-    assert!(events.contains(&"recovery_codes.refused".to_string()) && events.contains(&"recovery_codes.issued".to_string()));
+    assert!(
+        events.contains(&"recovery_codes.refused".to_string()) && events.contains(&"recovery_codes.issued".to_string())
+    );
 }
 
 async fn sec_35_turning_two_factor_off_voids_every_code(db: TestDb) {

@@ -187,7 +187,9 @@ async fn sec_36_a_passkey_signs_in_without_a_password_only_with_user_verificatio
     let c = c.json();
     assert_eq!(c["public_key"]["userVerification"], "required");
     let credential = passkey.sign(&c["public_key"], ORIGIN);
-    let r = browser.post_json("/api/v1/login/passkey", &json!({ "challenge_id": c["challenge_id"], "credential": credential })).await;
+    let r = browser
+        .post_json("/api/v1/login/passkey", &json!({ "challenge_id": c["challenge_id"], "credential": credential }))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["status"], "signed_in", "no password, no second step: both factors");
     assert_eq!(browser.get("/api/v1/me").await.status, 200);
@@ -198,7 +200,9 @@ async fn sec_36_a_passkey_signs_in_without_a_password_only_with_user_verificatio
     let other = t.http();
     let c = other.post_json("/api/v1/login/passkey/challenge", &json!({})).await.json();
     let credential = passkey.sign(&c["public_key"], ORIGIN);
-    let r = other.post_json("/api/v1/login/passkey", &json!({ "challenge_id": c["challenge_id"], "credential": credential })).await;
+    let r = other
+        .post_json("/api/v1/login/passkey", &json!({ "challenge_id": c["challenge_id"], "credential": credential }))
+        .await;
     assert_eq!(r.status, 401);
     assert_eq!(reasons(&t).await, ["user_not_verified"]);
 
@@ -207,14 +211,18 @@ async fn sec_36_a_passkey_signs_in_without_a_password_only_with_user_verificatio
     register(&http, &mut plain, "Plain key").await;
     let c = other.post_json("/api/v1/login/passkey/challenge", &json!({})).await.json();
     let credential = plain.sign(&c["public_key"], ORIGIN);
-    let r = other.post_json("/api/v1/login/passkey", &json!({ "challenge_id": c["challenge_id"], "credential": credential })).await;
+    let r = other
+        .post_json("/api/v1/login/passkey", &json!({ "challenge_id": c["challenge_id"], "credential": credential }))
+        .await;
     assert_eq!(r.status, 401);
     // A passkey answer finished from a browser that did not ask (no binding cookie): refused.
     passkey.user_verified = true;
     let c = other.post_json("/api/v1/login/passkey/challenge", &json!({})).await.json();
     let credential = passkey.sign(&c["public_key"], ORIGIN);
     let stranger = t.http();
-    let r = stranger.post_json("/api/v1/login/passkey", &json!({ "challenge_id": c["challenge_id"], "credential": credential })).await;
+    let r = stranger
+        .post_json("/api/v1/login/passkey", &json!({ "challenge_id": c["challenge_id"], "credential": credential }))
+        .await;
     assert_eq!(r.status, 401);
     assert_eq!(reasons(&t).await, ["user_not_verified", "not_a_passkey", "unknown_or_used_challenge"]);
 }
@@ -291,7 +299,8 @@ async fn malformed_credentials_answer_a_clear_4xx(db: TestDb) {
     assert_eq!(r.status, 422);
     let r = pending.post_raw("/api/v1/login/webauthn", "application/json", "{not json", &[]).await;
     assert_eq!(r.status, 400);
-    let r = pending.post_json("/api/v1/login/passkey", &json!({ "challenge_id": "x", "credential": { "foo": 1 } })).await;
+    let r =
+        pending.post_json("/api/v1/login/passkey", &json!({ "challenge_id": "x", "credential": { "foo": 1 } })).await;
     assert_eq!(r.status, 401);
     assert!(reasons(&t).await.iter().all(|r| r == "malformed_credential"), "{:?}", reasons(&t).await);
 }

@@ -92,8 +92,13 @@ async fn wizard_enables_two_factor_in_four_steps(db: TestDb) {
     let resend = http.post_form("/me/two-factor/enable/phone/resend", &[("csrf_token", &csrf)]).await;
     assert_eq!(resend.status, 429, "Resend waits out the cooldown");
     let done = http.post_form("/me/two-factor/enable/phone/verify", &[("csrf_token", &csrf), ("code", &sms)]).await;
-    assert_eq!(done.status, 303, "{}", done.text());
-    let profile = http.get(done.header("location").as_deref().unwrap()).await.text();
+    // The last screen shows the recovery codes once (SEC-35), then leads to the profile.
+    assert_eq!(done.status, 200, "{}", done.text());
+    let page = done.text();
+    assert!(page.contains("Save your recovery codes") && page.contains("Download as a text file"));
+    assert_eq!(page.matches("<li><code>").count(), 10);
+    assert!(page.contains("href=\"/users/") && page.contains("?two_factor=on\""));
+    let profile = http.get(&format!("/users/{}?two_factor=on", o.id)).await.text();
     assert!(profile.contains("Two-factor authentication is on."));
     assert!(profile.contains("+•• ••• ••• 67"), "the masked number on the profile");
     assert!(profile.contains("Disable two-factor authentication"));

@@ -23,7 +23,35 @@ pub struct Browser {
     _turn: Option<MutexGuard<'static, ()>>,
 }
 
+/// WebDriver's "Add Virtual Authenticator" (WebAuthn Level 2, §11.3): a CTAP2 key with a
+/// PIN and room for passkeys, that approves every prompt as a person touching it would.
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/webauthn/authenticator", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = json!({
+            "protocol": "ctap2",
+            "transport": "usb",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserConsenting": true,
+            "isUserVerified": true,
+        });
+        (axum::http::Method::POST, Some(body.to_string()))
+    }
+}
+
 impl Browser {
+    /// Plugs a virtual security key into this browser.
+    pub async fn add_virtual_authenticator(&self) {
+        self.client.issue_cmd(AddVirtualAuthenticator).await.unwrap();
+    }
+
     /// A fresh browser with an empty profile, or `None` (after saying so) without Chromium.
     pub async fn start() -> Option<Browser> {
         if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {

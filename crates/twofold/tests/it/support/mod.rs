@@ -99,8 +99,7 @@ impl TestApp {
     pub async fn second_instance(&self) -> axum::Router {
         let store = self._db.store().await;
         let secrets = Secrets::from_spec(self.secret_spec.as_deref().unwrap()).unwrap();
-        let app =
-            App::new(store, self.app.config().clone(), secrets, self.clock.clone(), Arc::new(OsEntropy)).unwrap();
+        let app = App::new(store, self.app.config().clone(), secrets, self.clock.clone(), Arc::new(OsEntropy)).unwrap();
         twofold_web::router(AppState::new(app, WebConfig::default()))
     }
 
@@ -205,7 +204,10 @@ impl TestApp {
         let r =
             http.post_json("/api/v1/me/two-factor/enrollment/phone/verify", &serde_json::json!({ "code": sms })).await;
         assert_eq!(r.status, 200, "{}", r.text());
-        let codes = r.json()["recovery_codes"].as_array().map(|a| a.iter().map(|c| c.as_str().unwrap().to_string()).collect()).unwrap_or_default();
+        let codes = r.json()["recovery_codes"]
+            .as_array()
+            .map(|a| a.iter().map(|c| c.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default();
         self.clock.advance(60);
         (secret, codes)
     }

@@ -55,7 +55,8 @@ impl Server {
                 lines.lock().unwrap().push(line);
             }
         });
-        let server = Server { child, base: format!("http://{listen}"), _data_dir: data_dir, stdout };
+        // The host name the default public URL names (WebAuthn refuses IP addresses).
+        let server = Server { child, base: format!("http://localhost:{port}"), _data_dir: data_dir, stdout };
         server.wait_ready().await;
         server
     }
