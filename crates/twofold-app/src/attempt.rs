@@ -1,6 +1,6 @@
 //! The one attempt pipeline every guess goes through (SEC-09, SEC-34): passwords of both
 //! realms, authenticator codes at sign-in and in the wizard, SMS sign-in codes, phone
-//! verification codes, and the operators' codes.
+//! verification codes, the operators' codes, recovery codes, and security keys.
 //!
 //! ```text
 //!  gate (throttle row) ──closed──▶ 429 wait / 403 locked        (nothing is verified)

@@ -145,7 +145,7 @@ async fn sec_17_sms_recovery_appears_only_with_an_active_grant(db: TestDb) {
     assert_eq!(grant(&t, &op, "owner@acme.test").await.status, 201);
     let http = t.http();
     let answer = t.password_step_on(&http, "owner@acme.test", false).await;
-    assert_eq!(answer["methods"], json!(["totp", "sms"]));
+    assert_eq!(answer["methods"], json!(["totp", "recovery_code", "sms"]));
     assert!(http.get("/login/code").await.text().contains("Use SMS as your secondary verification method?"));
 }
 

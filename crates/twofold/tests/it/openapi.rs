@@ -50,6 +50,16 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/users/{id}/sign-out"),
     ("post", "/api/v1/users/{id}/two-factor/unlock"),
     ("put", "/api/v1/account/policy"),
+    ("post", "/api/v1/me/two-factor/recovery-codes"),
+    ("post", "/api/v1/login/recovery-code"),
+    ("post", "/api/v1/me/security-keys/registration"),
+    ("post", "/api/v1/me/security-keys"),
+    ("get", "/api/v1/me/security-keys"),
+    ("delete", "/api/v1/me/security-keys/{id}"),
+    ("post", "/api/v1/login/webauthn/challenge"),
+    ("post", "/api/v1/login/webauthn"),
+    ("post", "/api/v1/login/passkey/challenge"),
+    ("post", "/api/v1/login/passkey"),
 ];
 
 #[tokio::test]

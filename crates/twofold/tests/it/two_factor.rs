@@ -75,7 +75,7 @@ async fn sec_19_after_the_password_only_the_code_step_answers(db: TestDb) {
     let http = t.http();
     let answer = t.password_step_on(&http, "owner@acme.test", false).await;
     assert_eq!(answer["status"], "second_factor_required");
-    assert_eq!(answer["methods"], json!(["totp"]));
+    assert_eq!(answer["methods"], json!(["totp", "recovery_code"]), "recovery codes since 2FA went on");
     assert!(answer.get("user").is_none(), "nothing about the person before the code");
     let half = http.cookie("twofold_session").unwrap();
     for path in ["/api/v1/me", "/api/v1/users", &format!("/api/v1/users/{}", o.id), "/api/v1/me/devices"] {
