@@ -15,10 +15,10 @@ use twofold_app::sign_in::CurrentSession;
 use super::admin::ConfirmPage;
 use super::form::{CodeForm, CsrfForm, PasswordForm};
 use super::{Chrome, PageError, render};
+use crate::AppState;
 use crate::client::Client;
 use crate::error::{classify, message};
 use crate::session::{PagePending, PageUser};
-use crate::{AppState, cookies};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -50,13 +50,7 @@ async fn submit_recovery_code(
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Response {
     match state.app.submit_recovery_code(&pending, &form.code, &ctx).await {
-        Ok(done) => {
-            let mut jar = jar.add(cookies::session(&state.app, done.token));
-            if let Some(device) = done.device_token {
-                jar = jar.add(cookies::device(&state.app, device));
-            }
-            (jar, Redirect::to("/home")).into_response()
-        }
+        Ok(done) => super::two_factor::signed_in_redirect(&state, jar, done),
         Err(Error::Unauthenticated) => Redirect::to("/login").into_response(),
         Err(e) => recovery_code_page(&pending, classify(&e).0, Some(message(&e))),
     }

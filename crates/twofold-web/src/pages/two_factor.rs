@@ -11,7 +11,7 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 use twofold_app::Error;
 use twofold_app::domain::policy::Requirement;
-use twofold_app::sign_in::CurrentSession;
+use twofold_app::sign_in::{CurrentSession, NewSessionToken};
 use twofold_app::sms::Delivery;
 use twofold_app::two_factor::Enrolment;
 
@@ -85,16 +85,20 @@ async fn submit_code(
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Response {
     match state.app.submit_totp(&pending, &form.code, &ctx).await {
-        Ok(done) => {
-            let mut jar = jar.add(cookies::session(&state.app, done.token));
-            if let Some(device) = done.device_token {
-                jar = jar.add(cookies::device(&state.app, device));
-            }
-            (jar, Redirect::to("/home")).into_response()
-        }
+        Ok(done) => signed_in_redirect(&state, jar, done),
         Err(Error::Unauthenticated) => Redirect::to("/login").into_response(),
         Err(e) => code_page(&state, &pending, Some((classify(&e).0, message(&e)))).await,
     }
+}
+
+/// A second step just passed: the new session's cookie (and the remembered browser's,
+/// when asked for), then home.
+pub(super) fn signed_in_redirect(state: &AppState, jar: CookieJar, done: NewSessionToken) -> Response {
+    let mut jar = jar.add(cookies::session(&state.app, done.token));
+    if let Some(device) = done.device_token {
+        jar = jar.add(cookies::device(&state.app, device));
+    }
+    (jar, Redirect::to("/home")).into_response()
 }
 
 #[derive(Template)]

@@ -13,7 +13,7 @@ use crate::support::{Http, PASSWORD, TestApp, TestDb};
 on_both_databases!(
     sec_36_a_security_key_alone_turns_two_factor_on_and_passes_the_second_step,
     sec_36_a_challenge_is_single_use_bound_to_its_session_and_expires_in_five_minutes,
-    sec_36_a_wrong_origin_a_tampered_signature_or_another_persons_key_is_refused_and_audited,
+    sec_36_a_wrong_origin_or_rp_id_a_tampered_signature_or_another_persons_key_is_refused_and_audited,
     sec_36_a_counter_that_goes_backwards_refuses_the_sign_in_and_is_audited,
     sec_36_a_passkey_signs_in_without_a_password_only_with_user_verification,
     sec_36_removing_a_key_needs_the_password_and_the_last_one_turns_two_factor_off,
@@ -129,7 +129,7 @@ async fn sec_36_a_challenge_is_single_use_bound_to_its_session_and_expires_in_fi
     assert_ne!(a["challenge_id"], b["challenge_id"]);
 }
 
-async fn sec_36_a_wrong_origin_a_tampered_signature_or_another_persons_key_is_refused_and_audited(db: TestDb) {
+async fn sec_36_a_wrong_origin_or_rp_id_a_tampered_signature_or_another_persons_key_is_refused_and_audited(db: TestDb) {
     let t = TestApp::with_webauthn(db).await;
     let owner = t.account("acme").await;
     let mut key = with_key(&t, &owner.email).await;
@@ -145,12 +145,19 @@ async fn sec_36_a_wrong_origin_a_tampered_signature_or_another_persons_key_is_re
     let r = answer(&pending, &c["challenge_id"], tampered(&key.sign(&c["public_key"], ORIGIN))).await;
     assert_eq!(r.status, 401);
 
+    // Signed for another relying party (a phishing site's RP id), from the right origin.
+    let c = challenge(&pending).await;
+    let mut elsewhere = c["public_key"].clone();
+    elsewhere["rpId"] = json!("evil.test");
+    let r = answer(&pending, &c["challenge_id"], key.sign(&elsewhere, ORIGIN)).await;
+    assert_eq!(r.status, 401);
+
     let c = challenge(&pending).await;
     let r = answer(&pending, &c["challenge_id"], pats_key.sign(&c["public_key"], ORIGIN)).await;
     assert_eq!(r.status, 401, "Pat's key does not sign the Owner in");
 
     let reasons = reasons(&t).await;
-    assert_eq!(reasons, ["wrong_origin", "bad_signature", "credential_of_another_person"]);
+    assert_eq!(reasons, ["wrong_origin", "bad_signature", "wrong_rp_id", "credential_of_another_person"]);
     // The good key still works after all that.
     let c = challenge(&pending).await;
     assert_eq!(answer(&pending, &c["challenge_id"], key.sign(&c["public_key"], ORIGIN)).await.status, 200);
