@@ -2,7 +2,7 @@
 //! "Lost your device?" help, and recovery requests (SEC-17).
 
 use serde_json::json;
-use twofold_domain::factors::Method;
+use twofold_domain::factors::{Method, SecondFactors};
 use twofold_domain::person::Person;
 use twofold_domain::phone::{Phone, mask};
 use twofold_domain::recovery::grant_is_active;
@@ -60,6 +60,16 @@ impl App {
 
     pub(crate) async fn second_factor_methods_on(&self, conn: &mut Conn, user_id: i64) -> Result<Vec<&'static str>> {
         let factors = factors::of_person(conn, user_id).await?;
+        self.methods_of(conn, user_id, &factors).await
+    }
+
+    /// The methods of factors already read: only support's grant is looked up.
+    pub(crate) async fn methods_of(
+        &self,
+        conn: &mut Conn,
+        user_id: i64,
+        factors: &SecondFactors,
+    ) -> Result<Vec<&'static str>> {
         let grant = self.active_grant_on(conn, user_id).await?.is_some();
         Ok(factors.methods(grant).into_iter().map(Method::as_str).collect())
     }

@@ -171,15 +171,18 @@ impl App {
         self.relying_party().ok_or_else(unavailable)
     }
 
-    /// Stores a ceremony's state and answers the id that finishes it.
-    async fn begin_ceremony(
+    /// Stores a ceremony's state and answers the id that finishes it, with the browser's
+    /// half of `options`.
+    async fn begin_ceremony<O: serde::Serialize, S: serde::Serialize>(
         &self,
         purpose: Purpose,
         binding: &str,
         user_id: Option<i64>,
-        state: String,
-        public_key: serde_json::Value,
+        options: &O,
+        state: &S,
     ) -> Result<Ceremony> {
+        let public_key = public_key_of(options)?;
+        let state = to_json(state)?;
         let id = token::generate(self.entropy());
         let now = self.now();
         let mut conn = self.store().conn().await?;
@@ -231,7 +234,9 @@ impl App {
         let (options, state) = webauthn
             .start_securitykey_registration(user_handle(user.id), &user.email, &user.name, Some(exclude), None, None)
             .map_err(|e| internal("registration options", e))?;
-        let mut public_key = public_key_of(&options)?;
+        let binding = &session.session.id_hash;
+        let mut ceremony = self.begin_ceremony(Purpose::Register, binding, Some(user.id), &options, &state).await?;
+        let public_key = &mut ceremony.public_key;
         // A discoverable credential where the authenticator can: it is then also a passkey.
         if let Some(selection) = public_key.get_mut("authenticatorSelection").and_then(|s| s.as_object_mut()) {
             selection.insert("residentKey".into(), json!("preferred"));
@@ -243,8 +248,7 @@ impl App {
             extensions.remove("credentialProtectionPolicy");
             extensions.remove("enforceCredentialProtectionPolicy");
         }
-        let state = to_json(&state)?;
-        self.begin_ceremony(Purpose::Register, &session.session.id_hash, Some(user.id), state, public_key).await
+        Ok(ceremony)
     }
 
     /// Second call: the browser's new credential, checked and registered under `name`.
@@ -390,9 +394,7 @@ impl App {
         let keys = rows.iter().map(|r| credential_of(r).map(SecurityKey::from)).collect::<Result<Vec<_>>>()?;
         let (options, state) =
             webauthn.start_securitykey_authentication(&keys).map_err(|e| internal("sign-in options", e))?;
-        let public_key = public_key_of(&options)?;
-        let state = to_json(&state)?;
-        self.begin_ceremony(Purpose::SecondStep, &pending.session.id_hash, Some(user.id), state, public_key).await
+        self.begin_ceremony(Purpose::SecondStep, &pending.session.id_hash, Some(user.id), &options, &state).await
     }
 
     /// Second call: the key's signature completes the sign-in (through the one pipeline).
@@ -447,9 +449,7 @@ impl App {
         let webauthn = self.webauthn()?;
         let (options, state) =
             webauthn.start_discoverable_authentication().map_err(|e| internal("passkey options", e))?;
-        let public_key = public_key_of(&options)?;
-        let state = to_json(&state)?;
-        self.begin_ceremony(Purpose::Passkey, &token::hash(binding), None, state, public_key).await
+        self.begin_ceremony(Purpose::Passkey, &token::hash(binding), None, &options, &state).await
     }
 
     /// Second call: a passkey with user verification signs in without a password; it

@@ -4,6 +4,7 @@
 
 use serde_json::json;
 use twofold_domain::email::Email;
+use twofold_domain::factors::SecondFactors;
 use twofold_domain::person::Person;
 use twofold_domain::policy::Requirement;
 use twofold_domain::session::Stage;
@@ -141,13 +142,13 @@ impl App {
             let now = self.now();
             let mut tx = self.store().begin().await?;
             armed.succeeded(&mut tx).await?;
-            let mut new = self.after_password(&mut tx, user, attempt, ctx, now).await?;
+            let (mut new, factors) = self.after_password(&mut tx, user, attempt, ctx, now).await?;
             commit(tx).await?;
-            // The methods are read after the commit: nothing of the write transaction
-            // waits for them. The second step is asked only of people with a factor on.
+            // The grant is read after the commit: nothing of the write transaction waits
+            // for it. The second step is asked only of people with a factor on.
             if new.stage == Stage::SecondFactor {
                 let mut conn = self.store().conn().await?;
-                new.methods = self.second_factor_methods_on(&mut conn, user.id).await?;
+                new.methods = self.methods_of(&mut conn, user.id, &factors).await?;
             }
             Ok(Verdict::Accepted(new))
         })
@@ -155,7 +156,7 @@ impl App {
     }
 
     /// The password was right: signed in (no 2FA, or a remembered browser), or on to the
-    /// second step.
+    /// second step. Answers the factors it read, for the methods the second step offers.
     async fn after_password(
         &self,
         tx: &mut Conn,
@@ -163,7 +164,7 @@ impl App {
         attempt: &PasswordAttempt<'_>,
         ctx: &RequestContext,
         now: i64,
-    ) -> Result<NewSessionToken> {
+    ) -> Result<(NewSessionToken, SecondFactors)> {
         let factors = factors::of_person(tx, user.id).await?;
         let two_factor = factors.is_on();
         // A remembered browser skips the code, never the password (SEC-23).
@@ -178,7 +179,7 @@ impl App {
         } else {
             record(tx, now, ctx, Parties::own(user), "sign_in.password_ok", json!({ "next": "totp" })).await?;
         }
-        Ok(NewSessionToken::new(issued, user, factors.enabled_since()))
+        Ok((NewSessionToken::new(issued, user, factors.enabled_since()), factors))
     }
 
     /// Promotes a half-finished sign-in after its second step: the pending session is

@@ -3,7 +3,6 @@
 
 use serde_json::json;
 use sha2::Digest;
-use twofold_domain::credential::TotpState;
 use twofold_domain::factors::SecondFactors;
 use twofold_domain::otp::{Secret, Verification, describe_offset};
 use twofold_domain::person::Person;
@@ -38,9 +37,8 @@ impl std::fmt::Debug for Enrolment {
 /// A person's second-factor state as pages and the API show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TwoFactorStatus {
-    /// The authenticator app's state (what the wizard shows).
-    pub state: TotpState,
-    /// Every factor: the app, security keys, recovery codes left.
+    /// Every factor: the app (`factors.totp`, what the wizard shows), security keys,
+    /// recovery codes left.
     pub factors: SecondFactors,
     /// Some second factor of theirs is locked after 100 wrong codes.
     pub locked: bool,
@@ -61,7 +59,7 @@ impl App {
         let mut conn = self.store().conn().await?;
         let factors = factors::of_person(&mut conn, user_id).await?;
         let locked = self.any_locked(&mut conn, &ThrottleKey::second_factors_of_person(user_id)).await?;
-        Ok(TwoFactorStatus { state: factors.totp, factors, locked })
+        Ok(TwoFactorStatus { factors, locked })
     }
 
     /// Issues a new secret (160 bits from the CSPRNG, SEC-02) for the wizard. Starting again

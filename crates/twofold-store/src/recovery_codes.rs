@@ -1,8 +1,6 @@
 //! Recovery codes (SEC-35): one current set per person, kept only as keyed hashes. A use
 //! is one conditional update, so a code is accepted once however many requests carry it.
 
-use sqlx::Row;
-
 use crate::{Conn, Result};
 
 /// Replaces the person's set with these hashes: the old codes stop working in the same
@@ -37,16 +35,6 @@ pub async fn consume(conn: &mut Conn, user_id: i64, macs: &[String], now: i64) -
         query = query.bind(mac);
     }
     Ok(query.execute(conn).await?.rows_affected() >= 1)
-}
-
-/// Unused codes left.
-pub async fn left(conn: &mut Conn, user_id: i64) -> Result<u32> {
-    let row = sqlx::query("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
-        .bind(user_id)
-        .fetch_one(conn)
-        .await?;
-    let n: i64 = row.try_get(0)?;
-    Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 pub async fn delete_for_user(conn: &mut Conn, user_id: i64) -> Result<u64> {

@@ -31,11 +31,6 @@ impl TotpRow {
     }
 }
 
-/// The state of an optional row: no row is [`TotpState::None`].
-pub fn state_of(row: Option<&TotpRow>) -> TotpState {
-    row.map_or(TotpState::None, TotpRow::state)
-}
-
 /// Where one person's (or operator's) authenticator app stands, without reading the
 /// sealed secret.
 pub async fn state(conn: &mut Conn, realm: Realm, subject_id: i64) -> Result<TotpState> {
@@ -170,16 +165,4 @@ pub async fn reseal(conn: &mut Conn, realm: Realm, subject_id: i64, old: &[u8], 
         .execute(conn)
         .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// When each person of the account turned 2FA on, for those who have it on.
-pub async fn enabled_in_account(conn: &mut Conn, account_id: i64) -> Result<Vec<(i64, i64)>> {
-    let rows = sqlx::query(
-        "SELECT t.user_id, t.enabled_at FROM totp_credentials t JOIN users u ON u.id = t.user_id
-         WHERE u.account_id = $1 AND t.enabled_at IS NOT NULL",
-    )
-    .bind(account_id)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
 }

@@ -58,8 +58,7 @@
         const list = document.getElementById("new-recovery-codes");
         list.textContent = done.recovery_codes.join("\n");
         document.getElementById("new-recovery-codes-box").hidden = false;
-        button.disabled = true;
-        return;
+        return "done"; // the codes stay on screen until "I have saved them"
       }
       window.location.assign(button.dataset.done || window.location.pathname);
     },
@@ -76,14 +75,13 @@
     button.hidden = false;
     button.addEventListener("click", async () => {
       button.disabled = true;
+      let outcome;
       try {
-        await ceremonies[button.dataset.webauthn](button);
+        outcome = await ceremonies[button.dataset.webauthn](button);
       } catch (e) {
         showError(cancelled(e) ? "The security key prompt was closed or timed out. Try again." : e.message);
-      } finally {
-        if (button.dataset.webauthn !== "register" || !document.getElementById("new-recovery-codes-box") ||
-            document.getElementById("new-recovery-codes-box").hidden) button.disabled = false;
       }
+      button.disabled = outcome === "done";
     });
   });
 })();

@@ -352,7 +352,7 @@ async fn profile(
         person: PersonView::new(person, status.enabled_at()),
         is_self,
         two_factor_on: status.factors.is_on(),
-        app_on: status.state.is_enabled(),
+        app_on: status.factors.totp.is_enabled(),
         recovery_codes_left: status.factors.recovery_codes_left,
         recovery_codes_low: status.factors.recovery_codes_low(),
         security_key_count: status.factors.security_keys,

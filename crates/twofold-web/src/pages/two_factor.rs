@@ -175,7 +175,7 @@ impl DeliveryView {
 /// With 2FA already on there is nothing to enrol: back to the profile.
 async fn unless_enabled(state: &AppState, user: &PageUser) -> Result<(), Response> {
     match state.app.two_factor_status(user.0.user.id).await {
-        Ok(status) if status.state.is_enabled() => {
+        Ok(status) if status.factors.totp.is_enabled() => {
             Err(Redirect::to(&format!("/users/{}", user.0.user.id)).into_response())
         }
         Ok(_) => Ok(()),
@@ -254,8 +254,8 @@ async fn phone_step(state: &AppState, user: &PageUser, fresh_form: bool, error: 
         Ok(status) => status,
         Err(e) => return PageError::signed_in(&user.0, e),
     };
-    if !status.state.awaits_phone() {
-        let to = if status.state.is_enabled() {
+    if !status.factors.totp.awaits_phone() {
+        let to = if status.factors.totp.is_enabled() {
             format!("/users/{}", user.0.user.id)
         } else {
             "/me/two-factor/enable/app".into()

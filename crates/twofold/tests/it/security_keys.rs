@@ -20,6 +20,7 @@ on_both_databases!(
     sec_36_registration_checks_the_origin_and_binds_a_credential_to_one_person,
     malformed_credentials_answer_a_clear_4xx,
     turning_two_factor_off_removes_keys_and_codes,
+    sec_36_a_ceremony_begun_on_one_instance_finishes_on_another,
 );
 
 /// Registers `key` for the person signed in on `http`; answers the registration's body.
@@ -232,6 +233,47 @@ async fn sec_36_a_passkey_signs_in_without_a_password_only_with_user_verificatio
         .await;
     assert_eq!(r.status, 401);
     assert_eq!(reasons(&t).await, ["user_not_verified", "not_a_passkey", "unknown_or_used_challenge"]);
+}
+
+/// The same browser (its cookies and CSRF token) talking to a second instance.
+fn on_instance(router: &axum::Router, browser: &Http, cookies: &[&str], csrf: Option<&str>) -> Http {
+    let moved = Http::new(router.clone());
+    for name in cookies {
+        moved.set_cookie(name, &browser.cookie(name).unwrap());
+    }
+    if let Some(token) = csrf {
+        moved.set_csrf(token);
+    }
+    moved
+}
+
+async fn sec_36_a_ceremony_begun_on_one_instance_finishes_on_another(db: TestDb) {
+    let t = TestApp::with_webauthn(db).await;
+    let other = t.second_instance().await;
+    let owner = t.account("acme").await;
+    let http = t.signed_in(&owner.email).await;
+    let mut key = SoftKey::passkey();
+    register(&http, &mut key, "Laptop").await;
+
+    // The second step: challenge from instance A, answer to instance B.
+    let pending = t.http();
+    let started = t.password_step_on(&pending, &owner.email, false).await;
+    let c = challenge(&pending).await;
+    let moved = on_instance(&other, &pending, &["twofold_session"], started["csrf_token"].as_str());
+    let r = answer(&moved, &c["challenge_id"], key.sign(&c["public_key"], ORIGIN)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // A passkey: challenge from A, answer to B, bound to the same browser cookie.
+    let browser = t.http();
+    let c = browser.post_json("/api/v1/login/passkey/challenge", &json!({})).await.json();
+    let moved = on_instance(&other, &browser, &["twofold_form"], None);
+    let credential = key.sign(&c["public_key"], ORIGIN);
+    let body = json!({ "challenge_id": c["challenge_id"], "credential": credential });
+    let r = moved.post_json("/api/v1/login/passkey", &body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Finished once: the same answer to instance A finds nothing.
+    let r = browser.post_json("/api/v1/login/passkey", &body).await;
+    assert_eq!(r.status, 401);
 }
 
 async fn delete_key(http: &Http, id: &Value, password: &str) -> crate::support::http::Response {
