@@ -238,7 +238,7 @@ impl App {
                 record(&mut tx, now, ctx, parties, guard.locked_event(), detail).await?;
                 if let Subject::Person(person) = guard.subject {
                     let text = "two-factor sign-in was locked after too many wrong codes. Ask your administrator to unlock it.";
-                    self.queue_notice(&mut tx, person, text, now).await?;
+                    self.queue_notice(&mut tx, person, "Two-factor sign-in locked", text, now).await?;
                 }
             }
             commit(tx).await?;

@@ -117,6 +117,7 @@ impl App {
             swept += sessions::delete_expired(&mut conn, realm, self.now()).await?;
         }
         swept += twofold_store::security_keys::sweep_ceremonies(&mut conn, self.now()).await?;
+        swept += twofold_store::password_resets::delete_expired(&mut conn, self.now()).await?;
         Ok(swept)
     }
 

@@ -35,6 +35,9 @@ pub enum Error {
     Refused { code: &'static str, message: String },
     #[error("This link is invalid, expired or already used.")]
     LinkInvalid,
+    /// A password-reset link that was used, expired, voided or never existed (410).
+    #[error("This link has expired or was already used. Ask for a new one from the sign-in page.")]
+    LinkExpired,
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
     #[error("{message}")]

@@ -10,7 +10,10 @@ mod system;
 pub mod admin;
 pub mod audit;
 pub mod context;
+mod mail;
+mod notices;
 pub mod outbox;
+pub mod password_changes;
 pub mod people;
 pub mod phone;
 pub mod qr;
@@ -26,6 +29,7 @@ pub mod two_factor;
 
 use std::sync::Arc;
 
+use twofold_domain::mail::MailPolicy;
 use twofold_domain::otp::TotpParams;
 use twofold_domain::session::SessionPolicy;
 use twofold_domain::sms::SmsPolicy;
@@ -61,6 +65,8 @@ pub struct AppConfig {
     pub remember_device_days: i64,
     /// SMS code lifetime, attempts and send limits.
     pub sms: SmsPolicy,
+    /// Reset-link lifetime, reset-mail limits, and when the outbox gives up on a mail.
+    pub mail: MailPolicy,
 }
 
 impl Default for AppConfig {
@@ -75,6 +81,7 @@ impl Default for AppConfig {
             totp: TotpParams::default(),
             remember_device_days: 30,
             sms: SmsPolicy::default(),
+            mail: MailPolicy::default(),
         }
     }
 }

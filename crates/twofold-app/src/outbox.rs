@@ -1,14 +1,17 @@
-//! The outbox worker: the only sender of SMS. Each instance runs one; rows are claimed with
-//! a lease by a conditional update, so workers on several instances never send the same
-//! row at once. A worker that dies between claim and send leaves a lease that expires and
-//! the row is sent again: delivery is at-least-once, never silently lost (SEC-18).
+//! The outbox worker: the only sender of every channel's messages (SMS and email). Each
+//! instance runs one; rows are claimed with a lease by a conditional update, so workers on
+//! several instances never send the same row at once. A worker that dies between claim and
+//! send leaves a lease that expires and the row is sent again: delivery is at-least-once,
+//! never silently lost (SEC-18, SEC-39).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
+use twofold_channels::SendError;
+use twofold_channels::mail::{MailProvider, OutgoingMail};
+use twofold_channels::sms::{OutgoingSms, SmsProvider};
 use twofold_domain::sms::retry_delay;
-use twofold_sms::{OutgoingSms, SendError, SmsProvider};
 use twofold_store::outbox::{self, OutboxRow};
 
 use crate::sms::BODY_PURPOSE;
@@ -19,10 +22,17 @@ pub const LEASE_SECONDS: i64 = 60;
 /// Rows claimed (and sent concurrently) per pass.
 pub const BATCH: i64 = 16;
 
+/// The providers of every channel the outbox carries.
+#[derive(Clone)]
+pub struct Channels {
+    pub sms: Arc<dyn SmsProvider>,
+    pub mail: Arc<dyn MailProvider>,
+}
+
 #[derive(Clone)]
 pub struct OutboxWorker {
     app: App,
-    provider: Arc<dyn SmsProvider>,
+    channels: Channels,
     owner: String,
 }
 
@@ -40,14 +50,21 @@ impl Pass {
     }
 }
 
+/// A row's message, opened and ready for its channel's provider.
+enum Message {
+    Sms(OutgoingSms),
+    Mail(OutgoingMail),
+}
+
 impl OutboxWorker {
-    pub fn new(app: App, provider: Arc<dyn SmsProvider>) -> Self {
+    pub fn new(app: App, channels: Channels) -> Self {
         let owner = format!("worker-{}", app.new_form_token().chars().take(12).collect::<String>());
-        Self { app, provider, owner }
+        Self { app, channels, owner }
     }
 
-    pub fn provider_name(&self) -> &'static str {
-        self.provider.name()
+    /// The providers' names, for the start-up log: `sms=file mail=smtp`.
+    pub fn provider_names(&self) -> (&'static str, &'static str) {
+        (self.channels.sms.name(), self.channels.mail.name())
     }
 
     /// Claims what is due and sends it; answers what happened.
@@ -80,35 +97,53 @@ impl OutboxWorker {
         Ok(pass)
     }
 
+    fn provider_name(&self, row: &OutboxRow) -> &'static str {
+        if row.channel == "email" { self.channels.mail.name() } else { self.channels.sms.name() }
+    }
+
+    /// The row's body, opened for its channel.
+    fn open(&self, row: &OutboxRow) -> Option<Message> {
+        let user_id = row.user_id.unwrap_or(0);
+        if row.channel == "email" {
+            let letter = self.app.open_letter(user_id, &row.body_box).ok()?;
+            Some(Message::Mail(OutgoingMail {
+                id: row.id,
+                to: row.recipient.clone(),
+                to_name: Some(letter.to_name),
+                from_name: Some(letter.from_name),
+                subject: letter.subject,
+                text: letter.text,
+                html: letter.html,
+            }))
+        } else {
+            let body = self.app.secrets().open(BODY_PURPOSE, user_id, &row.body_box).ok()?;
+            let body = String::from_utf8_lossy(&body).into_owned();
+            Some(Message::Sms(OutgoingSms { id: row.id, to: row.recipient.clone(), body }))
+        }
+    }
+
     async fn deliver(&self, row: OutboxRow) -> Result<Outcome> {
-        let provider = self.provider.name();
-        let body = match self.app.secrets().open(BODY_PURPOSE, row.user_id.unwrap_or(0), &row.body_box) {
-            Ok(body) => String::from_utf8_lossy(&body).into_owned(),
-            Err(_) => return self.give_up(&row, "the message body could not be decrypted").await,
+        let provider = self.provider_name(&row);
+        let channel = if row.channel == "email" { "email" } else { "sms" };
+        let result = match self.open(&row) {
+            Some(Message::Sms(sms)) => self.channels.sms.send(&sms).await,
+            Some(Message::Mail(mail)) => self.channels.mail.send(&mail).await,
+            None => return self.give_up(&row, "the message body could not be decrypted").await,
         };
-        let sms = OutgoingSms { id: row.id, to: row.e164.clone(), body };
-        let result = self.provider.send(&sms).await;
         let now = self.app.now();
         let mut conn = self.app.store().conn().await?;
         match result {
             Ok(sent) => {
-                outbox::mark_sent(
-                    &mut conn,
-                    row.id,
-                    &self.owner,
-                    provider,
-                    sent.provider_message_id.as_deref(),
-                    &sent.status,
-                    now,
-                )
-                .await?;
-                tracing::info!(outbox_id = row.id, provider, status = %sent.status, "SMS handed to the provider");
-                metrics::counter!("twofold_sms_sent_total", "provider" => provider).increment(1);
+                let id = sent.provider_message_id.as_deref();
+                outbox::mark_sent(&mut conn, row.id, &self.owner, provider, id, &sent.status, now).await?;
+                tracing::info!(outbox_id = row.id, channel, provider, status = %sent.status, "message handed to the provider");
+                metrics::counter!("twofold_outbox_sent_total", "channel" => channel, "provider" => provider)
+                    .increment(1);
                 Ok(Outcome::Sent)
             }
             Err(SendError::Permanent { reason }) => self.give_up(&row, &reason).await,
             Err(SendError::Transient { reason, retry_after }) => {
-                if now - row.created_at >= self.app.config().sms.give_up_after {
+                if now - row.created_at >= self.give_up_after(&row) {
                     let why = format!("gave up after {} attempts: {reason}", row.attempts);
                     return self.give_up(&row, &why).await;
                 }
@@ -116,19 +151,34 @@ impl OutboxWorker {
                 let backoff = retry_delay(attempt, self.app.jitter());
                 let wait = retry_after.map_or(backoff, |d| backoff.max(i64::try_from(d.as_secs()).unwrap_or(600)));
                 outbox::mark_retry(&mut conn, row.id, &self.owner, &clip(&reason), now + wait).await?;
-                tracing::warn!(outbox_id = row.id, provider, attempt, retry_in = wait, "SMS send failed; will retry");
-                metrics::counter!("twofold_sms_retries_total", "provider" => provider).increment(1);
+                tracing::warn!(
+                    outbox_id = row.id,
+                    channel,
+                    provider,
+                    attempt,
+                    retry_in = wait,
+                    "send failed; will retry"
+                );
+                metrics::counter!("twofold_outbox_retries_total", "channel" => channel, "provider" => provider)
+                    .increment(1);
                 Ok(Outcome::Retrying)
             }
         }
     }
 
+    /// SMS carry codes that expire within minutes; mails carry links that live for days.
+    fn give_up_after(&self, row: &OutboxRow) -> i64 {
+        let config = self.app.config();
+        if row.channel == "email" { config.mail.give_up_after } else { config.sms.give_up_after }
+    }
+
     async fn give_up(&self, row: &OutboxRow, reason: &str) -> Result<Outcome> {
+        let provider = self.provider_name(row);
+        let channel = if row.channel == "email" { "email" } else { "sms" };
         let mut conn = self.app.store().conn().await?;
-        outbox::mark_failed(&mut conn, row.id, &self.owner, self.provider.name(), &clip(reason), self.app.now())
-            .await?;
-        tracing::error!(outbox_id = row.id, provider = self.provider.name(), "SMS given up");
-        metrics::counter!("twofold_sms_failed_total", "provider" => self.provider.name()).increment(1);
+        outbox::mark_failed(&mut conn, row.id, &self.owner, provider, &clip(reason), self.app.now()).await?;
+        tracing::error!(outbox_id = row.id, channel, provider, reason = %clip(reason), "message given up");
+        metrics::counter!("twofold_outbox_failed_total", "channel" => channel, "provider" => provider).increment(1);
         Ok(Outcome::Failed)
     }
 
@@ -171,8 +221,9 @@ impl App {
         f64::from(u32::from_be_bytes(bytes)) / (f64::from(u32::MAX) + 1.0)
     }
 
-    /// The newest outbox rows, without bodies, for `twofold sms outbox`.
-    pub async fn outbox_summary(&self, limit: i64) -> Result<(Vec<(String, i64)>, Vec<OutboxRow>)> {
+    /// The newest outbox rows, without bodies, for `twofold outbox`; and how many rows each
+    /// channel has in each status.
+    pub async fn outbox_summary(&self, limit: i64) -> Result<(Vec<(String, String, i64)>, Vec<OutboxRow>)> {
         let mut conn = self.store().conn().await?;
         let counts = outbox::counts(&mut conn).await?;
         let mut rows = outbox::recent(&mut conn, limit).await?;

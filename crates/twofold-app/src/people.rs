@@ -15,6 +15,7 @@ use twofold_store::{accounts, commit, factors, links, phones};
 use std::collections::HashMap;
 
 use crate::audit::{Parties, record};
+use crate::mail::Letter;
 use crate::setup::email_taken;
 use crate::{App, Error, RequestContext, Result};
 
@@ -136,17 +137,22 @@ impl App {
         let id = users::insert(&mut tx, &new_user).await.map_err(email_taken)?;
         links::insert_invitation(&mut tx, &link.hash, id, actor.id, now, now + self.config().invitation_ttl).await?;
         let user = users::by_id(&mut tx, id).await?.ok_or(Error::NotFound("No such person."))?.into_person();
+        let url = self.url(&format!("/invitations/{}", link.raw));
+        let account = self.account_name_in(&mut tx, actor.account_id).await?;
+        let expires_at = now + self.config().invitation_ttl;
+        let letter = Letter::invitation(&self.config().issuer, &account, &user, &actor.name, &url, expires_at);
+        let outbox_id = self.queue_email(&mut tx, &user, "invitation", &letter, now).await?;
         record(
             &mut tx,
             now,
             ctx,
             Parties::on(actor, &user),
             "invitation.created",
-            json!({ "email": user.email, "role": user.role }),
+            json!({ "email": user.email, "role": user.role, "outbox_id": outbox_id }),
         )
         .await?;
         commit(tx).await?;
-        Ok(Invitation { user, url: self.url(&format!("/invitations/{}", link.raw)) })
+        Ok(Invitation { user, url })
     }
 
     /// The person an invitation link is for, if the link still works.
@@ -212,8 +218,14 @@ impl App {
         let article = if role == Role::Admin { "an Administrator" } else { "a User" };
         let text = format!("{} made you {article}.", actor.name);
         twofold_store::notices::add(&mut tx, target.id, &text, now).await?;
-        self.queue_notice(&mut tx, &target, &format!("{} made you {article} of your account.", actor.name), now)
-            .await?;
+        self.queue_notice(
+            &mut tx,
+            &target,
+            "Your role was changed",
+            &format!("{} made you {article} of your account.", actor.name),
+            now,
+        )
+        .await?;
         commit(tx).await?;
         Ok(Person { role, ..target })
     }

@@ -70,7 +70,7 @@ impl App {
             armed.succeeded(&mut tx).await?;
             let text =
                 "the mobile number on your account was changed. If this was not you, contact your administrator now.";
-            self.queue_notice(&mut tx, user, text, now).await?;
+            self.queue_notice(&mut tx, user, "Your recovery phone number was changed", text, now).await?;
             phones::set_verified(&mut tx, user.id, phone.e164(), now).await?;
             record(&mut tx, now, ctx, Parties::own(user), "phone.changed", json!({ "to": phone.masked() })).await?;
             commit(tx).await?;

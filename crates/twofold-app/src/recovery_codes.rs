@@ -57,7 +57,7 @@ impl App {
         }
         let codes = self.issue_recovery_codes(&mut tx, user, ctx, now).await?;
         let text = "new recovery codes were made for your account; the old ones no longer work.";
-        self.queue_notice(&mut tx, user, text, now).await?;
+        self.queue_notice(&mut tx, user, "New recovery codes were made", text, now).await?;
         commit(tx).await?;
         Ok(codes)
     }
@@ -92,7 +92,7 @@ impl App {
                 "a recovery code was used to sign in to your account; {left} {} left. If this was not you, contact your administrator now.",
                 if left == 1 { "is" } else { "are" }
             );
-            self.queue_notice(&mut tx, user, &text, now).await?;
+            self.queue_notice(&mut tx, user, "A recovery code was used", &text, now).await?;
             let since = factors.enabled_since();
             let done = self.complete_sign_in(&mut tx, pending, SecondStep::RecoveryCode, since, ctx).await?;
             commit(tx).await?;

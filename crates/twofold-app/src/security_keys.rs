@@ -316,7 +316,7 @@ impl App {
         let text = format!(
             "a security key (\"{name}\") was added to your account. If this was not you, contact your administrator now."
         );
-        self.queue_notice(&mut tx, user, &text, now).await?;
+        self.queue_notice(&mut tx, user, "A security key was added", &text, now).await?;
         commit(tx).await?;
         let key = SecurityKeyInfo { id, name, created_at: now, last_used_at: None, passkey };
         Ok(RegisteredKey { key, recovery_codes })
@@ -373,7 +373,7 @@ impl App {
             record(&mut tx, now, ctx, Parties::own(user), "two_factor.disabled", detail).await?;
         }
         let text = "a security key was removed from your account. If this was not you, contact your administrator now.";
-        self.queue_notice(&mut tx, user, text, now).await?;
+        self.queue_notice(&mut tx, user, "A security key was removed", text, now).await?;
         commit(tx).await?;
         Ok(())
     }

@@ -294,6 +294,11 @@ impl App {
         let new = token::generate(self.entropy());
         let expires = now + self.config().remember_device_days * 24 * 60 * 60;
         devices::insert(conn, user.id, &new.hash, ctx.user_agent.as_deref(), now, expires).await?;
+        let text = format!(
+            "a browser was remembered on your account for {} days: it will skip the code step. If this was not you, change your password and forget the browser on your profile.",
+            self.config().remember_device_days
+        );
+        self.queue_notice(conn, user, "A browser was remembered", &text, now).await?;
         Ok(new.raw)
     }
 }

@@ -1,13 +1,14 @@
 //! SMS codes and notices: issuing a code (through the outbox, within send limits),
-//! checking it, and telling people about security changes by SMS.
+//! and checking it.
 
 use serde_json::json;
 use twofold_domain::person::Person;
 use twofold_domain::phone::{Phone, mask};
 use twofold_domain::sms::{self, Purpose};
 use twofold_store::challenges::{self, NewChallenge};
+use twofold_store::outbox::NewMessage;
 use twofold_store::rate_limits::{self, Spend};
-use twofold_store::{Conn, commit, outbox, phones};
+use twofold_store::{commit, outbox, phones};
 
 use crate::audit::{Parties, record};
 use crate::{App, Error, RequestContext, Result};
@@ -61,7 +62,8 @@ impl App {
                 return Err(Error::Throttled { retry_after: seconds });
             }
         }
-        let outbox_id = outbox::enqueue(&mut tx, Some(user.id), phone.e164(), "code", &sealed, now).await?;
+        let message = sms_message(user.id, phone.e164(), "code", &sealed);
+        let outbox_id = outbox::enqueue(&mut tx, &message, now).await?;
         let new = NewChallenge {
             user_id: user.id,
             purpose: purpose.as_str(),
@@ -148,28 +150,16 @@ impl App {
         }))
     }
 
-    /// Queues a security notice to the person's verified number, if they have one: no code
-    /// and no link in it (SEC-18), so that it cannot be used to phish.
-    pub(crate) async fn queue_notice(
-        &self,
-        conn: &mut Conn,
-        user: &Person,
-        text: &str,
-        now: i64,
-    ) -> Result<Option<i64>> {
-        let Some(phone) = phones::get(conn, user.id).await? else {
-            return Ok(None);
-        };
-        let body = format!("{}: {text}", self.config().issuer);
-        let sealed = self.secrets().seal(BODY_PURPOSE, user.id, body.as_bytes())?;
-        Ok(Some(outbox::enqueue(conn, Some(user.id), &phone.e164, "notice", &sealed, now).await?))
-    }
-
     /// The person's verified number, masked.
     pub async fn masked_phone(&self, user_id: i64) -> Result<Option<String>> {
         let mut conn = self.store().conn().await?;
         Ok(phones::get(&mut conn, user_id).await?.map(|p| mask(&p.e164)))
     }
+}
+
+/// An SMS for the outbox.
+pub(crate) fn sms_message<'a>(user_id: i64, e164: &'a str, kind: &'a str, sealed: &'a [u8]) -> NewMessage<'a> {
+    NewMessage { user_id: Some(user_id), channel: "sms", recipient: e164, kind, body_box: sealed }
 }
 
 /// What a code's MAC is bound to: the person, the purpose and the request (SEC-13).

@@ -422,7 +422,7 @@ impl App {
         let text = format!(
             "support enabled SMS sign-in for your account for {hours} hours. If you did not ask for this, contact your administrator."
         );
-        self.queue_notice(&mut tx, &user, &text, now).await?;
+        self.queue_notice(&mut tx, &user, "SMS recovery turned on for your account", &text, now).await?;
         let detail = json!({ "by": granter.label(), "reason": reason, "hours": hours, "grant_id": id });
         record(&mut tx, now, ctx, operator_parties(&user), "support.sms_recovery_granted", detail).await?;
         let grant = recovery::open_grant(&mut tx, user.id).await?.ok_or(Error::NotFound("No such grant."))?;

@@ -183,6 +183,8 @@ impl App {
                 if first_factor { Some(self.issue_recovery_codes(&mut tx, user, ctx, now).await?) } else { None };
             armed.succeeded(&mut tx).await?;
             phones::set_verified(&mut tx, user.id, phone.e164(), now).await?;
+            let text = "two-factor authentication was turned on for your account, with an authenticator app and this number for recovery.";
+            self.queue_notice(&mut tx, user, "Two-factor authentication turned on", text, now).await?;
             devices::delete_for_user(&mut tx, user.id).await?;
             twofold_store::recovery::close(&mut tx, user.id, "re_enrolled", now).await?;
             let detail = json!({ "method": "totp", "phone": phone.masked() });
@@ -293,7 +295,7 @@ impl App {
         }
         devices::delete_for_user(conn, user.id).await?;
         throttles::reset_all(conn, &ThrottleKey::second_factors_of_person(user.id)).await?;
-        self.queue_notice(conn, user, sms, now).await?;
+        self.queue_notice(conn, user, "Two-factor authentication turned off", sms, now).await?;
         phones::delete(conn, user.id).await?;
         // SMS recovery ends with the set-up it recovered (SEC-17).
         twofold_store::recovery::close(conn, user.id, "two_factor_disabled", now).await?;

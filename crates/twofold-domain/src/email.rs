@@ -61,6 +61,17 @@ impl std::fmt::Display for Email {
     }
 }
 
+/// An address as lists and logs show it: `p***@acme.test`.
+pub fn mask(address: &str) -> String {
+    match address.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +98,12 @@ mod tests {
             assert_eq!(Email::parse(bad), Err(EmailError::Malformed), "{bad:?}");
         }
         assert_eq!(Email::parse("   "), Err(EmailError::Empty));
+    }
+
+    #[test]
+    fn masked_addresses_keep_the_first_letter_and_the_domain() {
+        assert_eq!(mask("pat@acme.test"), "p***@acme.test");
+        assert_eq!(mask("nonsense"), "***");
     }
 
     #[test]

@@ -76,7 +76,8 @@ pub fn code_message(issuer: &str, code: &str, lifetime_seconds: i64) -> String {
     format!("{code} is your {issuer} verification code. It expires in {minutes} minutes. Never share it.")
 }
 
-/// How long to wait before the `attempt`-th retry: exponential from 5 s, at most 10
+/// How long the outbox waits before the `attempt`-th retry of a message of any channel
+/// (SMS and email alike): exponential from 5 s, at most 10
 /// minutes, with "full jitter" (a random part) so that many failed messages do not retry
 /// in lockstep. `jitter` is a number in [0, 1).
 pub fn retry_delay(attempt: u32, jitter: f64) -> i64 {

@@ -17,6 +17,7 @@ pub mod links;
 pub mod notices;
 pub mod operators;
 pub mod outbox;
+pub mod password_resets;
 pub mod phones;
 pub mod rate_limits;
 mod realm;

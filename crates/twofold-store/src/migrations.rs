@@ -51,6 +51,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0008_more_factors.sql"),
         include_str!("../migrations/postgres/0008_more_factors.sql"),
     ),
+    (
+        9,
+        "email",
+        include_str!("../migrations/sqlite/0009_email.sql"),
+        include_str!("../migrations/postgres/0009_email.sql"),
+    ),
 ];
 
 /// The migrations up to and including `up_to` for one backend.

@@ -1,6 +1,6 @@
-//! The durable SMS outbox. Requests only ever insert here; a worker on any instance claims
-//! due rows with a lease, sends, and records the outcome. Claims are conditional updates,
-//! so no two workers hold the same row (SEC-18).
+//! The durable outbox of every channel (SMS and email). Requests only ever insert here; a
+//! worker on any instance claims due rows with a lease, sends, and records the outcome.
+//! Claims are conditional updates, so no two workers hold the same row (SEC-18, SEC-39).
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -11,7 +11,10 @@ use crate::{Conn, Result};
 pub struct OutboxRow {
     pub id: i64,
     pub user_id: Option<i64>,
-    pub e164: String,
+    /// `sms` or `email`.
+    pub channel: String,
+    /// The number or the address.
+    pub recipient: String,
     pub kind: String,
     pub body_box: Vec<u8>,
     pub status: String,
@@ -26,46 +29,53 @@ pub struct OutboxRow {
     pub failed_at: Option<i64>,
 }
 
-const COLUMNS: &str = "id, user_id, e164, kind, body_box, status, attempts, next_attempt_at, provider, \
+const COLUMNS: &str = "id, user_id, channel, recipient, kind, body_box, status, attempts, next_attempt_at, provider, \
                        provider_message_id, provider_status, last_error, created_at, sent_at, failed_at";
 
 fn from_row(r: &AnyRow) -> Result<OutboxRow> {
     Ok(OutboxRow {
         id: r.try_get(0)?,
         user_id: r.try_get(1)?,
-        e164: r.try_get(2)?,
-        kind: r.try_get(3)?,
-        body_box: r.try_get(4)?,
-        status: r.try_get(5)?,
-        attempts: r.try_get(6)?,
-        next_attempt_at: r.try_get(7)?,
-        provider: r.try_get(8)?,
-        provider_message_id: r.try_get(9)?,
-        provider_status: r.try_get(10)?,
-        last_error: r.try_get(11)?,
-        created_at: r.try_get(12)?,
-        sent_at: r.try_get(13)?,
-        failed_at: r.try_get(14)?,
+        channel: r.try_get(2)?,
+        recipient: r.try_get(3)?,
+        kind: r.try_get(4)?,
+        body_box: r.try_get(5)?,
+        status: r.try_get(6)?,
+        attempts: r.try_get(7)?,
+        next_attempt_at: r.try_get(8)?,
+        provider: r.try_get(9)?,
+        provider_message_id: r.try_get(10)?,
+        provider_status: r.try_get(11)?,
+        last_error: r.try_get(12)?,
+        created_at: r.try_get(13)?,
+        sent_at: r.try_get(14)?,
+        failed_at: r.try_get(15)?,
     })
 }
 
-/// Queues a message; call it in the transaction that makes the code it carries.
-pub async fn enqueue(
-    conn: &mut Conn,
-    user_id: Option<i64>,
-    e164: &str,
-    kind: &str,
-    body_box: &[u8],
-    now: i64,
-) -> Result<i64> {
+/// A message to queue: where it goes and its sealed body.
+#[derive(Debug, Clone, Copy)]
+pub struct NewMessage<'a> {
+    pub user_id: Option<i64>,
+    /// `sms` or `email`.
+    pub channel: &'a str,
+    pub recipient: &'a str,
+    /// `code`, `notice`, `invitation` or `password_reset`.
+    pub kind: &'a str,
+    pub body_box: &'a [u8],
+}
+
+/// Queues a message; call it in the transaction of the change it reports.
+pub async fn enqueue(conn: &mut Conn, message: &NewMessage<'_>, now: i64) -> Result<i64> {
     let id = sqlx::query_scalar(
-        "INSERT INTO sms_outbox (user_id, e164, kind, body_box, status, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, 'pending', $5, $5) RETURNING id",
+        "INSERT INTO outbox (user_id, channel, recipient, kind, body_box, status, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) RETURNING id",
     )
-    .bind(user_id)
-    .bind(e164)
-    .bind(kind)
-    .bind(body_box)
+    .bind(message.user_id)
+    .bind(message.channel)
+    .bind(message.recipient)
+    .bind(message.kind)
+    .bind(message.body_box)
     .bind(now)
     .fetch_one(conn)
     .await?;
@@ -73,7 +83,7 @@ pub async fn enqueue(
 }
 
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<OutboxRow>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM sms_outbox WHERE id = $1")))
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM outbox WHERE id = $1")))
         .bind(id)
         .fetch_optional(conn)
         .await?;
@@ -84,7 +94,7 @@ pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<OutboxRow>> {
 /// (a worker that crashed between claim and send; at-least-once delivery).
 pub async fn due(conn: &mut Conn, now: i64, limit: i64) -> Result<Vec<i64>> {
     let ids = sqlx::query_scalar(
-        "SELECT id FROM sms_outbox
+        "SELECT id FROM outbox
          WHERE (status = 'pending' AND next_attempt_at <= $1) OR (status = 'sending' AND lease_until < $1)
          ORDER BY id LIMIT $2",
     )
@@ -99,7 +109,7 @@ pub async fn due(conn: &mut Conn, now: i64, limit: i64) -> Result<Vec<i64>> {
 /// worker won it.
 pub async fn claim(conn: &mut Conn, id: i64, owner: &str, now: i64, lease: i64) -> Result<Option<OutboxRow>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE sms_outbox SET status = 'sending', lease_owner = $1, lease_until = $2, attempts = attempts + 1
+        "UPDATE outbox SET status = 'sending', lease_owner = $1, lease_until = $2, attempts = attempts + 1
          WHERE id = $3 AND ((status = 'pending' AND next_attempt_at <= $4) OR (status = 'sending' AND lease_until < $4))
          RETURNING {COLUMNS}"
     )))
@@ -123,7 +133,7 @@ pub async fn mark_sent(
     now: i64,
 ) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE sms_outbox SET status = 'sent', sent_at = $1, provider = $2, provider_message_id = $3,
+        "UPDATE outbox SET status = 'sent', sent_at = $1, provider = $2, provider_message_id = $3,
              provider_status = $4, body_box = $5, lease_owner = NULL, lease_until = NULL, last_error = NULL
          WHERE id = $6 AND status = 'sending' AND lease_owner = $7",
     )
@@ -142,7 +152,7 @@ pub async fn mark_sent(
 /// Puts a row back for another try at `next_attempt_at`.
 pub async fn mark_retry(conn: &mut Conn, id: i64, owner: &str, error: &str, next_attempt_at: i64) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE sms_outbox SET status = 'pending', next_attempt_at = $1, last_error = $2, lease_owner = NULL, lease_until = NULL
+        "UPDATE outbox SET status = 'pending', next_attempt_at = $1, last_error = $2, lease_owner = NULL, lease_until = NULL
          WHERE id = $3 AND status = 'sending' AND lease_owner = $4",
     )
     .bind(next_attempt_at)
@@ -157,7 +167,7 @@ pub async fn mark_retry(conn: &mut Conn, id: i64, owner: &str, error: &str, next
 /// Gives up on a row, with the reason, and wipes its body.
 pub async fn mark_failed(conn: &mut Conn, id: i64, owner: &str, provider: &str, error: &str, now: i64) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE sms_outbox SET status = 'failed', failed_at = $1, provider = $2, last_error = $3, body_box = $4,
+        "UPDATE outbox SET status = 'failed', failed_at = $1, provider = $2, last_error = $3, body_box = $4,
              lease_owner = NULL, lease_until = NULL
          WHERE id = $5 AND status = 'sending' AND lease_owner = $6",
     )
@@ -172,18 +182,20 @@ pub async fn mark_failed(conn: &mut Conn, id: i64, owner: &str, provider: &str, 
     Ok(done.rows_affected() == 1)
 }
 
-/// The newest rows, for `twofold sms outbox` (bodies are not read).
+/// The newest rows, for `twofold outbox` (bodies are not read).
 pub async fn recent(conn: &mut Conn, limit: i64) -> Result<Vec<OutboxRow>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM sms_outbox ORDER BY id DESC LIMIT $1")))
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM outbox ORDER BY id DESC LIMIT $1")))
         .bind(limit)
         .fetch_all(conn)
         .await?;
     rows.iter().map(from_row).collect()
 }
 
-/// How many rows are in each status.
-pub async fn counts(conn: &mut Conn) -> Result<Vec<(String, i64)>> {
+/// How many rows are in each channel and status.
+pub async fn counts(conn: &mut Conn) -> Result<Vec<(String, String, i64)>> {
     let rows =
-        sqlx::query("SELECT status, COUNT(*) FROM sms_outbox GROUP BY status ORDER BY status").fetch_all(conn).await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+        sqlx::query("SELECT channel, status, COUNT(*) FROM outbox GROUP BY channel, status ORDER BY channel, status")
+            .fetch_all(conn)
+            .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
 }

@@ -113,6 +113,16 @@ pub async fn delete_for_subject(conn: &mut Conn, realm: Realm, subject_id: i64) 
     Ok(done.rows_affected())
 }
 
+/// Ends every session of one person or operator but the one they are using; answers how many.
+pub async fn delete_others(conn: &mut Conn, realm: Realm, subject_id: i64, keep_hash: &str) -> Result<u64> {
+    let done = sqlx::query(sql(realm, "DELETE FROM {sessions} WHERE {subject} = $1 AND id_hash <> $2"))
+        .bind(subject_id)
+        .bind(keep_hash)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 pub async fn delete_expired(conn: &mut Conn, realm: Realm, now: i64) -> Result<u64> {
     let done = sqlx::query(sql(realm, "DELETE FROM {sessions} WHERE expires_at <= $1")).bind(now).execute(conn).await?;
     Ok(done.rows_affected())

@@ -44,7 +44,14 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     Account(AccountCommand),
-    /// Inspect the SMS outbox.
+    /// Pending, sent and failed messages of every channel (SMS and email), newest first,
+    /// never their text: it may hold codes or links.
+    Outbox {
+        /// How many messages to list.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// The outbox, as before email joined it (`twofold sms outbox` is `twofold outbox`).
     #[command(subcommand)]
     Sms(SmsCommand),
     /// Customer Success: support operators and SMS recovery.
@@ -196,6 +203,34 @@ pub fn main() -> ExitCode {
     }
 }
 
+async fn print_outbox(config: &Config, limit: i64) -> anyhow::Result<()> {
+    let app = open_app(config).await?;
+    let (counts, rows) = app.outbox_summary(limit.clamp(1, 10_000)).await.map_err(app_error)?;
+    let totals: Vec<String> = counts.iter().map(|(channel, status, n)| format!("{channel} {status}: {n}")).collect();
+    println!("{}", if totals.is_empty() { "The outbox is empty.".to_string() } else { totals.join(", ") });
+    for row in rows {
+        let to = if row.channel == "email" {
+            twofold_app::domain::email::mask(&row.recipient)
+        } else {
+            twofold_app::domain::phone::mask(&row.recipient)
+        };
+        println!(
+            "#{:<6} {:<5} {:<7} {:<14} to {} attempts {} created {} provider {} {}{}",
+            row.id,
+            row.channel,
+            row.status,
+            row.kind,
+            to,
+            row.attempts,
+            row.created_at,
+            row.provider.as_deref().unwrap_or("-"),
+            row.provider_message_id.as_deref().unwrap_or(""),
+            row.last_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default(),
+        );
+    }
+    Ok(())
+}
+
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve { .. } => crate::serve::serve(config).await,
@@ -205,27 +240,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Support(command) => support(command, &config).await,
-        Command::Sms(SmsCommand::Outbox { limit }) => {
-            let app = open_app(&config).await?;
-            let (counts, rows) = app.outbox_summary(limit.clamp(1, 10_000)).await.map_err(app_error)?;
-            let totals: Vec<String> = counts.iter().map(|(status, n)| format!("{status}: {n}")).collect();
-            println!("{}", if totals.is_empty() { "The outbox is empty.".to_string() } else { totals.join(", ") });
-            for row in rows {
-                println!(
-                    "#{:<6} {:<7} {:<6} to {} attempts {} created {} provider {} {}{}",
-                    row.id,
-                    row.status,
-                    row.kind,
-                    twofold_app::domain::phone::mask(&row.e164),
-                    row.attempts,
-                    row.created_at,
-                    row.provider.as_deref().unwrap_or("-"),
-                    row.provider_message_id.as_deref().unwrap_or(""),
-                    row.last_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default(),
-                );
-            }
-            Ok(())
-        }
+        Command::Outbox { limit } | Command::Sms(SmsCommand::Outbox { limit }) => print_outbox(&config, limit).await,
         Command::Audit(AuditCommand::Verify) => verify_audit(&config).await,
         Command::Keys(KeysCommand::Rotate) => {
             let app = open_app(&config).await?;

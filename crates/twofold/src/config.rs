@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use twofold_app::domain::session::SessionPolicy;
 use twofold_app::domain::sms::SmsPolicy;
 use twofold_app::{AppConfig, Secrets};
-use twofold_sms::ProviderConfig;
+use twofold_channels::mail::MailConfig;
+use twofold_channels::sms::ProviderConfig;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -45,6 +46,17 @@ pub struct Config {
     pub sms_webhook_url: Option<String>,
     /// The HMAC-SHA256 key that signs webhook requests (see docs/sms-webhook.md).
     pub sms_webhook_secret: Option<String>,
+    /// `file` (the default: nothing leaves the machine) or `smtp`.
+    pub mail_provider: String,
+    /// Where the `file` mail provider appends messages; default `<data_dir>/mail-outbox.jsonl`.
+    pub mail_file: Option<PathBuf>,
+    /// `smtp://user:pass@host:587` (STARTTLS required), `smtps://…:465`, or
+    /// `smtp://127.0.0.1:25?tls=none` (plain, loopback only).
+    pub smtp_url: Option<String>,
+    /// The sender: `no-reply@example.com` (each message names its account beside it).
+    pub mail_from: Option<String>,
+    /// Extra CA certificates (PEM) to trust for the SMTP relay.
+    pub smtp_ca_file: Option<PathBuf>,
     /// How long an SMS code works, in minutes (1 to 15).
     pub sms_code_minutes: i64,
     /// Seconds between two codes to one person or number.
@@ -77,6 +89,11 @@ impl Default for Config {
             twilio_base_url: None,
             sms_webhook_url: None,
             sms_webhook_secret: None,
+            mail_provider: "file".into(),
+            mail_file: None,
+            smtp_url: None,
+            mail_from: None,
+            smtp_ca_file: None,
             sms_code_minutes: 10,
             sms_cooldown_seconds: 60,
             sms_per_hour: 5,
@@ -172,13 +189,31 @@ impl Config {
                 account_sid: need(&self.twilio_account_sid, "TWOFOLD_TWILIO_ACCOUNT_SID")?,
                 auth_token: need(&self.twilio_auth_token, "TWOFOLD_TWILIO_AUTH_TOKEN")?,
                 from: need(&self.twilio_from, "TWOFOLD_TWILIO_FROM")?,
-                base_url: self.twilio_base_url.clone().unwrap_or_else(|| twofold_sms::TWILIO_DEFAULT_BASE_URL.into()),
+                base_url: self
+                    .twilio_base_url
+                    .clone()
+                    .unwrap_or_else(|| twofold_channels::sms::TWILIO_DEFAULT_BASE_URL.into()),
             }),
             "webhook" => Ok(ProviderConfig::Webhook {
                 url: need(&self.sms_webhook_url, "TWOFOLD_SMS_WEBHOOK_URL")?,
                 secret: need(&self.sms_webhook_secret, "TWOFOLD_SMS_WEBHOOK_SECRET")?,
             }),
             other => Err(format!("unknown sms_provider {other:?}: use file, twilio or webhook")),
+        }
+    }
+
+    /// The mail provider chosen, with its settings present.
+    pub fn mail_provider(&self) -> Result<MailConfig, String> {
+        match self.mail_provider.as_str() {
+            "file" => Ok(MailConfig::File {
+                path: self.mail_file.clone().unwrap_or_else(|| self.data_dir.join("mail-outbox.jsonl")),
+            }),
+            "smtp" => Ok(MailConfig::Smtp {
+                url: self.smtp_url.clone().ok_or("TWOFOLD_SMTP_URL is required with mail_provider = smtp")?,
+                from: self.mail_from.clone().ok_or("TWOFOLD_MAIL_FROM is required with mail_provider = smtp")?,
+                ca_file: self.smtp_ca_file.clone(),
+            }),
+            other => Err(format!("unknown mail_provider {other:?}: use file or smtp")),
         }
     }
 
@@ -209,6 +244,7 @@ impl Config {
             *secret = secret.as_ref().map(|_| "***".to_string());
         }
         shown.sms_webhook_url = shown.sms_webhook_url.as_deref().map(redact_url);
+        shown.smtp_url = shown.smtp_url.as_deref().map(redact_url);
         serde_json::to_value(&shown).unwrap_or_default()
     }
 }
@@ -260,6 +296,18 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    #[test]
+    fn mail_providers_need_their_settings_and_the_smtp_password_is_masked() {
+        assert!(matches!(Config::default().mail_provider(), Ok(MailConfig::File { .. })));
+        let smtp = Config { mail_provider: "smtp".into(), ..Config::default() };
+        assert!(smtp.mail_provider().is_err_and(|e| e.contains("TWOFOLD_SMTP_URL")));
+        let smtp = Config { smtp_url: Some("smtp://u:hunter2@mail.example:587".into()), ..smtp };
+        assert!(smtp.mail_provider().is_err_and(|e| e.contains("TWOFOLD_MAIL_FROM")));
+        assert!(!smtp.redacted().to_string().contains("hunter2"));
+        let owl = Config { mail_provider: "owl".into(), ..Config::default() };
+        assert!(owl.mail_provider().is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use twofold_app::App;
-use twofold_app::outbox::OutboxWorker;
+use twofold_app::outbox::{Channels, OutboxWorker};
 use twofold_web::{AppState, WebConfig};
 
 use crate::cli::open_app;
@@ -22,10 +22,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         // Printed, not logged: the link is a credential and logs are kept (SEC-31).
         println!("\nNo account exists yet. Open this link within an hour to create the first one:\n\n    {link}\n");
     }
-    let provider = config.sms_provider().map_err(|e| anyhow::anyhow!(e))?;
-    let provider = twofold_sms::build(&provider).map_err(|e| anyhow::anyhow!("SMS provider: {e}"))?;
-    let worker = OutboxWorker::new(app.clone(), provider);
-    tracing::info!(provider = worker.provider_name(), "SMS outbox worker started");
+    let sms = config.sms_provider().map_err(|e| anyhow::anyhow!(e))?;
+    let sms = twofold_channels::sms::build(&sms).map_err(|e| anyhow::anyhow!("SMS provider: {e}"))?;
+    let mail = config.mail_provider().map_err(|e| anyhow::anyhow!(e))?;
+    let mail = twofold_channels::mail::build(&mail).map_err(|e| anyhow::anyhow!("mail provider: {e}"))?;
+    let worker = OutboxWorker::new(app.clone(), Channels { sms, mail });
+    let (sms, mail) = worker.provider_names();
+    tracing::info!(sms, mail, "outbox worker started");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(worker.run(async move {
         let mut stopped = stopped;

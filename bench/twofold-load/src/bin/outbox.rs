@@ -15,10 +15,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use axum::extract::State;
 use axum::http::StatusCode;
-use twofold_app::outbox::OutboxWorker;
+use twofold_app::outbox::{Channels, OutboxWorker};
+use twofold_app::store::outbox::NewMessage;
 use twofold_app::store::secret_box::{Keyring, SecretBox};
 use twofold_app::store::{Store, StoreOptions, outbox};
 use twofold_app::{App, AppConfig, Secrets};
+use twofold_channels::mail::MailConfig;
 
 #[derive(Clone, Default)]
 struct Receiver {
@@ -34,10 +36,15 @@ async fn receive(State(r): State<Receiver>) -> StatusCode {
     StatusCode::OK
 }
 
+/// A notice to one number, as the app queues them.
+fn sms_notice(body: &[u8]) -> NewMessage<'_> {
+    NewMessage { user_id: None, channel: "sms", recipient: "+353851234567", kind: "notice", body_box: body }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let messages: usize = std::env::args().nth(1).map(|n| n.parse()).transpose()?.unwrap_or(2_000);
-    twofold_sms::install_crypto_provider();
+    twofold_channels::install_crypto_provider();
     let receiver = Receiver::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/sms", listener.local_addr()?);
@@ -50,16 +57,18 @@ async fn main() -> anyhow::Result<()> {
     store.migrate().await?;
     let sealer = SecretBox::new(Keyring::generate()?);
     let app = App::with_system(store.clone(), AppConfig::default(), Secrets::fixed(sealer.clone()))?;
-    let config = twofold_sms::ProviderConfig::Webhook { url, secret: "bench secret".into() };
-    let provider = twofold_sms::build(&config).map_err(anyhow::Error::msg)?;
-    let worker = OutboxWorker::new(app.clone(), provider);
+    let config = twofold_channels::sms::ProviderConfig::Webhook { url, secret: "bench secret".into() };
+    let provider = twofold_channels::sms::build(&config).map_err(anyhow::Error::msg)?;
+    let mail = twofold_channels::mail::build(&MailConfig::File { path: dir.join("mail-outbox.jsonl") })
+        .map_err(anyhow::Error::msg)?;
+    let worker = OutboxWorker::new(app.clone(), Channels { sms: provider, mail });
 
     // Throughput: queue everything, then let one worker drain it.
     let now = app.now();
     let mut tx = store.begin().await?;
     for i in 0..messages {
         let body = sealer.seal("sms_body", 0, format!("Twofold: notice {i}").as_bytes())?;
-        outbox::enqueue(&mut tx, None, "+353851234567", "notice", &body, now).await?;
+        outbox::enqueue(&mut tx, &sms_notice(&body), now).await?;
     }
     twofold_app::store::commit(tx).await?;
     let started = Instant::now();
@@ -87,7 +96,7 @@ async fn main() -> anyhow::Result<()> {
         let queued = Instant::now();
         let mut conn = store.conn().await?;
         let body = sealer.seal("sms_body", 0, b"Twofold: latency probe")?;
-        outbox::enqueue(&mut conn, None, "+353851234567", "notice", &body, app.now()).await?;
+        outbox::enqueue(&mut conn, &sms_notice(&body), app.now()).await?;
         drop(conn);
         while receiver.got.load(Ordering::SeqCst) == before {
             tokio::time::sleep(Duration::from_millis(2)).await;

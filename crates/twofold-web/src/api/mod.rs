@@ -5,6 +5,7 @@ mod admin;
 mod audit;
 mod auth;
 mod body;
+pub mod passwords;
 mod people;
 mod recovery;
 mod recovery_codes;
@@ -49,6 +50,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
         .merge(people::router())
+        .merge(passwords::router())
         .merge(setup::router())
         .merge(audit::router())
         .merge(two_factor::router())

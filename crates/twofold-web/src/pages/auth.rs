@@ -47,6 +47,8 @@ pub struct LoginQuery {
     signed_out: Option<String>,
     #[serde(default)]
     password_set: Option<String>,
+    #[serde(default)]
+    password_reset: Option<String>,
 }
 
 async fn show_login(
@@ -64,6 +66,8 @@ async fn show_login(
         Some("You are signed out.".to_string())
     } else if q.password_set.is_some() {
         Some("Your password is set. Sign in with it now.".to_string())
+    } else if q.password_reset.is_some() {
+        Some("Your password is changed and every session was signed out. Sign in with it now; your code is still asked for.".to_string())
     } else {
         None
     };

@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod factors;
 pub(crate) mod form;
+mod passwords;
 mod people;
 mod recovery;
 mod setup;
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(auth::router())
         .merge(setup::router())
+        .merge(passwords::router())
         .merge(people::router())
         .merge(two_factor::router())
         .merge(factors::router())

@@ -224,7 +224,7 @@ async fn invite(
     };
     match result {
         Ok(invitation) => {
-            page.notice = Some(format!("{} was invited.", invitation.user.name));
+            page.notice = Some(format!("Invitation sent to {}.", invitation.user.email));
             page.invitation_url = Some(invitation.url);
             render(StatusCode::CREATED, &page)
         }

@@ -29,7 +29,8 @@ async fn role_changes_are_told_in_the_app_and_by_sms(db: TestDb) {
     let r = owner.put_json(&format!("/api/v1/users/{}/role", user.id), &json!({ "role": "admin" })).await;
     assert_eq!(r.status, 200);
     t.deliver_sms().await;
-    let sms = t.sms.sent().into_iter().last().unwrap();
+    let sent = t.sms.sent();
+    let sms = sent.iter().find(|m| m.body.contains("made you")).unwrap_or_else(|| panic!("{sent:?}"));
     assert_eq!(sms.to, PHONE);
     assert!(sms.body.contains("Olive Owner made you an Administrator"), "{}", sms.body);
     let notices = u.post_json("/api/v1/me/notices/take", &json!({})).await.json();
@@ -242,7 +243,9 @@ async fn sec_28_an_administrator_turning_off_2fa_ends_sessions_and_devices_and_t
     assert_eq!(browser.get("/api/v1/me").await.status, 401, "signed out at the next request");
     assert_eq!(u.get("/api/v1/me").await.status, 401);
     t.deliver_sms().await;
-    let sms = t.sms.sent().into_iter().rev().find(|m| m.to == PHONE).unwrap();
+    let sent = t.sms.sent();
+    let sms =
+        sent.iter().find(|m| m.to == PHONE && m.body.contains("turned off")).unwrap_or_else(|| panic!("{sent:?}"));
     assert!(sms.body.contains("Pat Person turned off two-factor authentication"), "{}", sms.body);
     // The password alone now signs in, and the person is told in the app.
     let again = t.signed_in("user@acme.test").await;

@@ -391,3 +391,58 @@ async fn a_security_key_is_added_used_as_second_step_and_passkey_then_removed() 
     assert_eq!(browser.text("#two-factor-status").await, "Off");
     browser.close().await;
 }
+
+/// "Forgot your password?" end to end: the real binary mails the link through a real SMTP
+/// server (STARTTLS), the person chooses a new password, and sign-in still asks the code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgotten_password_is_reset_by_mail_and_the_code_step_follows() {
+    let Some(browser) = Browser::start().await else { return };
+    let Some(smtp) = crate::support::smtp::SmtpServer::start().await else { return };
+    let url = smtp.url();
+    let ca = smtp.ca_file().display().to_string();
+    let env = [
+        ("TWOFOLD_MAIL_PROVIDER", "smtp"),
+        ("TWOFOLD_SMTP_URL", url.as_str()),
+        ("TWOFOLD_MAIL_FROM", "no-reply@twofold.test"),
+        ("TWOFOLD_SMTP_CA_FILE", ca.as_str()),
+    ];
+    let server = Server::start(&[], &env).await;
+    create_account(&server).await;
+    let key = enable_by_api(&server, "ada@acme.test", "+353851234567").await;
+
+    browser.goto(&format!("{}/login", server.base)).await;
+    browser.click("#forgot-password").await;
+    browser.wait_for_path("/password-reset").await;
+    browser.fill("#email", "ada@acme.test").await;
+    browser.click("#forgot-form button[type=submit]").await;
+    browser.wait_for_text("main h1", "Check your email").await;
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let link = loop {
+        let mails = smtp.received_by("ada@acme.test");
+        if let Some(link) = mails
+            .iter()
+            .rev()
+            .find(|m| m.subject == "Reset your Acme password")
+            .and_then(|m| m.link("/password-reset/"))
+        {
+            break link;
+        }
+        assert!(std::time::Instant::now() < deadline, "no reset mail arrived: {}", server.log());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    browser.goto(&link).await;
+    browser.fill("#password", "a brand new passphrase here").await;
+    browser.click("#reset-form button[type=submit]").await;
+    browser.wait_for_path("/login").await;
+    assert!(browser.text("main").await.contains("Your password is changed"));
+
+    browser.fill("#email", "ada@acme.test").await;
+    browser.fill("#password", "a brand new passphrase here").await;
+    browser.click("#login-form button[type=submit]").await;
+    browser.wait_for_path("/login/code").await;
+    browser.fill("#code", &code_at(&key, 30)).await;
+    browser.click("#code-form button[type=submit]").await;
+    browser.wait_for_path("/home").await;
+    browser.close().await;
+}

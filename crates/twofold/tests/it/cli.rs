@@ -179,6 +179,33 @@ async fn sms_outbox_lists_messages_without_their_codes() {
     assert!(text.contains("sent: 1"), "{text}");
     assert!(text.contains("+•• ••• ••• 67") && text.contains("file"), "{text}");
     assert!(!text.contains(&sms) && !text.contains("+353851234567"), "no code, no full number: {text}");
+
+    // `twofold outbox` lists both channels; a reset mail shows its kind, never its link.
+    let r = crate::support::client(false)
+        .post(format!("{}/api/v1/password-reset", server.base))
+        .json(&json!({ "email": "ada@acme.test" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let mail_file = server.data_dir().join("mail-outbox.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let link = loop {
+        let lines = std::fs::read_to_string(&mail_file).unwrap_or_default();
+        let texts = lines.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok());
+        let texts: Vec<String> = texts.map(|m| m["text"].as_str().unwrap_or("").to_string()).collect();
+        if let Some(link) = texts.iter().rev().find_map(|t| crate::support::mail::link_in(t, "/password-reset/")) {
+            break link;
+        }
+        assert!(std::time::Instant::now() < deadline, "the file mail provider wrote nothing");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let token = link.rsplit('/').next().unwrap().to_string();
+    let out = Command::new(binary()).args(["outbox", "--data-dir"]).arg(server.data_dir()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("email") && text.contains("password_reset") && text.contains("a***@acme.test"), "{text}");
+    assert!(!text.contains(&token) && !text.contains("ada@acme.test"), "no link, no full address: {text}");
 }
 
 /// SEC-31: with logs at debug level, a whole enrolment and sign-in leaves no password,

@@ -16,6 +16,7 @@ mod audit;
 mod browser;
 mod cli;
 mod customer_success;
+mod email;
 mod multi_instance;
 mod openapi;
 mod pages;

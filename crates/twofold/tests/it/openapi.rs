@@ -60,6 +60,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/login/webauthn"),
     ("post", "/api/v1/login/passkey/challenge"),
     ("post", "/api/v1/login/passkey"),
+    ("post", "/api/v1/password-reset"),
+    ("post", "/api/v1/password-reset/{token}"),
+    ("put", "/api/v1/me/password"),
 ];
 
 #[tokio::test]

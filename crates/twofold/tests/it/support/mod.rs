@@ -5,15 +5,17 @@ pub mod authenticator;
 pub mod browser;
 pub mod db;
 pub mod http;
+pub mod mail;
 pub mod server;
 pub mod sms;
+pub mod smtp;
 
 use std::sync::Arc;
 
 use twofold_app::Person;
 use twofold_app::domain::FixedClock;
 use twofold_app::domain::otp::{self, Secret};
-use twofold_app::outbox::OutboxWorker;
+use twofold_app::outbox::{Channels, OutboxWorker};
 use twofold_app::setup::NewAccount;
 use twofold_app::{App, AppConfig, OsEntropy, RequestContext, Secrets};
 use twofold_web::{AppState, WebConfig};
@@ -51,9 +53,9 @@ pub fn skip(what: &str, why: &str) {
 }
 
 /// An HTTP client for tests against the real binary (rustls needs its crypto provider
-/// installed first; twofold-sms does that once per process).
+/// installed first; twofold-channels does that once per process).
 pub fn client(cookies: bool) -> reqwest::Client {
-    twofold_sms::install_crypto_provider();
+    twofold_channels::install_crypto_provider();
     reqwest::Client::builder().cookie_store(cookies).build().unwrap()
 }
 
@@ -68,6 +70,8 @@ pub struct TestApp {
     pub clock: Arc<FixedClock>,
     /// Receives every SMS the outbox worker sends (see [`TestApp::deliver_sms`]).
     pub sms: Arc<sms::CaptureProvider>,
+    /// Receives every email the outbox worker sends.
+    pub mail: Arc<mail::CaptureMailer>,
     /// The keys, to start a second instance over the same database.
     secret_spec: Option<String>,
     /// Kept so the database outlives the app.
@@ -115,7 +119,8 @@ impl TestApp {
         let clock = Arc::new(FixedClock::new(1_800_000_000));
         let app = App::new(store, config, secrets, clock.clone(), Arc::new(OsEntropy)).unwrap();
         let sms = Arc::new(sms::CaptureProvider::default());
-        TestApp { app, clock, sms, secret_spec: None, _db: db }
+        let mail = Arc::new(mail::CaptureMailer::default());
+        TestApp { app, clock, sms, mail, secret_spec: None, _db: db }
     }
 
     /// The SQLite file, when the test runs on SQLite.
@@ -166,15 +171,34 @@ impl TestApp {
         http
     }
 
-    /// One pass of the outbox worker over the capture provider.
+    /// The capture providers of both channels.
+    pub fn channels(&self) -> Channels {
+        Channels { sms: self.sms.clone(), mail: self.mail.clone() }
+    }
+
+    /// One pass of the outbox worker over the capture providers (SMS and email).
     pub async fn deliver_sms(&self) -> twofold_app::outbox::Pass {
-        let worker = OutboxWorker::new(self.app.clone(), self.sms.clone());
+        let worker = OutboxWorker::new(self.app.clone(), self.channels());
         worker.run_once().await.unwrap()
+    }
+
+    /// Delivers what is queued (both channels) and answers the newest link under `path`
+    /// mailed to `address`.
+    pub async fn mailed_link(&self, address: &str, path: &str) -> String {
+        self.deliver_all().await;
+        self.mail
+            .last_link_to(address, path)
+            .unwrap_or_else(|| panic!("no {path} link to {address}: {:?}", self.mail.sent()))
+    }
+
+    /// Passes of the worker until nothing is due (a pass takes at most a batch).
+    pub async fn deliver_all(&self) {
+        while self.deliver_sms().await.handled() > 0 {}
     }
 
     /// Delivers what is queued and answers the newest code sent to `e164`.
     pub async fn sms_code_to(&self, e164: &str) -> String {
-        self.deliver_sms().await;
+        self.deliver_all().await;
         self.sms.last_code_to(e164).unwrap_or_else(|| panic!("no SMS code to {e164}: {:?}", self.sms.sent()))
     }
 

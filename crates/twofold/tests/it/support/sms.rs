@@ -3,7 +3,8 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use twofold_sms::{OutgoingSms, SendError, SendFuture, Sent, SmsProvider};
+use twofold_channels::sms::{OutgoingSms, SmsProvider};
+use twofold_channels::{SendError, SendFuture, Sent};
 
 #[derive(Default)]
 pub struct CaptureProvider {

@@ -2,8 +2,9 @@
 
 use serde::Deserialize;
 
+use super::{OutgoingSms, SmsProvider};
 use crate::http::{self, Timeouts};
-use crate::{OutgoingSms, SendError, SendFuture, Sent, SmsProvider};
+use crate::{SendError, SendFuture, Sent};
 
 /// Where Twilio's API lives; `TWOFOLD_TWILIO_BASE_URL` replaces it in tests.
 pub const TWILIO_DEFAULT_BASE_URL: &str = "https://api.twilio.com";

@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use time::OffsetDateTime;
 
+use super::{OutgoingSms, SmsProvider};
 use crate::http::{self, Timeouts};
-use crate::{OutgoingSms, SendError, SendFuture, Sent, SmsProvider};
+use crate::{SendError, SendFuture, Sent};
 
 /// Sends `{"id", "to", "body"}` with `X-Twofold-Timestamp`, `X-Twofold-Signature` and
 /// `Idempotency-Key` headers.

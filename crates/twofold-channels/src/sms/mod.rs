@@ -1,28 +1,20 @@
-//! Twofold's SMS providers behind one trait: a local file, Twilio, and a signed webhook.
-//!
-//! This crate only hands one message to one provider and says whether that worked, failed
-//! for now, or can never work. Retries, backoff and the durable outbox live with the caller,
-//! which is why every failure is classified as [`SendError::Transient`] or
-//! [`SendError::Permanent`] and the message's outbox `id` travels with it (the webhook uses it
-//! as an idempotency key, so that a retry after a lost answer does not count twice).
+//! SMS providers behind one trait: a local file, Twilio, and a signed webhook.
 //!
 //! Message bodies hold sign-in codes, and the Twilio token and the webhook secret are
 //! credentials: none of them is ever logged or printed by `Debug`.
 
 use std::fmt;
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+
+use crate::http::Timeouts;
+use crate::{SendFuture, mask_url};
 
 mod file;
-mod http;
 mod twilio;
 mod webhook;
 
 pub use file::FileProvider;
-pub use http::{CONNECT_TIMEOUT, REQUEST_TIMEOUT, Timeouts, install_crypto_provider};
 pub use twilio::{TWILIO_DEFAULT_BASE_URL, TwilioProvider};
 pub use webhook::{WebhookProvider, webhook_signature};
 
@@ -44,39 +36,6 @@ impl fmt::Debug for OutgoingSms {
     }
 }
 
-/// A provider took the message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sent {
-    /// The provider's id for the message, when it gave one.
-    pub provider_message_id: Option<String>,
-    /// The provider's word for the message's state: "queued", "sent", "accepted", "written"…
-    pub status: String,
-}
-
-/// Why a message was not sent.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SendError {
-    /// Worth retrying later (429, 5xx, timeouts, connection failures); `retry_after` from a Retry-After header if any.
-    #[error("temporary failure: {reason}")]
-    Transient { reason: String, retry_after: Option<Duration> },
-    /// Will never succeed as sent (4xx other than 429, invalid number…).
-    #[error("permanent failure: {reason}")]
-    Permanent { reason: String },
-}
-
-impl SendError {
-    pub(crate) fn transient(reason: impl Into<String>) -> Self {
-        SendError::Transient { reason: reason.into(), retry_after: None }
-    }
-
-    pub(crate) fn permanent(reason: impl Into<String>) -> Self {
-        SendError::Permanent { reason: reason.into() }
-    }
-}
-
-/// The future [`SmsProvider::send`] returns (boxed so that the trait stays object-safe).
-pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<Sent, SendError>> + Send + 'a>>;
-
 /// Something that can deliver an SMS.
 pub trait SmsProvider: Send + Sync {
     /// A short fixed name for logs and metrics: "file", "twilio", "webhook".
@@ -84,7 +43,7 @@ pub trait SmsProvider: Send + Sync {
 
     /// Hands one message to the provider. Each call is one attempt: retrying is the caller's
     /// decision, guided by the [`SendError`] variant.
-    fn send<'a>(&'a self, sms: &'a OutgoingSms) -> Pin<Box<dyn Future<Output = Result<Sent, SendError>> + Send + 'a>>;
+    fn send<'a>(&'a self, sms: &'a OutgoingSms) -> SendFuture<'a>;
 }
 
 /// Which provider to use, with its settings (from `TWOFOLD_SMS_*` / `TWOFOLD_TWILIO_*`).
@@ -118,24 +77,6 @@ impl fmt::Debug for ProviderConfig {
     }
 }
 
-/// A URL fit for a log line: a password and the query string (where receivers often take an
-/// access token) are replaced by `***`; an unparseable URL is not shown at all.
-fn mask_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                // Fails only for URLs that cannot have credentials, which then have none.
-                let _ = parsed.set_password(Some("***"));
-            }
-            if parsed.query().is_some() {
-                parsed.set_query(Some("***"));
-            }
-            parsed.to_string()
-        }
-        Err(_) => "<not a valid URL>".to_owned(),
-    }
-}
-
 /// Builds the provider a configuration names, checking its settings once at start so that a
 /// typo fails the start rather than every message. Errors never quote a credential.
 pub fn build(config: &ProviderConfig) -> Result<Arc<dyn SmsProvider>, String> {
@@ -155,9 +96,6 @@ pub fn build(config: &ProviderConfig) -> Result<Arc<dyn SmsProvider>, String> {
         }
     }
 }
-
-#[cfg(test)]
-pub(crate) mod test_support;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]

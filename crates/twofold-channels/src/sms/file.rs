@@ -1,14 +1,14 @@
 //! The `file` provider: appends one JSON line per message to a local file, for development and
 //! for operators who have no SMS gateway yet. Nothing leaves the machine.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::{OutgoingSms, SendError, SendFuture, Sent, SmsProvider};
+use super::{OutgoingSms, SmsProvider};
+use crate::{SendError, SendFuture, Sent, append_line};
 
 /// Writes messages as `{"to", "body", "sent_at"}` lines to a file.
 #[derive(Debug, Clone)]
@@ -36,40 +36,13 @@ impl FileProvider {
             .map_err(|e| SendError::permanent(format!("file: cannot encode the message ({e})")))?;
         line.push(b'\n');
         let path = self.path.clone();
-        tokio::task::spawn_blocking(move || append(&path, &line))
+        tokio::task::spawn_blocking(move || append_line(&path, &line))
             .await
             .map_err(|e| SendError::transient(format!("file: the writing task failed ({e})")))?
             .map_err(|e| SendError::transient(format!("file: cannot append to {} ({e})", self.path.display())))?;
         tracing::debug!(outbox_id = sms.id, provider = "file", status = "written", "SMS written to the file");
         Ok(Sent { provider_message_id: Some(format!("file-{}", sms.id)), status: "written".to_owned() })
     }
-}
-
-/// Appends one whole line. With `O_APPEND` each `write` lands at the end of the file as one
-/// piece, so several processes writing to the same file interleave lines, never characters;
-/// that holds because the line goes out in a single `write_all` of one buffer.
-fn append(path: &Path, line: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        // The file holds sign-in codes: only the service's user may read it.
-        options.mode(0o600);
-    }
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        let mut dirs = std::fs::DirBuilder::new();
-        dirs.recursive(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            // Like the data directory itself (mode 0700); folders that exist keep their mode.
-            dirs.mode(0o700);
-        }
-        dirs.create(parent)?;
-    }
-    let mut file = options.open(path)?;
-    file.write_all(line)
 }
 
 impl SmsProvider for FileProvider {
