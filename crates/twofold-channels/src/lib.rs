@@ -73,10 +73,30 @@ pub(crate) fn mask_url(url: &str) -> String {
     }
 }
 
+/// Now, as the file providers stamp their lines (RFC 3339, UTC).
+pub(crate) fn now_rfc3339() -> Result<String, SendError> {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| SendError::transient(format!("file: cannot format the time ({e})")))
+}
+
+/// Appends `value` as one JSON line to `path`, off the async runtime: the file providers
+/// of both channels write this way.
+pub(crate) async fn append_json_line(path: &Path, value: &impl serde::Serialize) -> Result<(), SendError> {
+    let mut line = serde_json::to_vec(value)
+        .map_err(|e| SendError::permanent(format!("file: cannot encode the message ({e})")))?;
+    line.push(b'\n');
+    let owned = path.to_path_buf();
+    tokio::task::spawn_blocking(move || append_line(&owned, &line))
+        .await
+        .map_err(|e| SendError::transient(format!("file: the writing task failed ({e})")))?
+        .map_err(|e| SendError::transient(format!("file: cannot append to {} ({e})", path.display())))
+}
+
 /// Appends one whole line. With `O_APPEND` each `write` lands at the end of the file as one
 /// piece, so several processes writing to the same file interleave lines, never characters;
 /// that holds because the line goes out in a single `write_all` of one buffer.
-pub(crate) fn append_line(path: &Path, line: &[u8]) -> std::io::Result<()> {
+fn append_line(path: &Path, line: &[u8]) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.create(true).append(true);
     #[cfg(unix)]

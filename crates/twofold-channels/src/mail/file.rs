@@ -4,11 +4,9 @@
 use std::path::PathBuf;
 
 use serde::Serialize;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::{MailProvider, OutgoingMail};
-use crate::{SendError, SendFuture, Sent, append_line};
+use crate::{SendError, SendFuture, Sent, append_json_line, now_rfc3339};
 
 #[derive(Debug, Clone)]
 pub struct FileMailer {
@@ -29,18 +27,8 @@ impl FileMailer {
     }
 
     async fn send_one(&self, mail: &OutgoingMail) -> Result<Sent, SendError> {
-        let sent_at = OffsetDateTime::now_utc()
-            .format(&Rfc3339)
-            .map_err(|e| SendError::transient(format!("file: cannot format the time ({e})")))?;
-        let line = Line { to: &mail.to, subject: &mail.subject, text: &mail.text, sent_at };
-        let mut bytes = serde_json::to_vec(&line)
-            .map_err(|e| SendError::permanent(format!("file: cannot encode the message ({e})")))?;
-        bytes.push(b'\n');
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || append_line(&path, &bytes))
-            .await
-            .map_err(|e| SendError::transient(format!("file: the writing task failed ({e})")))?
-            .map_err(|e| SendError::transient(format!("file: cannot append to {} ({e})", self.path.display())))?;
+        let line = Line { to: &mail.to, subject: &mail.subject, text: &mail.text, sent_at: now_rfc3339()? };
+        append_json_line(&self.path, &line).await?;
         Ok(Sent { provider_message_id: Some(format!("file-{}", mail.id)), status: "written".to_owned() })
     }
 }

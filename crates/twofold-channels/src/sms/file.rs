@@ -4,11 +4,9 @@
 use std::path::PathBuf;
 
 use serde::Serialize;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::{OutgoingSms, SmsProvider};
-use crate::{SendError, SendFuture, Sent, append_line};
+use crate::{SendError, SendFuture, Sent, append_json_line, now_rfc3339};
 
 /// Writes messages as `{"to", "body", "sent_at"}` lines to a file.
 #[derive(Debug, Clone)]
@@ -29,17 +27,8 @@ impl FileProvider {
     }
 
     async fn send_one(&self, sms: &OutgoingSms) -> Result<Sent, SendError> {
-        let sent_at = OffsetDateTime::now_utc()
-            .format(&Rfc3339)
-            .map_err(|e| SendError::transient(format!("file: cannot format the time ({e})")))?;
-        let mut line = serde_json::to_vec(&Line { to: &sms.to, body: &sms.body, sent_at })
-            .map_err(|e| SendError::permanent(format!("file: cannot encode the message ({e})")))?;
-        line.push(b'\n');
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || append_line(&path, &line))
-            .await
-            .map_err(|e| SendError::transient(format!("file: the writing task failed ({e})")))?
-            .map_err(|e| SendError::transient(format!("file: cannot append to {} ({e})", self.path.display())))?;
+        let line = Line { to: &sms.to, body: &sms.body, sent_at: now_rfc3339()? };
+        append_json_line(&self.path, &line).await?;
         tracing::debug!(outbox_id = sms.id, provider = "file", status = "written", "SMS written to the file");
         Ok(Sent { provider_message_id: Some(format!("file-{}", sms.id)), status: "written".to_owned() })
     }
@@ -59,6 +48,7 @@ impl SmsProvider for FileProvider {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use time::OffsetDateTime;
 
     fn sms(id: i64, body: &str) -> OutgoingSms {
         OutgoingSms { id, to: "+15550001111".into(), body: body.into() }

@@ -191,7 +191,7 @@ async fn sec_16_changing_the_number_needs_the_password_and_tells_the_old_one(db:
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["phone"], "+•• ••• ••• 56");
     t.deliver_sms().await;
-    let notice = t.sms.sent().into_iter().rev().find(|m| m.to == PHONE).unwrap();
+    let notice = t.sms.sent().into_iter().rev().find(|m| m.to == PHONE && m.body.contains("number")).unwrap();
     assert!(notice.body.contains("mobile number on your account was changed"), "{}", notice.body);
     let events: Vec<String> = t.events(o.account_id).await.into_iter().map(|e| e.0).collect();
     assert!(events.contains(&"phone.change_refused".to_string()) && events.contains(&"phone.changed".to_string()));
