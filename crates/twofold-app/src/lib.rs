@@ -10,6 +10,7 @@ mod system;
 pub mod admin;
 pub mod audit;
 pub mod context;
+pub mod forward_auth;
 mod mail;
 mod notices;
 pub mod outbox;
@@ -29,6 +30,7 @@ pub mod two_factor;
 
 use std::sync::Arc;
 
+use twofold_domain::forward_auth::Rules;
 use twofold_domain::mail::MailPolicy;
 use twofold_domain::otp::TotpParams;
 use twofold_domain::session::SessionPolicy;
@@ -67,6 +69,11 @@ pub struct AppConfig {
     pub sms: SmsPolicy,
     /// Reset-link lifetime, reset-mail limits, and when the outbox gives up on a mail.
     pub mail: MailPolicy,
+    /// The parent domain of hosts protected by forward auth (`example.com`): the session
+    /// cookie is sent to them too. None keeps it on Twofold's own host (`__Host-`).
+    pub cookie_domain: Option<String>,
+    /// Which hosts forward auth protects, and for whom.
+    pub forward_auth: Rules,
 }
 
 impl Default for AppConfig {
@@ -82,6 +89,8 @@ impl Default for AppConfig {
             remember_device_days: 30,
             sms: SmsPolicy::default(),
             mail: MailPolicy::default(),
+            cookie_domain: None,
+            forward_auth: Rules::default(),
         }
     }
 }

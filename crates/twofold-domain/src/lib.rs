@@ -7,6 +7,7 @@ pub mod clock;
 pub mod credential;
 pub mod email;
 pub mod factors;
+pub mod forward_auth;
 pub mod mail;
 pub mod otp;
 pub mod password;

@@ -4,9 +4,14 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use twofold_app::App;
 
 /// The session cookie's name: with the `__Host-` prefix under HTTPS, which pins it to
-/// this host, path `/` and `Secure`.
+/// this host, path `/` and `Secure`. With a `cookie_domain` (forward auth: the protected
+/// hosts must receive it) `__Host-` is impossible; `__Secure-` still demands `Secure`.
 pub fn session_name(app: &App) -> &'static str {
-    if app.config().is_https() { "__Host-twofold_session" } else { "twofold_session" }
+    match (app.config().is_https(), app.config().cookie_domain.is_some()) {
+        (true, false) => "__Host-twofold_session",
+        (true, true) => "__Secure-twofold_session",
+        (false, _) => "twofold_session",
+    }
 }
 
 /// The anti-CSRF cookie of the forms shown before sign-in (double submit).
@@ -36,7 +41,22 @@ pub fn device(app: &App, token: String) -> Cookie<'static> {
 }
 
 pub fn session(app: &App, token: String) -> Cookie<'static> {
-    base(app, session_name(app), token)
+    with_domain(app, base(app, session_name(app), token))
+}
+
+/// The session cookie, on the parent domain when forward auth shares it.
+fn with_domain(app: &App, mut cookie: Cookie<'static>) -> Cookie<'static> {
+    if let Some(domain) = &app.config().cookie_domain {
+        cookie.set_domain(domain.clone());
+    }
+    cookie
+}
+
+/// Tells the browser to forget the session cookie (on its domain, if it has one).
+pub fn session_removal(app: &App) -> Cookie<'static> {
+    let mut cookie = with_domain(app, base(app, session_name(app), String::new()));
+    cookie.make_removal();
+    cookie
 }
 
 pub fn form_token(app: &App, token: String) -> Cookie<'static> {

@@ -9,6 +9,7 @@ mod health;
 mod operator;
 pub(crate) mod pages;
 mod path_id;
+mod percent;
 mod security;
 mod session;
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+use twofold_app::domain::forward_auth::{Rule, Rules};
 use twofold_app::domain::session::SessionPolicy;
 use twofold_app::domain::sms::SmsPolicy;
 use twofold_app::{AppConfig, Secrets};
@@ -66,6 +67,18 @@ pub struct Config {
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
     pub database_max_connections: u32,
+    /// The parent domain of the hosts forward auth protects (`example.com`): the session
+    /// cookie goes to them too, and loses its `__Host-` prefix.
+    pub cookie_domain: Option<String>,
+    /// `[forward_auth]`: the `[[forward_auth.rules]]` of the protected hosts.
+    pub forward_auth: ForwardAuthConfig,
+}
+
+/// `[forward_auth]` in the TOML file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ForwardAuthConfig {
+    pub rules: Vec<Rule>,
 }
 
 impl Default for Config {
@@ -100,6 +113,8 @@ impl Default for Config {
             session_idle_minutes: sessions.idle / 60,
             session_absolute_hours: sessions.absolute / 3600,
             database_max_connections: 16,
+            cookie_domain: None,
+            forward_auth: ForwardAuthConfig::default(),
         }
     }
 }
@@ -136,6 +151,22 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
+        Rules::new(self.forward_auth.rules.clone())?;
+        if let Some(domain) = &self.cookie_domain {
+            let host = self
+                .public_url()
+                .split("://")
+                .nth(1)
+                .unwrap_or("")
+                .split(['/', ':'])
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            let domain = domain.trim_start_matches('.').to_ascii_lowercase();
+            if !(host == domain || host.ends_with(&format!(".{domain}"))) {
+                return Err(format!("cookie_domain {domain} must be the public URL's host ({host}) or a parent of it"));
+            }
+        }
         if !(1..=15).contains(&self.sms_code_minutes) {
             return Err("sms_code_minutes must be between 1 and 15".into());
         }
@@ -232,6 +263,9 @@ impl Config {
                 per_hour: self.sms_per_hour,
                 ..SmsPolicy::default()
             },
+            cookie_domain: self.cookie_domain.as_ref().map(|d| d.trim_start_matches('.').to_ascii_lowercase()),
+            // Checked in `validate`; an invalid set here would have stopped the start.
+            forward_auth: Rules::new(self.forward_auth.rules.clone()).unwrap_or_default(),
             ..AppConfig::default()
         }
     }

@@ -94,7 +94,7 @@ async fn logout(
         crate::session::require_csrf_header(&parts, &session.csrf_token)?;
         state.app.sign_out(session, &ctx).await?;
     }
-    let jar = jar.add(cookies::removal(&state.app, cookies::session_name(&state.app)));
+    let jar = jar.add(cookies::session_removal(&state.app));
     Ok((jar, StatusCode::NO_CONTENT).into_response())
 }
 

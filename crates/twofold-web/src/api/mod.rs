@@ -4,6 +4,7 @@
 mod admin;
 mod audit;
 mod auth;
+mod authz;
 mod body;
 pub mod passwords;
 mod people;
@@ -49,6 +50,7 @@ impl utoipa::Modify for SecurityAddon {
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
+        .merge(authz::router())
         .merge(people::router())
         .merge(passwords::router())
         .merge(setup::router())

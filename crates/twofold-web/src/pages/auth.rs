@@ -13,7 +13,7 @@ use twofold_app::domain::policy::Requirement;
 use twofold_app::domain::session::Stage;
 use twofold_app::sign_in::PasswordAttempt;
 
-use super::form::{CsrfForm, PlainForm, form_token};
+use super::form::{CsrfForm, form_token};
 use super::{Chrome, render};
 use crate::client::Client;
 use crate::error::message;
@@ -49,6 +49,9 @@ pub struct LoginQuery {
     password_set: Option<String>,
     #[serde(default)]
     password_reset: Option<String>,
+    /// Where a protected application wants the person back (forward auth).
+    #[serde(default)]
+    rd: Option<String>,
 }
 
 async fn show_login(
@@ -58,10 +61,13 @@ async fn show_login(
     jar: CookieJar,
     query: Result<axum::extract::Query<LoginQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    if session.is_some() {
-        return Redirect::to("/home").into_response();
-    }
     let q = query.map(|q| q.0).unwrap_or_default();
+    if session.is_some() {
+        // Signed in already: straight back to a protected application that sent them here.
+        let to = q.rd.as_deref().and_then(|rd| state.app.return_url(rd)).unwrap_or("/home");
+        return Redirect::to(to).into_response();
+    }
+    let jar = super::return_to::remember(&state.app, jar, q.rd.as_deref());
     let notice = if q.signed_out.is_some() {
         Some("You are signed out.".to_string())
     } else if q.password_set.is_some() {
@@ -112,7 +118,7 @@ async fn submit_login(
                 Stage::SecondFactor => "/login/code",
                 // The account's policy takes people without 2FA into the wizard at once.
                 Stage::SignedIn => match state.app.requirement(&new.user).await {
-                    Ok(Requirement::Met) => "/home",
+                    Ok(Requirement::Met) => "/continue",
                     _ => "/me/two-factor/enable",
                 },
             };
@@ -143,15 +149,25 @@ async fn logout(
     jar: CookieJar,
     Client(ctx): Client,
     AnySession(session): AnySession,
-    CsrfForm(_): CsrfForm<PlainForm>,
+    CsrfForm(form): CsrfForm<LogoutForm>,
 ) -> Response {
     if let Some(current) = session
         && let Err(e) = state.app.sign_out(&current, &ctx).await
     {
         return super::PageError::signed_in(&current, e);
     }
-    let jar = jar.add(cookies::removal(&state.app, cookies::session_name(&state.app)));
-    (jar, Redirect::to("/login?signed_out=1")).into_response()
+    let jar = jar.add(cookies::session_removal(&state.app));
+    // Signed out from a protected application: back to it (it will ask for sign-in again).
+    let to = form.rd.as_deref().and_then(|rd| state.app.return_url(rd)).unwrap_or("/login?signed_out=1");
+    (jar, Redirect::to(to)).into_response()
 }
 
-crate::has_csrf!(LoginForm);
+#[derive(Debug, Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    rd: Option<String>,
+}
+
+crate::has_csrf!(LoginForm, LogoutForm);

@@ -61,7 +61,6 @@ async fn submit_recovery_code(
 #[template(path = "recovery_codes.html")]
 pub(super) struct RecoveryCodesPage {
     pub chrome: Chrome,
-    pub user_id: i64,
     pub codes: Vec<String>,
     /// The codes as a text file, for the Download link (a `data:` URL).
     pub download: String,
@@ -70,19 +69,9 @@ pub(super) struct RecoveryCodesPage {
 impl RecoveryCodesPage {
     pub fn new(session: &CurrentSession, codes: Vec<String>) -> Self {
         let text = format!("{} recovery codes for {}\n\n{}\n", "Twofold", session.user.email, codes.join("\n"));
-        let download = format!("data:text/plain;charset=utf-8,{}", percent_encode(&text));
-        RecoveryCodesPage { chrome: Chrome::signed_in(session), user_id: session.user.id, codes, download }
+        let download = format!("data:text/plain;charset=utf-8,{}", crate::percent::encode(&text));
+        RecoveryCodesPage { chrome: Chrome::signed_in(session), codes, download }
     }
-}
-
-/// Enough of RFC 3986 for a `data:` URL of plain text.
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 fn regenerate_page(session: &CurrentSession, status: StatusCode, error: Option<String>) -> Response {
@@ -148,15 +137,5 @@ async fn submit_remove_key(
         Ok(()) => Redirect::to(&format!("/users/{}?key_removed=1", session.user.id)).into_response(),
         Err(e @ Error::NotFound(_)) => PageError::signed_in(&session, e),
         Err(e) => remove_key_page(&session, id, classify(&e).0, Some(message(&e))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::percent_encode;
-
-    #[test]
-    fn download_text_is_url_safe() {
-        assert_eq!(percent_encode("a b\nk7m2p-x9qr4"), "a%20b%0Ak7m2p-x9qr4");
     }
 }

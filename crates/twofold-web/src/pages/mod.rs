@@ -8,6 +8,7 @@ pub(crate) mod form;
 mod passwords;
 mod people;
 mod recovery;
+mod return_to;
 mod setup;
 mod support;
 mod support_operators;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .merge(support::router())
         .merge(support_operators::router())
         .merge(recovery::router())
+        .merge(return_to::router())
         .merge(audit::router())
         .route("/static/app.css", get(|| asset("text/css", include_str!("../../static/app.css"))))
         .route("/static/app.js", get(|| asset("text/javascript", include_str!("../../static/app.js"))))

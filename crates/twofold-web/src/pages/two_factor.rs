@@ -98,7 +98,7 @@ pub(super) fn signed_in_redirect(state: &AppState, jar: CookieJar, done: NewSess
     if let Some(device) = done.device_token {
         jar = jar.add(cookies::device(&state.app, device));
     }
-    (jar, Redirect::to("/home")).into_response()
+    (jar, Redirect::to("/continue")).into_response()
 }
 
 #[derive(Template)]
@@ -183,11 +183,19 @@ async fn unless_enabled(state: &AppState, user: &PageUser) -> Result<(), Respons
     }
 }
 
-async fn wizard_intro(State(state): State<AppState>, user: PageUser) -> Response {
+async fn wizard_intro(
+    State(state): State<AppState>,
+    user: PageUser,
+    jar: CookieJar,
+    query: Result<axum::extract::Query<super::return_to::RdQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     if let Err(r) = unless_enabled(&state, &user).await {
         return r;
     }
-    render(StatusCode::OK, &wizard(&state, &user, 0, None, None))
+    // Sent by forward auth to turn 2FA on: back to the application afterwards.
+    let rd = query.ok().and_then(|q| q.0.rd);
+    let jar = super::return_to::remember(&state.app, jar, rd.as_deref());
+    (jar, render(StatusCode::OK, &wizard(&state, &user, 0, None, None))).into_response()
 }
 
 async fn wizard_app(State(state): State<AppState>, user: PageUser) -> Response {
@@ -343,7 +351,7 @@ async fn wizard_verify_phone(
     match state.app.verify_enrolment_phone(&user.0.user, &form.code, &ctx).await {
         // The wizard's last screen: the recovery codes, shown this once.
         Ok(Some(codes)) => render(StatusCode::OK, &super::factors::RecoveryCodesPage::new(&user.0, codes)),
-        Ok(None) => Redirect::to(&format!("/users/{}?two_factor=on", user.0.user.id)).into_response(),
+        Ok(None) => Redirect::to("/continue?to=profile").into_response(),
         Err(e) => {
             let (status, text) = with_error(&e);
             let mut r = phone_step(&state, &user, false, Some(text)).await;

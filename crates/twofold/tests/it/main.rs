@@ -17,6 +17,7 @@ mod browser;
 mod cli;
 mod customer_success;
 mod email;
+mod forward_auth;
 mod multi_instance;
 mod openapi;
 mod pages;

@@ -63,6 +63,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/password-reset"),
     ("post", "/api/v1/password-reset/{token}"),
     ("put", "/api/v1/me/password"),
+    ("get", "/api/v1/authz/forward-auth"),
+    ("get", "/api/v1/authz/auth-request"),
 ];
 
 #[tokio::test]

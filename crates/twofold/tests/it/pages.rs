@@ -31,7 +31,7 @@ async fn sign_in_by_form_reaches_home_and_the_users_tab(db: TestDb) {
     let token = http.get("/login").await.form_csrf();
     let r =
         http.post_form("/login", &[("csrf_token", &token), ("email", "owner@acme.test"), ("password", PASSWORD)]).await;
-    assert_eq!(r.header("location").as_deref(), Some("/home"));
+    assert_eq!(r.header("location").as_deref(), Some("/continue"));
     let home = http.get("/home").await;
     assert_eq!(home.status, 200);
     assert!(home.text().contains("Welcome, Olive Owner"));
@@ -92,7 +92,7 @@ async fn setup_page_creates_the_account_and_signs_in(db: TestDb) {
             ],
         )
         .await;
-    assert_eq!(r.header("location").as_deref(), Some("/home"), "{}", r.text());
+    assert_eq!(r.header("location").as_deref(), Some("/continue"), "{}", r.text());
     assert!(http.get("/home").await.text().contains("Welcome, Ada"));
     let used = t.http().get(path).await;
     assert_eq!(used.status, 404);

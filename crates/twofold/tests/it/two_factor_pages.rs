@@ -97,7 +97,9 @@ async fn wizard_enables_two_factor_in_four_steps(db: TestDb) {
     let page = done.text();
     assert!(page.contains("Save your recovery codes") && page.contains("Download as a text file"));
     assert_eq!(page.matches("<li><code>").count(), 10);
-    assert!(page.contains("href=\"/users/") && page.contains("?two_factor=on\""));
+    assert!(page.contains("href=\"/continue?to=profile\""), "{page}");
+    let next = http.get("/continue?to=profile").await;
+    assert_eq!(next.header("location"), Some(format!("/users/{}?two_factor=on", o.id)), "no rd kept: the profile");
     let profile = http.get(&format!("/users/{}?two_factor=on", o.id)).await.text();
     assert!(profile.contains("Two-factor authentication is on."));
     assert!(profile.contains("+•• ••• ••• 67"), "the masked number on the profile");
@@ -139,7 +141,7 @@ async fn code_page_signs_in_and_explains_a_wrong_clock(db: TestDb) {
         r.text()
     );
     let r = http.post_form("/login/code", &[("csrf_token", &csrf), ("code", &t.code(&secret, 0))]).await;
-    assert_eq!(r.header("location").as_deref(), Some("/home"));
+    assert_eq!(r.header("location").as_deref(), Some("/continue"));
     assert!(http.get("/home").await.text().contains("Welcome"));
 }
 

@@ -93,6 +93,8 @@ async fn connect(port: u16) -> (Client, tempfile::TempDir) {
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        // The forward-auth journeys' host names (auth.example.test, app.example.test) are loopback.
+        "--host-resolver-rules=MAP *.example.test 127.0.0.1",
         "--window-size=1280,900",
     ]
     .iter()

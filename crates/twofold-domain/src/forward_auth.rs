@@ -1,0 +1,269 @@
+//! Forward authentication: which rule covers a request a reverse proxy asks about, and
+//! whether the person behind the session may pass (SEC-43). Pure: the caller brings the
+//! request's host and path as the proxy described them, and the person as the store found
+//! them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Role;
+
+/// Whether a rule asks for two-factor authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TwoFactorRule {
+    #[default]
+    Required,
+    Optional,
+}
+
+/// One `[[forward_auth.rules]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// The protected host, without port (`wiki.example.com`), compared case-insensitively.
+    pub host: String,
+    /// Only requests whose path starts with this (`/admin`); none means the whole host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_prefix: Option<String>,
+    /// Who may pass; none means every role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<Role>>,
+    /// Which accounts' people may pass; none means every account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<Vec<i64>>,
+    #[serde(default)]
+    pub two_factor: TwoFactorRule,
+}
+
+/// The rules of this instance, checked once at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rules(Vec<Rule>);
+
+/// The person behind a signed-in session, as the decision needs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Visitor {
+    pub role: Role,
+    pub account_id: i64,
+    pub two_factor_on: bool,
+}
+
+/// What the proxy is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// Not signed in (or only half): to the login page, then back.
+    SignIn,
+    /// Signed in without the second factor a rule asks for: to the wizard, then back.
+    SetUpTwoFactor,
+    /// No rule names the host, or the rule leaves this person out.
+    Forbidden(Refusal),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    NoRule,
+    Role,
+    Account,
+}
+
+impl Refusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::NoRule => "no_rule",
+            Refusal::Role => "role",
+            Refusal::Account => "account",
+        }
+    }
+}
+
+impl Rules {
+    /// Lower-cases hosts and refuses rules that could never match or would match by accident.
+    pub fn new(rules: Vec<Rule>) -> Result<Rules, String> {
+        let mut checked = Vec::with_capacity(rules.len());
+        for mut rule in rules {
+            rule.host = rule.host.trim().to_ascii_lowercase();
+            let host_ok = !rule.host.is_empty()
+                && rule.host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+                && !rule.host.starts_with('.')
+                && !rule.host.ends_with('.');
+            if !host_ok {
+                return Err(format!(
+                    "forward_auth rule host {:?} is not a host name (no scheme, port or path)",
+                    rule.host
+                ));
+            }
+            if rule.path_prefix.as_deref().is_some_and(|p| !p.starts_with('/')) {
+                return Err(format!("forward_auth rule for {}: path_prefix must start with /", rule.host));
+            }
+            if rule.roles.as_ref().is_some_and(Vec::is_empty) || rule.accounts.as_ref().is_some_and(Vec::is_empty) {
+                return Err(format!(
+                    "forward_auth rule for {}: an empty roles or accounts list lets nobody in",
+                    rule.host
+                ));
+            }
+            checked.push(rule);
+        }
+        Ok(Rules(checked))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The rule for a request: the one of its host with the longest matching path prefix.
+    pub fn rule_for(&self, host: &str, path: &str) -> Option<&Rule> {
+        let host = host_without_port(host);
+        self.0
+            .iter()
+            .filter(|r| r.host.eq_ignore_ascii_case(host))
+            .filter(|r| r.path_prefix.as_deref().is_none_or(|p| path_has_prefix(path, p)))
+            .max_by_key(|r| r.path_prefix.as_deref().map_or(0, str::len))
+    }
+
+    /// Whether a rule names this host: the only hosts `rd` may send people to (SEC-43).
+    pub fn names_host(&self, host: &str) -> bool {
+        let host = host_without_port(host);
+        self.0.iter().any(|r| r.host.eq_ignore_ascii_case(host))
+    }
+
+    /// Where the login page may send someone back to: an absolute http(s) URL whose host a
+    /// rule names; anything else is ignored (no open redirect).
+    pub fn return_url<'a>(&self, rd: &'a str) -> Option<&'a str> {
+        let rest = rd.strip_prefix("https://").or_else(|| rd.strip_prefix("http://"))?;
+        let authority = rest.split(['/', '?', '#']).next()?;
+        if authority.contains('@') || authority.contains('\\') || rd.chars().any(|c| c.is_control() || c == ' ') {
+            return None;
+        }
+        self.names_host(authority).then_some(rd)
+    }
+}
+
+/// The decision for a visitor (none: not signed in) under a rule (none: no rule).
+pub fn decide(rule: Option<&Rule>, visitor: Option<&Visitor>) -> Decision {
+    let Some(rule) = rule else {
+        return Decision::Forbidden(Refusal::NoRule);
+    };
+    let Some(visitor) = visitor else {
+        return Decision::SignIn;
+    };
+    if rule.roles.as_ref().is_some_and(|roles| !roles.contains(&visitor.role)) {
+        return Decision::Forbidden(Refusal::Role);
+    }
+    if rule.accounts.as_ref().is_some_and(|accounts| !accounts.contains(&visitor.account_id)) {
+        return Decision::Forbidden(Refusal::Account);
+    }
+    if rule.two_factor == TwoFactorRule::Required && !visitor.two_factor_on {
+        return Decision::SetUpTwoFactor;
+    }
+    Decision::Allow
+}
+
+/// `app.example.com:8443` → `app.example.com`; `[::1]:80` → `[::1]`.
+fn host_without_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split_inclusive(']').next().unwrap_or(host);
+    }
+    host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h)
+}
+
+/// `/admin` covers `/admin` and `/admin/x`, not `/administrator`.
+fn path_has_prefix(path: &str, prefix: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    prefix.is_empty() || path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn rule(host: &str, prefix: Option<&str>, roles: Option<Vec<Role>>) -> Rule {
+        Rule {
+            host: host.into(),
+            path_prefix: prefix.map(Into::into),
+            roles,
+            accounts: None,
+            two_factor: TwoFactorRule::Required,
+        }
+    }
+
+    fn rules() -> Rules {
+        Rules::new(vec![
+            rule("Wiki.Example.test", None, None),
+            rule("wiki.example.test", Some("/admin"), Some(vec![Role::Owner, Role::Admin])),
+            Rule {
+                accounts: Some(vec![7]),
+                two_factor: TwoFactorRule::Optional,
+                ..rule("tools.example.test", None, None)
+            },
+        ])
+        .unwrap()
+    }
+
+    const USER: Visitor = Visitor { role: Role::User, account_id: 7, two_factor_on: true };
+
+    #[test]
+    fn the_longest_prefix_of_the_host_decides() {
+        let rules = rules();
+        assert_eq!(rules.rule_for("wiki.example.test:8080", "/page").unwrap().path_prefix, None);
+        assert_eq!(rules.rule_for("WIKI.example.test", "/admin/users").unwrap().path_prefix.as_deref(), Some("/admin"));
+        assert_eq!(rules.rule_for("wiki.example.test", "/administrator").unwrap().path_prefix, None);
+        assert!(rules.rule_for("other.example.test", "/").is_none());
+    }
+
+    #[test]
+    fn sec_43_a_host_without_a_rule_and_people_a_rule_leaves_out_are_refused() {
+        let rules = rules();
+        assert_eq!(
+            decide(rules.rule_for("other.example.test", "/"), Some(&USER)),
+            Decision::Forbidden(Refusal::NoRule)
+        );
+        assert_eq!(
+            decide(rules.rule_for("wiki.example.test", "/admin"), Some(&USER)),
+            Decision::Forbidden(Refusal::Role)
+        );
+        let admin = Visitor { role: Role::Admin, ..USER };
+        assert_eq!(decide(rules.rule_for("wiki.example.test", "/admin"), Some(&admin)), Decision::Allow);
+        let elsewhere = Visitor { account_id: 8, ..USER };
+        assert_eq!(
+            decide(rules.rule_for("tools.example.test", "/"), Some(&elsewhere)),
+            Decision::Forbidden(Refusal::Account)
+        );
+        assert_eq!(decide(rules.rule_for("wiki.example.test", "/"), None), Decision::SignIn);
+    }
+
+    #[test]
+    fn two_factor_is_required_unless_a_rule_says_optional() {
+        let rules = rules();
+        let without = Visitor { two_factor_on: false, ..USER };
+        assert_eq!(decide(rules.rule_for("wiki.example.test", "/"), Some(&without)), Decision::SetUpTwoFactor);
+        assert_eq!(decide(rules.rule_for("tools.example.test", "/"), Some(&without)), Decision::Allow);
+    }
+
+    #[test]
+    fn sec_43_rd_goes_only_to_hosts_a_rule_names() {
+        let rules = rules();
+        assert_eq!(rules.return_url("https://wiki.example.test/page?a=1"), Some("https://wiki.example.test/page?a=1"));
+        assert_eq!(rules.return_url("http://wiki.example.test:8080/"), Some("http://wiki.example.test:8080/"));
+        for bad in [
+            "https://evil.test/",
+            "//wiki.example.test/",
+            "/relative",
+            "javascript:alert(1)",
+            "https://wiki.example.test@evil.test/",
+            "https://evil.test\\@wiki.example.test/",
+            "https://wiki.example.test.evil.test/",
+            "https://wiki.example.test/\r\nSet-Cookie: x",
+        ] {
+            assert_eq!(rules.return_url(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn rules_that_cannot_work_are_refused_at_start() {
+        assert!(Rules::new(vec![rule("https://wiki.example.test", None, None)]).is_err());
+        assert!(Rules::new(vec![rule("wiki.example.test:443", None, None)]).is_err());
+        assert!(Rules::new(vec![rule("wiki.example.test", Some("admin"), None)]).is_err());
+        assert!(Rules::new(vec![rule("wiki.example.test", None, Some(vec![]))]).is_err());
+    }
+}

@@ -1,0 +1,226 @@
+//! Forward authentication for reverse proxies: Traefik's `forwardAuth` and Caddy's
+//! `forward_auth` ask `forward-auth`, nginx's `auth_request` asks `auth-request`, for every
+//! request of a protected application. The proxy describes the request in `X-Forwarded-*`
+//! or `X-Original-*` headers; `Remote-*` headers a client sent are never read (SEC-43).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use twofold_app::forward_auth::{Gate, Identity};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::views::ErrorView;
+use crate::error::ApiError;
+use crate::{AppState, cookies};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(forward_auth)).routes(routes!(auth_request))
+}
+
+/// The request as the proxy described it.
+struct Original {
+    method: String,
+    url: String,
+    host: String,
+    path: String,
+}
+
+/// The longest original URL we accept: browsers stop near 2 MB, proxies far earlier.
+const MAX_URL: usize = 8 * 1024;
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn bad_request(what: &str) -> Response {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_forwarded_request",
+        format!("The proxy did not describe the request: {what}."),
+    )
+    .into_response()
+}
+
+/// Traefik and Caddy: `X-Forwarded-Method`, `-Proto`, `-Host`, `-Uri`.
+fn from_forwarded(headers: &HeaderMap) -> Result<Original, &'static str> {
+    let host = header_str(headers, "x-forwarded-host").ok_or("X-Forwarded-Host is missing")?;
+    let proto = header_str(headers, "x-forwarded-proto").unwrap_or("https");
+    if proto != "http" && proto != "https" {
+        return Err("X-Forwarded-Proto must be http or https");
+    }
+    let uri = header_str(headers, "x-forwarded-uri").unwrap_or("/");
+    if !uri.starts_with('/') {
+        return Err("X-Forwarded-Uri must start with /");
+    }
+    let method = header_str(headers, "x-forwarded-method").unwrap_or("GET").to_ascii_uppercase();
+    original(method, format!("{proto}://{host}{uri}"), host, uri)
+}
+
+/// nginx: `X-Original-URL` (`$scheme://$http_host$request_uri`) and `X-Original-Method`.
+fn from_original(headers: &HeaderMap) -> Result<Original, &'static str> {
+    let url = header_str(headers, "x-original-url").ok_or("X-Original-URL is missing")?;
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or("X-Original-URL must be an http(s) URL")?;
+    let (host, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
+    let method = header_str(headers, "x-original-method").unwrap_or("GET").to_ascii_uppercase();
+    original(method, url.to_owned(), host, path)
+}
+
+fn original(method: String, url: String, host: &str, path: &str) -> Result<Original, &'static str> {
+    if url.len() > MAX_URL || host.is_empty() || host.contains(['@', '\\', ' ']) {
+        return Err("the host or URL is not acceptable");
+    }
+    Ok(Original { method, url, host: host.to_owned(), path: path.to_owned() })
+}
+
+/// A person's browser asking for a page (not a script's fetch): worth a redirect.
+fn is_browser_get(original: &Original, headers: &HeaderMap) -> bool {
+    let accept = header_str(headers, "accept").unwrap_or("");
+    matches!(original.method.as_str(), "GET" | "HEAD") && accept.contains("text/html")
+}
+
+async fn decide(state: &AppState, jar: &CookieJar, original: &Original) -> Result<Gate, Response> {
+    let raw = jar.get(cookies::session_name(&state.app)).map(|c| c.value());
+    let gate = state
+        .app
+        .forward_auth(raw, &original.host, &original.path)
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
+    let outcome = match &gate {
+        Gate::Allow(_) => "allow",
+        Gate::SignIn => "sign_in",
+        Gate::SetUpTwoFactor => "two_factor_required",
+        Gate::Forbidden(_) => "forbidden",
+    };
+    metrics::counter!("twofold_forward_auth_decisions_total", "outcome" => outcome).increment(1);
+    Ok(gate)
+}
+
+/// Where a person goes to sign in (or set up 2FA) and come back.
+fn detour(state: &AppState, gate: &Gate, original: &Original) -> String {
+    let page = if matches!(gate, Gate::SetUpTwoFactor) { "/me/two-factor/enable" } else { "/login" };
+    state.app.url(&format!("{page}?rd={}", crate::percent::encode(&original.url)))
+}
+
+fn allowed(identity: &Identity) -> Response {
+    let mut response = StatusCode::OK.into_response();
+    let headers = response.headers_mut();
+    let mut set = |name: &'static str, value: &str| {
+        // Names may hold any printable character, UTF-8 included; control characters never
+        // get this far (they are refused when a name is set).
+        if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    };
+    set("remote-user", &identity.email);
+    set("remote-email", &identity.email);
+    set("remote-name", &identity.name);
+    set("remote-groups", identity.role.as_str());
+    set("remote-account", &identity.account_id.to_string());
+    response
+}
+
+fn refused(gate: &Gate) -> Response {
+    match gate {
+        Gate::SetUpTwoFactor => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "two_factor_required",
+            "This application requires two-factor authentication: turn it on first.",
+        )
+        .into_response(),
+        Gate::Forbidden(why) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("You may not use this application ({}).", why.as_str()),
+        )
+        .into_response(),
+        _ => ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Sign in first.").into_response(),
+    }
+}
+
+fn with_location(mut response: Response, location: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// For Traefik `forwardAuth` and Caddy `forward_auth`: 200 with the identity headers; a
+/// browser GET that must sign in is redirected (302) to the login page and back; other
+/// requests get 401; a rule that refuses, 403.
+#[utoipa::path(get, path = "/api/v1/authz/forward-auth", tag = "forward-auth",
+    params(
+        ("X-Forwarded-Host" = String, Header, description = "The protected host"),
+        ("X-Forwarded-Uri" = Option<String>, Header, description = "Path and query of the original request"),
+        ("X-Forwarded-Proto" = Option<String>, Header, description = "`http` or `https`"),
+        ("X-Forwarded-Method" = Option<String>, Header, description = "The original method"),
+    ),
+    responses(
+        (status = 200, description = "Allowed: `Remote-User`, `Remote-Email`, `Remote-Name`, `Remote-Groups`, `Remote-Account`"),
+        (status = 302, description = "A browser that must sign in (or set up 2FA) first: `Location` is Twofold's page, with `rd`"),
+        (status = 400, description = "`invalid_forwarded_request`", body = ErrorView),
+        (status = 401, description = "`unauthenticated`", body = ErrorView),
+        (status = 403, description = "`forbidden` or `two_factor_required`", body = ErrorView),
+    ))]
+async fn forward_auth(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap) -> Response {
+    let original = match from_forwarded(&headers) {
+        Ok(o) => o,
+        Err(why) => return bad_request(why),
+    };
+    let gate = match decide(&state, &jar, &original).await {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    match &gate {
+        Gate::Allow(identity) => allowed(identity),
+        Gate::SignIn | Gate::SetUpTwoFactor if is_browser_get(&original, &headers) => {
+            with_location(StatusCode::FOUND.into_response(), &detour(&state, &gate, &original))
+        }
+        other => refused(other),
+    }
+}
+
+/// For nginx `auth_request`, which passes on only 2xx, 401 and 403: 200 with the identity
+/// headers; 401 with `Location` (the login page, or the 2FA wizard, with `rd`) for nginx to
+/// redirect to; 403 when a rule refuses.
+#[utoipa::path(get, path = "/api/v1/authz/auth-request", tag = "forward-auth",
+    params(
+        ("X-Original-URL" = String, Header, description = "The original URL: `$scheme://$http_host$request_uri`"),
+        ("X-Original-Method" = Option<String>, Header, description = "The original method"),
+    ),
+    responses(
+        (status = 200, description = "Allowed: `Remote-User`, `Remote-Email`, `Remote-Name`, `Remote-Groups`, `Remote-Account`"),
+        (status = 400, description = "`invalid_forwarded_request`", body = ErrorView),
+        (status = 401, description = "`unauthenticated`, or `two_factor_required`; `Location` says where to send the browser", body = ErrorView),
+        (status = 403, description = "`forbidden`", body = ErrorView),
+    ))]
+async fn auth_request(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap) -> Response {
+    let original = match from_original(&headers) {
+        Ok(o) => o,
+        Err(why) => return bad_request(why),
+    };
+    let gate = match decide(&state, &jar, &original).await {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    match &gate {
+        Gate::Allow(identity) => allowed(identity),
+        Gate::SignIn | Gate::SetUpTwoFactor => {
+            let mut response = refused(&Gate::SignIn);
+            if matches!(gate, Gate::SetUpTwoFactor) {
+                response = ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "two_factor_required",
+                    "Turn on two-factor authentication first.",
+                )
+                .into_response();
+            }
+            with_location(response, &detour(&state, &gate, &original))
+        }
+        other => refused(other),
+    }
+}

@@ -1,0 +1,109 @@
+//! Back to a protected application after signing in (forward auth's `rd`), and signing out
+//! from one. `rd` is kept in a short-lived cookie from the login page (or the 2FA wizard)
+//! to the end of sign-in, and honoured only for hosts a forward-auth rule names (SEC-43).
+
+use askama::Template;
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use serde::Deserialize;
+use twofold_app::App;
+
+use super::{Chrome, render};
+use crate::AppState;
+use crate::session::{AnySession, PageUser};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/continue", get(continue_to)).route("/logout", get(show_logout))
+}
+
+/// How long a pending `rd` lasts: a sign-in with a code, or the 2FA wizard, fits in it.
+const RD_MINUTES: i64 = 30;
+
+fn cookie_name(app: &App) -> &'static str {
+    if app.config().is_https() { "__Host-twofold_rd" } else { "twofold_rd" }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct RdQuery {
+    #[serde(default)]
+    pub rd: Option<String>,
+}
+
+/// Keeps `rd` for after sign-in, if a rule names its host; an unlisted one is dropped.
+pub fn remember(app: &App, jar: CookieJar, rd: Option<&str>) -> CookieJar {
+    match rd.and_then(|rd| app.return_url(rd)) {
+        Some(url) => {
+            let cookie = Cookie::build((cookie_name(app), url.to_owned()))
+                .path("/")
+                .http_only(true)
+                .same_site(SameSite::Lax)
+                .secure(app.config().is_https())
+                .max_age(time::Duration::minutes(RD_MINUTES))
+                .build();
+            jar.add(cookie)
+        }
+        None => jar,
+    }
+}
+
+/// The URL kept by [`remember`], checked again (the rules may have changed meanwhile).
+fn kept(app: &App, jar: &CookieJar) -> Option<String> {
+    jar.get(cookie_name(app)).and_then(|c| app.return_url(c.value())).map(str::to_owned)
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ContinueQuery {
+    /// `profile` when the 2FA wizard ends: without a kept `rd`, the profile, not Home.
+    #[serde(default)]
+    to: Option<String>,
+}
+
+/// Where sign-in and the wizard end: the kept `rd`, once, or Home (or the profile).
+async fn continue_to(
+    State(state): State<AppState>,
+    PageUser(session): PageUser,
+    jar: CookieJar,
+    query: Result<Query<ContinueQuery>, QueryRejection>,
+) -> Response {
+    let fallback = match query.ok().and_then(|q| q.0.to) {
+        Some(to) if to == "profile" => format!("/users/{}?two_factor=on", session.user.id),
+        _ => "/home".to_owned(),
+    };
+    match kept(&state.app, &jar) {
+        Some(url) => {
+            let removal = Cookie::build((cookie_name(&state.app), "")).path("/").build();
+            (jar.remove(removal), Redirect::to(&url)).into_response()
+        }
+        None => Redirect::to(&fallback).into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogoutPage {
+    chrome: Chrome,
+    rd: String,
+}
+
+/// The sign-out link a protected application shows: `/logout?rd=<its URL>`. Signing out is
+/// a POST with the session's CSRF token, so this asks first; signed out already, it goes
+/// straight back to `rd` (if a rule names its host) or to the login page.
+async fn show_logout(
+    State(state): State<AppState>,
+    AnySession(session): AnySession,
+    query: Result<Query<RdQuery>, QueryRejection>,
+) -> Response {
+    let rd = query.ok().and_then(|q| q.0.rd).and_then(|rd| state.app.return_url(&rd).map(str::to_owned));
+    match session {
+        Some(current) => {
+            render(StatusCode::OK, &LogoutPage { chrome: Chrome::signed_in(&current), rd: rd.unwrap_or_default() })
+        }
+        None => Redirect::to(rd.as_deref().unwrap_or("/login")).into_response(),
+    }
+}
