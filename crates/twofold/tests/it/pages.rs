@@ -92,7 +92,7 @@ async fn setup_page_creates_the_account_and_signs_in(db: TestDb) {
             ],
         )
         .await;
-    assert_eq!(r.header("location").as_deref(), Some("/continue"), "{}", r.text());
+    assert_eq!(r.header("location").as_deref(), Some("/home"), "{}", r.text());
     assert!(http.get("/home").await.text().contains("Welcome, Ada"));
     let used = t.http().get(path).await;
     assert_eq!(used.status, 404);
