@@ -106,6 +106,14 @@ impl Rules {
         Ok(Rules(checked))
     }
 
+    /// The protected hosts, each once.
+    pub fn hosts(&self) -> Vec<&str> {
+        let mut hosts: Vec<&str> = self.0.iter().map(|r| r.host.as_str()).collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        hosts
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

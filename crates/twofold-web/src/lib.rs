@@ -40,11 +40,14 @@ pub struct AppState {
     pub app: App,
     pub web: Arc<WebConfig>,
     metrics: PrometheusHandle,
+    /// Computed once from the configuration (the protected hosts are in it).
+    csp: axum::http::HeaderValue,
 }
 
 impl AppState {
     pub fn new(app: App, web: WebConfig) -> Self {
-        Self { app, web: Arc::new(web), metrics: metrics_handle() }
+        let csp = security::content_security_policy(&app.config().forward_auth.hosts());
+        Self { app, web: Arc::new(web), metrics: metrics_handle(), csp }
     }
 }
 
@@ -72,7 +75,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), session::load))
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::check_origin))
-        .layer(axum::middleware::from_fn(security::headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::headers))
         .layer(axum::middleware::from_fn(health::count_request))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))

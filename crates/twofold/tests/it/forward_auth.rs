@@ -252,6 +252,9 @@ async fn the_session_cookie_reaches_the_protected_hosts_through_cookie_domain(db
     let cookies = r.set_cookies();
     let session = cookies.iter().find(|c| c.starts_with("twofold_session=")).expect("the session cookie");
     assert!(session.contains("Domain=acme.test"), "{session}");
+    // Browsers apply form-action to a sign-in form's redirects: the protected hosts are in it.
+    let csp = r.header("content-security-policy").unwrap();
+    assert!(csp.contains("form-action 'self' open.acme.test:* wiki.acme.test:*;"), "{csp}");
     assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
     // Under HTTPS the cookie keeps Secure, with the __Secure- prefix (__Host- forbids a domain).
     let config = AppConfig {

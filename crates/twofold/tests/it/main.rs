@@ -22,6 +22,7 @@ mod multi_instance;
 mod openapi;
 mod pages;
 mod pipeline;
+mod proxies;
 mod recovery_codes;
 mod security;
 mod security_keys;

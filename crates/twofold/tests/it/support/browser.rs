@@ -95,6 +95,9 @@ async fn connect(port: u16) -> (Client, tempfile::TempDir) {
         "--disable-sync",
         // The forward-auth journeys' host names (auth.example.test, app.example.test) are loopback.
         "--host-resolver-rules=MAP *.example.test 127.0.0.1",
+        // Plain-HTTP test hosts that are not localhost: no upgrade attempt to HTTPS first
+        // (its fallback can take seconds).
+        "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable,HttpsFirstModeV2ForTypicallySecureUsers",
         "--window-size=1280,900",
     ]
     .iter()
