@@ -22,15 +22,17 @@ pub struct Call {
     pub cookie: Option<String>,
     pub csrf: Option<String>,
     pub json: Option<String>,
+    /// More request headers (a reverse proxy's description of the request).
+    pub headers: &'static [(&'static str, &'static str)],
 }
 
 impl Call {
     pub fn get(path: &'static str) -> Call {
-        Call { method: Method::GET, path, cookie: None, csrf: None, json: None }
+        Call { method: Method::GET, path, cookie: None, csrf: None, json: None, headers: &[] }
     }
 
     pub fn post_json(path: &'static str, json: String) -> Call {
-        Call { method: Method::POST, path, cookie: None, csrf: None, json: Some(json) }
+        Call { method: Method::POST, path, cookie: None, csrf: None, json: Some(json), headers: &[] }
     }
 }
 
@@ -81,6 +83,9 @@ impl Connection {
         }
         if let Some(csrf) = &call.csrf {
             request = request.header("x-csrf-token", csrf);
+        }
+        for (name, value) in call.headers {
+            request = request.header(*name, *value);
         }
         let body = match &call.json {
             Some(json) => {

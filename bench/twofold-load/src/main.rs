@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use twofold_app::domain::session::Stage;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
@@ -95,7 +96,7 @@ struct Args {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "floor,second-step,wrong-code,password,isolation,instances"
+        default_value = "floor,second-step,wrong-code,forward-auth,password,isolation,instances"
     )]
     phases: Vec<PhaseChoice>,
     /// An environment variable for the server (NAME=VALUE; repeatable), e.g. for an
@@ -112,6 +113,7 @@ enum PhaseChoice {
     Password,
     Isolation,
     Instances,
+    ForwardAuth,
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {
@@ -164,6 +166,17 @@ const FLOOR: &str = "healthz (HTTP floor)";
 const SECOND_STEP: &str = "second step (valid code)";
 const WRONG: &str = "second step (wrong code)";
 const SIGN_IN: &str = "password step";
+const FORWARD_OK: &str = "forward-auth (signed in: 200)";
+const FORWARD_REFUSED: &str = "forward-auth (unknown session: 302)";
+
+/// How Caddy's forward_auth describes a browser's request.
+const FORWARDED: &[(&str, &str)] = &[
+    ("x-forwarded-host", "wiki.bench.test"),
+    ("x-forwarded-uri", "/page"),
+    ("x-forwarded-proto", "https"),
+    ("x-forwarded-method", "GET"),
+    ("accept", "text/html"),
+];
 const ISOLATION: &str = "second step during password flood";
 const FLOOD: &str = "password flood (during isolation)";
 const TWO_INSTANCES: &str = "second step, 2 instances";
@@ -384,6 +397,38 @@ async fn measure_on(args: &Args, binary: &Path, dir: &Path, backend: Backend, ur
         };
         let work = async { (closed_loop(&targets, c, bounds, source).await, ()) };
         phases.push(measured(WRONG, c, &targets, work).await.0);
+        print_phase(&phases);
+    }
+
+    // 3b. Forward auth: a proxy's check for a signed-in person (200 with the identity), and
+    // for a well-formed session token that does not exist (looked up, 302 to sign in).
+    if on(PhaseChoice::ForwardAuth) {
+        let who: Vec<usize> = (0..n.min(1_000)).collect();
+        let sessions = Arc::new(people.open_sessions(&store, &who, Stage::SignedIn).await?);
+        settle().await;
+        let source: Source = {
+            let sessions = sessions.clone();
+            Arc::new(move |seq| {
+                let s = sessions.get(usize::try_from(seq).ok()? % sessions.len().max(1))?;
+                let call = Call {
+                    cookie: Some(s.cookie.clone()),
+                    headers: FORWARDED,
+                    ..Call::get("/api/v1/authz/forward-auth")
+                };
+                Some(Job { call, expect: 200 })
+            })
+        };
+        let work = async { (closed_loop(&targets, c, bounds, source).await, ()) };
+        phases.push(measured(FORWARD_OK, c, &targets, work).await.0);
+        print_phase(&phases);
+        let unknown = format!("twofold_session={}", "A".repeat(43));
+        let source: Source = Arc::new(move |_| {
+            let call =
+                Call { cookie: Some(unknown.clone()), headers: FORWARDED, ..Call::get("/api/v1/authz/forward-auth") };
+            Some(Job { call, expect: 302 })
+        });
+        let work = async { (closed_loop(&targets, c, bounds, source).await, ()) };
+        phases.push(measured(FORWARD_REFUSED, c, &targets, work).await.0);
         print_phase(&phases);
     }
 

@@ -173,8 +173,13 @@ impl People {
     /// Opens a half-finished sign-in (password done, code awaited) for each of `who`, as the
     /// password step would, and answers the cookie and CSRF header each one signs in with.
     pub async fn open_pending(&self, store: &Store, who: &[usize]) -> Result<Vec<Pending>> {
+        self.open_sessions(store, who, Stage::SecondFactor).await
+    }
+
+    /// Sessions at `stage` for `who`, written straight to the database.
+    pub async fn open_sessions(&self, store: &Store, who: &[usize], stage: Stage) -> Result<Vec<Pending>> {
         let now = unix_now();
-        let expires_at = SessionPolicy::default().expires_at(Stage::SecondFactor, now, now);
+        let expires_at = SessionPolicy::default().expires_at(stage, now, now);
         let mut out = Vec::with_capacity(who.len());
         for batch in who.chunks(BATCH) {
             let mut tx = store.begin().await?;
@@ -187,7 +192,7 @@ impl People {
                     &sessions::NewSession {
                         id_hash: &new.hash,
                         subject_id: user_id,
-                        stage: Stage::SecondFactor,
+                        stage,
                         remember_device: false,
                         now,
                         expires_at,

@@ -34,6 +34,9 @@ pub struct Launch<'a> {
     pub env: &'a [(String, String)],
 }
 
+/// The protected host of the forward-auth phases (2FA required: every seeded person has it).
+pub const FORWARD_AUTH_RULES: &str = "[[forward_auth.rules]]\nhost = \"wiki.bench.test\"\n";
+
 impl Server {
     /// Starts a server on a free loopback port and waits until `/readyz` answers 200.
     pub async fn start(launch: &Launch<'_>) -> Result<Server> {
@@ -42,6 +45,10 @@ impl Server {
         let log = File::create(&launch.log).with_context(|| format!("create {}", launch.log.display()))?;
         let mut command = Command::new(launch.binary);
         command.arg("serve").arg("--listen").arg(addr.to_string()).arg("--data-dir").arg(launch.data_dir);
+        // The forward-auth phases ask about this host.
+        let config = launch.data_dir.join("bench.toml");
+        std::fs::write(&config, FORWARD_AUTH_RULES).with_context(|| format!("write {}", config.display()))?;
+        command.arg("--config").arg(&config);
         if let Some(url) = launch.database_url {
             command.arg("--database-url").arg(url);
         }
