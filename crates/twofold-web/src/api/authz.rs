@@ -83,7 +83,14 @@ fn is_browser_get(original: &Original, headers: &HeaderMap) -> bool {
     matches!(original.method.as_str(), "GET" | "HEAD") && accept.contains("text/html")
 }
 
-async fn decide(state: &AppState, jar: &CookieJar, original: &Original) -> Result<Gate, Response> {
+/// The proxy's description read by `describe`, then the decision: or the answer already.
+async fn decide(
+    state: &AppState,
+    jar: &CookieJar,
+    headers: &HeaderMap,
+    describe: fn(&HeaderMap) -> Result<Original, &'static str>,
+) -> Result<(Original, Gate), Response> {
+    let original = describe(headers).map_err(bad_request)?;
     let raw = jar.get(cookies::session_name(&state.app)).map(|c| c.value());
     let gate = state
         .app
@@ -97,7 +104,7 @@ async fn decide(state: &AppState, jar: &CookieJar, original: &Original) -> Resul
         Gate::Forbidden(_) => "forbidden",
     };
     metrics::counter!("twofold_forward_auth_decisions_total", "outcome" => outcome).increment(1);
-    Ok(gate)
+    Ok((original, gate))
 }
 
 /// Where a person goes to sign in (or set up 2FA) and come back.
@@ -167,13 +174,9 @@ fn with_location(mut response: Response, location: &str) -> Response {
         (status = 403, description = "`forbidden` or `two_factor_required`", body = ErrorView),
     ))]
 async fn forward_auth(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap) -> Response {
-    let original = match from_forwarded(&headers) {
-        Ok(o) => o,
-        Err(why) => return bad_request(why),
-    };
-    let gate = match decide(&state, &jar, &original).await {
-        Ok(g) => g,
-        Err(r) => return r,
+    let (original, gate) = match decide(&state, &jar, &headers, from_forwarded).await {
+        Ok(decided) => decided,
+        Err(answer) => return answer,
     };
     match &gate {
         Gate::Allow(identity) => allowed(identity),
@@ -199,13 +202,9 @@ async fn forward_auth(State(state): State<AppState>, jar: CookieJar, headers: He
         (status = 403, description = "`forbidden`", body = ErrorView),
     ))]
 async fn auth_request(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap) -> Response {
-    let original = match from_original(&headers) {
-        Ok(o) => o,
-        Err(why) => return bad_request(why),
-    };
-    let gate = match decide(&state, &jar, &original).await {
-        Ok(g) => g,
-        Err(r) => return r,
+    let (original, gate) = match decide(&state, &jar, &headers, from_original).await {
+        Ok(decided) => decided,
+        Err(answer) => return answer,
     };
     match &gate {
         Gate::Allow(identity) => allowed(identity),

@@ -9,7 +9,7 @@ use twofold_app::domain::Role;
 use twofold_app::domain::forward_auth::{Rule, Rules, TwoFactorRule};
 
 use crate::support::http::{Http, Response};
-use crate::support::{PASSWORD, TestApp, TestDb};
+use crate::support::{PASSWORD, TestApp, TestDb, url_encode};
 
 on_both_databases!(
     sec_43_each_visitor_gets_the_answer_the_rules_give,
@@ -76,18 +76,6 @@ async fn auth_request(http: &Http, url: &str) -> Response {
 
 fn login_for(url: &str) -> String {
     format!("http://auth.acme.test:8080/login?rd={}", url_encode(url))
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 async fn sec_43_each_visitor_gets_the_answer_the_rules_give(db: TestDb) {

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use twofold_app::domain::otp::Secret;
 
-use crate::support::PASSWORD;
 use crate::support::api::code_at;
 use crate::support::browser::Browser;
 use crate::support::server::{Server, free_port};
+use crate::support::{PASSWORD, url_encode};
 
 const RULES: &str = r#"
 [[forward_auth.rules]]
@@ -273,18 +273,6 @@ async fn sign_in_through_pages(
     location(&get(client, &s.auth("/continue"), &[]).await)
 }
 
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 /// The whole SEC-43 journey through one proxy.
 async fn journey(kind: &str) {
     let Some(s) = stack(kind).await else { return };
@@ -297,7 +285,7 @@ async fn journey(kind: &str) {
     let r = get(&client, &page, &[]).await;
     assert_eq!(r.status(), 302, "{kind}");
     let login = location(&r);
-    assert_eq!(login, s.auth(&format!("/login?rd={}", encode(&page))), "{kind}");
+    assert_eq!(login, s.auth(&format!("/login?rd={}", url_encode(&page))), "{kind}");
     // Password, code, and back at the original URL.
     assert_eq!(sign_in_through_pages(&s, &client, &login, "ada@acme.test", Some(&key)).await, page, "{kind}");
     let r = get(&client, &page, &[]).await;
@@ -338,7 +326,7 @@ async fn journey(kind: &str) {
     assert!(location(&r).starts_with(&s.auth("/me/two-factor/enable?rd=")), "{kind}: {}", location(&r));
 
     // Sign out from the application: back to it, and asked to sign in again.
-    let confirm = get(&client, &s.auth(&format!("/logout?rd={}", encode(&page))), &[]).await;
+    let confirm = get(&client, &s.auth(&format!("/logout?rd={}", url_encode(&page))), &[]).await;
     let csrf = csrf_in(&confirm.text().await.unwrap());
     let r = client
         .post(s.auth("/logout"))

@@ -59,6 +59,19 @@ pub fn client(cookies: bool) -> reqwest::Client {
     reqwest::Client::builder().cookie_store(cookies).build().unwrap()
 }
 
+/// Percent-encodes a URL for a query parameter, as a browser would send `rd`.
+pub fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// The mobile number tests enrol with (a valid Irish mobile).
 pub const PHONE: &str = "+353851234567";
 
