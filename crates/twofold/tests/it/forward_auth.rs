@@ -18,6 +18,7 @@ on_both_databases!(
     sec_43_rd_returns_people_only_to_hosts_a_rule_names,
     signing_out_from_a_protected_application_returns_to_it,
     the_session_cookie_reaches_the_protected_hosts_through_cookie_domain,
+    a_person_without_2fa_is_led_through_the_wizard_and_sent_back,
 );
 
 const APP: &str = "http://wiki.acme.test:8443/docs/page?x=1";
@@ -258,4 +259,21 @@ async fn the_session_cookie_reaches_the_protected_hosts_through_cookie_domain(db
     let session = cookies.iter().find(|c| c.contains("twofold_session=")).expect("the session cookie");
     assert!(session.starts_with("__Secure-twofold_session=") && session.contains("Secure"), "{session}");
     assert!(session.contains("Domain=acme.test"), "{session}");
+}
+
+async fn a_person_without_2fa_is_led_through_the_wizard_and_sent_back(db: TestDb) {
+    let t = app(db).await;
+    let owner = t.account("acme").await;
+    t.person(&owner, "uma@acme.test", Role::User).await;
+    let uma = t.signed_in("uma@acme.test").await;
+    let r = forward(&uma, APP, true, &[]).await;
+    let wizard = r.header("location").unwrap();
+    let path = wizard.strip_prefix("http://auth.acme.test:8080").unwrap();
+    assert!(path.starts_with("/me/two-factor/enable?rd="), "{wizard}");
+    assert_eq!(uma.get(path).await.status, 200, "the wizard's first page keeps rd");
+    t.enable_two_factor(&uma).await;
+    // The wizard's last screen leads to /continue?to=profile: back to the application.
+    let r = uma.get("/continue?to=profile").await;
+    assert_eq!(r.header("location").as_deref(), Some(APP));
+    assert_eq!(forward(&uma, APP, true, &[]).await.status, 200, "now with 2FA, let in");
 }
