@@ -73,6 +73,10 @@ impl App {
     /// Where the login page may send someone back to after sign-in: `rd` if a rule names
     /// its host, else nothing (SEC-43).
     pub fn return_url<'a>(&self, rd: &'a str) -> Option<&'a str> {
+        // Signed in over HTTPS, never sent back over plain HTTP.
+        if self.config().is_https() && !rd.starts_with("https://") {
+            return None;
+        }
         self.config().forward_auth.return_url(rd)
     }
 }

@@ -114,6 +114,10 @@ impl App {
         let hash = self.passwords().hash(new_password, self.salt()).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
+        // A reset (or a sign-out everywhere) may have ended this session meanwhile.
+        if sessions::live(&mut tx, Realm::People, &session.session.id_hash, now).await?.is_none() {
+            return Err(Error::Unauthenticated);
+        }
         let ended = self.set_password(&mut tx, user, &hash, Some(&session.session.id_hash), now).await?;
         let text = "the password of your account was changed. Your other sessions were signed out.";
         self.queue_notice(&mut tx, user, "Your password was changed", text, now).await?;

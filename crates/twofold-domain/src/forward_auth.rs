@@ -119,12 +119,15 @@ impl Rules {
     }
 
     /// The rule for a request: the one of its host with the longest matching path prefix.
+    /// The path is compared as an application might read it (see [`canonical_path`]), so
+    /// that `/%61dmin`, `//admin`, `/x/../admin`, `/ADMIN` or `/admin;x` are still `/admin`.
     pub fn rule_for(&self, host: &str, path: &str) -> Option<&Rule> {
         let host = host_without_port(host);
+        let path = canonical_path(path);
         self.0
             .iter()
             .filter(|r| r.host.eq_ignore_ascii_case(host))
-            .filter(|r| r.path_prefix.as_deref().is_none_or(|p| path_has_prefix(path, p)))
+            .filter(|r| r.path_prefix.as_deref().is_none_or(|p| path_has_prefix(&path, &canonical_path(p))))
             .max_by_key(|r| r.path_prefix.as_deref().map_or(0, str::len))
     }
 
@@ -174,10 +177,51 @@ fn host_without_port(host: &str) -> &str {
     host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h)
 }
 
-/// `/admin` covers `/admin` and `/admin/x`, not `/administrator`.
+/// `/admin` covers `/admin` and `/admin/x`, not `/administrator` (both canonical).
 fn path_has_prefix(path: &str, prefix: &str) -> bool {
     let prefix = prefix.trim_end_matches('/');
-    prefix.is_empty() || path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
+    prefix.is_empty() || path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// A path the way the most lenient application behind the proxy could read it, so that no
+/// spelling slips past a stricter rule: the query cut off, percent-escapes decoded (twice,
+/// for double encoding), backslashes as slashes, `;parameters` dropped from each segment,
+/// empty and `.` segments skipped, `..` resolved, and lower case.
+pub fn canonical_path(raw: &str) -> String {
+    let raw = raw.split(['?', '#']).next().unwrap_or("");
+    let decoded = percent_decode(&percent_decode(raw));
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in decoded.split(['/', '\\']) {
+        let segment = segment.split(';').next().unwrap_or("");
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            other => segments.push(other),
+        }
+    }
+    format!("/{}", segments.join("/")).to_lowercase()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = |j: usize| bytes.get(j).and_then(|c| char::from(*c).to_digit(16));
+        match (b, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -238,6 +282,30 @@ mod tests {
             Decision::Forbidden(Refusal::Account)
         );
         assert_eq!(decide(rules.rule_for("wiki.example.test", "/"), None), Decision::SignIn);
+    }
+
+    #[test]
+    fn sec_43_no_spelling_of_a_path_slips_past_its_rule() {
+        let rules = rules();
+        for path in [
+            "/admin",
+            "/admin/",
+            "/ADMIN/users",
+            "/%61dmin",
+            "/%2561dmin",
+            "//admin",
+            "/./admin",
+            "/x/../admin",
+            "/admin;jsessionid=1",
+            "\\admin",
+            "/admin%2fusers",
+            "/admin?x=1",
+        ] {
+            let rule = rules.rule_for("wiki.example.test", path).unwrap();
+            assert_eq!(rule.path_prefix.as_deref(), Some("/admin"), "{path}");
+        }
+        assert_eq!(canonical_path("/a/b/../../../etc"), "/etc");
+        assert_eq!(rules.rule_for("wiki.example.test", "/administrator").unwrap().path_prefix, None);
     }
 
     #[test]

@@ -16,9 +16,18 @@ pub async fn check_origin(State(state): State<AppState>, request: Request, next:
     if is_safe(request.method()) || same_origin(&state, &request) {
         return next.run(request).await;
     }
-    tracing::warn!(method = %request.method(), path = %request.uri().path(), "cross-site request refused");
+    tracing::warn!(method = %request.method(), path = %without_tokens(request.uri().path()), "cross-site request refused");
     ApiError::new(StatusCode::FORBIDDEN, "cross_site_request", "This request came from another site and was refused.")
         .into_response()
+}
+
+/// A path fit for the log: segments shaped like our one-time tokens (reset, invitation and
+/// setup links) are replaced, so that a refused request does not write a live link (SEC-31).
+fn without_tokens(path: &str) -> String {
+    path.split('/')
+        .map(|segment| if twofold_app::domain::token::is_well_formed(segment) { "<token>" } else { segment })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn is_safe(method: &Method) -> bool {

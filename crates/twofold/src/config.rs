@@ -151,7 +151,8 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
-        Rules::new(self.forward_auth.rules.clone())?;
+        let rules = Rules::new(self.forward_auth.rules.clone())?;
+        self.rules_reachable(&rules)?;
         if let Some(domain) = &self.cookie_domain {
             let host = self
                 .public_url()
@@ -231,6 +232,31 @@ impl Config {
             }),
             other => Err(format!("unknown sms_provider {other:?}: use file, twilio or webhook")),
         }
+    }
+
+    /// Every protected host must receive the session cookie, or its sign-in loops: inside
+    /// `cookie_domain`, or Twofold's own host without one.
+    fn rules_reachable(&self, rules: &Rules) -> Result<(), String> {
+        let public = self.public_url();
+        let own = public.split("://").nth(1).unwrap_or("").split(['/', ':']).next().unwrap_or("").to_ascii_lowercase();
+        let domain = self.cookie_domain.as_deref().map(|d| d.trim_start_matches('.').to_ascii_lowercase());
+        for host in rules.hosts() {
+            let reached = match &domain {
+                Some(d) => host == d || host.ends_with(&format!(".{d}")),
+                None => host == own,
+            };
+            if !reached {
+                return Err(match &domain {
+                    Some(d) => format!(
+                        "forward_auth rule host {host} is outside cookie_domain {d}: the session cookie would never reach it"
+                    ),
+                    None => format!(
+                        "forward_auth rule host {host} needs cookie_domain (a parent of {host} and {own}) so the session cookie reaches it"
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The mail provider chosen, with its settings present.
@@ -342,6 +368,30 @@ mod tests {
         assert!(!smtp.redacted().to_string().contains("hunter2"));
         let owl = Config { mail_provider: "owl".into(), ..Config::default() };
         assert!(owl.mail_provider().is_err());
+    }
+
+    #[test]
+    fn forward_auth_rules_must_be_reachable_by_the_session_cookie() {
+        let rule = |host: &str| Rule {
+            host: host.into(),
+            path_prefix: None,
+            roles: None,
+            accounts: None,
+            two_factor: Default::default(),
+        };
+        let with = |domain: Option<&str>, host: &str| Config {
+            public_url: Some("https://auth.example.com".into()),
+            cookie_domain: domain.map(Into::into),
+            forward_auth: ForwardAuthConfig { rules: vec![rule(host)] },
+            ..Config::default()
+        };
+        assert!(with(Some("example.com"), "wiki.example.com").validate().is_ok());
+        assert!(
+            with(Some("example.com"), "wiki.other.com").validate().is_err_and(|e| e.contains("outside cookie_domain"))
+        );
+        assert!(with(None, "wiki.example.com").validate().is_err_and(|e| e.contains("needs cookie_domain")));
+        assert!(with(None, "auth.example.com").validate().is_ok(), "Twofold's own host");
+        assert!(with(Some("other.com"), "wiki.other.com").validate().is_err(), "the public URL outside the domain");
     }
 
     #[test]

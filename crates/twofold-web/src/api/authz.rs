@@ -58,7 +58,7 @@ fn from_forwarded(headers: &HeaderMap) -> Result<Original, &'static str> {
     original(method, format!("{proto}://{host}{uri}"), host, uri)
 }
 
-/// nginx: `X-Original-URL` (`$scheme://$http_host$request_uri`) and `X-Original-Method`.
+/// nginx: `X-Original-URL` (`$scheme://$host:$server_port$request_uri`) and `X-Original-Method`.
 fn from_original(headers: &HeaderMap) -> Result<Original, &'static str> {
     let url = header_str(headers, "x-original-url").ok_or("X-Original-URL is missing")?;
     let rest = url
@@ -192,7 +192,7 @@ async fn forward_auth(State(state): State<AppState>, jar: CookieJar, headers: He
 /// redirect to; 403 when a rule refuses.
 #[utoipa::path(get, path = "/api/v1/authz/auth-request", tag = "forward-auth",
     params(
-        ("X-Original-URL" = String, Header, description = "The original URL: `$scheme://$http_host$request_uri`"),
+        ("X-Original-URL" = String, Header, description = "The original URL: `$scheme://$host:$server_port$request_uri`"),
         ("X-Original-Method" = Option<String>, Header, description = "The original method"),
     ),
     responses(

@@ -156,7 +156,7 @@ async fn logout(
     {
         return super::PageError::signed_in(&current, e);
     }
-    let jar = jar.add(cookies::session_removal(&state.app));
+    let jar = super::return_to::forget(&state.app, jar.add(cookies::session_removal(&state.app)));
     // Signed out from a protected application: back to it (it will ask for sign-in again).
     let to = form.rd.as_deref().and_then(|rd| state.app.return_url(rd)).unwrap_or("/login?signed_out=1");
     (jar, Redirect::to(to)).into_response()

@@ -35,21 +35,31 @@ pub struct RdQuery {
     pub rd: Option<String>,
 }
 
+/// The `rd` cookie with `value`, with the attributes its prefix demands (a removal must
+/// carry them too, or a browser ignores it under HTTPS).
+fn rd_cookie(app: &App, value: String) -> Cookie<'static> {
+    Cookie::build((cookie_name(app), value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(app.config().is_https())
+        .max_age(time::Duration::minutes(RD_MINUTES))
+        .build()
+}
+
 /// Keeps `rd` for after sign-in, if a rule names its host; an unlisted one is dropped.
 pub fn remember(app: &App, jar: CookieJar, rd: Option<&str>) -> CookieJar {
     match rd.and_then(|rd| app.return_url(rd)) {
-        Some(url) => {
-            let cookie = Cookie::build((cookie_name(app), url.to_owned()))
-                .path("/")
-                .http_only(true)
-                .same_site(SameSite::Lax)
-                .secure(app.config().is_https())
-                .max_age(time::Duration::minutes(RD_MINUTES))
-                .build();
-            jar.add(cookie)
-        }
+        Some(url) => jar.add(rd_cookie(app, url.to_owned())),
         None => jar,
     }
+}
+
+/// Forgets a kept `rd`.
+pub fn forget(app: &App, jar: CookieJar) -> CookieJar {
+    let mut removal = rd_cookie(app, String::new());
+    removal.make_removal();
+    jar.add(removal)
 }
 
 /// The URL kept by [`remember`], checked again (the rules may have changed meanwhile).
@@ -76,10 +86,7 @@ async fn continue_to(
         _ => "/home".to_owned(),
     };
     match kept(&state.app, &jar) {
-        Some(url) => {
-            let removal = Cookie::build((cookie_name(&state.app), "")).path("/").build();
-            (jar.remove(removal), Redirect::to(&url)).into_response()
-        }
+        Some(url) => (forget(&state.app, jar), Redirect::to(&url)).into_response(),
         None => Redirect::to(&fallback).into_response(),
     }
 }

@@ -259,6 +259,9 @@ async fn the_session_cookie_reaches_the_protected_hosts_through_cookie_domain(db
     let session = cookies.iter().find(|c| c.contains("twofold_session=")).expect("the session cookie");
     assert!(session.starts_with("__Secure-twofold_session=") && session.contains("Secure"), "{session}");
     assert!(session.contains("Domain=acme.test"), "{session}");
+    // Over HTTPS, rd never sends anyone back over plain HTTP.
+    assert_eq!(t.app.return_url("http://wiki.acme.test/"), None);
+    assert_eq!(t.app.return_url("https://wiki.acme.test/"), Some("https://wiki.acme.test/"));
 }
 
 async fn a_person_without_2fa_is_led_through_the_wizard_and_sent_back(db: TestDb) {
