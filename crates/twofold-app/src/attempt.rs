@@ -53,6 +53,14 @@ impl<'a> Guard<'a> {
         Guard { key, rejected_event: "sign_in.failed", subject: Subject::Email { email, person }, method: "password" }
     }
 
+    /// The current password re-entered to change it: the same budget as signing in, so a
+    /// stolen session cannot guess it faster than the login page allows (SEC-09, SEC-38).
+    pub fn password_change(person: &'a Person) -> Self {
+        let key = ThrottleKey::Password { email: person.email.clone() };
+        let subject = Subject::Email { email: &person.email, person: Some(person) };
+        Guard { key, rejected_event: "password.change_refused", subject, method: "password" }
+    }
+
     pub fn totp_sign_in(person: &'a Person) -> Self {
         let key = ThrottleKey::Totp { user_id: person.id };
         Guard { key, rejected_event: "sign_in.totp_rejected", subject: Subject::Person(person), method: "totp" }

@@ -9,6 +9,7 @@ use twofold_domain::{email::Email, password, token};
 use twofold_store::rate_limits::{self, Spend};
 use twofold_store::{Conn, Realm, commit, devices, password_resets, sessions, throttles, users};
 
+use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::{Parties, record};
 use crate::mail::Letter;
 use crate::sign_in::CurrentSession;
@@ -101,29 +102,30 @@ impl App {
         ctx: &RequestContext,
     ) -> Result<()> {
         let user = &session.user;
-        if !self.password_matches(user, current).await? {
-            let mut conn = self.store().conn().await?;
-            let detail = json!({ "reason": "wrong_password" });
-            record(&mut conn, self.now(), ctx, Parties::own(user), "password.change_refused", detail).await?;
-            return Err(Error::InvalidCredentials);
-        }
         password::check_new(new_password).map_err(|e| Error::invalid("weak_password", e))?;
         if current == new_password {
             return Err(Error::invalid("weak_password", "Choose a password different from the current one."));
         }
-        let hash = self.passwords().hash(new_password, self.salt()).await?;
-        let now = self.now();
-        let mut tx = self.store().begin().await?;
-        // A reset (or a sign-out everywhere) may have ended this session meanwhile.
-        if sessions::live(&mut tx, Realm::People, &session.session.id_hash, now).await?.is_none() {
-            return Err(Error::Unauthenticated);
-        }
-        let ended = self.set_password(&mut tx, user, &hash, Some(&session.session.id_hash), now).await?;
-        let text = "the password of your account was changed. Your other sessions were signed out.";
-        self.queue_notice(&mut tx, user, "Your password was changed", text, now).await?;
-        record(&mut tx, now, ctx, Parties::own(user), "password.changed", ended.detail()).await?;
-        commit(tx).await?;
-        Ok(())
+        self.attempt(Guard::password_change(user), ctx, |armed| async {
+            if !self.password_matches(user, current).await? {
+                return Ok(Verdict::Rejected(Rejection::WRONG_PASSWORD));
+            }
+            let hash = self.passwords().hash(new_password, self.salt()).await?;
+            let now = self.now();
+            let mut tx = self.store().begin().await?;
+            // A reset (or a sign-out everywhere) may have ended this session meanwhile.
+            if sessions::live(&mut tx, Realm::People, &session.session.id_hash, now).await?.is_none() {
+                return Err(Error::Unauthenticated);
+            }
+            armed.succeeded(&mut tx).await?;
+            let ended = self.set_password(&mut tx, user, &hash, Some(&session.session.id_hash), now).await?;
+            let text = "the password of your account was changed. Your other sessions were signed out.";
+            self.queue_notice(&mut tx, user, "Your password was changed", text, now).await?;
+            record(&mut tx, now, ctx, Parties::own(user), "password.changed", ended.detail()).await?;
+            commit(tx).await?;
+            Ok(Verdict::Accepted(()))
+        })
+        .await
     }
 
     /// The one place a known person's password is set again: the hash, and the end of what

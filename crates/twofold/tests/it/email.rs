@@ -277,6 +277,12 @@ async fn sec_38_sec_23_changing_the_password_needs_the_current_one_and_ends_othe
     assert_eq!(t.details_of("password.change_refused").await.len(), 1);
     t.deliver_sms().await;
     assert!(t.mail.subjects_to("owner@acme.test").contains(&"Your password was changed".to_string()));
+    // A stolen session cannot guess the current password faster than the login page allows.
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(this.put_json("/api/v1/me/password", &change("a wrong guess here", PASSWORD)).await.status);
+    }
+    assert!(statuses.contains(&429), "throttled: {statuses:?}");
 }
 
 async fn sec_39_notices_arrive_by_email_and_sms_without_links(db: TestDb) {
