@@ -98,13 +98,13 @@ impl OutboxWorker {
     }
 
     fn provider_name(&self, row: &OutboxRow) -> &'static str {
-        if row.channel == "email" { self.channels.mail.name() } else { self.channels.sms.name() }
+        if is_email(row) { self.channels.mail.name() } else { self.channels.sms.name() }
     }
 
     /// The row's body, opened for its channel.
     fn open(&self, row: &OutboxRow) -> Option<Message> {
         let user_id = row.user_id.unwrap_or(0);
-        if row.channel == "email" {
+        if is_email(row) {
             let letter = self.app.open_letter(user_id, &row.body_box).ok()?;
             Some(Message::Mail(OutgoingMail {
                 id: row.id,
@@ -124,7 +124,7 @@ impl OutboxWorker {
 
     async fn deliver(&self, row: OutboxRow) -> Result<Outcome> {
         let provider = self.provider_name(&row);
-        let channel = if row.channel == "email" { "email" } else { "sms" };
+        let channel = channel_label(&row);
         let result = match self.open(&row) {
             Some(Message::Sms(sms)) => self.channels.sms.send(&sms).await,
             Some(Message::Mail(mail)) => self.channels.mail.send(&mail).await,
@@ -169,12 +169,12 @@ impl OutboxWorker {
     /// SMS carry codes that expire within minutes; mails carry links that live for days.
     fn give_up_after(&self, row: &OutboxRow) -> i64 {
         let config = self.app.config();
-        if row.channel == "email" { config.mail.give_up_after } else { config.sms.give_up_after }
+        if is_email(row) { config.mail.give_up_after } else { config.sms.give_up_after }
     }
 
     async fn give_up(&self, row: &OutboxRow, reason: &str) -> Result<Outcome> {
         let provider = self.provider_name(row);
-        let channel = if row.channel == "email" { "email" } else { "sms" };
+        let channel = channel_label(row);
         let mut conn = self.app.store().conn().await?;
         outbox::mark_failed(&mut conn, row.id, &self.owner, provider, &clip(reason), self.app.now()).await?;
         tracing::error!(outbox_id = row.id, channel, provider, reason = %clip(reason), "message given up");
@@ -206,6 +206,15 @@ enum Outcome {
     Sent,
     Retrying,
     Failed,
+}
+
+fn is_email(row: &OutboxRow) -> bool {
+    row.channel == "email"
+}
+
+/// The row's channel as a fixed label for logs and metrics (the column allows only these).
+fn channel_label(row: &OutboxRow) -> &'static str {
+    if is_email(row) { "email" } else { "sms" }
 }
 
 /// Provider errors are logged and stored; keep them short.

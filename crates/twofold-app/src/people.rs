@@ -59,7 +59,7 @@ pub struct NewPerson<'a> {
 impl App {
     pub async fn account_name(&self, account_id: i64) -> Result<String> {
         let mut conn = self.store().conn().await?;
-        Ok(accounts::get(&mut conn, account_id).await?.map(|a| a.name).unwrap_or_default())
+        self.account_name_in(&mut conn, account_id).await
     }
 
     /// The people of the actor's account with when each turned 2FA on, for its Owner and

@@ -140,6 +140,7 @@ async fn sec_37_a_reset_link_through_smtp_works_once_and_keeps_the_code_step(db:
     drain(&t, &channels).await;
     let got = smtp.wait_for(before + 2).await;
     let notice = got.iter().find(|m| m.subject == "Your password was reset").expect("the notice arrived");
+    assert!(got.iter().any(|m| m.subject == "A browser was remembered"), "the remembered browser was told too");
     assert!(!notice.text.contains("http"), "a notice holds no link: {}", notice.text);
     let sms = t.sms.sent();
     assert!(sms.iter().any(|m| m.to == PHONE && m.body.contains("password of your account was reset")), "{sms:?}");
@@ -176,6 +177,30 @@ async fn sec_37_reset_links_expire_void_on_a_password_change_and_unknown_ones_ar
         .post_json(
             &format!("/api/v1/password-reset/{}", token_of(&link)),
             &json!({ "password": "another passphrase 42" }),
+        )
+        .await;
+    gone(r.status, r.json());
+    // Two requests, two links: using the newer voids the older.
+    t.clock.advance(3600);
+    assert_eq!(ask(&t).await, 202);
+    let older = t.mailed_link("owner@acme.test", "/password-reset/").await;
+    t.clock.advance(61);
+    assert_eq!(ask(&t).await, 202);
+    let newer = t.mailed_link("owner@acme.test", "/password-reset/").await;
+    assert_ne!(older, newer);
+    let r = t
+        .http()
+        .post_json(
+            &format!("/api/v1/password-reset/{}", token_of(&newer)),
+            &json!({ "password": "third passphrase here" }),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let r = t
+        .http()
+        .post_json(
+            &format!("/api/v1/password-reset/{}", token_of(&older)),
+            &json!({ "password": "fourth passphrase here" }),
         )
         .await;
     gone(r.status, r.json());
