@@ -9,6 +9,7 @@ use twofold_domain::person::Person;
 use twofold_domain::policy::{self, MAX_GRACE_DAYS, Requirement};
 use twofold_domain::throttle::ThrottleKey;
 use twofold_store::accounts::{self, Policy};
+use twofold_store::oidc::grants as oidc_grants;
 use twofold_store::sessions::{self, SessionRow};
 use twofold_store::users;
 use twofold_store::{Realm, commit, notices, throttles};
@@ -129,8 +130,9 @@ impl App {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let ended = sessions::delete_for_subject(&mut tx, Realm::People, target.id).await?;
-        record(&mut tx, now, ctx, Parties::on(actor, &target), "sessions.ended_all", json!({ "sessions": ended }))
-            .await?;
+        let grants = oidc_grants::revoke_for_user(&mut tx, target.id, now, "signed_out_everywhere").await?;
+        let detail = json!({ "sessions": ended, "app_grants_revoked": grants });
+        record(&mut tx, now, ctx, Parties::on(actor, &target), "sessions.ended_all", detail).await?;
         commit(tx).await?;
         Ok(ended)
     }

@@ -118,6 +118,9 @@ impl App {
         }
         swept += twofold_store::security_keys::sweep_ceremonies(&mut conn, self.now()).await?;
         swept += twofold_store::password_resets::delete_expired(&mut conn, self.now()).await?;
+        swept += twofold_store::oidc::grants::delete_expired(&mut conn, self.now()).await?;
+        let overlap_over = self.now() - twofold_domain::oidc::KEY_OVERLAP_SECONDS;
+        swept += twofold_store::oidc::keys::delete_retired(&mut conn, overlap_over).await?;
         Ok(swept)
     }
 

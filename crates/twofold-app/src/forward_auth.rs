@@ -73,6 +73,10 @@ impl App {
     /// Where the login page may send someone back to after sign-in: `rd` if a rule names
     /// its host, else nothing (SEC-43).
     pub fn return_url<'a>(&self, rd: &'a str) -> Option<&'a str> {
+        // An application's authorization request, waiting on this server for the sign-in.
+        if crate::oidc::authorize::is_return_path(rd) {
+            return Some(rd);
+        }
         // Signed in over HTTPS, never sent back over plain HTTP.
         if self.config().is_https() && !rd.starts_with("https://") {
             return None;

@@ -13,6 +13,7 @@ pub mod context;
 pub mod forward_auth;
 mod mail;
 mod notices;
+pub mod oidc;
 pub mod outbox;
 pub mod password_changes;
 pub mod people;
@@ -116,6 +117,8 @@ struct Inner {
     secrets: Secrets,
     /// WebAuthn's relying party, from the public URL; none when that names an IP address.
     relying_party: Option<webauthn_rs::Webauthn>,
+    /// The ID-token signing key last read, parsed; which key signs is the database's word.
+    signing_key: oidc::keys::KeyCache,
 }
 
 impl App {
@@ -131,7 +134,8 @@ impl App {
         if relying_party.is_none() {
             tracing::warn!(public_url = %config.public_url, "security keys are off: the public URL needs a host name");
         }
-        let inner = Inner { store, clock, entropy, config, passwords, secrets, relying_party };
+        let signing_key = oidc::keys::KeyCache::default();
+        let inner = Inner { store, clock, entropy, config, passwords, secrets, relying_party, signing_key };
         Ok(App { inner: Arc::new(inner) })
     }
 
@@ -154,6 +158,10 @@ impl App {
 
     pub(crate) fn entropy(&self) -> &dyn Entropy {
         self.inner.entropy.as_ref()
+    }
+
+    pub(crate) fn signing_key_cache(&self) -> &oidc::keys::KeyCache {
+        &self.inner.signing_key
     }
 
     pub(crate) fn secrets(&self) -> &Secrets {

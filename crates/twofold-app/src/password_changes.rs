@@ -6,6 +6,7 @@ use serde_json::json;
 use twofold_domain::person::Person;
 use twofold_domain::throttle::ThrottleKey;
 use twofold_domain::{email::Email, password, token};
+use twofold_store::oidc::grants as oidc_grants;
 use twofold_store::rate_limits::{self, Spend};
 use twofold_store::{Conn, Realm, commit, devices, password_resets, sessions, throttles, users};
 
@@ -20,6 +21,7 @@ use crate::{App, Error, RequestContext, Result};
 struct Ended {
     sessions: u64,
     remembered_browsers: u64,
+    app_grants: u64,
 }
 
 impl App {
@@ -145,12 +147,17 @@ impl App {
         };
         let remembered_browsers = devices::delete_for_user(tx, user.id).await?;
         password_resets::delete_for_user(tx, user.id).await?;
-        Ok(Ended { sessions, remembered_browsers })
+        let app_grants = oidc_grants::revoke_for_user(tx, user.id, now, "password_set").await?;
+        Ok(Ended { sessions, remembered_browsers, app_grants })
     }
 }
 
 impl Ended {
     fn detail(self) -> serde_json::Value {
-        json!({ "sessions_ended": self.sessions, "remembered_browsers_forgotten": self.remembered_browsers })
+        json!({
+            "sessions_ended": self.sessions,
+            "remembered_browsers_forgotten": self.remembered_browsers,
+            "app_grants_revoked": self.app_grants,
+        })
     }
 }

@@ -65,6 +65,15 @@ impl Secrets {
         }
     }
 
+    /// `blob` sealed under the current key, or `None` when it already is.
+    pub(crate) fn rewrap_if_needed(&self, purpose: &str, owner_id: i64, blob: &[u8]) -> Result<Option<Vec<u8>>> {
+        let current = self.current();
+        if !current.needs_rewrap(blob) {
+            return Ok(None);
+        }
+        current.rewrap(purpose, owner_id, blob).map(Some).map_err(key_error)
+    }
+
     /// A keyed hash of a short secret (an SMS code), stored instead of it.
     pub fn mac(&self, label: &str, data: &[u8]) -> String {
         self.current().mac(label, data)
@@ -132,6 +141,12 @@ impl App {
                 commit(tx).await?;
             }
         }
-        Ok(Rotation { new_key_id: current.current_key_id(), resealed, skipped })
+        // The ID-token signing keys are secrets too.
+        let (keys_resealed, keys_skipped) = self.reseal_signing_keys().await?;
+        Ok(Rotation {
+            new_key_id: current.current_key_id(),
+            resealed: resealed + keys_resealed,
+            skipped: skipped + keys_skipped,
+        })
     }
 }

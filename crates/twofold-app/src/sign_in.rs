@@ -5,6 +5,7 @@
 use serde_json::json;
 use twofold_domain::email::Email;
 use twofold_domain::factors::SecondFactors;
+use twofold_domain::oidc::SignInMethod;
 use twofold_domain::person::Person;
 use twofold_domain::policy::Requirement;
 use twofold_domain::session::Stage;
@@ -99,6 +100,16 @@ impl SecondStep {
         }
     }
 
+    /// What the session records, for the `amr` an application is told.
+    fn method(self) -> SignInMethod {
+        match self {
+            SecondStep::Totp => SignInMethod::Totp,
+            SecondStep::SmsRecovery => SignInMethod::SmsRecovery,
+            SecondStep::RecoveryCode => SignInMethod::RecoveryCode,
+            SecondStep::WebAuthn => SignInMethod::SecurityKey,
+        }
+    }
+
     /// Support's SMS grant is a way back in, not a factor a browser may be remembered by.
     fn may_remember_browser(self) -> bool {
         self != SecondStep::SmsRecovery
@@ -170,7 +181,8 @@ impl App {
         // A remembered browser skips the code, never the password (SEC-23).
         let remembered = two_factor && self.device_is_remembered(tx, user.id, attempt.device_token, now).await?;
         let stage = if two_factor && !remembered { Stage::SecondFactor } else { Stage::SignedIn };
-        let options = SessionOptions { remember_device: attempt.remember_device, method: None };
+        let method = if remembered { SignInMethod::RememberedBrowser } else { SignInMethod::Password };
+        let options = SessionOptions { remember_device: attempt.remember_device, method: Some(method.as_str()) };
         let issued = self.open_session(tx, Realm::People, user.id, stage, options, ctx).await?;
         if stage == Stage::SignedIn {
             users::record_sign_in(tx, user.id, now).await?;
@@ -198,8 +210,7 @@ impl App {
         if !sessions::delete(tx, Realm::People, &pending.session.id_hash).await? {
             return Err(Error::Unauthenticated);
         }
-        let method = (how == SecondStep::SmsRecovery).then_some(how.as_str());
-        let options = SessionOptions { remember_device: false, method };
+        let options = SessionOptions { remember_device: false, method: Some(how.method().as_str()) };
         let issued = self.open_session(tx, Realm::People, user.id, Stage::SignedIn, options, ctx).await?;
         let remember = pending.session.remember_device && how.may_remember_browser();
         let device_token = if remember { Some(self.remember_device(tx, user, ctx, now).await?) } else { None };
@@ -217,7 +228,7 @@ impl App {
         ctx: &RequestContext,
     ) -> Result<NewSessionToken> {
         let now = self.now();
-        let options = SessionOptions { remember_device: false, method: Some("passkey") };
+        let options = SessionOptions { remember_device: false, method: Some(SignInMethod::Passkey.as_str()) };
         let issued = self.open_session(tx, Realm::People, user.id, Stage::SignedIn, options, ctx).await?;
         users::record_sign_in(tx, user.id, now).await?;
         record(tx, now, ctx, Parties::own(user), "sign_in.succeeded", json!({ "method": "passkey" })).await?;

@@ -4,12 +4,16 @@
 use serde_json::json;
 use sha2::Digest;
 use twofold_domain::factors::SecondFactors;
+use twofold_domain::oidc::SignInMethod;
 use twofold_domain::otp::{Secret, Verification, describe_offset};
 use twofold_domain::person::Person;
 use twofold_domain::session::Stage;
 use twofold_domain::sms::Purpose;
 use twofold_domain::throttle::ThrottleKey;
-use twofold_store::{Conn, Realm, commit, devices, factors, phones, recovery_codes, security_keys, throttles, totp};
+use twofold_store::oidc::grants as oidc_grants;
+use twofold_store::{
+    Conn, Realm, commit, devices, factors, phones, recovery_codes, security_keys, sessions, throttles, totp,
+};
 
 use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::{Parties, record};
@@ -92,7 +96,10 @@ impl App {
 
     /// Step 3: the code from the app proves the key was stored. 2FA turns on only after
     /// Step 4 (the phone) succeeds.
-    pub async fn confirm_enrolment(&self, user: &Person, code: &str, ctx: &RequestContext) -> Result<()> {
+    /// The code proves the app in this session too: an application that requires two-factor
+    /// accepts the session from here on (its `amr` says `otp`).
+    pub async fn confirm_enrolment(&self, current: &CurrentSession, code: &str, ctx: &RequestContext) -> Result<()> {
+        let user = &current.user;
         let code = self.typed_code(code)?;
         self.attempt(Guard::totp_enrolment(user), ctx, |armed| async {
             let now = self.now();
@@ -111,6 +118,8 @@ impl App {
                 ));
             }
             armed.succeeded(&mut tx).await?;
+            sessions::set_method(&mut tx, Realm::People, &current.session.id_hash, SignInMethod::Enrolled.as_str())
+                .await?;
             record(&mut tx, now, ctx, Parties::own(user), "two_factor.app_confirmed", json!({})).await?;
             commit(tx).await?;
             Ok(Verdict::Accepted(()))
@@ -294,6 +303,8 @@ impl App {
             return Ok(false);
         }
         devices::delete_for_user(conn, user.id).await?;
+        // Applications signed in through the factor lose their tokens with it (SEC-42).
+        oidc_grants::revoke_for_user(conn, user.id, now, "two_factor_off").await?;
         throttles::reset_all(conn, &ThrottleKey::second_factors_of_person(user.id)).await?;
         self.queue_notice(conn, user, "Two-factor authentication turned off", sms, now).await?;
         phones::delete(conn, user.id).await?;

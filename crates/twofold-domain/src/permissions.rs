@@ -143,6 +143,12 @@ pub fn may_transfer_ownership(actor: &Facts, target: &Facts) -> Verdict {
     }
 }
 
+/// Registering, re-keying and removing the account's OpenID Connect applications: the
+/// Owner's alone, since an application signs in any of the account's people.
+pub fn may_manage_apps(actor: &Facts) -> Verdict {
+    may_set_policy(actor)
+}
+
 /// Reading the account's audit log.
 pub fn may_view_audit(actor: &Facts) -> Verdict {
     may_list_people(actor)
@@ -158,6 +164,13 @@ mod tests {
     const USER: Facts = Facts { id: 3, account_id: 10, role: Role::User };
     const USER2: Facts = Facts { id: 6, account_id: 10, role: Role::User };
     const STRANGER: Facts = Facts { id: 4, account_id: 20, role: Role::User };
+
+    #[test]
+    fn only_the_owner_manages_the_accounts_applications() {
+        assert_eq!(may_manage_apps(&OWNER), Ok(()));
+        assert_eq!(may_manage_apps(&ADMIN), Err(Denied::Forbidden));
+        assert_eq!(may_manage_apps(&USER), Err(Denied::Forbidden));
+    }
 
     #[test]
     fn sec_26_nobody_disables_the_owners_two_factor_but_the_owner() {

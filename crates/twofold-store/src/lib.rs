@@ -15,6 +15,7 @@ pub mod devices;
 pub mod factors;
 pub mod links;
 pub mod notices;
+pub mod oidc;
 pub mod operators;
 pub mod outbox;
 pub mod password_resets;

@@ -57,6 +57,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0009_email.sql"),
         include_str!("../migrations/postgres/0009_email.sql"),
     ),
+    (
+        10,
+        "oidc",
+        include_str!("../migrations/sqlite/0010_oidc.sql"),
+        include_str!("../migrations/postgres/0010_oidc.sql"),
+    ),
 ];
 
 /// The migrations up to and including `up_to` for one backend.

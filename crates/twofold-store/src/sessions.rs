@@ -89,6 +89,16 @@ pub async fn live(conn: &mut Conn, realm: Realm, id_hash: &str, now: i64) -> Res
     row.as_ref().map(from_row).transpose()
 }
 
+/// Records a second factor proven inside an open session (the 2FA wizard's code).
+pub async fn set_method(conn: &mut Conn, realm: Realm, id_hash: &str, method: &str) -> Result<()> {
+    sqlx::query(sql(realm, "UPDATE {sessions} SET method = $2 WHERE id_hash = $1"))
+        .bind(id_hash)
+        .bind(method)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn touch(conn: &mut Conn, realm: Realm, id_hash: &str, now: i64, expires_at: i64) -> Result<()> {
     sqlx::query(sql(realm, "UPDATE {sessions} SET last_seen_at = $1, expires_at = $2 WHERE id_hash = $3"))
         .bind(now)

@@ -6,10 +6,11 @@ mod client;
 mod cookies;
 mod error;
 mod health;
+mod oidc;
 mod operator;
 pub(crate) mod pages;
 mod path_id;
-mod percent;
+use twofold_domain::percent;
 mod security;
 mod session;
 
@@ -70,6 +71,7 @@ fn metrics_handle() -> PrometheusHandle {
 pub fn router(state: AppState) -> Router {
     let (api, _doc) = api::router().split_for_parts();
     Router::new()
+        .merge(oidc::router())
         .merge(pages::router())
         .merge(api)
         .merge(health::router())

@@ -13,7 +13,8 @@ use crate::error::ApiError;
 /// CSRF token is checked on top of this by the session extractors; this layer also
 /// protects the forms shown before sign-in.
 pub async fn check_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if is_safe(request.method()) || same_origin(&state, &request) {
+    let exempt = crate::oidc::accepts_cross_site_post(request.uri().path());
+    if is_safe(request.method()) || exempt || same_origin(&state, &request) {
         return next.run(request).await;
     }
     tracing::warn!(method = %request.method(), path = %without_tokens(request.uri().path()), "cross-site request refused");

@@ -22,7 +22,8 @@ pub struct Slot(pub Option<CurrentSession>);
 /// Looks the cookie up once; every extractor below reads the result.
 pub async fn load(State(state): State<AppState>, jar: CookieJar, mut request: Request, next: Next) -> Response {
     // The forward-auth checks read the cookie themselves, in one statement: no second lookup.
-    if request.uri().path().starts_with("/api/v1/authz/") {
+    let path = request.uri().path();
+    if path.starts_with("/api/v1/authz/") || crate::oidc::is_sessionless(path) {
         return next.run(request).await;
     }
     let raw = jar.get(cookies::session_name(&state.app)).map(|c| c.value().to_owned());

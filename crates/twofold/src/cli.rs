@@ -1,4 +1,6 @@
-//! The command line: `serve`, `migrate`, `account create`.
+//! The command line: `serve`, `migrate`, `account create`, and the operators' commands.
+
+mod oidc;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -63,6 +65,9 @@ enum Command {
     /// Check the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The OpenID Connect provider: applications and signing keys.
+    #[command(subcommand)]
+    Oidc(oidc::OidcCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -242,6 +247,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Support(command) => support(command, &config).await,
         Command::Outbox { limit } | Command::Sms(SmsCommand::Outbox { limit }) => print_outbox(&config, limit).await,
         Command::Audit(AuditCommand::Verify) => verify_audit(&config).await,
+        Command::Oidc(command) => oidc::run(command, &config).await,
         Command::Keys(KeysCommand::Rotate) => {
             let app = open_app(&config).await?;
             let rotation = app.rotate_keys().await.map_err(app_error)?;

@@ -2,6 +2,7 @@
 //! themselves (utoipa), so that the document cannot drift from the routes.
 
 mod admin;
+mod apps;
 mod audit;
 mod auth;
 mod authz;
@@ -50,6 +51,7 @@ impl utoipa::Modify for SecurityAddon {
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
+        .merge(apps::router())
         .merge(authz::router())
         .merge(people::router())
         .merge(passwords::router())

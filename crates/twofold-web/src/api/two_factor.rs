@@ -144,7 +144,7 @@ async fn confirm_enrolment(
     Client(ctx): Client,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> ApiResult<Json<NextStep>> {
-    state.app.confirm_enrolment(&session.user, &body.code, &ctx).await?;
+    state.app.confirm_enrolment(&session, &body.code, &ctx).await?;
     Ok(Json(NextStep { next: "phone".into() }))
 }
 

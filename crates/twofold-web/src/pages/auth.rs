@@ -39,6 +39,8 @@ struct LoginPage {
     remember_device: bool,
     error: Option<String>,
     notice: Option<String>,
+    /// The application this sign-in is for (an OpenID Connect request waits for it).
+    app_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -68,6 +70,10 @@ async fn show_login(
         return Redirect::to(to).into_response();
     }
     let jar = super::return_to::remember(&state.app, jar, q.rd.as_deref());
+    let app_name = match q.rd.as_deref() {
+        Some(rd) => state.app.app_signing_in_to(rd).await,
+        None => None,
+    };
     let notice = if q.signed_out.is_some() {
         Some("You are signed out.".to_string())
     } else if q.password_set.is_some() {
@@ -84,6 +90,7 @@ async fn show_login(
         remember_device: false,
         error: None,
         notice,
+        app_name,
     };
     (jar, render(StatusCode::OK, &page)).into_response()
 }
@@ -129,12 +136,17 @@ async fn submit_login(
         }
         Err(e) => {
             let status = crate::error::classify(&e).0;
+            let app_name = match super::return_to::kept(&state.app, &jar) {
+                Some(rd) => state.app.app_signing_in_to(&rd).await,
+                None => None,
+            };
             let page = LoginPage {
                 chrome: Chrome::anonymous(form.csrf_token.clone()),
                 email: form.email.chars().take(254).collect(),
                 remember_device,
                 error: Some(message(&e)),
                 notice: None,
+                app_name,
             };
             if matches!(e, Error::Internal(_) | Error::Unavailable) {
                 tracing::warn!("sign-in page could not complete");

@@ -1,6 +1,7 @@
 //! Server-rendered pages: each a thin handler over `twofold-app`, with a JSON twin in `api`.
 
 mod admin;
+mod apps;
 mod audit;
 mod auth;
 mod factors;
@@ -8,7 +9,7 @@ pub(crate) mod form;
 mod passwords;
 mod people;
 mod recovery;
-mod return_to;
+pub(crate) mod return_to;
 mod setup;
 mod support;
 mod support_operators;
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .merge(two_factor::router())
         .merge(factors::router())
         .merge(admin::router())
+        .merge(apps::router())
         .merge(support::router())
         .merge(support_operators::router())
         .merge(recovery::router())

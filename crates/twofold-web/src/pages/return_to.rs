@@ -63,7 +63,7 @@ pub fn forget(app: &App, jar: CookieJar) -> CookieJar {
 }
 
 /// The URL kept by [`remember`], checked again (the rules may have changed meanwhile).
-fn kept(app: &App, jar: &CookieJar) -> Option<String> {
+pub fn kept(app: &App, jar: &CookieJar) -> Option<String> {
     jar.get(cookie_name(app)).and_then(|c| app.return_url(c.value())).map(str::to_owned)
 }
 
@@ -86,9 +86,29 @@ async fn continue_to(
         _ => "/home".to_owned(),
     };
     match kept(&state.app, &jar) {
+        // Back to an application's authorization request: a page that moves on by itself,
+        // not a redirect, because a browser holds the whole redirect chain of the form just
+        // sent to the CSP's form-action, and the application's address is not in it.
+        Some(url) if twofold_app::oidc::authorize::is_return_path(&url) => {
+            (forget(&state.app, jar), leaving("Continuing to the application…", &url)).into_response()
+        }
         Some(url) => (forget(&state.app, jar), Redirect::to(&url)).into_response(),
         None => Redirect::to(&fallback).into_response(),
     }
+}
+
+#[derive(Template)]
+#[template(path = "leaving.html")]
+struct LeavingPage<'a> {
+    chrome: Chrome,
+    heading: &'a str,
+    url: &'a str,
+}
+
+/// A page that goes on to `url` by itself (a meta refresh): a new navigation, outside the
+/// redirect chain of the form that led here.
+pub fn leaving(heading: &str, url: &str) -> Response {
+    render(StatusCode::OK, &LeavingPage { chrome: Chrome::anonymous(String::new()), heading, url })
 }
 
 #[derive(Template)]

@@ -243,7 +243,7 @@ async fn wizard_confirm(
     Client(ctx): Client,
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Response {
-    match state.app.confirm_enrolment(&user.0.user, &form.code, &ctx).await {
+    match state.app.confirm_enrolment(&user.0, &form.code, &ctx).await {
         Ok(()) => Redirect::to("/me/two-factor/enable/phone").into_response(),
         Err(e @ Error::Conflict { .. }) => PageError::signed_in(&user.0, e),
         Err(e) => render(classify(&e).0, &wizard(&state, &user, 3, None, Some(message(&e)))),
