@@ -68,10 +68,11 @@ impl App {
         req: &TokenRequest,
         ctx: &RequestContext,
     ) -> OAuthResult<TokenAnswer> {
+        // The client first (RFC 6749 §5.2: a bad client is invalid_client, whatever else).
+        let client = self.client_of(auth).await?;
         let code = well_formed(req.code.as_deref(), "code")?;
         let key = self.signing_key().await?;
         let now = self.now();
-        let client = self.client_of(auth).await?;
         // The conditional update comes first in the transaction: on SQLite a transaction
         // that read before writing could not take the write lock after a concurrent commit.
         let mut tx = self.store().begin().await?;
@@ -111,10 +112,10 @@ impl App {
     }
 
     async fn refresh(&self, auth: &ClientAuth, req: &TokenRequest, ctx: &RequestContext) -> OAuthResult<TokenAnswer> {
+        let client = self.client_of(auth).await?;
         let presented = well_formed(req.refresh_token.as_deref(), "refresh token")?;
         let key = self.signing_key().await?;
         let now = self.now();
-        let client = self.client_of(auth).await?;
         // The conditional update comes first in the transaction: on SQLite a transaction
         // that read before writing could not take the write lock after a concurrent commit.
         let mut tx = self.store().begin().await?;

@@ -52,6 +52,9 @@ fn form_decode(part: &str) -> Result<String, OAuthError> {
 }
 
 fn form_error(rejection: FormRejection) -> Response {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return oauth_error(OAuthError::new(413, "invalid_request", "The request is too large."));
+    }
     let why = match rejection {
         FormRejection::InvalidFormContentType(_) => "Send the parameters as application/x-www-form-urlencoded.",
         _ => "The parameters could not be read (each may be sent once).",

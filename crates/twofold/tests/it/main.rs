@@ -19,6 +19,7 @@ mod customer_success;
 mod email;
 mod forward_auth;
 mod multi_instance;
+mod oidc;
 mod openapi;
 mod pages;
 mod pipeline;
