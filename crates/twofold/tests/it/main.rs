@@ -20,6 +20,7 @@ mod email;
 mod forward_auth;
 mod multi_instance;
 mod oidc;
+mod oidc_relying_parties;
 mod openapi;
 mod pages;
 mod pipeline;

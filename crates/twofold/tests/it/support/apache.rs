@@ -28,7 +28,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::server::free_port;
 use super::url_encode;
 
 const APACHE: &str = "/usr/sbin/apache2";
@@ -143,23 +142,41 @@ fn mkdir(path: &Path) {
 }
 
 impl Apache {
-    /// Apache up and answering, or `None` (after saying why) when apache2 or
-    /// mod_auth_openidc is not installed. The provider need not be up yet: discovery is read
-    /// at the first request to `/protected/`.
-    pub async fn start(rp: &RelyingParty<'_>) -> Option<Apache> {
+    /// Whether Apache and the module are here; says why not (or fails, in CI) otherwise.
+    pub fn available() -> bool {
         let module = format!("{MODULES}/mod_auth_openidc.so");
         if !Path::new(APACHE).exists() || !Path::new(&module).exists() {
             super::skip(
                 "the Apache mod_auth_openidc tests",
                 "apache2 or mod_auth_openidc is not installed (apt-get install apache2 libapache2-mod-auth-openidc)",
             );
+            return false;
+        }
+        true
+    }
+
+    /// The redirect URI an Apache started on `port` will use: the client is registered with
+    /// it before Apache starts.
+    pub fn redirect_uri_at(port: u16) -> String {
+        format!("http://localhost:{port}/protected/redirect_uri")
+    }
+
+    /// The post-logout page of an Apache on `port`.
+    pub fn post_logout_uri_at(port: u16) -> String {
+        format!("http://localhost:{port}/bye.html")
+    }
+
+    /// Apache up and answering on `port`, or `None` (after saying why) when apache2 or
+    /// mod_auth_openidc is not installed. The provider need not be up yet: discovery is read
+    /// at the first request to `/protected/`.
+    pub async fn start_at(rp: &RelyingParty<'_>, port: u16) -> Option<Apache> {
+        if !Self::available() {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         mkdir(root);
         mkdir(&root.join("htdocs/protected"));
-        let port = free_port();
         let base = format!("http://localhost:{port}");
         let passphrase = format!(
             "twofold-it-{}-{}",
@@ -210,11 +227,6 @@ impl Apache {
         }
     }
 
-    /// The redirect URI to register for the client at the provider.
-    pub fn redirect_uri(&self) -> String {
-        format!("{}/protected/redirect_uri", self.base)
-    }
-
     /// A public page on this Apache saying "Signed out of the protected app": the
     /// `post_logout_redirect_uri` to register (and that the page's sign-out link asks for).
     pub fn post_logout_uri(&self) -> String {
@@ -225,19 +237,6 @@ impl Apache {
     /// `#remote-user`, `#name`, `#amr`, `#acr`) and a sign-out link (`#logout`).
     pub fn protected_url(&self) -> String {
         format!("{}/protected/", self.base)
-    }
-
-    /// RP-initiated logout: ends the local session, then sends the browser to the provider's
-    /// `end_session_endpoint` with `id_token_hint` and `post_logout_redirect_uri` set to
-    /// `post_logout_uri()` (straight to it when there is no session).
-    pub fn logout_url(&self) -> String {
-        format!("{}?logout={}", self.redirect_uri(), url_encode(&self.post_logout_uri()))
-    }
-
-    /// The session's claims as JSON (`{"iat", "id_token": {…}, "userinfo": {…}}`), for a client
-    /// holding the session cookie; 401 without a session.
-    pub fn info_url(&self) -> String {
-        format!("{}?info=json", self.redirect_uri())
     }
 
     /// Apache's error log (with mod_auth_openidc's debug lines) and its own output.

@@ -1,5 +1,6 @@
 //! Shared test fixtures: databases, an app with a fake clock, an HTTP client with cookies.
 
+pub mod apache;
 pub mod api;
 pub mod authenticator;
 pub mod browser;
