@@ -22,17 +22,23 @@ pub struct Call {
     pub cookie: Option<String>,
     pub csrf: Option<String>,
     pub json: Option<String>,
+    /// A form body (`application/x-www-form-urlencoded`), as OAuth's token endpoint takes.
+    pub form: Option<String>,
     /// More request headers (a reverse proxy's description of the request).
     pub headers: &'static [(&'static str, &'static str)],
 }
 
 impl Call {
     pub fn get(path: &'static str) -> Call {
-        Call { method: Method::GET, path, cookie: None, csrf: None, json: None, headers: &[] }
+        Call { method: Method::GET, path, cookie: None, csrf: None, json: None, form: None, headers: &[] }
+    }
+
+    pub fn post_form(path: &'static str, form: String, headers: &'static [(&'static str, &'static str)]) -> Call {
+        Call { method: Method::POST, path, cookie: None, csrf: None, json: None, form: Some(form), headers }
     }
 
     pub fn post_json(path: &'static str, json: String) -> Call {
-        Call { method: Method::POST, path, cookie: None, csrf: None, json: Some(json), headers: &[] }
+        Call { method: Method::POST, path, cookie: None, csrf: None, json: Some(json), form: None, headers: &[] }
     }
 }
 
@@ -87,12 +93,16 @@ impl Connection {
         for (name, value) in call.headers {
             request = request.header(*name, *value);
         }
-        let body = match &call.json {
-            Some(json) => {
+        let body = match (&call.json, &call.form) {
+            (Some(json), _) => {
                 request = request.header("content-type", "application/json");
                 Full::new(Bytes::from(json.clone()))
             }
-            None => Full::new(Bytes::new()),
+            (None, Some(form)) => {
+                request = request.header("content-type", "application/x-www-form-urlencoded");
+                Full::new(Bytes::from(form.clone()))
+            }
+            (None, None) => Full::new(Bytes::new()),
         };
         let request = request.body(body)?;
         let sender = self.connect().await?;

@@ -12,6 +12,7 @@
 mod argon;
 mod client;
 mod load;
+mod oidc;
 mod people;
 mod server;
 mod stats;
@@ -96,7 +97,7 @@ struct Args {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "floor,second-step,wrong-code,forward-auth,password,isolation,instances"
+        default_value = "floor,second-step,wrong-code,forward-auth,oidc,password,isolation,instances"
     )]
     phases: Vec<PhaseChoice>,
     /// An environment variable for the server (NAME=VALUE; repeatable), e.g. for an
@@ -114,6 +115,8 @@ enum PhaseChoice {
     Isolation,
     Instances,
     ForwardAuth,
+    /// The OpenID Provider's token endpoint: codes, then refresh tokens.
+    Oidc,
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {
@@ -177,6 +180,8 @@ const FORWARDED: &[(&str, &str)] = &[
     ("x-forwarded-method", "GET"),
     ("accept", "text/html"),
 ];
+const TOKEN_CODE: &str = "token endpoint (code -> tokens)";
+const TOKEN_REFRESH: &str = "token endpoint (refresh)";
 const ISOLATION: &str = "second step during password flood";
 const FLOOD: &str = "password flood (during isolation)";
 const TWO_INSTANCES: &str = "second step, 2 instances";
@@ -430,6 +435,25 @@ async fn measure_on(args: &Args, binary: &Path, dir: &Path, backend: Backend, ur
         let work = async { (closed_loop(&targets, c, bounds, source).await, ()) };
         phases.push(measured(FORWARD_REFUSED, c, &targets, work).await.0);
         print_phase(&phases);
+    }
+
+    // 3c. The token endpoint: a code redeemed for tokens (ID token signed with ES256, access
+    // and refresh tokens written), then a refresh token rotated; each once.
+    if on(PhaseChoice::Oidc) {
+        let client = oidc::seed_client(&store).await?;
+        for (label, what) in [(TOKEN_CODE, oidc::Redeem::Code), (TOKEN_REFRESH, oidc::Redeem::Refresh)] {
+            let want = usize::try_from(args.max_requests).unwrap_or(usize::MAX);
+            let secrets = Arc::new(oidc::seed_grants(&store, &client, &people, want, what).await?);
+            settle().await;
+            let headers = client.headers;
+            let source: Source = Arc::new(move |seq| {
+                let secret = secrets.get(usize::try_from(seq).ok()?)?;
+                Some(Job { call: Call::post_form("/oauth2/token", oidc::form(what, secret), headers), expect: 200 })
+            });
+            let work = async { (closed_loop(&targets, c, bounds, source).await, ()) };
+            phases.push(measured(label, c, &targets, work).await.0);
+            print_phase(&phases);
+        }
     }
 
     // 4. The password step against what this machine's cores do in one process.

@@ -35,7 +35,9 @@ pub struct Launch<'a> {
 }
 
 /// The protected host of the forward-auth phases (2FA required: every seeded person has it).
-pub const FORWARD_AUTH_RULES: &str = "[[forward_auth.rules]]\nhost = \"wiki.bench.test\"\n";
+/// The session cookie must reach it, so Twofold itself lives under the same parent domain.
+pub const FORWARD_AUTH_RULES: &str =
+    "cookie_domain = \"bench.test\"\n\n[[forward_auth.rules]]\nhost = \"wiki.bench.test\"\n";
 
 impl Server {
     /// Starts a server on a free loopback port and waits until `/readyz` answers 200.
@@ -48,7 +50,7 @@ impl Server {
         // The forward-auth phases ask about this host.
         let config = launch.data_dir.join("bench.toml");
         std::fs::write(&config, FORWARD_AUTH_RULES).with_context(|| format!("write {}", config.display()))?;
-        command.arg("--config").arg(&config);
+        command.arg("--config").arg(&config).arg("--public-url").arg(format!("http://auth.bench.test:{port}"));
         if let Some(url) = launch.database_url {
             command.arg("--database-url").arg(url);
         }

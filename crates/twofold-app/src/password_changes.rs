@@ -84,6 +84,8 @@ impl App {
         let id = password_resets::take(&mut tx, &token::hash(raw), now).await?.ok_or(Error::LinkExpired)?;
         let user = users::by_id(&mut tx, id).await?.ok_or(Error::LinkExpired)?.into_person();
         let ended = self.set_password(&mut tx, &user, &hash, None, now).await?;
+        // The link reached this mailbox alone: the address is proven (`email_verified`).
+        users::mark_email_verified(&mut tx, user.id, now).await?;
         // The link proved the mailbox: the wrong-password count starts afresh.
         throttles::reset(&mut tx, &ThrottleKey::Password { email: user.email.clone() }).await?;
         let text =

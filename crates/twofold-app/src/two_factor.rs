@@ -96,10 +96,7 @@ impl App {
 
     /// Step 3: the code from the app proves the key was stored. 2FA turns on only after
     /// Step 4 (the phone) succeeds.
-    /// The code proves the app in this session too: an application that requires two-factor
-    /// accepts the session from here on (its `amr` says `otp`).
-    pub async fn confirm_enrolment(&self, current: &CurrentSession, code: &str, ctx: &RequestContext) -> Result<()> {
-        let user = &current.user;
+    pub async fn confirm_enrolment(&self, user: &Person, code: &str, ctx: &RequestContext) -> Result<()> {
         let code = self.typed_code(code)?;
         self.attempt(Guard::totp_enrolment(user), ctx, |armed| async {
             let now = self.now();
@@ -118,8 +115,6 @@ impl App {
                 ));
             }
             armed.succeeded(&mut tx).await?;
-            sessions::set_method(&mut tx, Realm::People, &current.session.id_hash, SignInMethod::Enrolled.as_str())
-                .await?;
             record(&mut tx, now, ctx, Parties::own(user), "two_factor.app_confirmed", json!({})).await?;
             commit(tx).await?;
             Ok(Verdict::Accepted(()))
@@ -165,13 +160,16 @@ impl App {
 
     /// Step 4's code: the number is verified and 2FA turns on. Remembered browsers of an
     /// earlier enrolment end (SEC-23). When this is the person's first factor, answers their
-    /// new recovery codes (SEC-35), shown once on the wizard's last screen.
+    /// new recovery codes (SEC-35), shown once on the wizard's last screen. The session that
+    /// finished the wizard has proven the app and the phone: an application that requires
+    /// two-factor accepts it from here on (its `amr` says `otp`), not before 2FA is on.
     pub async fn verify_enrolment_phone(
         &self,
-        user: &Person,
+        current: &CurrentSession,
         code: &str,
         ctx: &RequestContext,
     ) -> Result<Option<Vec<String>>> {
+        let user = &current.user;
         let mut conn = self.store().conn().await?;
         let row = pending_row(&mut conn, user.id).await?;
         drop(conn);
@@ -191,6 +189,8 @@ impl App {
             let codes =
                 if first_factor { Some(self.issue_recovery_codes(&mut tx, user, ctx, now).await?) } else { None };
             armed.succeeded(&mut tx).await?;
+            let enrolled = SignInMethod::Enrolled.as_str();
+            sessions::set_method(&mut tx, Realm::People, &current.session.id_hash, enrolled).await?;
             phones::set_verified(&mut tx, user.id, phone.e164(), now).await?;
             let text = "two-factor authentication was turned on for your account, with an authenticator app and this number for recovery.";
             self.queue_notice(&mut tx, user, "Two-factor authentication turned on", text, now).await?;

@@ -119,6 +119,23 @@ pub async fn set_password(conn: &mut Conn, id: i64, password_hash: &str, now: i6
     Ok(())
 }
 
+/// The address is proven: a link only its mailbox received was used.
+pub async fn mark_email_verified(conn: &mut Conn, id: i64, now: i64) -> Result<()> {
+    sqlx::query("UPDATE users SET email_verified_at = COALESCE(email_verified_at, $2) WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Whether the person's address is proven (see [`mark_email_verified`]).
+pub async fn email_verified(conn: &mut Conn, id: i64) -> Result<bool> {
+    let at: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT email_verified_at FROM users WHERE id = $1").bind(id).fetch_optional(conn).await?;
+    Ok(at.flatten().is_some())
+}
+
 /// Changes a role, but only from the role the caller saw: a concurrent change makes
 /// this a no-op (returns false) instead of overwriting it.
 pub async fn set_role(conn: &mut Conn, id: i64, from: Role, to: Role) -> Result<bool> {

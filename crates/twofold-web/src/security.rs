@@ -69,8 +69,9 @@ pub fn content_security_policy(protected_hosts: &[&str]) -> HeaderValue {
     HeaderValue::from_str(&csp).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
 }
 
-/// Security headers on every answer, and `no-store` on everything but static assets, so
-/// that no page of a signed-in person lingers in a cache.
+/// Security headers on every answer, and `no-store` on everything but static assets and
+/// answers that chose their own caching (the public discovery and JWKS documents), so that
+/// no page of a signed-in person lingers in a cache.
 pub async fn headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let is_static = request.uri().path().starts_with("/static/");
     let mut response = next.run(request).await;
@@ -83,7 +84,7 @@ pub async fn headers(State(state): State<AppState>, request: Request, next: Next
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
     h.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=()"));
-    if !is_static {
+    if !is_static && !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response

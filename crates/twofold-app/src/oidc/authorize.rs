@@ -28,21 +28,36 @@ pub const MAX_RETURN_CHARS: usize = 4096;
 pub enum AuthorizeAnswer {
     /// Shown on a page, never redirected: the client or its redirect URI is not trusted.
     Refused(Untrusted),
+    /// An OAuth error shown on a page: the application was registered by an account's Owner
+    /// and this browser holds no session of that account, so its redirect URI is not
+    /// followed (else any Owner's registration would be an open redirector, RFC 9700 §4.11.2).
+    Failed(AuthorizeError),
     /// Back to the application, with a code or an OAuth error.
     Redirect(String),
-    /// Sign in (again, if there was a session: it has just been ended), then `return_to`.
-    SignIn { return_to: String },
+    /// Sign in, then `return_to`. `fresh`: even with a session (which the new sign-in
+    /// replaces; nothing is ended by this GET).
+    SignIn { return_to: String, fresh: bool },
     /// Turn 2FA on in the wizard, then `return_to`.
     EnableTwoFactor { return_to: String },
 }
 
-/// The request again as a path on this server, for after sign-in; `prompt=login` is dropped
-/// (the sign-in it asked for is the one about to happen).
-fn return_path(params: &AuthorizeParams, client_id: &str) -> String {
-    let prompt = params
-        .prompt
-        .as_deref()
-        .map(|p| p.split(' ').filter(|v| *v != "login" && !v.is_empty()).collect::<Vec<_>>().join(" "));
+/// How recent a fresh sign-in must be when the request comes back to this endpoint after
+/// it: `prompt=login` becomes this `max_age`, and a smaller `max_age` grows to it, so that
+/// the walk back from the sign-in never asks for another.
+pub const FRESH_SIGN_IN_SECONDS: i64 = 300;
+
+/// The request again as a path on this server, for after sign-in. After a fresh sign-in,
+/// `prompt=login` is replaced by a `max_age` the new session meets.
+fn return_path(params: &AuthorizeParams, client_id: &str, fresh: Option<&Authorization>) -> String {
+    let prompt = params.prompt.as_deref().map(|p| {
+        p.split(' ').filter(|v| !v.is_empty() && (fresh.is_none() || *v != "login")).collect::<Vec<_>>().join(" ")
+    });
+    let max_age = match fresh {
+        Some(granted) if granted.prompt == Prompt::Login || granted.max_age.is_some() => {
+            Some(granted.max_age.unwrap_or(0).max(FRESH_SIGN_IN_SECONDS).to_string())
+        }
+        _ => params.max_age.clone(),
+    };
     let fields = [
         ("response_type", params.response_type.as_deref()),
         ("client_id", Some(client_id)),
@@ -53,7 +68,8 @@ fn return_path(params: &AuthorizeParams, client_id: &str) -> String {
         ("code_challenge", params.code_challenge.as_deref()),
         ("code_challenge_method", params.code_challenge_method.as_deref()),
         ("prompt", prompt.as_deref().filter(|p| !p.is_empty())),
-        ("max_age", params.max_age.as_deref()),
+        ("max_age", max_age.as_deref()),
+        ("acr_values", params.acr_values.as_deref()),
         ("response_mode", params.response_mode.as_deref()),
     ];
     let present: Vec<(&str, &str)> = fields.iter().filter_map(|(k, v)| v.map(|v| (*k, v))).collect();
@@ -61,10 +77,11 @@ fn return_path(params: &AuthorizeParams, client_id: &str) -> String {
 }
 
 /// Whether `rd` is an authorization request of this server that sign-in may return to.
+/// Only the characters [`return_path`] writes: nothing that could end a cookie attribute.
 pub fn is_return_path(rd: &str) -> bool {
     rd.len() <= MAX_RETURN_CHARS
         && rd.strip_prefix(PATH).is_some_and(|q| q.starts_with('?'))
-        && !rd.chars().any(|c| c.is_control() || c == '\\')
+        && rd.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%&=?/".contains(&b))
 }
 
 impl App {
@@ -87,31 +104,52 @@ impl App {
             Ok(uri) => uri,
             Err(untrusted) => return Ok(AuthorizeAnswer::Refused(untrusted)),
         };
-        let back = |e: AuthorizeError| self.error_redirect(redirect_uri, params.state.as_deref(), &e);
+        let current = session.filter(|s| s.is_signed_in());
+        let follows_redirects =
+            client.account_id.is_none() || current.is_some_and(|s| client.serves_account(s.user.account_id));
+        let back = |e: AuthorizeError| {
+            if follows_redirects {
+                AuthorizeAnswer::Redirect(self.error_redirect(redirect_uri, params.state.as_deref(), &e))
+            } else {
+                AuthorizeAnswer::Failed(e)
+            }
+        };
         let granted = match request::check(params, &client, redirect_uri) {
             Ok(granted) => granted,
-            Err(e) => return Ok(AuthorizeAnswer::Redirect(back(e))),
+            Err(e) => return Ok(back(e)),
         };
-        let return_to = return_path(params, client_id);
         let now = self.now();
-        let Some(current) = session.filter(|s| s.is_signed_in()) else {
-            return Ok(self.sign_in_first(&granted, return_to, back));
+        let Some(current) = current else {
+            return Ok(self.sign_in_first(&granted, return_path(params, client_id, None), false, back));
         };
         if granted.needs_fresh_sign_in(current.session.created_at, now) {
-            if granted.prompt == Prompt::None {
-                return Ok(AuthorizeAnswer::Redirect(back(LOGIN_REQUIRED)));
-            }
-            self.sign_out(current, ctx).await?;
-            return Ok(AuthorizeAnswer::SignIn { return_to });
+            return Ok(self.sign_in_first(&granted, return_path(params, client_id, Some(&granted)), true, back));
         }
         if !client.serves_account(current.user.account_id) {
             self.audit_refusal(current, &client, "other_account", ctx).await?;
-            return Ok(AuthorizeAnswer::Redirect(back(OTHER_ACCOUNT)));
+            return Ok(back(OTHER_ACCOUNT));
         }
         let method = SignInMethod::parse(current.session.method.as_deref());
-        let overdue = current.requirement == Requirement::Overdue;
-        if overdue || (client.require_two_factor && !method.is_two_factor()) {
-            return self.two_factor_first(current, &client, &granted, return_to, ctx, back).await;
+        let wants_two_factor =
+            client.require_two_factor || granted.two_factor_asked || current.requirement == Requirement::Overdue;
+        if wants_two_factor {
+            let mut conn = self.store().conn().await?;
+            let has_two_factor = factors::of_person(&mut conn, current.user.id).await?.is_on();
+            drop(conn);
+            // The session must have passed a factor, and the person must have one now (a
+            // session that passed one before 2FA was turned off no longer counts).
+            if !(has_two_factor && method.is_two_factor()) {
+                if granted.prompt == Prompt::None {
+                    return Ok(back(INTERACTION_REQUIRED));
+                }
+                self.audit_refusal(current, &client, "two_factor_required", ctx).await?;
+                let return_to = return_path(params, client_id, None);
+                return Ok(if has_two_factor {
+                    AuthorizeAnswer::SignIn { return_to, fresh: true }
+                } else {
+                    AuthorizeAnswer::EnableTwoFactor { return_to }
+                });
+            }
         }
         let code = self.issue_code(current, &client, &granted, method, ctx).await?;
         let mut answer = vec![("code", code.as_str())];
@@ -126,39 +164,10 @@ impl App {
         &self,
         granted: &Authorization,
         return_to: String,
-        back: impl Fn(AuthorizeError) -> String,
+        fresh: bool,
+        back: impl Fn(AuthorizeError) -> AuthorizeAnswer,
     ) -> AuthorizeAnswer {
-        if granted.prompt == Prompt::None {
-            AuthorizeAnswer::Redirect(back(LOGIN_REQUIRED))
-        } else {
-            AuthorizeAnswer::SignIn { return_to }
-        }
-    }
-
-    /// The application requires two-factor and this session has not passed it: the wizard
-    /// for a person without 2FA; a fresh sign-in (with the code) for one who has it.
-    async fn two_factor_first(
-        &self,
-        current: &CurrentSession,
-        client: &ClientFacts,
-        granted: &Authorization,
-        return_to: String,
-        ctx: &RequestContext,
-        back: impl Fn(AuthorizeError) -> String,
-    ) -> Result<AuthorizeAnswer> {
-        if granted.prompt == Prompt::None {
-            return Ok(AuthorizeAnswer::Redirect(back(INTERACTION_REQUIRED)));
-        }
-        self.audit_refusal(current, client, "two_factor_required", ctx).await?;
-        let mut conn = self.store().conn().await?;
-        let has_two_factor = factors::of_person(&mut conn, current.user.id).await?.is_on();
-        drop(conn);
-        if has_two_factor {
-            self.sign_out(current, ctx).await?;
-            Ok(AuthorizeAnswer::SignIn { return_to })
-        } else {
-            Ok(AuthorizeAnswer::EnableTwoFactor { return_to })
-        }
+        if granted.prompt == Prompt::None { back(LOGIN_REQUIRED) } else { AuthorizeAnswer::SignIn { return_to, fresh } }
     }
 
     async fn audit_refusal(
@@ -233,22 +242,39 @@ const OTHER_ACCOUNT: AuthorizeError =
 mod tests {
     use super::*;
 
+    fn client() -> ClientFacts {
+        ClientFacts {
+            client_id: "c1".into(),
+            name: "App".into(),
+            account_id: None,
+            public: false,
+            require_two_factor: false,
+            redirect_uris: vec!["https://a.test/cb".into()],
+            post_logout_redirect_uris: vec![],
+        }
+    }
+
     #[test]
-    fn the_return_path_drops_prompt_login_and_keeps_the_rest() {
+    fn a_fresh_sign_ins_return_path_trades_prompt_login_for_a_max_age_and_keeps_the_rest() {
         let params = AuthorizeParams {
             response_type: Some("code".into()),
             client_id: Some("c1".into()),
             redirect_uri: Some("https://a.test/cb".into()),
             state: Some("x&y".into()),
             prompt: Some("login consent".into()),
+            scope: Some("openid".into()),
             ..AuthorizeParams::default()
         };
-        let path = return_path(&params, "c1");
+        let granted = request::check(&params, &client(), "https://a.test/cb").unwrap();
+        let path = return_path(&params, "c1", Some(&granted));
         assert_eq!(
             path,
-            "/oauth2/authorize?response_type=code&client_id=c1&redirect_uri=https%3A%2F%2Fa.test%2Fcb&state=x%26y&prompt=consent"
+            "/oauth2/authorize?response_type=code&client_id=c1&redirect_uri=https%3A%2F%2Fa.test%2Fcb&scope=openid&state=x%26y&prompt=consent&max_age=300"
         );
         assert!(is_return_path(&path));
+        assert!(return_path(&params, "c1", None).contains("prompt=login%20consent"), "kept unless fresh");
+        assert!(!is_return_path("/oauth2/authorize?a=1;Domain=evil.test"), "nothing that ends a cookie attribute");
+        assert!(!is_return_path("/oauth2/authorize?a=\"b"));
         assert!(!is_return_path("/oauth2/authorizeX?a=1"));
         assert!(!is_return_path("https://evil.test/oauth2/authorize?a=1"));
         assert!(!is_return_path(&format!("{PATH}?{}", "a".repeat(MAX_RETURN_CHARS))));

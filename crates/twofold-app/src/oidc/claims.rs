@@ -12,6 +12,7 @@ use crate::{App, Result};
 pub(crate) struct Subject {
     pub person: Person,
     pub account_name: String,
+    pub email_verified: bool,
 }
 
 impl App {
@@ -20,7 +21,8 @@ impl App {
         let Some(row) = users::by_id(conn, grant.user_id).await? else { return Ok(None) };
         let person = row.into_person();
         let account_name = self.account_name_in(conn, person.account_id).await?;
-        Ok(Some(Subject { person, account_name }))
+        let email_verified = users::email_verified(conn, person.id).await?;
+        Ok(Some(Subject { person, account_name, email_verified }))
     }
 
     /// The issuer identifier: the public URL, as discovery names it.
@@ -37,8 +39,9 @@ pub(crate) fn person_claims(subject: &Subject, grant: &GrantRow) -> Map<String, 
     claims.insert("sub".into(), json!(person.id.to_string()));
     if has_scope(&grant.scope, "email") {
         claims.insert("email".into(), json!(person.email));
-        // Addresses are proven by the invitation link sent to them.
-        claims.insert("email_verified".into(), json!(true));
+        // Only a link that the mailbox alone received proves the address: an invitation's
+        // is shown to the inviter too, so accepting it does not.
+        claims.insert("email_verified".into(), json!(subject.email_verified));
     }
     if has_scope(&grant.scope, "profile") {
         claims.insert("name".into(), json!(person.name));

@@ -141,24 +141,15 @@ impl App {
             self.may_manage_apps(actor, ctx).await?;
         }
         let now = self.now();
+        // The write first: on SQLite a transaction that read first could not write later.
         let mut tx = self.store().begin().await?;
         let account = actor.map(|a| a.account_id);
-        let Some(row) =
-            clients::by_id(&mut tx, client_id).await?.filter(|r| account.is_none() || r.facts.account_id == account)
-        else {
+        let Some((name, account_id)) = clients::delete_returning(&mut tx, client_id, account).await? else {
             return Err(Error::NotFound("No such application."));
         };
-        clients::delete(&mut tx, client_id, account).await?;
-        let parties = Parties { account_id: row.facts.account_id, actor: actor.map(|a| a.id), target: None };
-        record(
-            &mut tx,
-            now,
-            ctx,
-            parties,
-            "oidc.client_removed",
-            json!({ "client_id": client_id, "name": row.facts.name }),
-        )
-        .await?;
+        let parties = Parties { account_id, actor: actor.map(|a| a.id), target: None };
+        let detail = json!({ "client_id": client_id, "name": name });
+        record(&mut tx, now, ctx, parties, "oidc.client_removed", detail).await?;
         commit(tx).await?;
         Ok(())
     }
@@ -170,15 +161,15 @@ impl App {
         let now = self.now();
         let secret = token::generate(self.entropy());
         let mut tx = self.store().begin().await?;
-        let Some(row) =
-            clients::by_id(&mut tx, client_id).await?.filter(|r| r.facts.account_id == Some(actor.account_id))
-        else {
-            return Err(Error::NotFound("No such application."));
-        };
-        if !clients::set_secret(&mut tx, client_id, &secret.hash, now).await? {
-            return Err(Error::conflict("public_client", "A public application has no secret to rotate."));
+        if !clients::set_secret(&mut tx, client_id, actor.account_id, &secret.hash, now).await? {
+            let found =
+                clients::by_id(&mut tx, client_id).await?.filter(|r| r.facts.account_id == Some(actor.account_id));
+            return Err(match found {
+                Some(_) => Error::conflict("public_client", "A public application has no secret to rotate."),
+                None => Error::NotFound("No such application."),
+            });
         }
-        let parties = Parties { account_id: row.facts.account_id, actor: Some(actor.id), target: None };
+        let parties = Parties { account_id: Some(actor.account_id), actor: Some(actor.id), target: None };
         record(&mut tx, now, ctx, parties, "oidc.client_secret_rotated", json!({ "client_id": client_id })).await?;
         commit(tx).await?;
         Ok(secret.raw)

@@ -110,8 +110,8 @@ impl App {
     pub async fn rotate_signing_key(&self) -> Result<KeyRotation> {
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        let retired = keys::signing(&mut tx, jws::ALG).await?.map(|r| r.kid);
-        keys::retire_signing(&mut tx, jws::ALG, now).await?;
+        // The write first: on SQLite a transaction that read first could not write later.
+        let retired = keys::retire_signing(&mut tx, jws::ALG, now).await?;
         let new_kid = self.insert_signing_key(&mut tx).await?;
         commit(tx).await?;
         let published_until = retired.as_ref().map(|_| now + KEY_OVERLAP_SECONDS);

@@ -29,8 +29,10 @@ pub enum LogoutAnswer {
     Refused(&'static str),
     /// Ask the person first; the confirmation sends `client_id`, the URI and `state` back.
     Ask { app_name: Option<String>, client_id: Option<String> },
-    /// Signed out (or was not signed in): on to `then`, or a signed-out page.
-    Done { then: Option<String> },
+    /// Signed out (or was not signed in): on to `then`, or a signed-out page. Not
+    /// `automatic` when an account's Owner registered the address and no session of that
+    /// account asked: the page links to it instead of going there (no open redirect).
+    Done { then: Option<String>, automatic: bool },
 }
 
 /// The application a logout names and where it wants the person back.
@@ -40,6 +42,8 @@ struct Target {
     then: Option<String>,
     /// The hint's `sub` and `sid`, when it verified.
     hinted: Option<(String, String)>,
+    /// The account of an application registered by an account's Owner.
+    account_id: Option<i64>,
 }
 
 impl App {
@@ -55,7 +59,8 @@ impl App {
             Ok(target) => target,
             Err(why) => return Ok(LogoutAnswer::Refused(why)),
         };
-        let Some(current) = session else { return Ok(LogoutAnswer::Done { then: target.then }) };
+        let automatic = target.account_id.is_none_or(|a| session.is_some_and(|s| s.user.account_id == a));
+        let Some(current) = session else { return Ok(LogoutAnswer::Done { then: target.then, automatic }) };
         let hint_is_this_session = target.hinted.as_ref().is_some_and(|(sub, sid)| {
             *sub == current.user.id.to_string() && *sid == session_id(&current.session.id_hash)
         });
@@ -70,7 +75,7 @@ impl App {
             record(&mut tx, now, ctx, Parties::own(&current.user), "oidc.logout", detail).await?;
         }
         commit(tx).await?;
-        Ok(LogoutAnswer::Done { then: target.then })
+        Ok(LogoutAnswer::Done { then: target.then, automatic })
     }
 
     async fn logout_target(&self, params: &LogoutParams) -> Result<std::result::Result<Target, &'static str>> {
@@ -115,6 +120,7 @@ impl App {
             let text = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
             (text("sub"), text("sid"))
         });
-        Ok(Ok(Target { app_name: client.map(|c| c.name), client_id, then, hinted }))
+        let account_id = client.as_ref().and_then(|c| c.account_id);
+        Ok(Ok(Target { app_name: client.map(|c| c.name), client_id, then, hinted, account_id }))
     }
 }

@@ -95,6 +95,7 @@ impl App {
         if let Some(fault) = fault {
             // The code is spent either way: a guessed verifier gets one try.
             grants::revoke(&mut tx, taken.grant.id, now, "code_refused").await?;
+            self.audit_token_refused(&mut tx, &client, &taken.grant, &fault, ctx, now).await?;
             commit(tx).await?;
             return Err(fault);
         }
@@ -134,8 +135,10 @@ impl App {
         };
         if grant.client_id != client.facts.client_id {
             grants::revoke(&mut tx, grant.id, now, "refresh_by_other_client").await?;
+            let fault = OAuthError::invalid_grant("The refresh token was not issued to this client.");
+            self.audit_token_refused(&mut tx, &client, &grant, &fault, ctx, now).await?;
             commit(tx).await?;
-            return Err(OAuthError::invalid_grant("The refresh token was not issued to this client."));
+            return Err(fault);
         }
         if grant.revoked_at.is_some() || grant.expires_at <= now {
             return Err(OAuthError::invalid_grant("The sign-in behind this token has ended."));
@@ -175,6 +178,23 @@ impl App {
             refresh_token,
             scope: grant.scope.clone(),
         })
+    }
+
+    /// A redemption refused after its code or token was taken: the grant is revoked, and
+    /// the attempt recorded in the person's account (SEC-30).
+    async fn audit_token_refused(
+        &self,
+        tx: &mut Conn,
+        client: &ClientRow,
+        grant: &GrantRow,
+        fault: &OAuthError,
+        ctx: &RequestContext,
+        now: i64,
+    ) -> OAuthResult<()> {
+        let parties = self.grant_parties(tx, grant.id).await?;
+        let detail = json!({ "client_id": client.facts.client_id, "grant": grant.id, "why": fault.description });
+        record(tx, now, ctx, parties, "oidc.token_refused", detail).await?;
+        Ok(())
     }
 
     async fn grant_parties(&self, conn: &mut Conn, grant_id: i64) -> OAuthResult<Parties> {

@@ -29,6 +29,8 @@ pub struct AuthorizeParams {
     pub response_mode: Option<String>,
     pub request: Option<String>,
     pub request_uri: Option<String>,
+    /// `urn:twofold:acr:2fa` among them asks for two-factor as `--require-two-factor` does.
+    pub acr_values: Option<String>,
 }
 
 /// Faults that are shown on a page and never redirected: sending an error to an
@@ -84,6 +86,8 @@ pub struct Authorization {
     pub code_challenge: Option<String>,
     pub prompt: Prompt,
     pub max_age: Option<i64>,
+    /// The request asked for `acr` two-factor (`acr_values`).
+    pub two_factor_asked: bool,
 }
 
 impl Authorization {
@@ -208,6 +212,10 @@ pub fn check(
         code_challenge: pkce(params, client)?,
         prompt: prompt(params.prompt.as_deref())?,
         max_age: max_age(params.max_age.as_deref())?,
+        two_factor_asked: params
+            .acr_values
+            .as_deref()
+            .is_some_and(|v| v.split(' ').any(|a| a == super::ACR_TWO_FACTOR)),
     })
 }
 
@@ -306,6 +314,14 @@ mod tests {
         assert!(granted.needs_fresh_sign_in(1000, 1061));
         m.max_age = Some("-1".into());
         assert!(check(&m, &client(false), REDIRECT).is_err());
+    }
+
+    #[test]
+    fn acr_values_can_ask_for_two_factor() {
+        let mut p = params();
+        assert!(!check(&p, &client(false), REDIRECT).unwrap().two_factor_asked);
+        p.acr_values = Some("urn:twofold:acr:pwd urn:twofold:acr:2fa".into());
+        assert!(check(&p, &client(false), REDIRECT).unwrap().two_factor_asked);
     }
 
     #[test]

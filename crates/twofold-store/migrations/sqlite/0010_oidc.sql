@@ -78,3 +78,8 @@ CREATE TABLE oidc_tokens (
 );
 CREATE INDEX oidc_tokens_grant ON oidc_tokens (grant_id);
 CREATE INDEX oidc_tokens_expiry ON oidc_tokens (expires_at);
+
+-- When the person proved they read mail at their address (they used a link that only the
+-- mailbox received: a password reset). An invitation's link is also shown to the inviter,
+-- so accepting it proves nothing; the ID token's `email_verified` says this.
+ALTER TABLE users ADD COLUMN email_verified_at INTEGER;

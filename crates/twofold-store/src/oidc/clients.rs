@@ -98,28 +98,45 @@ pub async fn list(conn: &mut Conn, account_id: Option<i64>) -> Result<Vec<Client
     rows.iter().map(from_row).collect()
 }
 
-/// Removes an application with its grants and tokens (cascade). `account_id` keeps an
-/// Owner to their own account's applications; the command line passes `None`.
-pub async fn delete(conn: &mut Conn, client_id: &str, account_id: Option<i64>) -> Result<bool> {
-    let done = match account_id {
+/// Removes an application, answering its name and account: one statement, so that it is
+/// the first write of its transaction.
+pub async fn delete_returning(
+    conn: &mut Conn,
+    client_id: &str,
+    account_id: Option<i64>,
+) -> Result<Option<(String, Option<i64>)>> {
+    let row = match account_id {
         Some(id) => {
-            sqlx::query("DELETE FROM oidc_clients WHERE client_id = $1 AND account_id = $2")
+            sqlx::query("DELETE FROM oidc_clients WHERE client_id = $1 AND account_id = $2 RETURNING name, account_id")
                 .bind(client_id)
                 .bind(id)
-                .execute(conn)
+                .fetch_optional(conn)
                 .await?
         }
-        None => sqlx::query("DELETE FROM oidc_clients WHERE client_id = $1").bind(client_id).execute(conn).await?,
+        None => {
+            sqlx::query("DELETE FROM oidc_clients WHERE client_id = $1 RETURNING name, account_id")
+                .bind(client_id)
+                .fetch_optional(conn)
+                .await?
+        }
     };
-    Ok(done.rows_affected() > 0)
+    row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
 }
 
 /// A new secret for a confidential application; the old one stops working at once.
-pub async fn set_secret(conn: &mut Conn, client_id: &str, secret_hash: &str, now: i64) -> Result<bool> {
+pub async fn set_secret(
+    conn: &mut Conn,
+    client_id: &str,
+    account_id: i64,
+    secret_hash: &str,
+    now: i64,
+) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE oidc_clients SET secret_hash = $2, secret_rotated_at = $3 WHERE client_id = $1 AND secret_hash IS NOT NULL",
+        "UPDATE oidc_clients SET secret_hash = $3, secret_rotated_at = $4
+         WHERE client_id = $1 AND account_id = $2 AND secret_hash IS NOT NULL",
     )
     .bind(client_id)
+    .bind(account_id)
     .bind(secret_hash)
     .bind(now)
     .execute(conn)

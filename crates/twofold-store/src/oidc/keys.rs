@@ -71,14 +71,15 @@ pub async fn insert(conn: &mut Conn, kid: &str, alg: &str, sealed: &[u8], public
     Ok(())
 }
 
-/// Retires the signing key of `alg` (a rotation); answers whether there was one.
-pub async fn retire_signing(conn: &mut Conn, alg: &str, now: i64) -> Result<bool> {
-    let done = sqlx::query("UPDATE oidc_keys SET retired_at = $2 WHERE alg = $1 AND retired_at IS NULL")
-        .bind(alg)
-        .bind(now)
-        .execute(conn)
-        .await?;
-    Ok(done.rows_affected() > 0)
+/// Retires the signing key of `alg` (a rotation); answers its id, if there was one.
+pub async fn retire_signing(conn: &mut Conn, alg: &str, now: i64) -> Result<Option<String>> {
+    let kid =
+        sqlx::query_scalar("UPDATE oidc_keys SET retired_at = $2 WHERE alg = $1 AND retired_at IS NULL RETURNING kid")
+            .bind(alg)
+            .bind(now)
+            .fetch_optional(conn)
+            .await?;
+    Ok(kid)
 }
 
 /// Drops keys retired at or before `retired_before`: no token they signed is still valid.

@@ -144,7 +144,7 @@ async fn confirm_enrolment(
     Client(ctx): Client,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> ApiResult<Json<NextStep>> {
-    state.app.confirm_enrolment(&session, &body.code, &ctx).await?;
+    state.app.confirm_enrolment(&session.user, &body.code, &ctx).await?;
     Ok(Json(NextStep { next: "phone".into() }))
 }
 
@@ -170,7 +170,7 @@ async fn enrolment_phone_verify(
     Client(ctx): Client,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> ApiResult<Json<Enabled>> {
-    let recovery_codes = state.app.verify_enrolment_phone(&session.user, &body.code, &ctx).await?;
+    let recovery_codes = state.app.verify_enrolment_phone(&session, &body.code, &ctx).await?;
     Ok(Json(Enabled { enabled: true, recovery_codes }))
 }
 

@@ -5,24 +5,22 @@ use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::CookieJar;
 use twofold_app::domain::oidc::request::AuthorizeParams;
 use twofold_app::oidc::authorize::AuthorizeAnswer;
 
 use crate::client::Client;
 use crate::pages::{Chrome, MessagePage, PageError, render};
 use crate::session::AnySession;
-use crate::{AppState, cookies, percent};
+use crate::{AppState, percent};
 
 pub async fn by_query(
     State(state): State<AppState>,
     AnySession(session): AnySession,
     Client(ctx): Client,
-    jar: CookieJar,
     query: Result<Query<AuthorizeParams>, QueryRejection>,
 ) -> Response {
     match query {
-        Ok(Query(params)) => answer(&state, params, session, &ctx, jar).await,
+        Ok(Query(params)) => answer(&state, params, session, &ctx).await,
         Err(_) => unreadable(),
     }
 }
@@ -31,11 +29,10 @@ pub async fn by_form(
     State(state): State<AppState>,
     AnySession(session): AnySession,
     Client(ctx): Client,
-    jar: CookieJar,
     form: Result<Form<AuthorizeParams>, FormRejection>,
 ) -> Response {
     match form {
-        Ok(Form(params)) => answer(&state, params, session, &ctx, jar).await,
+        Ok(Form(params)) => answer(&state, params, session, &ctx).await,
         Err(_) => unreadable(),
     }
 }
@@ -45,20 +42,20 @@ async fn answer(
     params: AuthorizeParams,
     session: Option<twofold_app::sign_in::CurrentSession>,
     ctx: &twofold_app::RequestContext,
-    jar: CookieJar,
 ) -> Response {
     match state.app.authorize(&params, session.as_ref(), ctx).await {
         Ok(AuthorizeAnswer::Redirect(url)) => Redirect::to(&url).into_response(),
-        Ok(AuthorizeAnswer::SignIn { return_to }) => {
-            // A session ended for a fresh sign-in leaves a dead cookie: drop it too.
-            let jar = if session.is_some() { jar.add(cookies::session_removal(&state.app)) } else { jar };
-            let to = format!("/login?rd={}", percent::encode(&return_to));
-            (jar, Redirect::to(&to)).into_response()
+        Ok(AuthorizeAnswer::SignIn { return_to, fresh }) => {
+            // A fresh sign-in shows the form even to a signed-in browser; the session it
+            // opens replaces the old one (nothing ends on this GET).
+            let fresh = if fresh { "fresh=1&" } else { "" };
+            Redirect::to(&format!("/login?{fresh}rd={}", percent::encode(&return_to))).into_response()
         }
         Ok(AuthorizeAnswer::EnableTwoFactor { return_to }) => {
             Redirect::to(&format!("/me/two-factor/enable?rd={}", percent::encode(&return_to))).into_response()
         }
         Ok(AuthorizeAnswer::Refused(why)) => refused(why.message()),
+        Ok(AuthorizeAnswer::Failed(e)) => refused(&format!("{} ({})", e.description, e.error)),
         Err(e) => PageError::anonymous(e),
     }
 }

@@ -12,7 +12,7 @@ use twofold_app::oidc::logout::{LogoutAnswer, LogoutParams};
 
 use crate::client::Client;
 use crate::pages::form::CsrfForm;
-use crate::pages::return_to::leaving;
+use crate::pages::return_to::{leaving, linking};
 use crate::pages::{Chrome, MessagePage, PageError, render};
 use crate::session::AnySession;
 use crate::{AppState, cookies};
@@ -78,12 +78,13 @@ fn respond(
     jar: CookieJar,
 ) -> Response {
     match answer {
-        Ok(LogoutAnswer::Done { then }) => {
+        Ok(LogoutAnswer::Done { then, automatic }) => {
             let jar = jar.add(cookies::session_removal(&state.app));
             // A page that moves on, not a redirect: the confirmation is a form, and the
             // application's address is not in the CSP's form-action.
             let page = match then {
-                Some(url) => leaving("Signed out", &url),
+                Some(url) if automatic => leaving("Signed out", &url),
+                Some(url) => linking("You are signed out", &url),
                 None => signed_out(),
             };
             (jar, page).into_response()

@@ -54,6 +54,9 @@ pub struct LoginQuery {
     /// Where a protected application wants the person back (forward auth).
     #[serde(default)]
     rd: Option<String>,
+    /// Sign in again although signed in (an application asked for a fresh sign-in).
+    #[serde(default)]
+    fresh: Option<String>,
 }
 
 async fn show_login(
@@ -64,7 +67,7 @@ async fn show_login(
     query: Result<axum::extract::Query<LoginQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let q = query.map(|q| q.0).unwrap_or_default();
-    if session.is_some() {
+    if session.is_some() && q.fresh.is_none() {
         // Signed in already: straight back to a protected application that sent them here.
         let to = q.rd.as_deref().and_then(|rd| state.app.return_url(rd)).unwrap_or("/home");
         return Redirect::to(to).into_response();
@@ -109,6 +112,7 @@ async fn submit_login(
     State(state): State<AppState>,
     jar: CookieJar,
     Client(ctx): Client,
+    AnySession(previous): AnySession,
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Response {
     let remember_device = form.remember_device.is_some();
@@ -121,6 +125,12 @@ async fn submit_login(
     };
     match state.app.sign_in_with_password(&attempt, &ctx).await {
         Ok(new) => {
+            // A fresh sign-in over a session: the old one ends with it.
+            if let Some(previous) = previous
+                && let Err(e) = state.app.sign_out(&previous, &ctx).await
+            {
+                return super::PageError::signed_in(&previous, e);
+            }
             let next = match new.stage {
                 Stage::SecondFactor => "/login/code",
                 // The account's policy takes people without 2FA into the wizard at once.

@@ -103,12 +103,19 @@ struct LeavingPage<'a> {
     chrome: Chrome,
     heading: &'a str,
     url: &'a str,
+    /// Go there by itself; else only offer the link.
+    automatic: bool,
 }
 
 /// A page that goes on to `url` by itself (a meta refresh): a new navigation, outside the
 /// redirect chain of the form that led here.
 pub fn leaving(heading: &str, url: &str) -> Response {
-    render(StatusCode::OK, &LeavingPage { chrome: Chrome::anonymous(String::new()), heading, url })
+    render(StatusCode::OK, &LeavingPage { chrome: Chrome::anonymous(String::new()), heading, url, automatic: true })
+}
+
+/// The same page, offering `url` as a link only (an address this server does not vouch for).
+pub fn linking(heading: &str, url: &str) -> Response {
+    render(StatusCode::OK, &LeavingPage { chrome: Chrome::anonymous(String::new()), heading, url, automatic: false })
 }
 
 #[derive(Template)]

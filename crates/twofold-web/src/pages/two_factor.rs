@@ -243,7 +243,7 @@ async fn wizard_confirm(
     Client(ctx): Client,
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Response {
-    match state.app.confirm_enrolment(&user.0, &form.code, &ctx).await {
+    match state.app.confirm_enrolment(&user.0.user, &form.code, &ctx).await {
         Ok(()) => Redirect::to("/me/two-factor/enable/phone").into_response(),
         Err(e @ Error::Conflict { .. }) => PageError::signed_in(&user.0, e),
         Err(e) => render(classify(&e).0, &wizard(&state, &user, 3, None, Some(message(&e)))),
@@ -348,7 +348,7 @@ async fn wizard_verify_phone(
     Client(ctx): Client,
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Response {
-    match state.app.verify_enrolment_phone(&user.0.user, &form.code, &ctx).await {
+    match state.app.verify_enrolment_phone(&user.0, &form.code, &ctx).await {
         // The wizard's last screen: the recovery codes, shown this once.
         Ok(Some(codes)) => render(StatusCode::OK, &super::factors::RecoveryCodesPage::new(&user.0, codes)),
         Ok(None) => Redirect::to("/continue?to=profile").into_response(),

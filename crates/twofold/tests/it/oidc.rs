@@ -190,7 +190,9 @@ async fn discovery_names_every_endpoint_and_the_jwks_publishes_an_es256_key(db: 
         json!(["client_secret_basic", "client_secret_post", "none"])
     );
     assert_eq!(d["scopes_supported"], json!(["openid", "profile", "email", "offline_access"]));
-    let keys = http.get("/oauth2/jwks").await.json();
+    let r = http.get("/oauth2/jwks").await;
+    assert_eq!(r.header("cache-control").as_deref(), Some("public, max-age=300"), "relying parties may cache it");
+    let keys = r.json();
     let key = &keys["keys"][0];
     assert_eq!(
         (key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()),
@@ -224,7 +226,7 @@ async fn sec_40_sec_41_a_code_is_redeemed_once_for_a_signed_id_token_and_working
     assert_eq!(claims["sub"], owner.id.to_string());
     assert_eq!(claims["nonce"], "n-1", "the nonce comes back unchanged");
     assert_eq!(claims["email"], "owner@acme.test");
-    assert_eq!(claims["email_verified"], true);
+    assert_eq!(claims["email_verified"], false, "created without a mailed link: not proven");
     assert_eq!(claims["name"], "Olive Owner");
     assert_eq!(claims["role"], "owner");
     assert_eq!(claims["account"], json!({ "id": owner.account_id.to_string(), "name": "acme" }));
@@ -500,6 +502,11 @@ async fn sec_42_two_factor_off_a_password_change_and_sign_out_everywhere_revoke_
     let r = rp.post_json(&format!("/api/v1/password-reset/{token}"), &json!({ "password": PASSWORD })).await;
     assert_eq!(r.status, 204, "{}", r.text());
     assert_eq!(oauth_error(&refresh(&rp, &client, &rt).await), "invalid_grant", "a password reset");
+    // The reset link reached Ada's mailbox alone: her address is proven from now on.
+    let ada = t.signed_in("ada@acme.test").await;
+    let code = code_for(&ada, &client.client.client_id, None).await;
+    let tokens = redeem(&rp, &client, &code, None).await.json();
+    assert_eq!(verified_claims(&rp, tokens["id_token"].as_str().unwrap()).await["email_verified"], true);
     // Turning 2FA off, and an administrator's disable.
     let ada = t.signed_in("ada@acme.test").await;
     let secret = t.enable_two_factor(&ada).await;
@@ -544,10 +551,26 @@ async fn sec_41_an_account_scoped_client_never_gets_another_accounts_person(db: 
     code_for(&acme, &scoped.client.client_id, None).await;
     let globex = t.signed_in("owner@globex.test").await;
     let r = globex.get(&authorize_path(&scoped.client.client_id, None, &[])).await;
-    let p = location_params(&r);
-    assert_eq!(param(&p, "error").as_deref(), Some("access_denied"));
-    assert!(param(&p, "code").is_none(), "no code for another account's person");
+    assert_eq!((r.status, r.header("location")), (400, None), "no code, and no redirect to the other account's app");
+    assert!(r.text().contains("not available to your account"), "{}", r.text());
     assert_eq!(t.details_of("oidc.authorization_refused").await[0]["why"], "other_account");
+    // An Owner's registration is no open redirector: without a session of its account,
+    // faults are pages, and so is signing out towards it.
+    let stranger = t.http();
+    let bad = authorize_path(&scoped.client.client_id, None, &[]).replace("response_type=code", "response_type=x");
+    for path in [bad, authorize_path(&scoped.client.client_id, None, &[("prompt", "none")])] {
+        let r = stranger.get(&path).await;
+        assert_eq!((r.status, r.header("location")), (400, None), "{path}");
+    }
+    let logout = format!(
+        "/oauth2/logout?client_id={}&post_logout_redirect_uri={}",
+        scoped.client.client_id,
+        url_encode(LOGGED_OUT)
+    );
+    let r = stranger.get(&logout).await;
+    assert_eq!(r.status, 200);
+    assert!(!r.text().contains("http-equiv=\"refresh\""), "a link, not a redirect: {}", r.text());
+    assert!(r.text().contains(LOGGED_OUT));
     // An instance-wide client serves both, and says which account each is in.
     let wide = register(&t, false, false, None).await;
     let code = code_for(&globex, &wide.client.client_id, None).await;
@@ -569,16 +592,27 @@ async fn sec_41_a_two_factor_client_never_gets_a_token_for_a_password_only_sessi
     assert!(location.starts_with("/me/two-factor/enable?rd=%2Foauth2%2Fauthorize%3F"), "{location}");
     let r = http.get(&authorize_path(id, None, &[("prompt", "none")])).await;
     assert_eq!(param(&location_params(&r), "error").as_deref(), Some("interaction_required"));
-    // The wizard's code proves the app in this very session: now a code, amr says otp.
+    // The app's code alone (step 3, 2FA not yet on) is not two-factor.
+    let r = http.post_json("/api/v1/me/two-factor/enrollment", &json!({})).await;
+    let half = Secret::from_base32(r.json()["secret"].as_str().unwrap()).unwrap();
+    let r = http.post_json("/api/v1/me/two-factor/enrollment/code", &json!({ "code": t.code(&half, 0) })).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = http.get(&authorize_path(id, None, &[])).await;
+    assert!(r.header("location").unwrap().starts_with("/me/two-factor/enable?rd="), "still the wizard");
+    t.clock.advance(60);
+    // The whole wizard in this very session: now a code, and amr says otp.
     t.enable_two_factor(&http).await;
     let code = code_for(&http, id, None).await;
     let tokens = redeem(&t.http(), &strict, &code, None).await.json();
     let claims = verified_claims(&t.http(), tokens["id_token"].as_str().unwrap()).await;
     assert_eq!(claims["amr"], json!(["pwd", "otp", "mfa"]));
-    // A session signed in by password before 2FA went on (elsewhere) must sign in again.
+    // A session signed in by password before 2FA went on (elsewhere) must sign in again; the
+    // GET ends nothing (no sign-out by a link), the new sign-in will replace it.
     let r = early.get(&authorize_path(id, None, &[])).await;
-    assert!(r.header("location").unwrap().starts_with("/login?rd="), "{:?}", r.header("location"));
-    assert_eq!(early.get("/api/v1/me").await.status, 401, "that session was ended for the fresh sign-in");
+    assert!(r.header("location").unwrap().starts_with("/login?fresh=1&rd="), "{:?}", r.header("location"));
+    assert_eq!(early.get("/api/v1/me").await.status, 200);
+    let page = early.get(&r.header("location").unwrap()).await;
+    assert!(page.text().contains("id=\"login-form\""), "the form, although signed in");
     // A client that does not require 2FA takes a password-only session, and says so.
     let lax = register(&t, false, false, None).await;
     t.person(&t.user("owner@acme.test").await, "uma@acme.test", Role::User).await;
@@ -587,6 +621,9 @@ async fn sec_41_a_two_factor_client_never_gets_a_token_for_a_password_only_sessi
     let tokens = redeem(&t.http(), &lax, &code, None).await.json();
     let claims = verified_claims(&t.http(), tokens["id_token"].as_str().unwrap()).await;
     assert_eq!((claims["amr"].clone(), claims["acr"].clone()), (json!(["pwd"]), json!("urn:twofold:acr:pwd")));
+    // Unless the request asks for the two-factor acr: then as if the client required it.
+    let r = uma.get(&authorize_path(&lax.client.client_id, None, &[("acr_values", "urn:twofold:acr:2fa")])).await;
+    assert!(r.header("location").unwrap().starts_with("/me/two-factor/enable?rd="), "{:?}", r.header("location"));
 }
 
 async fn sec_41_signing_keys_rotate_with_an_overlap(db: TestDb) {
@@ -638,19 +675,36 @@ async fn prompt_none_prompt_login_and_max_age_behave_as_the_standard_says(db: Te
     assert_eq!(param(&p, "iss").as_deref(), Some("http://127.0.0.1:8080"));
     let r = stranger.get(&authorize_path(id, None, &[])).await;
     assert!(r.header("location").unwrap().starts_with("/login?rd=%2Foauth2%2Fauthorize%3F"));
-    // prompt=login: a session is not enough; it ends, and the return drops prompt=login.
+    // prompt=login: a session is not enough. The sign-in page shows its form; the return
+    // trades prompt=login for a max_age the new session meets, and nothing ends by the GET.
     let http = t.signed_in("owner@acme.test").await;
     let r = http.get(&authorize_path(id, None, &[("prompt", "login")])).await;
     let location = r.header("location").unwrap();
-    assert!(location.starts_with("/login?rd="), "{location}");
+    assert!(location.starts_with("/login?fresh=1&rd="), "{location}");
     assert!(!location.contains("prompt"), "{location}");
-    assert_eq!(http.get("/api/v1/me").await.status, 401);
+    assert!(location.contains("max_age%3D300"), "{location}");
+    assert_eq!(http.get("/api/v1/me").await.status, 200);
+    let page = http.get(&location).await;
+    let csrf = page.form_csrf();
+    let r =
+        http.post_form("/login", &[("csrf_token", &csrf), ("email", "owner@acme.test"), ("password", PASSWORD)]).await;
+    assert_eq!(r.header("location").as_deref(), Some("/continue"), "{}", r.text());
+    let r = http.get("/continue").await;
+    let text = r.text();
+    let start = text.find("url=").unwrap() + 4;
+    let next = text[start..].split('"').next().unwrap().replace("&amp;", "&").replace("&#38;", "&");
+    let r = http.get(&next).await;
+    assert!(
+        r.header("location").unwrap().starts_with(REDIRECT),
+        "a code after the fresh sign-in: {:?}",
+        r.header("location")
+    );
     // max_age: a session older than it signs in again.
     let http = t.signed_in("owner@acme.test").await;
     code_for(&http, id, None).await;
     t.clock.advance(120);
     let r = http.get(&authorize_path(id, None, &[("max_age", "60")])).await;
-    assert!(r.header("location").unwrap().starts_with("/login?rd="));
+    assert!(r.header("location").unwrap().starts_with("/login?fresh=1&rd="));
     let http = t.signed_in("owner@acme.test").await;
     let r = http.get(&authorize_path(id, None, &[("max_age", "60")])).await;
     assert!(r.header("location").unwrap().starts_with(REDIRECT));
