@@ -36,6 +36,18 @@ impl Clock for FixedClock {
     }
 }
 
+/// Entropy for tests: every byte of the n-th fill is n (distinct and predictable).
+#[cfg(test)]
+pub(crate) struct CountingEntropy(pub std::sync::atomic::AtomicU8);
+
+#[cfg(test)]
+impl Entropy for CountingEntropy {
+    fn fill(&self, buf: &mut [u8]) {
+        let n = self.0.fetch_add(1, Ordering::SeqCst);
+        buf.iter_mut().for_each(|b| *b = n);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,15 +52,8 @@ pub fn csrf_for_session(raw_session: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU8, Ordering};
-
-    struct Counting(AtomicU8);
-    impl Entropy for Counting {
-        fn fill(&self, buf: &mut [u8]) {
-            let n = self.0.fetch_add(1, Ordering::SeqCst);
-            buf.iter_mut().for_each(|b| *b = n);
-        }
-    }
+    use crate::clock::CountingEntropy as Counting;
+    use std::sync::atomic::AtomicU8;
 
     #[test]
     fn sec_20_tokens_carry_256_bits_and_are_stored_hashed() {

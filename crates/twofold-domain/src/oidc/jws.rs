@@ -155,15 +155,8 @@ pub fn verify(token: &str, keys: &[PublicKey]) -> Result<Map<String, Value>, Jws
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU8, Ordering};
-
-    struct Counting(AtomicU8);
-    impl Entropy for Counting {
-        fn fill(&self, buf: &mut [u8]) {
-            let n = self.0.fetch_add(1, Ordering::SeqCst);
-            buf.iter_mut().enumerate().for_each(|(i, b)| *b = n.wrapping_add(i as u8).wrapping_mul(31) | 1);
-        }
-    }
+    use crate::clock::CountingEntropy as Counting;
+    use std::sync::atomic::AtomicU8;
 
     fn key(kid: &str, entropy: &Counting) -> Es256Key {
         Es256Key::from_secret(kid, &Es256Key::generate(entropy)).unwrap()

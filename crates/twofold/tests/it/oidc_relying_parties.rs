@@ -165,16 +165,9 @@ async fn openidconnect_journey(db: TestDb) {
         .add_scope(Scope::new("offline_access".into()))
         .set_pkce_challenge(challenge)
         .url();
-    let r = browser.get(url.as_str()).send().await.unwrap();
-    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).unwrap();
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .set_pkce_verifier(pkce_verifier)
-        .request_async(&send)
-        .await
-        .unwrap();
+    let code = code_from(&browser, &url).await;
+    let tokens =
+        client.exchange_code(code).unwrap().set_pkce_verifier(pkce_verifier).request_async(&send).await.unwrap();
     tokens.id_token().unwrap().claims(&verifier, &nonce).unwrap();
 
     // Userinfo, with Twofold's own claims.
@@ -199,16 +192,9 @@ async fn openidconnect_journey(db: TestDb) {
         .add_scope(Scope::new("offline_access".into()))
         .set_pkce_challenge(challenge)
         .url();
-    let r = browser.get(url.as_str()).send().await.unwrap();
-    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).unwrap();
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .set_pkce_verifier(pkce_verifier)
-        .request_async(&send)
-        .await
-        .unwrap();
+    let code = code_from(&browser, &url).await;
+    let tokens =
+        client.exchange_code(code).unwrap().set_pkce_verifier(pkce_verifier).request_async(&send).await.unwrap();
     let refresh = tokens.refresh_token().unwrap().clone();
     // (The crate refuses a revocation URL over plain http, so this request is written out.)
     let r = reqwest::Client::new()
@@ -248,7 +234,15 @@ async fn an_openidconnect_client_signs_in_refreshes_revokes_and_logs_out_across_
     }
 }
 
-/// The Apache page's text at `css`, waiting for the browser to land on it.
+/// Follows an authorization URL with a signed-in browser; answers the code it comes back with.
+async fn code_from(browser: &reqwest::Client, url: &url::Url) -> AuthorizationCode {
+    let r = browser.get(url.as_str()).send().await.unwrap();
+    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned());
+    AuthorizationCode::new(code.unwrap_or_else(|| panic!("no code: {location}")))
+}
+
+/// Waits until the browser lands on the Apache-protected page.
 async fn protected_page(browser: &Browser, apache: &Apache) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !browser.url().await.starts_with(&apache.protected_url()) {
@@ -340,4 +334,67 @@ async fn start_apache(server: &Server, db_args: &[&str], require_two_factor: boo
     let (id, secret) = add_client(db_args, &[], &args);
     let rp = RelyingParty { issuer: &server.base, client_id: &id, client_secret: secret.as_deref().unwrap() };
     Apache::start_at(&rp, port).await.unwrap()
+}
+
+/// The Authlib example of docs/oidc.md, run as an integrator would: it prints the URL, a
+/// signed-in browser follows it, and the script verifies the ID token and reads userinfo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authlib_script_of_the_integrator_docs_signs_in_against_the_real_server() {
+    let python = "/usr/bin/python3";
+    let has_authlib = Command::new(python).args(["-c", "import authlib, requests"]).status().is_ok_and(|s| s.success());
+    if !has_authlib {
+        crate::support::skip("the Authlib example", "python3-authlib or python3-requests is not installed");
+        return;
+    }
+    let server = Server::start(&[], &[]).await;
+    create_account(&server).await;
+    let secret = enable_by_api(&server, "ada@acme.test", PHONE).await;
+    let port = crate::support::server::free_port();
+    let redirect = format!("http://127.0.0.1:{port}/callback");
+    let data_dir = server.data_dir().display().to_string();
+    let (id, client_secret) =
+        add_client(&["--data-dir", &data_dir], &[], &["--name", "Script", "--redirect-uri", &redirect]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/examples/oidc_client.py");
+    let mut child = Command::new(python)
+        .args([
+            script,
+            server.base.as_str(),
+            id.as_str(),
+            client_secret.as_deref().unwrap(),
+            "--port",
+            &port.to_string(),
+            "--timeout",
+            "60",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let next_line = |rx: &std::sync::mpsc::Receiver<String>| rx.recv_timeout(std::time::Duration::from_secs(60));
+    let first = next_line(&rx).expect("the script prints the URL");
+    let url = first.strip_prefix("Open this URL to sign in: ").unwrap_or_else(|| panic!("{first}"));
+    let browser = browser_client();
+    sign_in(&browser, &server.base, "ada@acme.test", &secret).await;
+    let r = browser.get(url).send().await.unwrap();
+    let back = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.starts_with(&redirect), "{back}");
+    let landed = reqwest::Client::new().get(&back).send().await.unwrap();
+    assert_eq!(landed.status(), 200);
+    let line = next_line(&rx).expect("the script prints the claims");
+    let out: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{line}"));
+    assert_eq!(out["id_token"]["email"], "ada@acme.test");
+    assert_eq!(out["id_token"]["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    assert_eq!(out["userinfo"]["role"], "owner");
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
 }
