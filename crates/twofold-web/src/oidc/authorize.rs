@@ -9,7 +9,7 @@ use twofold_app::domain::oidc::request::AuthorizeParams;
 use twofold_app::oidc::authorize::AuthorizeAnswer;
 
 use crate::client::Client;
-use crate::pages::{Chrome, MessagePage, PageError, render};
+use crate::pages::PageError;
 use crate::session::AnySession;
 use crate::{AppState, percent};
 
@@ -67,12 +67,6 @@ fn unreadable() -> Response {
 /// A request that cannot be answered to the application: the person is told, and goes
 /// nowhere else (no redirect to an unverified address).
 fn refused(text: &str) -> Response {
-    let page = MessagePage {
-        chrome: Chrome::anonymous(String::new()),
-        heading: "Sign-in could not start".into(),
-        text: format!("{text} Tell the application's administrator."),
-        next_href: "/",
-        next_label: "Go to Twofold",
-    };
-    render(StatusCode::BAD_REQUEST, &page)
+    let text = format!("{text} Tell the application's administrator.");
+    super::message(StatusCode::BAD_REQUEST, "Sign-in could not start", text, ("/", "Go to Twofold"))
 }

@@ -13,7 +13,7 @@ use twofold_app::oidc::logout::{LogoutAnswer, LogoutParams};
 use crate::client::Client;
 use crate::pages::form::CsrfForm;
 use crate::pages::return_to::{leaving, linking};
-use crate::pages::{Chrome, MessagePage, PageError, render};
+use crate::pages::{Chrome, PageError, render};
 use crate::session::AnySession;
 use crate::{AppState, cookies};
 
@@ -106,23 +106,11 @@ fn respond(
 }
 
 fn signed_out() -> Response {
-    let page = MessagePage {
-        chrome: Chrome::anonymous(String::new()),
-        heading: "Signed out".into(),
-        text: "You are signed out of Twofold.".into(),
-        next_href: "/login",
-        next_label: "Sign in again",
-    };
-    render(StatusCode::OK, &page)
+    let text = "You are signed out of Twofold.".to_owned();
+    super::message(StatusCode::OK, "Signed out", text, ("/login", "Sign in again"))
 }
 
 fn refused(text: &str) -> Response {
-    let page = MessagePage {
-        chrome: Chrome::anonymous(String::new()),
-        heading: "Sign-out could not be completed".into(),
-        text: text.into(),
-        next_href: "/",
-        next_label: "Go to Twofold",
-    };
-    render(StatusCode::BAD_REQUEST, &page)
+    let heading = "Sign-out could not be completed";
+    super::message(StatusCode::BAD_REQUEST, heading, text.to_owned(), ("/", "Go to Twofold"))
 }

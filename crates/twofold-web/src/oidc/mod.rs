@@ -94,6 +94,19 @@ fn cacheable(mut response: Response) -> Response {
     response
 }
 
+/// A page that tells the person what happened and offers one link: the OAuth faults that
+/// are not redirected, and the ends of a sign-out.
+fn message(status: StatusCode, heading: &str, text: String, next: (&'static str, &'static str)) -> Response {
+    let page = crate::pages::MessagePage {
+        chrome: crate::pages::Chrome::anonymous(String::new()),
+        heading: heading.into(),
+        text,
+        next_href: next.0,
+        next_label: next.1,
+    };
+    crate::pages::render(status, &page)
+}
+
 /// Token responses and errors are never cached (RFC 6749 §5.1).
 fn no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
