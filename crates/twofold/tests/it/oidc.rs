@@ -988,6 +988,12 @@ async fn the_apps_tab_registers_an_app_and_shows_its_secret_once(db: TestDb) {
     let r = browser.post_form("/apps", &[("csrf_token", &csrf), ("name", "Bad"), ("redirect_uris", "ftp://x")]).await;
     assert_eq!(r.status, 422);
     assert!(r.text().contains("not a usable redirect URI"));
+    // An Administrator has no Apps tab, and the page itself refuses them.
+    let owner = t.user("owner@acme.test").await;
+    t.person(&owner, "adam@acme.test", Role::Admin).await;
+    let admin = t.signed_in("adam@acme.test").await;
+    assert!(!admin.get("/users").await.text().contains("href=\"/apps\""));
+    assert_eq!(admin.get("/apps").await.status, 403);
 }
 
 async fn a_person_signs_in_through_the_pages_and_the_login_page_names_the_application(db: TestDb) {
