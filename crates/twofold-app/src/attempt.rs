@@ -19,7 +19,7 @@ use std::future::Future;
 use serde_json::json;
 use twofold_domain::otp::Verification;
 use twofold_domain::person::Person;
-use twofold_domain::throttle::{Gate, ThrottleKey};
+use twofold_domain::throttle::{Failures, Gate, ThrottleKey};
 use twofold_store::operators::OperatorRow;
 use twofold_store::{commit, throttles};
 
@@ -109,6 +109,11 @@ impl<'a> Guard<'a> {
         let key = ThrottleKey::OperatorTotp { operator_id: operator.id };
         let subject = Subject::Operator { email: &operator.email };
         Guard { key, rejected_event: "support.totp_rejected", subject, method: "totp" }
+    }
+
+    /// The counter this guess is gated by.
+    pub fn key(&self) -> &ThrottleKey {
+        &self.key
     }
 
     fn parties(&self) -> Parties {
@@ -224,6 +229,22 @@ impl App {
         let mut conn = self.store().conn().await?;
         let failures = throttles::get(&mut conn, &guard.key).await?;
         drop(conn);
+        self.attempt_after_read(guard, ctx, failures, verify).await
+    }
+
+    /// The pipeline once the gate's row is read: by [`App::attempt`], or by a factor that
+    /// reads it in the same statement as its credential (the authenticator code).
+    pub(crate) async fn attempt_after_read<T, F, Fut>(
+        &self,
+        guard: Guard<'_>,
+        ctx: &RequestContext,
+        failures: Failures,
+        verify: F,
+    ) -> Result<T>
+    where
+        F: FnOnce(Armed) -> Fut,
+        Fut: Future<Output = Result<Verdict<T>>>,
+    {
         gate_error(guard.key.policy().gate(failures, self.now()))?;
         let armed = Armed { key: guard.key.clone(), had_failures: failures.consecutive > 0 };
         match verify(armed).await? {

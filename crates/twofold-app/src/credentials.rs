@@ -8,7 +8,9 @@ use twofold_store::sessions::{self, NewSession, SessionRow};
 use twofold_store::totp::TotpRow;
 use twofold_store::{Conn, Realm, totp};
 
-use crate::attempt::Rejection;
+use std::future::Future;
+
+use crate::attempt::{Armed, Guard, Rejection, Verdict};
 
 use crate::two_factor::Enrolment;
 use crate::{App, Error, RequestContext, Result};
@@ -65,6 +67,34 @@ impl App {
         options: SessionOptions<'_>,
         ctx: &RequestContext,
     ) -> Result<IssuedSession> {
+        let opened = self.write_session(conn, realm, (subject_id, stage), options, ctx, None).await?;
+        opened.ok_or_else(|| Error::Internal("a new session was not written".into()))
+    }
+
+    /// Signs in a half-finished session in one statement: it gets a new id (SEC-19), so the
+    /// pending cookie is consumed once; `None` when another request consumed it first.
+    pub(crate) async fn promote_session(
+        &self,
+        conn: &mut Conn,
+        realm: Realm,
+        pending_hash: &str,
+        subject_id: i64,
+        options: SessionOptions<'_>,
+        ctx: &RequestContext,
+    ) -> Result<Option<IssuedSession>> {
+        self.write_session(conn, realm, (subject_id, Stage::SignedIn), options, ctx, Some(pending_hash)).await
+    }
+
+    /// Writes a session with a fresh token: a new row, or the pending row `replacing`.
+    async fn write_session(
+        &self,
+        conn: &mut Conn,
+        realm: Realm,
+        (subject_id, stage): (i64, Stage),
+        options: SessionOptions<'_>,
+        ctx: &RequestContext,
+        replacing: Option<&str>,
+    ) -> Result<Option<IssuedSession>> {
         let now = self.now();
         let new = token::generate(self.entropy());
         let expires_at = self.session_policy(realm).expires_at(stage, now, now);
@@ -79,8 +109,15 @@ impl App {
             user_agent: ctx.user_agent.as_deref(),
             method: options.method,
         };
-        sessions::insert(conn, realm, &row).await?;
-        Ok(IssuedSession { csrf_token: token::csrf_for_session(&new.raw), token: new.raw, stage })
+        match replacing {
+            None => sessions::insert(conn, realm, &row).await?,
+            Some(pending) => {
+                if !sessions::promote(conn, realm, pending, &row).await? {
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(IssuedSession { csrf_token: token::csrf_for_session(&new.raw), token: new.raw, stage }))
     }
 
     /// The live session behind a cookie value, with its CSRF token; moves a signed-in
@@ -94,19 +131,26 @@ impl App {
         if !token::is_well_formed(raw) {
             return Ok(None);
         }
-        let now = self.now();
         let hash = token::hash(raw);
-        let Some(mut session) = sessions::live(conn, realm, &hash, now).await? else {
+        let Some(mut session) = sessions::live(conn, realm, &hash, self.now()).await? else {
             return Ok(None);
         };
+        self.keep_alive(conn, realm, &mut session).await?;
+        Ok(Some((session, token::csrf_for_session(raw))))
+    }
+
+    /// Moves a signed-in session's idle deadline forward (at most once a minute or so, as
+    /// the policy says, so that most requests write nothing).
+    pub(crate) async fn keep_alive(&self, conn: &mut Conn, realm: Realm, session: &mut SessionRow) -> Result<()> {
+        let now = self.now();
         let policy = self.session_policy(realm);
         if session.stage == Stage::SignedIn && policy.should_touch(session.last_seen_at, now) {
             let expires_at = policy.expires_at(session.stage, session.created_at, now);
-            sessions::touch(conn, realm, &hash, now, expires_at).await?;
+            sessions::touch(conn, realm, &session.id_hash, now, expires_at).await?;
             session.last_seen_at = now;
             session.expires_at = expires_at;
         }
-        Ok(Some((session, token::csrf_for_session(raw))))
+        Ok(())
     }
 
     /// Deletes the sessions of both realms past their expiry; answers how many.
@@ -140,24 +184,39 @@ impl App {
         Ok(otp::verify(&self.config().totp, &secret, code, now, last))
     }
 
-    /// Reads the realm's credential and checks `code` against it: the row, and the step to
-    /// accept or why the code failed; `None` when there is no credential.
-    pub(crate) async fn match_totp(
+    /// A code against the realm's authenticator app, through the attempt pipeline: the
+    /// credential is read with the gate's row in one statement, then the code is checked
+    /// (SEC-05, SEC-07). `verify` gets the row with the step to accept or why the code
+    /// failed (`None` when there is no credential) and answers the verdict.
+    pub(crate) async fn attempt_totp<T, F, Fut>(
         &self,
-        realm: Realm,
-        subject_id: i64,
+        guard: Guard<'_>,
+        ctx: &RequestContext,
+        (realm, subject_id): (Realm, i64),
         code: &str,
-        now: i64,
-    ) -> Result<Option<(TotpRow, Result<i64, Rejection>)>> {
+        verify: F,
+    ) -> Result<T>
+    where
+        F: FnOnce(Armed, Option<(TotpRow, Result<i64, Rejection>)>) -> Fut,
+        Fut: Future<Output = Result<Verdict<T>>>,
+    {
         let mut conn = self.store().conn().await?;
-        let row = totp::get(&mut conn, realm, subject_id).await?;
+        let (failures, row) = totp::get_with_failures(&mut conn, realm, subject_id, guard.key()).await?;
         drop(conn);
-        let Some(row) = row else { return Ok(None) };
-        let matched = match self.check_totp(realm, &row, code, now)? {
-            Verification::Accepted { step } => Ok(step_i64(step)),
-            other => Err(Rejection::of_totp(other)),
-        };
-        Ok(Some((row, matched)))
+        self.attempt_after_read(guard, ctx, failures, |armed| async move {
+            let found = match row {
+                Some(row) => {
+                    let matched = match self.check_totp(realm, &row, code, self.now())? {
+                        Verification::Accepted { step } => Ok(step_i64(step)),
+                        other => Err(Rejection::of_totp(other)),
+                    };
+                    Some((row, matched))
+                }
+                None => None,
+            };
+            verify(armed, found).await
+        })
+        .await
     }
 
     /// The key, URI and QR code of an enrolment, for the wizard or the operator's first

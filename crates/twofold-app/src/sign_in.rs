@@ -207,11 +207,9 @@ impl App {
     ) -> Result<NewSessionToken> {
         let now = self.now();
         let user = &pending.user;
-        if !sessions::delete(tx, Realm::People, &pending.session.id_hash).await? {
-            return Err(Error::Unauthenticated);
-        }
         let options = SessionOptions { remember_device: false, method: Some(how.method().as_str()) };
-        let issued = self.open_session(tx, Realm::People, user.id, Stage::SignedIn, options, ctx).await?;
+        let promoted = self.promote_session(tx, Realm::People, &pending.session.id_hash, user.id, options, ctx).await?;
+        let issued = promoted.ok_or(Error::Unauthenticated)?;
         let remember = pending.session.remember_device && how.may_remember_browser();
         let device_token = if remember { Some(self.remember_device(tx, user, ctx, now).await?) } else { None };
         users::record_sign_in(tx, user.id, now).await?;
@@ -251,14 +249,17 @@ impl App {
 
     /// The live session behind a cookie value, if any; moves its idle deadline forward.
     pub async fn session(&self, raw: &str) -> Result<Option<CurrentSession>> {
+        if !token::is_well_formed(raw) {
+            return Ok(None);
+        }
         let mut conn = self.store().conn().await?;
-        let Some((session, csrf_token)) = self.find_session(&mut conn, Realm::People, raw).await? else {
+        let found = sessions::live_with_person(&mut conn, &token::hash(raw), self.now()).await?;
+        let Some((mut session, user)) = found else {
             return Ok(None);
         };
-        let Some(user) = users::by_id(&mut conn, session.subject_id).await? else {
-            return Ok(None);
-        };
+        self.keep_alive(&mut conn, Realm::People, &mut session).await?;
         drop(conn);
+        let csrf_token = token::csrf_for_session(raw);
         let user = user.into_person();
         let requirement =
             if session.stage == Stage::SignedIn { self.requirement(&user).await? } else { Requirement::Met };

@@ -224,9 +224,8 @@ impl App {
         }
         let op = &pending.operator;
         let code = self.typed_code(code)?;
-        self.attempt(Guard::operator_totp(op), ctx, |armed| async {
+        self.attempt_totp(Guard::operator_totp(op), ctx, (Realm::Support, op.id), &code, |armed, found| async move {
             let now = self.now();
-            let found = self.match_totp(Realm::Support, op.id, &code, now).await?;
             let no_key = || Error::conflict("no_enrolment", "Reload the page to get your key.");
             let (row, matched) = found.ok_or_else(no_key)?;
             let step = match matched {
@@ -245,11 +244,10 @@ impl App {
                 return Ok(Verdict::Rejected(Rejection::REPLAY));
             }
             armed.succeeded(&mut tx).await?;
-            if !sessions::delete(&mut tx, Realm::Support, &pending.session.id_hash).await? {
-                return Err(Error::Unauthenticated);
-            }
             let options = SessionOptions::default();
-            let new = self.open_session(&mut tx, Realm::Support, op.id, Stage::SignedIn, options, ctx).await?;
+            let promoted =
+                self.promote_session(&mut tx, Realm::Support, &pending.session.id_hash, op.id, options, ctx).await?;
+            let new = promoted.ok_or(Error::Unauthenticated)?;
             operators::record_sign_in(&mut tx, op.id, now).await?;
             record(&mut tx, now, ctx, Parties::default(), "support.signed_in", json!({ "operator": op.email })).await?;
             commit(tx).await?;

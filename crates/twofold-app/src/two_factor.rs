@@ -226,9 +226,7 @@ impl App {
         }
         let user = &pending.user;
         let code = self.typed_code(code)?;
-        self.attempt(Guard::totp_sign_in(user), ctx, |armed| async {
-            let now = self.now();
-            let found = self.match_totp(Realm::People, user.id, &code, now).await?;
+        self.attempt_totp(Guard::totp_sign_in(user), ctx, (Realm::People, user.id), &code, |armed, found| async move {
             let (row, matched) = found.filter(|(row, _)| row.is_enabled()).ok_or(Error::Unauthenticated)?;
             let step = match matched {
                 Ok(step) => step,

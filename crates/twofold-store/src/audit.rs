@@ -7,7 +7,7 @@ pub mod verify;
 use sqlx::any::AnyRow;
 use sqlx::{Connection, Row};
 
-use crate::{Conn, Result};
+use crate::{Conn, Result, StoreError};
 use chain::Link;
 
 /// One event to append. `detail` is a JSON object with event-specific facts; it must never
@@ -39,27 +39,39 @@ pub struct EventRow {
 
 /// Appends one event as the next link of its account's chain; answers its id.
 ///
-/// Runs in a transaction of its own, nested (a savepoint) when the caller already holds
-/// one, so the head and the row move together either way. Taking the next place is an
-/// `UPDATE` of the head row: it holds the row lock on PostgreSQL and the write lock on
-/// SQLite until the caller commits, so concurrent appends to one chain queue up instead
-/// of both linking to the same predecessor.
+/// Two statements inside the caller's transaction, or a transaction of its own when the
+/// caller holds none, so the head and the row move together either way. Taking the next
+/// place is an `UPDATE` of the head row: it holds the row lock on PostgreSQL and the write
+/// lock on SQLite until the commit, so concurrent appends to one chain queue up instead of
+/// both linking to the same predecessor. The head's `last_hash` follows the new row by a
+/// trigger (migration 0011). No savepoint: an error here fails the caller's transaction.
 pub async fn append(conn: &mut Conn, e: &NewEvent<'_>) -> Result<i64> {
+    if conn.is_in_transaction() {
+        return append_in_transaction(conn, e).await;
+    }
+    let mut tx = conn.begin().await?;
+    let id = append_in_transaction(&mut tx, e).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+async fn append_in_transaction(conn: &mut Conn, e: &NewEvent<'_>) -> Result<i64> {
     let detail = if e.detail.is_empty() { "{}" } else { e.detail.as_str() };
     let chain = chain::chain_of(e.account_id);
-    let mut tx = conn.begin().await?;
-    sqlx::query(
-        "INSERT INTO audit_chain_heads (chain, seq, last_hash) VALUES ($1, 0, $2) ON CONFLICT (chain) DO NOTHING",
-    )
-    .bind(chain)
-    .bind(chain::GENESIS)
-    .execute(&mut *tx)
-    .await?;
-    let (seq, prev_hash): (i64, String) =
-        sqlx::query_as("UPDATE audit_chain_heads SET seq = seq + 1 WHERE chain = $1 RETURNING seq, last_hash")
+    let (seq, prev_hash) = match take_next_place(conn, chain).await? {
+        Some(place) => place,
+        None => {
+            // The chain's first event: create its head, then take the place as usual.
+            sqlx::query(
+                "INSERT INTO audit_chain_heads (chain, seq, last_hash) VALUES ($1, 0, $2) ON CONFLICT (chain) DO NOTHING",
+            )
             .bind(chain)
-            .fetch_one(&mut *tx)
+            .bind(chain::GENESIS)
+            .execute(&mut *conn)
             .await?;
+            take_next_place(conn, chain).await?.ok_or_else(|| StoreError::Config("audit chain head vanished".into()))?
+        }
+    };
     let link = Link {
         chain,
         seq,
@@ -87,15 +99,18 @@ pub async fn append(conn: &mut Conn, e: &NewEvent<'_>) -> Result<i64> {
     .bind(seq)
     .bind(&prev_hash)
     .bind(&hash)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
-    sqlx::query("UPDATE audit_chain_heads SET last_hash = $2 WHERE chain = $1")
-        .bind(chain)
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
     Ok(id)
+}
+
+/// Moves the chain's head one place on; answers the new place and the hash before it, or
+/// `None` when the chain has no head yet.
+async fn take_next_place(conn: &mut Conn, chain: i64) -> Result<Option<(i64, String)>> {
+    Ok(sqlx::query_as("UPDATE audit_chain_heads SET seq = seq + 1 WHERE chain = $1 RETURNING seq, last_hash")
+        .bind(chain)
+        .fetch_optional(&mut *conn)
+        .await?)
 }
 
 /// Which event types to keep.

@@ -63,6 +63,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0010_oidc.sql"),
         include_str!("../migrations/postgres/0010_oidc.sql"),
     ),
+    (
+        11,
+        "audit_head_follows",
+        include_str!("../migrations/sqlite/0011_audit_head_follows.sql"),
+        include_str!("../migrations/postgres/0011_audit_head_follows.sql"),
+    ),
 ];
 
 /// The migrations up to and including `up_to` for one backend.

@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 use twofold_domain::session::Stage;
 
 use crate::realm::{Realm, sql};
+use crate::users::{self, UserRow};
 use crate::{Conn, Result, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +38,8 @@ pub struct NewSession<'a> {
 
 const COLUMNS: &str =
     "id_hash, {subject}, stage, remember_device, created_at, last_seen_at, expires_at, ip, user_agent, method";
+/// How many columns [`COLUMNS`] names.
+const SESSION_COLUMNS: usize = 10;
 
 fn from_row(r: &AnyRow) -> Result<SessionRow> {
     let stage: String = r.try_get(2)?;
@@ -87,6 +90,46 @@ pub async fn live(conn: &mut Conn, realm: Realm, id_hash: &str, now: i64) -> Res
         .fetch_optional(conn)
         .await?;
     row.as_ref().map(from_row).transpose()
+}
+
+/// A person's session with this hash and the person, in one statement: the lookup behind
+/// every signed-in request (sessions of people only; operators have their own table).
+pub async fn live_with_person(conn: &mut Conn, id_hash: &str, now: i64) -> Result<Option<(SessionRow, UserRow)>> {
+    let columns = COLUMNS.replace("{subject}", "user_id").replace(", ", ", s.");
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT s.{columns}, {} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1 AND s.expires_at > $2",
+        users::JOINED_COLUMNS
+    )))
+    .bind(id_hash)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| Ok((from_row(&r)?, users::from_row_at(&r, SESSION_COLUMNS)?))).transpose()
+}
+
+/// Promotes a half-finished sign-in in one conditional statement: the pending session's
+/// id is replaced by a new one (SEC-19), so the old cookie stops working at the same
+/// moment; answers `false` when the pending session was already consumed or gone.
+pub async fn promote(conn: &mut Conn, realm: Realm, pending_hash: &str, new: &NewSession<'_>) -> Result<bool> {
+    let done = sqlx::query(sql(
+        realm,
+        "UPDATE {sessions} SET id_hash = $1, stage = $2, remember_device = $3, created_at = $4, last_seen_at = $4,
+                expires_at = $5, ip = $6, user_agent = $7, method = $8
+         WHERE id_hash = $9 AND {subject} = $10 AND stage = 'second_factor' AND expires_at > $4",
+    ))
+    .bind(new.id_hash)
+    .bind(new.stage.as_str())
+    .bind(i64::from(new.remember_device))
+    .bind(new.now)
+    .bind(new.expires_at)
+    .bind(new.ip)
+    .bind(new.user_agent)
+    .bind(new.method)
+    .bind(pending_hash)
+    .bind(new.subject_id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Records a second factor proven inside an open session (the 2FA wizard's code).

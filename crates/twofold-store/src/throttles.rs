@@ -10,11 +10,23 @@ pub async fn get(conn: &mut Conn, key: &ThrottleKey) -> Result<Failures> {
         .bind(key.subject())
         .fetch_optional(conn)
         .await?;
-    let Some(r) = row else {
-        return Ok(Failures::default());
-    };
-    let consecutive: i64 = r.try_get(0)?;
-    Ok(Failures { consecutive: u32::try_from(consecutive).unwrap_or(u32::MAX), last_at: r.try_get(1)? })
+    match row {
+        Some(r) => failures_at(&r, 0),
+        None => Ok(Failures::default()),
+    }
+}
+
+/// The counter read from two columns starting at `at` (`consecutive, last_at`), which are
+/// NULL when a LEFT JOIN found no row: no failures.
+pub(crate) fn failures_at(r: &sqlx::any::AnyRow, at: usize) -> Result<Failures> {
+    let consecutive: Option<i64> = r.try_get(at)?;
+    let last_at: Option<i64> = r.try_get(at + 1)?;
+    Ok(match (consecutive, last_at) {
+        (Some(consecutive), Some(last_at)) => {
+            Failures { consecutive: u32::try_from(consecutive).unwrap_or(u32::MAX), last_at }
+        }
+        _ => Failures::default(),
+    })
 }
 
 /// Counts one more failure in a single atomic statement, so that failures made at the

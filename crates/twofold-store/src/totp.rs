@@ -3,10 +3,12 @@
 //! that races between instances are settled by the database.
 
 use sqlx::Row;
+use sqlx::any::AnyRow;
 use twofold_domain::credential::TotpState;
+use twofold_domain::throttle::{Failures, ThrottleKey};
 
 use crate::realm::{Realm, sql};
-use crate::{Conn, Result};
+use crate::{Conn, Result, throttles};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TotpRow {
@@ -42,25 +44,53 @@ pub async fn state(conn: &mut Conn, realm: Realm, subject_id: i64) -> Result<Tot
     Ok(TotpState::from_times(Some(r.try_get(0)?), r.try_get(1)?, r.try_get(2)?))
 }
 
-pub async fn get(conn: &mut Conn, realm: Realm, subject_id: i64) -> Result<Option<TotpRow>> {
-    let row = sqlx::query(sql(
-        realm,
-        "SELECT {subject}, secret_box, created_at, enabled_at, last_step, confirmed_at FROM {totp} WHERE {subject} = $1",
-    ))
-    .bind(subject_id)
-    .fetch_optional(conn)
-    .await?;
-    row.map(|r| {
-        Ok(TotpRow {
-            subject_id: r.try_get(0)?,
-            secret_box: r.try_get(1)?,
-            created_at: r.try_get(2)?,
-            enabled_at: r.try_get(3)?,
-            last_step: r.try_get(4)?,
-            confirmed_at: r.try_get(5)?,
-        })
+const COLUMNS: &str = "{subject}, secret_box, created_at, enabled_at, last_step, confirmed_at";
+
+fn from_row_at(r: &AnyRow, at: usize) -> Result<TotpRow> {
+    Ok(TotpRow {
+        subject_id: r.try_get(at)?,
+        secret_box: r.try_get(at + 1)?,
+        created_at: r.try_get(at + 2)?,
+        enabled_at: r.try_get(at + 3)?,
+        last_step: r.try_get(at + 4)?,
+        confirmed_at: r.try_get(at + 5)?,
     })
-    .transpose()
+}
+
+pub async fn get(conn: &mut Conn, realm: Realm, subject_id: i64) -> Result<Option<TotpRow>> {
+    let row = sqlx::query(sql(realm, &format!("SELECT {COLUMNS} FROM {{totp}} WHERE {{subject}} = $1")))
+        .bind(subject_id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| from_row_at(&r, 0)).transpose()
+}
+
+/// The credential and the failures counted on `throttle`, in one statement: what a code
+/// at sign-in needs before it is checked (the attempt pipeline's gate, then the code).
+pub async fn get_with_failures(
+    conn: &mut Conn,
+    realm: Realm,
+    subject_id: i64,
+    throttle: &ThrottleKey,
+) -> Result<(Failures, Option<TotpRow>)> {
+    let columns = COLUMNS.replace(", ", ", c.");
+    let r = sqlx::query(sql(
+        realm,
+        &format!(
+            "SELECT t.consecutive, t.last_at, c.{columns}
+             FROM (SELECT 1 AS one) k
+             LEFT JOIN throttles t ON t.subject = $1
+             LEFT JOIN {{totp}} c ON c.{{subject}} = $2"
+        ),
+    ))
+    .bind(throttle.subject())
+    .bind(subject_id)
+    .fetch_one(conn)
+    .await?;
+    let failures = throttles::failures_at(&r, 0)?;
+    let subject: Option<i64> = r.try_get(2)?;
+    let row = if subject.is_some() { Some(from_row_at(&r, 2)?) } else { None };
+    Ok((failures, row))
 }
 
 /// Starts (or restarts) an enrolment with a new sealed secret. Answers false when 2FA is

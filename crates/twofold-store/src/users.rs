@@ -38,18 +38,27 @@ impl UserRow {
 
 const COLUMNS: &str = "id, account_id, email, name, role, password_hash, created_at, activated_at, last_sign_in_at";
 
+/// The same columns of the table aliased `u`, for joins.
+pub(crate) const JOINED_COLUMNS: &str =
+    "u.id, u.account_id, u.email, u.name, u.role, u.password_hash, u.created_at, u.activated_at, u.last_sign_in_at";
+
 fn from_row(r: &AnyRow) -> Result<UserRow> {
-    let role: String = r.try_get(4)?;
+    from_row_at(r, 0)
+}
+
+/// A person read from the columns starting at `at` (after a joined table's own).
+pub(crate) fn from_row_at(r: &AnyRow, at: usize) -> Result<UserRow> {
+    let role: String = r.try_get(at + 4)?;
     Ok(UserRow {
-        id: r.try_get(0)?,
-        account_id: r.try_get(1)?,
-        email: r.try_get(2)?,
-        name: r.try_get(3)?,
+        id: r.try_get(at)?,
+        account_id: r.try_get(at + 1)?,
+        email: r.try_get(at + 2)?,
+        name: r.try_get(at + 3)?,
         role: Role::parse(&role).ok_or_else(|| StoreError::Config(format!("unknown role {role:?} in users")))?,
-        password_hash: r.try_get(5)?,
-        created_at: r.try_get(6)?,
-        activated_at: r.try_get(7)?,
-        last_sign_in_at: r.try_get(8)?,
+        password_hash: r.try_get(at + 5)?,
+        created_at: r.try_get(at + 6)?,
+        activated_at: r.try_get(at + 7)?,
+        last_sign_in_at: r.try_get(at + 8)?,
     })
 }
 
