@@ -68,6 +68,12 @@ impl Connection {
 
     /// Sends `call` and reads the whole answer: its status and body.
     pub async fn send(&mut self, call: &Call) -> Result<(u16, Bytes)> {
+        let (status, body, _) = self.send_for_cookie(call).await?;
+        Ok((status, body))
+    }
+
+    /// [`Connection::send`], also answering the first cookie the server set (`name=value`).
+    pub async fn send_for_cookie(&mut self, call: &Call) -> Result<(u16, Bytes, Option<String>)> {
         let outcome = tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(call)).await;
         match outcome {
             Ok(Ok(answer)) => Ok(answer),
@@ -82,7 +88,7 @@ impl Connection {
         }
     }
 
-    async fn exchange(&mut self, call: &Call) -> Result<(u16, Bytes)> {
+    async fn exchange(&mut self, call: &Call) -> Result<(u16, Bytes, Option<String>)> {
         let mut request = Request::builder().method(call.method.clone()).uri(call.path).header("host", &self.host);
         if let Some(cookie) = &call.cookie {
             request = request.header("cookie", cookie);
@@ -109,7 +115,13 @@ impl Connection {
         sender.ready().await?;
         let response = sender.send_request(request).await?;
         let status = response.status().as_u16();
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned);
         let body = response.into_body().collect().await?.to_bytes();
-        Ok((status, body))
+        Ok((status, body, cookie))
     }
 }
