@@ -3,12 +3,12 @@
 //! verification codes, the operators' codes, recovery codes, and security keys.
 //!
 //! ```text
-//!  gate (throttle row) ──closed──▶ 429 wait / 403 locked        (nothing is verified)
+//!  gate (every counter of the guess) ──closed──▶ 429 wait / 403 locked  (nothing verified)
 //!      │ open
 //!      ▼
 //!  verify (the factor's own check, a closure)
 //!      ├─ Accepted ─▶ the closure's success transaction calls Armed::succeeded (reset)
-//!      └─ Rejected ─▶ count the failure ─▶ audit `<factor>_rejected` ─▶ at the lock:
+//!      └─ Rejected ─▶ count the failure on every counter ─▶ audit `<factor>_rejected` ─▶ at the lock:
 //!                     audit `<realm>.locked` and tell the person ─▶ 401 with the hint
 //! ```
 //! A factor plugs in with a [`Guard`] constructor (its counter, event and parties) and a
@@ -19,7 +19,7 @@ use std::future::Future;
 use serde_json::json;
 use twofold_domain::otp::Verification;
 use twofold_domain::person::Person;
-use twofold_domain::throttle::{Failures, Gate, ThrottleKey};
+use twofold_domain::throttle::{Failures, Gate, ThrottleKey, source_of};
 use twofold_store::operators::OperatorRow;
 use twofold_store::{commit, throttles};
 
@@ -40,7 +40,11 @@ enum Subject<'a> {
 /// What is being guessed, by whom, and what its failures are called in the audit log.
 #[derive(Debug, Clone)]
 pub(crate) struct Guard<'a> {
+    /// The counter a success clears.
     key: ThrottleKey,
+    /// Counters that gate the guess and count its failure too, but that no success clears:
+    /// a source address's budget across all emails (SEC-44).
+    also: Vec<ThrottleKey>,
     rejected_event: &'static str,
     subject: Subject<'a>,
     /// `totp`, `sms`, `password`…: recorded with every failure.
@@ -48,9 +52,40 @@ pub(crate) struct Guard<'a> {
 }
 
 impl<'a> Guard<'a> {
-    pub fn password(email: &'a str, person: Option<&'a Person>) -> Self {
-        let key = ThrottleKey::Password { email: email.to_owned() };
-        Guard { key, rejected_event: "sign_in.failed", subject: Subject::Email { email, person }, method: "password" }
+    fn new(key: ThrottleKey, rejected_event: &'static str, subject: Subject<'a>, method: &'static str) -> Self {
+        Guard { key, also: Vec::new(), rejected_event, subject, method }
+    }
+
+    /// A password at sign-in (SEC-44). From a browser that has signed in as this person
+    /// before (`known_browser`: its token's digest), only that browser's own budget counts,
+    /// so strangers' failures cannot lock the person out of it. From anywhere else, the
+    /// email's shared budget and the source's budget across all emails both gate.
+    pub fn password(
+        email: &'a str,
+        person: Option<&'a Person>,
+        known_browser: Option<String>,
+        ctx: &RequestContext,
+    ) -> Self {
+        let subject = Subject::Email { email, person };
+        let rejected_event = "sign_in.failed";
+        match known_browser {
+            Some(digest) => {
+                let key = ThrottleKey::PasswordFromKnownBrowser { digest };
+                Guard::new(key, rejected_event, subject, "password")
+            }
+            None => {
+                let key = ThrottleKey::Password { email: email.to_owned() };
+                Guard::new(key, rejected_event, subject, "password").with_source_budget(ctx)
+            }
+        }
+    }
+
+    /// Adds the budget of the guess's source address, when it has one.
+    fn with_source_budget(mut self, ctx: &RequestContext) -> Self {
+        if let Some(source) = ctx.ip.as_deref().and_then(source_of) {
+            self.also.push(ThrottleKey::PasswordFromSource { source });
+        }
+        self
     }
 
     /// The current password re-entered to change it: the same budget as signing in, so a
@@ -58,62 +93,64 @@ impl<'a> Guard<'a> {
     pub fn password_change(person: &'a Person) -> Self {
         let key = ThrottleKey::Password { email: person.email.clone() };
         let subject = Subject::Email { email: &person.email, person: Some(person) };
-        Guard { key, rejected_event: "password.change_refused", subject, method: "password" }
+        Guard::new(key, "password.change_refused", subject, "password")
     }
 
     pub fn totp_sign_in(person: &'a Person) -> Self {
         let key = ThrottleKey::Totp { user_id: person.id };
-        Guard { key, rejected_event: "sign_in.totp_rejected", subject: Subject::Person(person), method: "totp" }
+        Guard::new(key, "sign_in.totp_rejected", Subject::Person(person), "totp")
     }
 
     /// Step 3 of the wizard shares the sign-in counter: both guess the same key.
     pub fn totp_enrolment(person: &'a Person) -> Self {
         let key = ThrottleKey::Totp { user_id: person.id };
         let rejected_event = "two_factor.enrolment_code_rejected";
-        Guard { key, rejected_event, subject: Subject::Person(person), method: "totp" }
+        Guard::new(key, rejected_event, Subject::Person(person), "totp")
     }
 
     pub fn sms_sign_in(person: &'a Person) -> Self {
         let key = ThrottleKey::SmsSignIn { user_id: person.id };
-        Guard { key, rejected_event: "sign_in.sms_rejected", subject: Subject::Person(person), method: "sms" }
+        Guard::new(key, "sign_in.sms_rejected", Subject::Person(person), "sms")
     }
 
     pub fn phone_verification(person: &'a Person) -> Self {
         let key = ThrottleKey::PhoneVerification { user_id: person.id };
-        Guard { key, rejected_event: "phone.code_rejected", subject: Subject::Person(person), method: "sms" }
+        Guard::new(key, "phone.code_rejected", Subject::Person(person), "sms")
     }
 
     pub fn recovery_code(person: &'a Person) -> Self {
         let key = ThrottleKey::RecoveryCode { user_id: person.id };
         let rejected_event = "sign_in.recovery_code_rejected";
-        Guard { key, rejected_event, subject: Subject::Person(person), method: "recovery_code" }
+        Guard::new(key, rejected_event, Subject::Person(person), "recovery_code")
     }
 
     /// Security keys at the second step and passkeys without a password share a counter.
     pub fn webauthn(person: &'a Person) -> Self {
         let key = ThrottleKey::WebAuthn { user_id: person.id };
-        Guard { key, rejected_event: "sign_in.webauthn_rejected", subject: Subject::Person(person), method: "webauthn" }
+        Guard::new(key, "sign_in.webauthn_rejected", Subject::Person(person), "webauthn")
     }
 
-    pub fn operator_password(email: &'a str) -> Self {
+    /// An operator's password: the operator's own budget and the source's, which the
+    /// people's sign-in shares (one guesser is one guesser, whichever page it uses).
+    pub fn operator_password(email: &'a str, ctx: &RequestContext) -> Self {
         let key = ThrottleKey::OperatorPassword { email: email.to_owned() };
-        Guard {
-            key,
-            rejected_event: "support.sign_in_failed",
-            subject: Subject::Operator { email },
-            method: "password",
-        }
+        Guard::new(key, "support.sign_in_failed", Subject::Operator { email }, "password").with_source_budget(ctx)
     }
 
     pub fn operator_totp(operator: &'a OperatorRow) -> Self {
         let key = ThrottleKey::OperatorTotp { operator_id: operator.id };
         let subject = Subject::Operator { email: &operator.email };
-        Guard { key, rejected_event: "support.totp_rejected", subject, method: "totp" }
+        Guard::new(key, "support.totp_rejected", subject, "totp")
     }
 
-    /// The counter this guess is gated by.
+    /// The counter this guess is gated by and a success clears.
     pub fn key(&self) -> &ThrottleKey {
         &self.key
+    }
+
+    /// Every counter of the guess: the one a success clears first.
+    fn keys(&self) -> Vec<ThrottleKey> {
+        std::iter::once(self.key.clone()).chain(self.also.iter().cloned()).collect()
     }
 
     fn parties(&self) -> Parties {
@@ -202,6 +239,15 @@ impl Armed {
     }
 }
 
+/// The strictest of several gates: a lock over any wait, the longest wait over none.
+fn strictest(gates: impl IntoIterator<Item = Gate>) -> Gate {
+    gates.into_iter().fold(Gate::Open, |worst, gate| match (worst, gate) {
+        (Gate::Locked, _) | (_, Gate::Locked) => Gate::Locked,
+        (Gate::Wait { seconds: a }, Gate::Wait { seconds: b }) => Gate::Wait { seconds: a.max(b) },
+        (Gate::Open, other) | (other, Gate::Open) => other,
+    })
+}
+
 /// The one place a throttle decision becomes an answer.
 fn gate_error(gate: Gate) -> Result<()> {
     match gate {
@@ -227,26 +273,38 @@ impl App {
         Fut: Future<Output = Result<Verdict<T>>>,
     {
         let mut conn = self.store().conn().await?;
-        let failures = throttles::get(&mut conn, &guard.key).await?;
+        let failures = if guard.also.is_empty() {
+            vec![throttles::get(&mut conn, &guard.key).await?]
+        } else {
+            throttles::get_many(&mut conn, &guard.keys()).await?
+        };
         drop(conn);
-        self.attempt_after_read(guard, ctx, failures, verify).await
+        self.attempt_after_read(guard, ctx, &failures, verify).await
     }
 
-    /// The pipeline once the gate's row is read: by [`App::attempt`], or by a factor that
-    /// reads it in the same statement as its credential (the authenticator code).
+    /// The pipeline once the gate's rows are read, in the order of the guard's counters:
+    /// by [`App::attempt`], or by a factor that reads its one counter in the same statement
+    /// as its credential (the authenticator code).
     pub(crate) async fn attempt_after_read<T, F, Fut>(
         &self,
         guard: Guard<'_>,
         ctx: &RequestContext,
-        failures: Failures,
+        failures: &[Failures],
         verify: F,
     ) -> Result<T>
     where
         F: FnOnce(Armed) -> Fut,
         Fut: Future<Output = Result<Verdict<T>>>,
     {
-        gate_error(guard.key.policy().gate(failures, self.now()))?;
-        let armed = Armed { key: guard.key.clone(), had_failures: failures.consecutive > 0 };
+        let now = self.now();
+        let keys = guard.keys();
+        let counted = |i: usize| failures.get(i).copied().unwrap_or_default();
+        gate_error(strictest(keys.iter().enumerate().map(|(i, key)| key.policy().gate(counted(i), now))))?;
+        let own = counted(0);
+        let armed = Armed {
+            key: guard.key.clone(),
+            had_failures: own.consecutive > 0 && !guard.key.policy().forgotten(own, now),
+        };
         match verify(armed).await? {
             Verdict::Accepted(done) => Ok(done),
             Verdict::Rejected(rejection) => Err(self.count_failure(&guard, rejection, ctx).await),
@@ -259,6 +317,9 @@ impl App {
         let written = async {
             let mut tx = self.store().begin().await?;
             let failures = throttles::record_failure(&mut tx, &guard.key, now).await?;
+            for key in &guard.also {
+                throttles::record_failure(&mut tx, key, now).await?;
+            }
             let parties = guard.parties();
             record(&mut tx, now, ctx, parties, guard.rejected_event, guard.detail(&rejection, failures.consecutive))
                 .await?;
@@ -294,6 +355,15 @@ mod tests {
         assert!(gate_error(Gate::Open).is_ok());
         assert!(matches!(gate_error(Gate::Wait { seconds: 0 }), Err(Error::Throttled { retry_after: 1 })));
         assert!(matches!(gate_error(Gate::Locked), Err(Error::SecondFactorLocked)));
+    }
+
+    #[test]
+    fn sec_44_the_strictest_gate_of_a_guess_decides() {
+        let wait = |seconds| Gate::Wait { seconds };
+        assert_eq!(strictest([]), Gate::Open);
+        assert_eq!(strictest([Gate::Open, wait(30)]), wait(30));
+        assert_eq!(strictest([wait(900), Gate::Open, wait(60)]), wait(900));
+        assert_eq!(strictest([wait(60), Gate::Locked, Gate::Open]), Gate::Locked);
     }
 
     #[test]

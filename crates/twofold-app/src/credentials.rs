@@ -203,7 +203,7 @@ impl App {
         let mut conn = self.store().conn().await?;
         let (failures, row) = totp::get_with_failures(&mut conn, realm, subject_id, guard.key()).await?;
         drop(conn);
-        self.attempt_after_read(guard, ctx, failures, |armed| async move {
+        self.attempt_after_read(guard, ctx, &[failures], |armed| async move {
             let found = match row {
                 Some(row) => {
                     let matched = match self.check_totp(realm, &row, code, self.now())? {

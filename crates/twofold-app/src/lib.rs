@@ -11,6 +11,7 @@ pub mod admin;
 pub mod audit;
 pub mod context;
 pub mod forward_auth;
+mod known_browser;
 mod mail;
 mod notices;
 pub mod oidc;

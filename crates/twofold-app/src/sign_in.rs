@@ -50,6 +50,8 @@ pub struct NewSessionToken {
     /// The remembered-device cookie, when the person asked to be remembered and the
     /// second step just succeeded.
     pub device_token: Option<String>,
+    /// The known-browser cookie, after a right password (SEC-44).
+    pub known_browser: Option<String>,
 }
 
 impl NewSessionToken {
@@ -62,6 +64,7 @@ impl NewSessionToken {
             two_factor_since,
             methods: Vec::new(),
             device_token: None,
+            known_browser: None,
         }
     }
 }
@@ -79,6 +82,8 @@ pub struct PasswordAttempt<'a> {
     pub remember_device: bool,
     /// The browser's remembered-device cookie, if it sent one.
     pub device_token: Option<&'a str>,
+    /// The browser's known-browser cookie, if it sent one (SEC-44).
+    pub known_browser: Option<&'a str>,
 }
 
 /// How a second step succeeded, as the audit log and the session record it.
@@ -129,7 +134,8 @@ pub(crate) fn normalised_email(typed: &str) -> String {
 
 impl App {
     /// The password step. Unknown email, wrong password and a throttled address answer the
-    /// same for everyone and cost the same Argon2 work (SEC-32).
+    /// same for everyone and cost the same Argon2 work (SEC-32). A browser known to have
+    /// signed in as the person is judged by its own budget (SEC-44).
     pub async fn sign_in_with_password(
         &self,
         attempt: &PasswordAttempt<'_>,
@@ -138,12 +144,19 @@ impl App {
         let email = normalised_email(attempt.email);
         let mut conn = self.store().conn().await?;
         let found = users::by_email(&mut conn, &email).await?;
-        drop(conn);
         let (hash, user) = match found {
             Some(row) => (row.password_hash.clone(), Some(row.into_person())),
             None => (None, None),
         };
-        let guard = Guard::password(&email, user.as_ref());
+        let known = match &user {
+            Some(user) => {
+                let (known, device) = (attempt.known_browser, attempt.device_token);
+                self.known_browser_digest(&mut conn, user.id, known, device, self.now()).await?
+            }
+            None => None,
+        };
+        drop(conn);
+        let guard = Guard::password(&email, user.as_ref(), known, ctx);
         self.attempt(guard, ctx, |armed| async {
             let ok = self.password_ok(attempt.password, hash.as_deref()).await?;
             let Some(user) = user.as_ref().filter(|_| ok) else {
@@ -155,6 +168,7 @@ impl App {
             armed.succeeded(&mut tx).await?;
             let (mut new, factors) = self.after_password(&mut tx, user, attempt, ctx, now).await?;
             commit(tx).await?;
+            new.known_browser = Some(self.issue_known_browser(user.id, now));
             // The grant is read after the commit: nothing of the write transaction waits
             // for it. The second step is asked only of people with a factor on.
             if new.stage == Stage::SecondFactor {

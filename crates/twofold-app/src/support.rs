@@ -164,7 +164,7 @@ impl App {
         let mut conn = self.store().conn().await?;
         let operator = operators::by_email(&mut conn, &email).await?;
         drop(conn);
-        self.attempt(Guard::operator_password(&email), ctx, |armed| async {
+        self.attempt(Guard::operator_password(&email, ctx), ctx, |armed| async {
             let stored = operator.as_ref().map(|o| o.password_hash.as_str());
             let ok = self.password_ok(password_text, stored).await?;
             let Some(operator) = operator.as_ref().filter(|_| ok) else {

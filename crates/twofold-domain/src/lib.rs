@@ -8,6 +8,7 @@ pub mod credential;
 pub mod email;
 pub mod factors;
 pub mod forward_auth;
+pub mod known_browser;
 pub mod mail;
 pub mod oidc;
 pub mod otp;

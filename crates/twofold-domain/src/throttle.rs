@@ -2,8 +2,9 @@
 //!
 //! After `free_failures` consecutive failures, each further try must wait `first_wait`
 //! seconds, doubling with every further failure up to `max_wait`; at `lock_after`
-//! consecutive failures the factor is locked until someone resets it. Only a success
-//! resets the count. The counters live in the database; this module only decides.
+//! consecutive failures the factor is locked until someone resets it. A success resets
+//! the count; a counter with `forget_after` also starts again after that long without a
+//! failure. The counters live in the database; this module only decides.
 
 /// Consecutive failures and when the last one happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,17 +27,33 @@ pub struct ThrottlePolicy {
     pub first_wait: i64,
     pub max_wait: i64,
     pub lock_after: Option<u32>,
+    /// Seconds without a failure after which the count starts again from nothing: for
+    /// counters no success resets (a source address's, across all emails).
+    pub forget_after: Option<i64>,
 }
 
 impl ThrottlePolicy {
     /// For second factors (TOTP, SMS codes): NIST SP 800-63B rev. 4 §3.2.2.
     pub const SECOND_FACTOR: ThrottlePolicy =
-        ThrottlePolicy { free_failures: 5, first_wait: 30, max_wait: 3600, lock_after: Some(100) };
+        ThrottlePolicy { free_failures: 5, first_wait: 30, max_wait: 3600, lock_after: Some(100), forget_after: None };
 
     /// For passwords, keyed by the email tried. No hard lock, and a shorter ceiling, so
     /// that a stranger who knows an address cannot shut its owner out for long.
     pub const PASSWORD: ThrottlePolicy =
-        ThrottlePolicy { free_failures: 5, first_wait: 30, max_wait: 15 * 60, lock_after: None };
+        ThrottlePolicy { free_failures: 5, first_wait: 30, max_wait: 15 * 60, lock_after: None, forget_after: None };
+
+    /// For one source address (IPv6 by /64) across every email it tries (SEC-44). A
+    /// guesser spraying one password over many addresses meets it after 15 failures; an
+    /// office behind one NAT address loses nothing, since its people's own browsers are
+    /// judged by their own budgets. No success resets it (one good account of the
+    /// attacker's would otherwise wipe it): an hour without a failure does.
+    pub const SOURCE: ThrottlePolicy = ThrottlePolicy {
+        free_failures: 15,
+        first_wait: 60,
+        max_wait: 15 * 60,
+        lock_after: None,
+        forget_after: Some(3600),
+    };
 
     /// How long to wait after the `consecutive`-th failure before the next try.
     pub fn wait_after(&self, consecutive: u32) -> i64 {
@@ -49,7 +66,21 @@ impl ThrottlePolicy {
         self.first_wait.saturating_mul(factor).min(self.max_wait)
     }
 
+    /// Whether these failures are old enough to count as none.
+    pub fn forgotten(&self, failures: Failures, now: i64) -> bool {
+        self.forget_after.is_some_and(|quiet| now.saturating_sub(failures.last_at) >= quiet)
+    }
+
+    /// The `last_at` at or before which a stored count is forgotten at `now`; `i64::MIN`
+    /// when counts are never forgotten. What the store's atomic increment compares with.
+    pub fn forget_before(&self, now: i64) -> i64 {
+        self.forget_after.map_or(i64::MIN, |quiet| now.saturating_sub(quiet))
+    }
+
     pub fn gate(&self, failures: Failures, now: i64) -> Gate {
+        if self.forgotten(failures, now) {
+            return Gate::Open;
+        }
         if self.lock_after.is_some_and(|limit| failures.consecutive >= limit) {
             return Gate::Locked;
         }
@@ -63,8 +94,16 @@ impl ThrottlePolicy {
 /// caller spells a key by hand.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ThrottleKey {
-    /// Passwords tried for an email (people), known or not.
+    /// Passwords tried for an email (people), known or not, from browsers not known to
+    /// belong to that person.
     Password { email: String },
+    /// Passwords tried from one browser that has signed in as the person before (its
+    /// known-browser or remembered-device token, by digest): its own budget, which
+    /// strangers' failures do not touch (SEC-44).
+    PasswordFromKnownBrowser { digest: String },
+    /// Passwords tried from one source (an IPv4 address, an IPv6 /64), across all emails
+    /// and both realms (SEC-44).
+    PasswordFromSource { source: String },
     /// A person's authenticator-app codes, at sign-in and in the wizard.
     Totp { user_id: i64 },
     /// A person's SMS sign-in codes while support's recovery grant is active.
@@ -86,6 +125,8 @@ impl ThrottleKey {
     pub fn subject(&self) -> String {
         match self {
             ThrottleKey::Password { email } => format!("password:{email}"),
+            ThrottleKey::PasswordFromKnownBrowser { digest } => format!("password-browser:{digest}"),
+            ThrottleKey::PasswordFromSource { source } => format!("password-source:{source}"),
             ThrottleKey::Totp { user_id } => format!("totp:{user_id}"),
             ThrottleKey::SmsSignIn { user_id } => format!("sms-sign-in:{user_id}"),
             ThrottleKey::PhoneVerification { user_id } => format!("phone-verification:{user_id}"),
@@ -97,10 +138,13 @@ impl ThrottleKey {
     }
 
     /// Passwords slow down but never lock (a stranger must not shut the owner out); codes
-    /// lock at 100.
+    /// lock at 100; a source address forgets after an hour of quiet.
     pub fn policy(&self) -> ThrottlePolicy {
         match self {
-            ThrottleKey::Password { .. } | ThrottleKey::OperatorPassword { .. } => ThrottlePolicy::PASSWORD,
+            ThrottleKey::Password { .. }
+            | ThrottleKey::PasswordFromKnownBrowser { .. }
+            | ThrottleKey::OperatorPassword { .. } => ThrottlePolicy::PASSWORD,
+            ThrottleKey::PasswordFromSource { .. } => ThrottlePolicy::SOURCE,
             _ => ThrottlePolicy::SECOND_FACTOR,
         }
     }
@@ -125,6 +169,25 @@ impl ThrottleKey {
     pub fn just_locked(&self, failures: Failures) -> bool {
         self.policy().lock_after == Some(failures.consecutive)
     }
+}
+
+/// The source a password budget is kept for: an IPv4 address as it is, an IPv6 address by
+/// its /64 (one subscriber's whole prefix, which a single machine can rotate through at
+/// will), an IPv4-mapped IPv6 address as the IPv4 it carries. Answers `None` for what does
+/// not parse (no address: the command line, a test harness).
+pub fn source_of(ip: &str) -> Option<String> {
+    let addr: std::net::IpAddr = ip.trim().parse().ok()?;
+    Some(match addr {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let prefix = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{prefix}/64")
+            }
+        },
+    })
 }
 
 #[cfg(test)]
@@ -186,5 +249,39 @@ mod tests {
         let p = ThrottlePolicy::PASSWORD;
         assert_eq!(p.gate(after(1_000, 0), 900), Gate::Open);
         assert_eq!(p.gate(after(1_000, 0), 899), Gate::Wait { seconds: 1 });
+    }
+
+    #[test]
+    fn sec_44_a_source_is_forgotten_after_an_hour_without_failures() {
+        let p = ThrottlePolicy::SOURCE;
+        assert_eq!(p.gate(after(14, 1_000), 1_000), Gate::Open);
+        assert_eq!(p.gate(after(15, 1_000), 1_000), Gate::Wait { seconds: 60 });
+        assert_eq!(p.gate(after(40, 1_000), 1_000 + 899), Gate::Wait { seconds: 1 });
+        assert!(!p.forgotten(after(40, 1_000), 1_000 + 3_599));
+        assert!(p.forgotten(after(40, 1_000), 1_000 + 3_600));
+        assert_eq!(p.forget_before(10_000), 6_400);
+        assert_eq!(ThrottlePolicy::PASSWORD.forget_before(10_000), i64::MIN);
+        assert!(!ThrottlePolicy::PASSWORD.forgotten(after(40, 0), i64::MAX));
+    }
+
+    #[test]
+    fn sec_44_sources_group_ipv6_by_64_and_unwrap_mapped_ipv4() {
+        assert_eq!(source_of("203.0.113.7").as_deref(), Some("203.0.113.7"));
+        assert_eq!(source_of("2001:db8:1:2:aaaa::1").as_deref(), Some("2001:db8:1:2::/64"));
+        assert_eq!(source_of("2001:db8:1:2:ffff:1:2:3"), source_of("2001:db8:1:2::9"));
+        assert_ne!(source_of("2001:db8:1:3::1"), source_of("2001:db8:1:2::1"));
+        assert_eq!(source_of("::ffff:198.51.100.4").as_deref(), Some("198.51.100.4"));
+        assert_eq!(source_of("not an address"), None);
+        assert_eq!(source_of(""), None);
+    }
+
+    #[test]
+    fn sec_44_each_password_budget_has_its_own_counter_and_policy() {
+        let browser = ThrottleKey::PasswordFromKnownBrowser { digest: "ab".into() };
+        let source = ThrottleKey::PasswordFromSource { source: "192.0.2.1".into() };
+        assert_eq!(browser.subject(), "password-browser:ab");
+        assert_eq!(source.subject(), "password-source:192.0.2.1");
+        assert_eq!(browser.policy(), ThrottlePolicy::PASSWORD);
+        assert_eq!(source.policy(), ThrottlePolicy::SOURCE);
     }
 }

@@ -30,15 +30,19 @@ pub(crate) fn failures_at(r: &sqlx::any::AnyRow, at: usize) -> Result<Failures> 
 }
 
 /// Counts one more failure in a single atomic statement, so that failures made at the
-/// same moment on different instances all count. Answers the new state.
+/// same moment on different instances all count; a count its policy has forgotten (no
+/// failure for `forget_after`) starts again at one. Answers the new state.
 pub async fn record_failure(conn: &mut Conn, key: &ThrottleKey, now: i64) -> Result<Failures> {
     let r = sqlx::query(
         "INSERT INTO throttles (subject, consecutive, last_at) VALUES ($1, 1, $2)
-         ON CONFLICT (subject) DO UPDATE SET consecutive = throttles.consecutive + 1, last_at = excluded.last_at
+         ON CONFLICT (subject) DO UPDATE SET
+           consecutive = CASE WHEN throttles.last_at <= $3 THEN 1 ELSE throttles.consecutive + 1 END,
+           last_at = excluded.last_at
          RETURNING consecutive, last_at",
     )
     .bind(key.subject())
     .bind(now)
+    .bind(key.policy().forget_before(now))
     .fetch_one(conn)
     .await?;
     let consecutive: i64 = r.try_get(0)?;

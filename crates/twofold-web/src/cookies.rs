@@ -1,7 +1,9 @@
 //! The cookies Twofold sets, with the attributes SEC-21 asks for.
 
+use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use twofold_app::App;
+use twofold_app::sign_in::NewSessionToken;
 
 /// The session cookie's name: with the `__Host-` prefix under HTTPS, which pins it to
 /// this host, path `/` and `Secure`. With a `cookie_domain` (forward auth: the protected
@@ -38,6 +40,36 @@ pub fn device(app: &App, token: String) -> Cookie<'static> {
     let mut cookie = base(app, device_name(app), token);
     cookie.set_max_age(time::Duration::days(app.config().remember_device_days));
     cookie
+}
+
+/// The known-browser cookie (SEC-44): this browser has signed in as a person before.
+pub fn known_browser_name(app: &App) -> &'static str {
+    if app.config().is_https() { "__Host-twofold_browser" } else { "twofold_browser" }
+}
+
+/// Kept as long as the token vouches: a year from the last right password.
+pub fn known_browser(app: &App, token: String) -> Cookie<'static> {
+    let mut cookie = base(app, known_browser_name(app), token);
+    cookie.set_max_age(time::Duration::seconds(twofold_app::domain::known_browser::LIFETIME_SECONDS));
+    cookie
+}
+
+/// What the password step reads from the browser's cookies: its remembered device and
+/// its known-browser token.
+pub fn password_step_cookies(app: &App, jar: &CookieJar) -> (Option<String>, Option<String>) {
+    let value = |name: &str| jar.get(name).map(|c| c.value().to_owned());
+    (value(device_name(app)), value(known_browser_name(app)))
+}
+
+/// Adds the cookies a password step hands out besides the session's.
+pub fn add_password_step_cookies(app: &App, mut jar: CookieJar, new: &NewSessionToken) -> CookieJar {
+    if let Some(token) = new.device_token.clone() {
+        jar = jar.add(device(app, token));
+    }
+    if let Some(token) = new.known_browser.clone() {
+        jar = jar.add(known_browser(app, token));
+    }
+    jar
 }
 
 pub fn session(app: &App, token: String) -> Cookie<'static> {

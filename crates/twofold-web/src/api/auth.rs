@@ -36,10 +36,8 @@ pub struct LoginBody {
 /// Answers a new session: the cookies (session, and the remembered device when one was
 /// just made), and the body the sign-in routes share.
 pub fn signed_in_response(state: &AppState, jar: CookieJar, new: NewSessionToken) -> Response {
-    let mut jar = jar.add(cookies::session(&state.app, new.token.clone()));
-    if let Some(device) = new.device_token.clone() {
-        jar = jar.add(cookies::device(&state.app, device));
-    }
+    let jar = jar.add(cookies::session(&state.app, new.token.clone()));
+    let jar = cookies::add_password_step_cookies(&state.app, jar, &new);
     let body = match new.stage {
         Stage::SignedIn => SignInView {
             status: "signed_in".into(),
@@ -62,7 +60,7 @@ pub fn signed_in_response(state: &AppState, jar: CookieJar, new: NewSessionToken
     responses(
         (status = 200, description = "Signed in, or the second factor is required", body = SignInView),
         (status = 401, description = "`invalid_credentials`", body = ErrorView),
-        (status = 429, description = "Too many attempts for this email", body = ErrorView),
+        (status = 429, description = "Too many attempts for this email or from this address (`Retry-After` says when to try again)", body = ErrorView),
     ))]
 async fn login(
     State(state): State<AppState>,
@@ -70,12 +68,13 @@ async fn login(
     Client(ctx): Client,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
-    let device = jar.get(cookies::device_name(&state.app)).map(|c| c.value().to_owned());
+    let (device, known) = cookies::password_step_cookies(&state.app, &jar);
     let attempt = PasswordAttempt {
         email: &body.email,
         password: &body.password,
         remember_device: body.remember_device,
         device_token: device.as_deref(),
+        known_browser: known.as_deref(),
     };
     let new = state.app.sign_in_with_password(&attempt, &ctx).await?;
     Ok(signed_in_response(&state, jar, new))

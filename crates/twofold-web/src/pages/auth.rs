@@ -116,12 +116,13 @@ async fn submit_login(
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Response {
     let remember_device = form.remember_device.is_some();
-    let device = jar.get(cookies::device_name(&state.app)).map(|c| c.value().to_owned());
+    let (device, known) = cookies::password_step_cookies(&state.app, &jar);
     let attempt = PasswordAttempt {
         email: &form.email,
         password: &form.password,
         remember_device,
         device_token: device.as_deref(),
+        known_browser: known.as_deref(),
     };
     match state.app.sign_in_with_password(&attempt, &ctx).await {
         Ok(new) => {
@@ -139,7 +140,7 @@ async fn submit_login(
                     _ => "/me/two-factor/enable",
                 },
             };
-            let jar = jar
+            let jar = cookies::add_password_step_cookies(&state.app, jar, &new)
                 .add(cookies::session(&state.app, new.token))
                 .remove(cookies::removal(&state.app, cookies::form_token_name(&state.app)));
             (jar, Redirect::to(next)).into_response()

@@ -9,6 +9,7 @@
 #[macro_use]
 mod support;
 
+mod abuse;
 mod admin;
 mod api_people;
 mod api_sign_in;

@@ -153,6 +153,12 @@ impl TestApp {
         Http::new(self.router())
     }
 
+    /// A client behind a trusted reverse proxy: the address it names in `X-Forwarded-For`
+    /// is the one the server sees (a test's way to speak from many addresses).
+    pub fn http_behind_proxy(&self) -> Http {
+        Http::new(twofold_web::router(AppState::new(self.app.clone(), WebConfig { trust_forwarded_for: true })))
+    }
+
     /// Creates an account with an Owner `owner@<slug>.test`; answers the Owner.
     pub async fn account(&self, slug: &str) -> Person {
         let email = format!("owner@{slug}.test");
