@@ -30,7 +30,7 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
         Error::Refused { code, .. } => (StatusCode::FORBIDDEN, code),
         Error::Conflict { code, .. } => (StatusCode::CONFLICT, code),
         Error::Invalid { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
-        Error::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        Error::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
         Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }

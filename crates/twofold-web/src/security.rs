@@ -75,6 +75,7 @@ pub fn content_security_policy(protected_hosts: &[&str]) -> HeaderValue {
 pub async fn headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let is_static = request.uri().path().starts_with("/static/");
     let mut response = next.run(request).await;
+    let status = response.status();
     let h = response.headers_mut();
     h.insert(header::CONTENT_SECURITY_POLICY, state.csp.clone());
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -86,6 +87,11 @@ pub async fn headers(State(state): State<AppState>, request: Request, next: Next
     h.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=()"));
     if !is_static && !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    // A refused body is left unread: the connection cannot carry another request, and
+    // saying so lets the client open a new one instead of finding it closed.
+    if matches!(status, StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT) {
+        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
 }

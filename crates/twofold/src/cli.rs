@@ -359,7 +359,10 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     if config.database_url.is_none() {
         create_private_dir(&config.data_dir)?;
     }
-    let options = StoreOptions { max_connections: config.database_max_connections, ..StoreOptions::default() };
+    let options = StoreOptions {
+        max_connections: config.database_max_connections,
+        acquire_timeout: std::time::Duration::from_millis(config.database_acquire_timeout_ms),
+    };
     let store = Store::connect(&config.database_url(), &options).await?;
     store.migrate().await?;
     Ok(store)

@@ -67,6 +67,18 @@ pub struct Config {
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
     pub database_max_connections: u32,
+    /// How long a request waits for a database connection before answering 503
+    /// `database_unavailable`, in milliseconds.
+    pub database_acquire_timeout_ms: u64,
+    /// How long a client may take to send a request's headers once it has begun, in
+    /// seconds: a slow-header client is disconnected after it.
+    pub http_header_read_timeout_seconds: u64,
+    /// How long a connection may sit idle (before its first request, or between
+    /// keep-alive requests), in seconds. Above the idle timeouts of the proxies that keep
+    /// connections to Twofold open (nginx 60 s, Caddy 120 s), so they close first.
+    pub http_idle_timeout_seconds: u64,
+    /// Connections served at once; further ones wait in the listen queue.
+    pub http_max_connections: usize,
     /// The parent domain of the hosts forward auth protects (`example.com`): the session
     /// cookie goes to them too, and loses its `__Host-` prefix.
     pub cookie_domain: Option<String>,
@@ -113,6 +125,10 @@ impl Default for Config {
             session_idle_minutes: sessions.idle / 60,
             session_absolute_hours: sessions.absolute / 3600,
             database_max_connections: 16,
+            database_acquire_timeout_ms: 2_000,
+            http_header_read_timeout_seconds: 10,
+            http_idle_timeout_seconds: 180,
+            http_max_connections: 1_024,
             cookie_domain: None,
             forward_auth: ForwardAuthConfig::default(),
         }
@@ -177,8 +193,25 @@ impl Config {
         if self.session_idle_minutes < 1 || self.session_absolute_hours < 1 {
             return Err("session_idle_minutes and session_absolute_hours must be at least 1".into());
         }
+        self.validate_limits()?;
         if self.public_url.as_deref().is_some_and(|u| !(u.starts_with("http://") || u.starts_with("https://"))) {
             return Err("public_url must start with http:// or https://".into());
+        }
+        Ok(())
+    }
+
+    fn validate_limits(&self) -> Result<(), String> {
+        if !(100..=60_000).contains(&self.database_acquire_timeout_ms) {
+            return Err("database_acquire_timeout_ms must be between 100 and 60000".into());
+        }
+        if !(1..=300).contains(&self.http_header_read_timeout_seconds) {
+            return Err("http_header_read_timeout_seconds must be between 1 and 300".into());
+        }
+        if !(1..=3600).contains(&self.http_idle_timeout_seconds) {
+            return Err("http_idle_timeout_seconds must be between 1 and 3600".into());
+        }
+        if !(1..=100_000).contains(&self.http_max_connections) {
+            return Err("http_max_connections must be between 1 and 100000".into());
         }
         Ok(())
     }

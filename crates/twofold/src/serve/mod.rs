@@ -1,7 +1,9 @@
 //! `twofold serve`: open the database, print the setup link on first run, serve HTTP
 //! until SIGTERM or Ctrl-C, and sweep expired sessions meanwhile.
 
-use std::net::SocketAddr;
+mod listener;
+mod watched;
+
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -42,9 +44,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let router = twofold_web::router(state);
     tokio::spawn(sweep_sessions(app.clone()));
     tracing::info!(%address, public_url = %config.public_url(), ready_ms = started.elapsed().as_millis() as u64, "listening");
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    listener::serve(listener, router, listener::limits_of(&config), shutdown_signal()).await;
     // Let the worker finish the message in hand; a lease covers anything cut short.
     let _ = stop.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(15), worker).await;

@@ -16,6 +16,7 @@ mod api_sign_in;
 mod audit;
 mod browser;
 mod cli;
+mod connections;
 mod customer_success;
 mod email;
 mod forward_auth;

@@ -280,7 +280,7 @@ async fn a_page_during_a_database_outage_is_a_page() {
     assert!(r.text().contains("<html") || r.text().contains("<!DOCTYPE"), "support pages too: {}", r.text());
     let r = http.get("/api/v1/me").await;
     assert_eq!(r.status, 503);
-    assert_eq!(r.error_code(), "unavailable");
+    assert_eq!(r.error_code(), "database_unavailable");
 }
 
 async fn sec_10_key_rotation_reseals_the_operators_keys_too(db: TestDb) {

@@ -10,6 +10,7 @@ pub mod mail;
 pub mod server;
 pub mod sms;
 pub mod smtp;
+pub mod tcp_proxy;
 
 use std::sync::Arc;
 
