@@ -76,6 +76,9 @@ pub struct AppConfig {
     pub cookie_domain: Option<String>,
     /// Which hosts forward auth protects, and for whom.
     pub forward_auth: Rules,
+    /// How long a worker's claim on an outbox row lasts, in seconds: longer than any send
+    /// may take, or another worker sends the same message while the first still is.
+    pub outbox_lease_seconds: i64,
 }
 
 impl Default for AppConfig {
@@ -93,6 +96,7 @@ impl Default for AppConfig {
             mail: MailPolicy::default(),
             cookie_domain: None,
             forward_auth: Rules::default(),
+            outbox_lease_seconds: outbox::LEASE_SECONDS,
         }
     }
 }

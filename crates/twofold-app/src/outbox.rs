@@ -17,8 +17,11 @@ use twofold_store::outbox::{self, OutboxRow};
 use crate::sms::BODY_PURPOSE;
 use crate::{App, Result};
 
-/// How long a claimed row is ours: longer than any provider call may take.
+/// How long a claimed row is ours by default: longer than any provider call may take
+/// (SMTP gives up after 15 s, the webhook and Twilio after 10 s).
 pub const LEASE_SECONDS: i64 = 60;
+/// The shortest lease allowed: above the longest provider timeout.
+pub const MIN_LEASE_SECONDS: i64 = 20;
 /// Rows claimed (and sent concurrently) per pass.
 pub const BATCH: i64 = 16;
 
@@ -74,7 +77,9 @@ impl OutboxWorker {
         let candidates = outbox::due(&mut conn, now, BATCH).await?;
         let mut claimed = Vec::new();
         for id in candidates {
-            if let Some(row) = outbox::claim(&mut conn, id, &self.owner, now, LEASE_SECONDS).await? {
+            if let Some(row) =
+                outbox::claim(&mut conn, id, &self.owner, now, self.app.config().outbox_lease_seconds).await?
+            {
                 claimed.push(row);
             }
         }

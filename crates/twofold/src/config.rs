@@ -79,6 +79,9 @@ pub struct Config {
     pub http_idle_timeout_seconds: u64,
     /// Connections served at once; further ones wait in the listen queue.
     pub http_max_connections: usize,
+    /// How long an outbox worker's claim on a message lasts, in seconds; a message whose
+    /// worker died mid-send is sent again after it.
+    pub outbox_lease_seconds: i64,
     /// The parent domain of the hosts forward auth protects (`example.com`): the session
     /// cookie goes to them too, and loses its `__Host-` prefix.
     pub cookie_domain: Option<String>,
@@ -129,6 +132,7 @@ impl Default for Config {
             http_header_read_timeout_seconds: 10,
             http_idle_timeout_seconds: 180,
             http_max_connections: 1_024,
+            outbox_lease_seconds: twofold_app::outbox::LEASE_SECONDS,
             cookie_domain: None,
             forward_auth: ForwardAuthConfig::default(),
         }
@@ -212,6 +216,12 @@ impl Config {
         }
         if !(1..=100_000).contains(&self.http_max_connections) {
             return Err("http_max_connections must be between 1 and 100000".into());
+        }
+        if !(twofold_app::outbox::MIN_LEASE_SECONDS..=3600).contains(&self.outbox_lease_seconds) {
+            return Err(format!(
+                "outbox_lease_seconds must be between {} (above every provider's timeout) and 3600",
+                twofold_app::outbox::MIN_LEASE_SECONDS
+            ));
         }
         Ok(())
     }
@@ -325,6 +335,7 @@ impl Config {
             cookie_domain: self.cookie_domain.as_ref().map(|d| d.trim_start_matches('.').to_ascii_lowercase()),
             // Checked in `validate`; an invalid set here would have stopped the start.
             forward_auth: Rules::new(self.forward_auth.rules.clone()).unwrap_or_default(),
+            outbox_lease_seconds: self.outbox_lease_seconds,
             ..AppConfig::default()
         }
     }

@@ -18,6 +18,7 @@ mod browser;
 mod cli;
 mod connections;
 mod customer_success;
+mod delivery;
 mod email;
 mod forward_auth;
 mod multi_instance;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 pub struct Server {
     child: Child,
     pub base: String,
-    _data_dir: tempfile::TempDir,
+    data_dir: Option<tempfile::TempDir>,
     stdout: Arc<Mutex<Vec<String>>>,
 }
 
@@ -56,7 +56,7 @@ impl Server {
             }
         });
         // The host name the default public URL names (WebAuthn refuses IP addresses).
-        let server = Server { child, base: format!("http://localhost:{port}"), _data_dir: data_dir, stdout };
+        let server = Server { child, base: format!("http://localhost:{port}"), data_dir: Some(data_dir), stdout };
         server.wait_ready().await;
         server
     }
@@ -81,7 +81,7 @@ impl Server {
     }
 
     pub fn data_dir(&self) -> &std::path::Path {
-        self._data_dir.path()
+        self.data_dir.as_ref().map_or(std::path::Path::new("/nonexistent"), |d| d.path())
     }
 
     /// Waits for the `file` SMS provider to write a message to `to`, newest first, and
@@ -116,6 +116,14 @@ impl Server {
     /// The setup link printed at first start, if any.
     pub fn setup_link(&self) -> Option<String> {
         self.stdout().iter().map(|l| l.trim()).find(|l| l.contains("/setup/")).map(str::to_owned)
+    }
+
+    /// Kills the process with SIGKILL (no shutdown of any kind) and answers its data
+    /// directory, to start another server on it.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.data_dir.take().expect("the data directory")
     }
 
     /// Sends SIGTERM and waits for a clean exit; answers the exit status.
