@@ -14,7 +14,7 @@ use twofold_store::sessions::{self, SessionRow};
 use twofold_store::users;
 use twofold_store::{Realm, commit, notices, throttles};
 
-use crate::audit::{Parties, record};
+use crate::audit::Parties;
 use crate::{App, Error, RequestContext, Result};
 
 /// A person's open session as their session list shows it.
@@ -102,7 +102,7 @@ impl App {
             day(now)
         );
         notices::add(&mut tx, target.id, &text, now).await?;
-        record(&mut tx, now, ctx, Parties::on(actor, &target), "two_factor.disabled", json!({ "by": actor.role }))
+        self.record(&mut tx, now, ctx, Parties::on(actor, &target), "two_factor.disabled", json!({ "by": actor.role }))
             .await?;
         commit(tx).await?;
         Ok(())
@@ -118,7 +118,7 @@ impl App {
         let mut tx = self.store().begin().await?;
         let cleared = throttles::reset_all(&mut tx, &ThrottleKey::second_factors_of_person(target.id)).await?;
         let detail = json!({ "counters_cleared": cleared });
-        record(&mut tx, now, ctx, Parties::on(actor, &target), "two_factor.unlocked", detail).await?;
+        self.record(&mut tx, now, ctx, Parties::on(actor, &target), "two_factor.unlocked", detail).await?;
         commit(tx).await?;
         Ok(())
     }
@@ -132,7 +132,7 @@ impl App {
         let ended = sessions::delete_for_subject(&mut tx, Realm::People, target.id).await?;
         let grants = oidc_grants::revoke_for_user(&mut tx, target.id, now, "signed_out_everywhere").await?;
         let detail = json!({ "sessions": ended, "app_grants_revoked": grants });
-        record(&mut tx, now, ctx, Parties::on(actor, &target), "sessions.ended_all", detail).await?;
+        self.record(&mut tx, now, ctx, Parties::on(actor, &target), "sessions.ended_all", detail).await?;
         commit(tx).await?;
         Ok(ended)
     }
@@ -150,7 +150,7 @@ impl App {
         if !sessions::delete_for_subject_session(&mut tx, Realm::People, user.id, &id).await? {
             return Err(Error::NotFound("No such session."));
         }
-        record(&mut tx, now, ctx, Parties::own(user), "sessions.ended", json!({})).await?;
+        self.record(&mut tx, now, ctx, Parties::own(user), "sessions.ended", json!({})).await?;
         commit(tx).await?;
         Ok(())
     }
@@ -189,7 +189,7 @@ impl App {
         let policy = Policy { require_two_factor_since: since, grace_days };
         accounts::set_policy(&mut tx, actor.account_id, policy).await?;
         let parties = Parties { account_id: Some(actor.account_id), actor: Some(actor.id), target: None };
-        record(
+        self.record(
             &mut tx,
             now,
             ctx,
@@ -238,7 +238,7 @@ impl App {
         }
         notices::add(&mut tx, target.id, &format!("{} made you the Account Owner on {}.", owner.name, day(now)), now)
             .await?;
-        record(&mut tx, now, ctx, Parties::on(owner, &target), "ownership.transferred", json!({})).await?;
+        self.record(&mut tx, now, ctx, Parties::on(owner, &target), "ownership.transferred", json!({})).await?;
         commit(tx).await?;
         Ok(())
     }

@@ -23,7 +23,7 @@ use twofold_domain::throttle::{Failures, Gate, ThrottleKey, source_of};
 use twofold_store::operators::OperatorRow;
 use twofold_store::{commit, throttles};
 
-use crate::audit::{Parties, record};
+use crate::audit::Parties;
 use crate::{App, Error, RequestContext, Result};
 
 /// Who guesses, as far as the pipeline must know: where to audit, whom to tell.
@@ -321,11 +321,18 @@ impl App {
                 throttles::record_failure(&mut tx, key, now).await?;
             }
             let parties = guard.parties();
-            record(&mut tx, now, ctx, parties, guard.rejected_event, guard.detail(&rejection, failures.consecutive))
-                .await?;
+            self.record(
+                &mut tx,
+                now,
+                ctx,
+                parties,
+                guard.rejected_event,
+                guard.detail(&rejection, failures.consecutive),
+            )
+            .await?;
             if guard.key.just_locked(failures) {
                 let detail = json!({ "method": guard.method, "after_failures": failures.consecutive });
-                record(&mut tx, now, ctx, parties, guard.locked_event(), detail).await?;
+                self.record(&mut tx, now, ctx, parties, guard.locked_event(), detail).await?;
                 if let Subject::Person(person) = guard.subject {
                     let text = "two-factor sign-in was locked after too many wrong codes. Ask your administrator to unlock it.";
                     self.queue_notice(&mut tx, person, "Two-factor sign-in locked", text, now).await?;

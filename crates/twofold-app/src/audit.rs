@@ -6,8 +6,9 @@ use twofold_domain::person::Person;
 use twofold_store::audit::{self, EventMatch, EventRow, NewEvent, Query};
 use twofold_store::{Conn, users};
 
-use crate::{App, RequestContext, Result};
+use crate::{App, Error, RequestContext, Result};
 
+pub use twofold_store::audit::checkpoint::Checkpoint;
 pub use twofold_store::audit::verify::{Break as ChainBreak, Problem as ChainProblem, Report as ChainReport};
 
 /// What an event is about: who did it, to whom, in which account.
@@ -30,20 +31,20 @@ impl Parties {
     }
 }
 
-/// Appends one event on the caller's connection (usually inside the transaction that
-/// makes the change it records, so that one is never without the other). The event
-/// becomes the next link of its account's hash chain.
-pub(crate) async fn record(
-    conn: &mut Conn,
-    now: i64,
-    ctx: &RequestContext,
-    parties: Parties,
-    event: &str,
-    detail: serde_json::Value,
-) -> Result<()> {
-    audit::append(
-        conn,
-        &NewEvent {
+impl App {
+    /// Appends one event on the caller's connection (usually inside the transaction that
+    /// makes the change it records, so that one is never without the other). The event
+    /// becomes the next link of its account's hash chain, keyed from the keyring.
+    pub(crate) async fn record(
+        &self,
+        conn: &mut Conn,
+        now: i64,
+        ctx: &RequestContext,
+        parties: Parties,
+        event: &str,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        let event = NewEvent {
             account_id: parties.account_id,
             actor_user_id: parties.actor,
             target_user_id: parties.target,
@@ -52,10 +53,10 @@ pub(crate) async fn record(
             ip: ctx.ip.as_deref(),
             user_agent: ctx.user_agent.as_deref(),
             now,
-        },
-    )
-    .await?;
-    Ok(())
+        };
+        audit::append(conn, &event, &self.secrets().sealing_box()).await?;
+        Ok(())
+    }
 }
 
 /// One event as shown to Owners and Administrators.
@@ -300,10 +301,51 @@ impl App {
         Ok(audit::event_types(&mut conn, actor.account_id).await?)
     }
 
-    /// Walks every account's hash chain (an operator's check, from the command line).
-    pub async fn verify_audit_log(&self) -> Result<ChainReport> {
+    /// Walks every account's hash chain (an operator's check, from the command line), and
+    /// compares the database with a checkpoint taken before, if one is given. A checkpoint
+    /// this keyring did not sign, or one altered since, is refused.
+    pub async fn verify_audit_log(&self, checkpoint: Option<&Checkpoint>) -> Result<ChainReport> {
+        let key = self.secrets().sealing_box();
+        if checkpoint.is_some_and(|c| !c.is_authentic(&key)) {
+            return Err(Error::Invalid {
+                code: "checkpoint_invalid",
+                message: "The checkpoint was not signed by this installation's keys, or was changed since.".into(),
+            });
+        }
         let mut conn = self.store().conn().await?;
-        Ok(audit::verify::verify(&mut conn).await?)
+        let mut report = audit::verify::verify(&mut conn, &key).await?;
+        if let Some(checkpoint) = checkpoint {
+            let differ = audit::checkpoint::compare(&mut conn, checkpoint).await?;
+            // A chain already broken keeps its first break; the checkpoint adds the others.
+            let known: std::collections::HashSet<i64> = report.breaks.iter().map(|b| b.chain).collect();
+            report.breaks.extend(differ.into_iter().filter(|b| !known.contains(&b.chain)));
+        }
+        Ok(report)
+    }
+
+    /// Each chain's head now, signed with a key from the keyring: to keep outside the
+    /// database and check against it later (`twofold audit verify --checkpoint`).
+    pub async fn audit_checkpoint(&self) -> Result<Checkpoint> {
+        let mut conn = self.store().conn().await?;
+        Ok(audit::checkpoint::take(&mut conn, &self.secrets().sealing_box(), self.now()).await?)
+    }
+
+    /// Links every chain begun before the chain was keyed to a keyed event, so that its
+    /// unkeyed history is covered by the key from now on (once, after the upgrade that
+    /// brought the key). Answers how many chains were sealed.
+    pub async fn seal_unkeyed_audit_chains(&self) -> Result<usize> {
+        let mut conn = self.store().conn().await?;
+        let chains = audit::unkeyed_chains(&mut conn).await?;
+        drop(conn);
+        let now = self.now();
+        for chain in &chains {
+            let parties = Parties { account_id: (*chain != 0).then_some(*chain), actor: None, target: None };
+            let detail = serde_json::json!({ "reason": "the chain is keyed from here on" });
+            let mut tx = self.store().begin().await?;
+            self.record(&mut tx, now, &RequestContext::cli(), parties, "audit.chain_keyed", detail).await?;
+            twofold_store::commit(tx).await?;
+        }
+        Ok(chains.len())
     }
 }
 

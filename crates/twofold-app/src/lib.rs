@@ -169,7 +169,7 @@ impl App {
         &self.inner.signing_key
     }
 
-    pub(crate) fn secrets(&self) -> &Secrets {
+    pub fn secrets(&self) -> &Secrets {
         &self.inner.secrets
     }
 

@@ -11,7 +11,7 @@ use twofold_store::rate_limits::{self, Spend};
 use twofold_store::{Conn, Realm, commit, devices, password_resets, sessions, throttles, users};
 
 use crate::attempt::{Guard, Rejection, Verdict};
-use crate::audit::{Parties, record};
+use crate::audit::Parties;
 use crate::mail::Letter;
 use crate::sign_in::CurrentSession;
 use crate::{App, Error, RequestContext, Result};
@@ -45,7 +45,7 @@ impl App {
         };
         if let Spend::Wait(wait) = spend {
             let detail = json!({ "retry_after_seconds": wait });
-            record(&mut tx, now, ctx, Parties::own(&user), "password.reset_throttled", detail).await?;
+            self.record(&mut tx, now, ctx, Parties::own(&user), "password.reset_throttled", detail).await?;
             commit(tx).await?;
             return Ok(());
         }
@@ -55,8 +55,15 @@ impl App {
         let account = self.account_name_in(&mut tx, user.account_id).await?;
         let letter = Letter::password_reset(&self.config().issuer, &account, &user, &url, expires_at);
         let outbox_id = self.queue_email(&mut tx, &user, "password_reset", &letter, now).await?;
-        record(&mut tx, now, ctx, Parties::own(&user), "password.reset_requested", json!({ "outbox_id": outbox_id }))
-            .await?;
+        self.record(
+            &mut tx,
+            now,
+            ctx,
+            Parties::own(&user),
+            "password.reset_requested",
+            json!({ "outbox_id": outbox_id }),
+        )
+        .await?;
         commit(tx).await?;
         Ok(())
     }
@@ -91,7 +98,7 @@ impl App {
         let text =
             "the password of your account was reset through a link sent to this address. Every session was signed out.";
         self.queue_notice(&mut tx, &user, "Your password was reset", text, now).await?;
-        record(&mut tx, now, ctx, Parties::own(&user), "password.reset", ended.detail()).await?;
+        self.record(&mut tx, now, ctx, Parties::own(&user), "password.reset", ended.detail()).await?;
         commit(tx).await?;
         Ok(user)
     }
@@ -125,7 +132,7 @@ impl App {
             let ended = self.set_password(&mut tx, user, &hash, Some(&session.session.id_hash), now).await?;
             let text = "the password of your account was changed. Your other sessions were signed out.";
             self.queue_notice(&mut tx, user, "Your password was changed", text, now).await?;
-            record(&mut tx, now, ctx, Parties::own(user), "password.changed", ended.detail()).await?;
+            self.record(&mut tx, now, ctx, Parties::own(user), "password.changed", ended.detail()).await?;
             commit(tx).await?;
             Ok(Verdict::Accepted(()))
         })

@@ -14,7 +14,7 @@ use twofold_store::{accounts, commit, factors, links, phones};
 
 use std::collections::HashMap;
 
-use crate::audit::{Parties, record};
+use crate::audit::Parties;
 use crate::mail::Letter;
 use crate::setup::email_taken;
 use crate::{App, Error, RequestContext, Result};
@@ -142,7 +142,7 @@ impl App {
         let expires_at = now + self.config().invitation_ttl;
         let letter = Letter::invitation(&self.config().issuer, &account, &user, &actor.name, &url, expires_at);
         let outbox_id = self.queue_email(&mut tx, &user, "invitation", &letter, now).await?;
-        record(
+        self.record(
             &mut tx,
             now,
             ctx,
@@ -177,7 +177,7 @@ impl App {
         let id = links::consume_invitation(&mut tx, &token::hash(raw), now).await?.ok_or(Error::LinkInvalid)?;
         users::set_password(&mut tx, id, &hash, now).await?;
         let user = users::by_id(&mut tx, id).await?.ok_or(Error::LinkInvalid)?.into_person();
-        record(&mut tx, now, ctx, Parties::own(&user), "invitation.accepted", json!({})).await?;
+        self.record(&mut tx, now, ctx, Parties::own(&user), "invitation.accepted", json!({})).await?;
         commit(tx).await?;
         Ok(user)
     }
@@ -206,7 +206,7 @@ impl App {
                 "This person's role changed meanwhile; reload and try again.",
             ));
         }
-        record(
+        self.record(
             &mut tx,
             now,
             ctx,
@@ -254,7 +254,7 @@ impl App {
         };
         let written = async {
             let mut conn = self.store().conn().await?;
-            record(&mut conn, self.now(), ctx, parties, event, json!({ "reason": reason })).await
+            self.record(&mut conn, self.now(), ctx, parties, event, json!({ "reason": reason })).await
         };
         match written.await {
             Ok(()) => why,

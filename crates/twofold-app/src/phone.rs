@@ -6,7 +6,7 @@ use twofold_domain::sms::Purpose;
 use twofold_store::{commit, phones};
 
 use crate::attempt::{Guard, Rejection, Verdict};
-use crate::audit::{Parties, record};
+use crate::audit::Parties;
 use crate::sign_in::CurrentSession;
 use crate::sms::{Delivery, SentCode, parse_phone};
 use crate::{App, Error, RequestContext, Result};
@@ -30,7 +30,7 @@ impl App {
         if !self.password_matches(user, password).await? {
             let mut conn = self.store().conn().await?;
             let detail = json!({ "reason": "wrong_password" });
-            record(&mut conn, self.now(), ctx, Parties::own(user), "phone.change_refused", detail).await?;
+            self.record(&mut conn, self.now(), ctx, Parties::own(user), "phone.change_refused", detail).await?;
             return Err(Error::InvalidCredentials);
         }
         let phone = parse_phone(phone)?;
@@ -72,7 +72,8 @@ impl App {
                 "the mobile number on your account was changed. If this was not you, contact your administrator now.";
             self.queue_notice(&mut tx, user, "Your recovery phone number was changed", text, now).await?;
             phones::set_verified(&mut tx, user.id, phone.e164(), now).await?;
-            record(&mut tx, now, ctx, Parties::own(user), "phone.changed", json!({ "to": phone.masked() })).await?;
+            self.record(&mut tx, now, ctx, Parties::own(user), "phone.changed", json!({ "to": phone.masked() }))
+                .await?;
             commit(tx).await?;
             Ok(Verdict::Accepted(phone.masked()))
         })

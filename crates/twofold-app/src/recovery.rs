@@ -13,7 +13,7 @@ use twofold_store::recovery::{self, GrantRow, RequestRow};
 use twofold_store::{Conn, commit, factors, phones, users};
 
 use crate::attempt::{Guard, Rejection, Verdict};
-use crate::audit::{Parties, record};
+use crate::audit::Parties;
 use crate::sign_in::{CurrentSession, NewSessionToken, SecondStep};
 use crate::sms::SentCode;
 use crate::{App, Error, RequestContext, Result};
@@ -80,7 +80,7 @@ impl App {
         let Some((_, phone)) = self.active_grant(user.id).await? else {
             let mut conn = self.store().conn().await?;
             let detail = json!({ "reason": "no_grant" });
-            record(&mut conn, self.now(), ctx, Parties::own(user), "sign_in.sms_refused", detail).await?;
+            self.record(&mut conn, self.now(), ctx, Parties::own(user), "sign_in.sms_refused", detail).await?;
             return Err(not_enabled());
         };
         self.send_code(user, Purpose::SignIn, &pending.session.id_hash, &phone, ctx).await
@@ -160,7 +160,7 @@ impl App {
             return Err(Error::conflict("request_pending", "Your earlier request is still with support."));
         }
         let id = recovery::add_request(&mut tx, user.id, message, contact.e164(), now).await?;
-        record(&mut tx, now, ctx, Parties::own(user), "recovery.requested", json!({ "request_id": id })).await?;
+        self.record(&mut tx, now, ctx, Parties::own(user), "recovery.requested", json!({ "request_id": id })).await?;
         let row = recovery::request_by_id(&mut tx, id).await?.ok_or(Error::NotFound("No such request."))?;
         commit(tx).await?;
         Ok(row)

@@ -8,7 +8,7 @@ use twofold_domain::session::Stage;
 use twofold_store::{Conn, commit, factors, recovery_codes};
 
 use crate::attempt::{Guard, Rejection, Verdict};
-use crate::audit::{Parties, record};
+use crate::audit::Parties;
 use crate::sign_in::{CurrentSession, NewSessionToken, SecondStep};
 use crate::{App, Error, RequestContext, Result};
 
@@ -33,7 +33,7 @@ impl App {
         let macs: Vec<String> =
             set.iter().map(|code| self.secrets().mac(&label, code.canonical().as_bytes())).collect();
         recovery_codes::replace_set(tx, user.id, &macs, now).await?;
-        record(tx, now, ctx, Parties::own(user), "recovery_codes.issued", json!({ "count": set.len() })).await?;
+        self.record(tx, now, ctx, Parties::own(user), "recovery_codes.issued", json!({ "count": set.len() })).await?;
         Ok(set.iter().map(RecoveryCode::display).collect())
     }
 
@@ -47,7 +47,7 @@ impl App {
         if !self.password_matches(user, password).await? {
             let mut conn = self.store().conn().await?;
             let detail = json!({ "reason": "wrong_password" });
-            record(&mut conn, self.now(), ctx, Parties::own(user), "recovery_codes.refused", detail).await?;
+            self.record(&mut conn, self.now(), ctx, Parties::own(user), "recovery_codes.refused", detail).await?;
             return Err(Error::InvalidCredentials);
         }
         let now = self.now();
@@ -87,7 +87,7 @@ impl App {
             armed.succeeded(&mut tx).await?;
             let factors = factors::of_person(&mut tx, user.id).await?;
             let left = factors.recovery_codes_left;
-            record(&mut tx, now, ctx, Parties::own(user), "recovery_codes.used", json!({ "left": left })).await?;
+            self.record(&mut tx, now, ctx, Parties::own(user), "recovery_codes.used", json!({ "left": left })).await?;
             let text = format!(
                 "a recovery code was used to sign in to your account; {left} {} left. If this was not you, contact your administrator now.",
                 if left == 1 { "is" } else { "are" }

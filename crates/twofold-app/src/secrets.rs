@@ -35,6 +35,11 @@ impl Secrets {
         Self { current: RwLock::new(Arc::new(secret_box)), file: None }
     }
 
+    /// The box as it is now: for the store's keyed hashes (the audit chain).
+    pub fn sealing_box(&self) -> Arc<SecretBox> {
+        self.current()
+    }
+
     fn current(&self) -> Arc<SecretBox> {
         match self.current.read() {
             Ok(guard) => guard.clone(),

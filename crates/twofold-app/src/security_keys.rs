@@ -20,7 +20,7 @@ use webauthn_rs::prelude::{
 };
 
 use crate::attempt::{Guard, Rejection, Verdict};
-use crate::audit::{Parties, record};
+use crate::audit::Parties;
 use crate::sign_in::{CurrentSession, NewSessionToken, SecondStep};
 use crate::{App, Error, RequestContext, Result};
 
@@ -305,12 +305,12 @@ impl App {
             return Err(self.registration_refused(user, "credential_already_registered", ctx).await);
         };
         let detail = json!({ "key_id": id, "name": name, "passkey": passkey });
-        record(&mut tx, now, ctx, Parties::own(user), "security_key.registered", detail).await?;
+        self.record(&mut tx, now, ctx, Parties::own(user), "security_key.registered", detail).await?;
         let recovery_codes = if was_on {
             None
         } else {
             let detail = json!({ "method": "webauthn" });
-            record(&mut tx, now, ctx, Parties::own(user), "two_factor.enabled", detail).await?;
+            self.record(&mut tx, now, ctx, Parties::own(user), "two_factor.enabled", detail).await?;
             Some(self.issue_recovery_codes(&mut tx, user, ctx, now).await?)
         };
         let text = format!(
@@ -326,7 +326,8 @@ impl App {
         let audited = async {
             let mut conn = self.store().conn().await?;
             let detail = json!({ "reason": reason });
-            record(&mut conn, self.now(), ctx, Parties::own(user), "security_key.registration_failed", detail).await
+            self.record(&mut conn, self.now(), ctx, Parties::own(user), "security_key.registration_failed", detail)
+                .await
         };
         match audited.await {
             Ok(()) if reason == "credential_already_registered" => {
@@ -357,7 +358,7 @@ impl App {
         if !self.password_matches(user, password).await? {
             let mut conn = self.store().conn().await?;
             let detail = json!({ "key_id": id, "reason": "wrong_password" });
-            record(&mut conn, self.now(), ctx, Parties::own(user), "security_key.removal_refused", detail).await?;
+            self.record(&mut conn, self.now(), ctx, Parties::own(user), "security_key.removal_refused", detail).await?;
             return Err(Error::InvalidCredentials);
         }
         let now = self.now();
@@ -365,12 +366,12 @@ impl App {
         if !security_keys::delete(&mut tx, id, user.id).await? {
             return Err(Error::NotFound("No such security key."));
         }
-        record(&mut tx, now, ctx, Parties::own(user), "security_key.removed", json!({ "key_id": id })).await?;
+        self.record(&mut tx, now, ctx, Parties::own(user), "security_key.removed", json!({ "key_id": id })).await?;
         if !factors::of_person(&mut tx, user.id).await?.is_on() {
             twofold_store::recovery_codes::delete_for_user(&mut tx, user.id).await?;
             twofold_store::devices::delete_for_user(&mut tx, user.id).await?;
             let detail = json!({ "by": "self", "why": "last_security_key_removed" });
-            record(&mut tx, now, ctx, Parties::own(user), "two_factor.disabled", detail).await?;
+            self.record(&mut tx, now, ctx, Parties::own(user), "two_factor.disabled", detail).await?;
         }
         let text = "a security key was removed from your account. If this was not you, contact your administrator now.";
         self.queue_notice(&mut tx, user, "A security key was removed", text, now).await?;
@@ -514,7 +515,7 @@ impl App {
         let audited = async {
             let mut conn = self.store().conn().await?;
             let detail = json!({ "method": "passkey", "reason": reason });
-            record(&mut conn, self.now(), ctx, Parties::default(), "sign_in.webauthn_rejected", detail).await
+            self.record(&mut conn, self.now(), ctx, Parties::default(), "sign_in.webauthn_rejected", detail).await
         };
         match audited.await {
             Ok(()) => Error::InvalidSecurityKey,

@@ -8,7 +8,7 @@ use twofold_domain::{Role, password, person_name, token};
 use twofold_store::users::{self, NewUser};
 use twofold_store::{Conn, Realm, StoreError, accounts, commit, links};
 
-use crate::audit::{Parties, record};
+use crate::audit::Parties;
 use crate::sign_in::NewSessionToken;
 use crate::{App, Error, RequestContext, Result};
 
@@ -57,7 +57,7 @@ impl App {
         let new = token::generate(self.entropy());
         let mut tx = self.store().begin().await?;
         links::insert_setup(&mut tx, &new.hash, now, now + self.config().setup_link_ttl).await?;
-        record(&mut tx, now, &RequestContext::cli(), Parties::default(), "setup_link.issued", json!({})).await?;
+        self.record(&mut tx, now, &RequestContext::cli(), Parties::default(), "setup_link.issued", json!({})).await?;
         commit(tx).await?;
         Ok(self.url(&format!("/setup/{}", new.raw)))
     }
@@ -88,11 +88,12 @@ impl App {
         if !links::consume_setup(&mut tx, &token::hash(raw), now).await? {
             return Err(Error::LinkInvalid);
         }
-        let owner = create(&mut tx, &checked, &hash, ctx, now).await?;
+        let owner = create(self, &mut tx, &checked, &hash, ctx, now).await?;
         let options = crate::credentials::SessionOptions::default();
         let issued = self.open_session(&mut tx, Realm::People, owner.id, Stage::SignedIn, options, ctx).await?;
         users::record_sign_in(&mut tx, owner.id, now).await?;
-        record(&mut tx, now, ctx, Parties::own(&owner), "sign_in.succeeded", json!({ "method": "setup_link" })).await?;
+        self.record(&mut tx, now, ctx, Parties::own(&owner), "sign_in.succeeded", json!({ "method": "setup_link" }))
+            .await?;
         commit(tx).await?;
         Ok(NewSessionToken::new(issued, &owner, None))
     }
@@ -103,7 +104,7 @@ impl App {
         let hash = self.passwords().hash(new.password, self.salt()).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        let owner = create(&mut tx, &checked, &hash, &RequestContext::cli(), now).await?;
+        let owner = create(self, &mut tx, &checked, &hash, &RequestContext::cli(), now).await?;
         commit(tx).await?;
         Ok((owner.account_id, owner.id))
     }
@@ -116,6 +117,7 @@ impl App {
 }
 
 async fn create(
+    app: &App,
     conn: &mut Conn,
     checked: &Checked,
     password_hash: &str,
@@ -138,7 +140,7 @@ async fn create(
     .map_err(email_taken)?;
     let owner = users::by_id(conn, owner_id).await?.ok_or(Error::NotFound("No such person."))?.into_person();
     let parties = Parties::own(&owner);
-    record(
+    app.record(
         conn,
         now,
         ctx,

@@ -14,7 +14,7 @@ use twofold_store::sessions::{self, SessionRow};
 use twofold_store::{Conn, Realm, commit, devices, factors, users};
 
 use crate::attempt::{Guard, Rejection, Verdict};
-use crate::audit::{Parties, record};
+use crate::audit::Parties;
 use crate::credentials::{IssuedSession, SessionOptions};
 use crate::{App, Error, RequestContext, Result};
 
@@ -201,9 +201,9 @@ impl App {
         if stage == Stage::SignedIn {
             users::record_sign_in(tx, user.id, now).await?;
             let method = if remembered { "password+remembered_device" } else { "password" };
-            record(tx, now, ctx, Parties::own(user), "sign_in.succeeded", json!({ "method": method })).await?;
+            self.record(tx, now, ctx, Parties::own(user), "sign_in.succeeded", json!({ "method": method })).await?;
         } else {
-            record(tx, now, ctx, Parties::own(user), "sign_in.password_ok", json!({ "next": "totp" })).await?;
+            self.record(tx, now, ctx, Parties::own(user), "sign_in.password_ok", json!({ "next": "totp" })).await?;
         }
         Ok((NewSessionToken::new(issued, user, factors.enabled_since()), factors))
     }
@@ -228,7 +228,7 @@ impl App {
         let device_token = if remember { Some(self.remember_device(tx, user, ctx, now).await?) } else { None };
         users::record_sign_in(tx, user.id, now).await?;
         let detail = json!({ "method": how.as_str(), "remembered": device_token.is_some() });
-        record(tx, now, ctx, Parties::own(user), "sign_in.succeeded", detail).await?;
+        self.record(tx, now, ctx, Parties::own(user), "sign_in.succeeded", detail).await?;
         Ok(NewSessionToken { device_token, ..NewSessionToken::new(issued, user, two_factor_since) })
     }
 
@@ -243,7 +243,7 @@ impl App {
         let options = SessionOptions { remember_device: false, method: Some(SignInMethod::Passkey.as_str()) };
         let issued = self.open_session(tx, Realm::People, user.id, Stage::SignedIn, options, ctx).await?;
         users::record_sign_in(tx, user.id, now).await?;
-        record(tx, now, ctx, Parties::own(user), "sign_in.succeeded", json!({ "method": "passkey" })).await?;
+        self.record(tx, now, ctx, Parties::own(user), "sign_in.succeeded", json!({ "method": "passkey" })).await?;
         let since = factors::of_person(tx, user.id).await?.enabled_since();
         Ok(NewSessionToken::new(issued, user, since))
     }
@@ -285,7 +285,7 @@ impl App {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         if sessions::delete(&mut tx, Realm::People, &current.session.id_hash).await? {
-            record(&mut tx, now, ctx, Parties::own(&current.user), "sign_out", json!({})).await?;
+            self.record(&mut tx, now, ctx, Parties::own(&current.user), "sign_out", json!({})).await?;
         }
         commit(tx).await?;
         Ok(())

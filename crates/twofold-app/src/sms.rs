@@ -10,7 +10,7 @@ use twofold_store::outbox::NewMessage;
 use twofold_store::rate_limits::{self, Spend};
 use twofold_store::{commit, outbox, phones};
 
-use crate::audit::{Parties, record};
+use crate::audit::Parties;
 use crate::{App, Error, RequestContext, Result};
 
 /// What the AEAD of an outbox body is bound to.
@@ -76,7 +76,7 @@ impl App {
         };
         challenges::replace(&mut tx, &new).await?;
         let detail = json!({ "purpose": purpose.as_str(), "to": phone.masked(), "outbox_id": outbox_id });
-        record(&mut tx, now, ctx, Parties::own(user), "sms.code_sent", detail).await?;
+        self.record(&mut tx, now, ctx, Parties::own(user), "sms.code_sent", detail).await?;
         commit(tx).await?;
         Ok(SentCode { sent_to: phone.masked(), sent_at: now, resend_after_seconds: policy.cooldown })
     }
@@ -90,7 +90,7 @@ impl App {
     ) -> Result<()> {
         let mut conn = self.store().conn().await?;
         let detail = json!({ "purpose": purpose.as_str(), "retry_after_seconds": wait });
-        record(&mut conn, self.now(), ctx, Parties::own(user), "sms.send_refused", detail).await
+        self.record(&mut conn, self.now(), ctx, Parties::own(user), "sms.send_refused", detail).await
     }
 
     /// Checks a code for `purpose` and `request_ref`; on success it is used up and the

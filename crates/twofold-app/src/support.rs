@@ -19,7 +19,7 @@ use twofold_store::sessions::{self, SessionRow};
 use twofold_store::{Realm, commit, phones, throttles, totp, users};
 
 use crate::attempt::{Guard, Rejection, Verdict};
-use crate::audit::{Parties, record};
+use crate::audit::Parties;
 use crate::credentials::SessionOptions;
 use crate::setup::email_taken;
 use crate::sign_in::normalised_email;
@@ -148,7 +148,7 @@ impl App {
         let mut tx = self.store().begin().await?;
         let id = operators::insert(&mut tx, email.as_str(), &name, &hash, now).await.map_err(email_taken)?;
         let detail = json!({ "email": email.as_str() });
-        record(&mut tx, now, &RequestContext::cli(), Parties::default(), "support.operator_added", detail).await?;
+        self.record(&mut tx, now, &RequestContext::cli(), Parties::default(), "support.operator_added", detail).await?;
         commit(tx).await?;
         Ok(id)
     }
@@ -249,7 +249,8 @@ impl App {
                 self.promote_session(&mut tx, Realm::Support, &pending.session.id_hash, op.id, options, ctx).await?;
             let new = promoted.ok_or(Error::Unauthenticated)?;
             operators::record_sign_in(&mut tx, op.id, now).await?;
-            record(&mut tx, now, ctx, Parties::default(), "support.signed_in", json!({ "operator": op.email })).await?;
+            self.record(&mut tx, now, ctx, Parties::default(), "support.signed_in", json!({ "operator": op.email }))
+                .await?;
             commit(tx).await?;
             Ok(Verdict::Accepted(new))
         })
@@ -304,7 +305,7 @@ impl App {
             drop(tx);
             let mut conn = self.store().conn().await?;
             let refused = serde_json::Value::Object(detail);
-            record(&mut conn, now, &ctx, Parties::default(), "support.operator_change_refused", refused).await?;
+            self.record(&mut conn, now, &ctx, Parties::default(), "support.operator_change_refused", refused).await?;
             return Err(denied.into());
         }
         let cleared = throttles::reset_all(&mut tx, &ThrottleKey::all_of_operator(op.id, &op.email)).await?;
@@ -321,7 +322,7 @@ impl App {
                 operators::delete(&mut tx, op.id).await?;
             }
         }
-        record(&mut tx, now, &ctx, Parties::default(), change.event(), serde_json::Value::Object(detail)).await?;
+        self.record(&mut tx, now, &ctx, Parties::default(), change.event(), serde_json::Value::Object(detail)).await?;
         commit(tx).await?;
         Ok(())
     }
@@ -362,7 +363,7 @@ impl App {
         ctx: &RequestContext,
     ) -> Result<PersonCard> {
         let mut conn = self.store().conn().await?;
-        record(&mut conn, self.now(), ctx, operator_parties(&user), event, json!({ "operator": actor.label() }))
+        self.record(&mut conn, self.now(), ctx, operator_parties(&user), event, json!({ "operator": actor.label() }))
             .await?;
         let account_name =
             twofold_store::accounts::get(&mut conn, user.account_id).await?.map(|a| a.name).unwrap_or_default();
@@ -422,7 +423,7 @@ impl App {
         );
         self.queue_notice(&mut tx, &user, "SMS recovery turned on for your account", &text, now).await?;
         let detail = json!({ "by": granter.label(), "reason": reason, "hours": hours, "grant_id": id });
-        record(&mut tx, now, ctx, operator_parties(&user), "support.sms_recovery_granted", detail).await?;
+        self.record(&mut tx, now, ctx, operator_parties(&user), "support.sms_recovery_granted", detail).await?;
         let grant = recovery::open_grant(&mut tx, user.id).await?.ok_or(Error::NotFound("No such grant."))?;
         commit(tx).await?;
         Ok(grant)
@@ -440,7 +441,7 @@ impl App {
         if !recovery::close(&mut tx, user.id, "revoked", now).await? {
             return Err(Error::conflict("no_grant", "SMS recovery is not enabled for this person."));
         }
-        record(
+        self.record(
             &mut tx,
             now,
             ctx,
@@ -493,7 +494,7 @@ impl App {
         if !recovery::take(&mut tx, id, operator.id, now).await? {
             return Err(Error::conflict("already_taken", "Someone already took this request."));
         }
-        record(
+        self.record(
             &mut tx,
             now,
             ctx,
@@ -537,7 +538,7 @@ impl App {
             return Err(Error::conflict("changed_meanwhile", "The request changed meanwhile; reload it."));
         }
         let detail = json!({ "operator": operator.email, "request_id": id, "decision": status });
-        record(&mut tx, now, ctx, operator_parties(&user), "support.request_decided", detail).await?;
+        self.record(&mut tx, now, ctx, operator_parties(&user), "support.request_decided", detail).await?;
         commit(tx).await?;
         Ok(())
     }

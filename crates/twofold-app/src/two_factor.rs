@@ -16,7 +16,7 @@ use twofold_store::{
 };
 
 use crate::attempt::{Guard, Rejection, Verdict};
-use crate::audit::{Parties, record};
+use crate::audit::Parties;
 use crate::credentials::step_i64;
 use crate::sign_in::{CurrentSession, NewSessionToken, SecondStep};
 use crate::sms::{Delivery, SentCode};
@@ -76,7 +76,7 @@ impl App {
         if !totp::begin_enrolment(&mut tx, Realm::People, user.id, &sealed, now).await? {
             return Err(already_enabled());
         }
-        record(&mut tx, now, ctx, Parties::own(user), "two_factor.enrolment_started", json!({})).await?;
+        self.record(&mut tx, now, ctx, Parties::own(user), "two_factor.enrolment_started", json!({})).await?;
         commit(tx).await?;
         self.enrolment_view(&self.config().issuer, &user.email, &secret)
     }
@@ -115,7 +115,7 @@ impl App {
                 ));
             }
             armed.succeeded(&mut tx).await?;
-            record(&mut tx, now, ctx, Parties::own(user), "two_factor.app_confirmed", json!({})).await?;
+            self.record(&mut tx, now, ctx, Parties::own(user), "two_factor.app_confirmed", json!({})).await?;
             commit(tx).await?;
             Ok(Verdict::Accepted(()))
         })
@@ -197,7 +197,7 @@ impl App {
             devices::delete_for_user(&mut tx, user.id).await?;
             twofold_store::recovery::close(&mut tx, user.id, "re_enrolled", now).await?;
             let detail = json!({ "method": "totp", "phone": phone.masked() });
-            record(&mut tx, now, ctx, Parties::own(user), "two_factor.enabled", detail).await?;
+            self.record(&mut tx, now, ctx, Parties::own(user), "two_factor.enabled", detail).await?;
             commit(tx).await?;
             Ok(Verdict::Accepted(codes))
         })
@@ -258,7 +258,7 @@ impl App {
         if !devices::delete(&mut tx, id, user.id).await? {
             return Err(Error::NotFound("No such remembered device."));
         }
-        record(&mut tx, now, ctx, Parties::own(user), "device.revoked", json!({ "device_id": id })).await?;
+        self.record(&mut tx, now, ctx, Parties::own(user), "device.revoked", json!({ "device_id": id })).await?;
         commit(tx).await?;
         Ok(())
     }
@@ -269,7 +269,7 @@ impl App {
         if !self.password_matches(user, password).await? {
             let mut conn = self.store().conn().await?;
             let detail = json!({ "reason": "wrong_password" });
-            record(&mut conn, self.now(), ctx, Parties::own(user), "two_factor.disable_refused", detail).await?;
+            self.record(&mut conn, self.now(), ctx, Parties::own(user), "two_factor.disable_refused", detail).await?;
             return Err(Error::InvalidCredentials);
         }
         let now = self.now();
@@ -278,7 +278,7 @@ impl App {
         if !self.tear_down_two_factor(&mut tx, user, text, now).await? {
             return Err(Error::conflict("not_enabled", "Two-factor authentication is already off."));
         }
-        record(&mut tx, now, ctx, Parties::own(user), "two_factor.disabled", json!({ "by": "self" })).await?;
+        self.record(&mut tx, now, ctx, Parties::own(user), "two_factor.disabled", json!({ "by": "self" })).await?;
         commit(tx).await?;
         Ok(())
     }

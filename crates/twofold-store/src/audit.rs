@@ -2,11 +2,13 @@
 //! each account's events form a hash chain ([`chain`]) that [`verify`] walks.
 
 pub mod chain;
+pub mod checkpoint;
 pub mod verify;
 
 use sqlx::any::AnyRow;
 use sqlx::{Connection, Row};
 
+use crate::secret_box::SecretBox;
 use crate::{Conn, Result, StoreError};
 use chain::Link;
 
@@ -45,17 +47,17 @@ pub struct EventRow {
 /// lock on SQLite until the commit, so concurrent appends to one chain queue up instead of
 /// both linking to the same predecessor. The head's `last_hash` follows the new row by a
 /// trigger (migration 0011). No savepoint: an error here fails the caller's transaction.
-pub async fn append(conn: &mut Conn, e: &NewEvent<'_>) -> Result<i64> {
+pub async fn append(conn: &mut Conn, e: &NewEvent<'_>, key: &SecretBox) -> Result<i64> {
     if conn.is_in_transaction() {
-        return append_in_transaction(conn, e).await;
+        return append_in_transaction(conn, e, key).await;
     }
     let mut tx = conn.begin().await?;
-    let id = append_in_transaction(&mut tx, e).await?;
+    let id = append_in_transaction(&mut tx, e, key).await?;
     tx.commit().await?;
     Ok(id)
 }
 
-async fn append_in_transaction(conn: &mut Conn, e: &NewEvent<'_>) -> Result<i64> {
+async fn append_in_transaction(conn: &mut Conn, e: &NewEvent<'_>, key: &SecretBox) -> Result<i64> {
     let detail = if e.detail.is_empty() { "{}" } else { e.detail.as_str() };
     let chain = chain::chain_of(e.account_id);
     let (seq, prev_hash) = match take_next_place(conn, chain).await? {
@@ -83,7 +85,7 @@ async fn append_in_transaction(conn: &mut Conn, e: &NewEvent<'_>) -> Result<i64>
         user_agent: e.user_agent,
         created_at: e.now,
     };
-    let hash = chain::hash(&prev_hash, &link);
+    let hash = chain::keyed_hash(key, &prev_hash, &link);
     let id = sqlx::query_scalar(
         "INSERT INTO audit_events (account_id, actor_user_id, target_user_id, event, detail, ip, user_agent, created_at, seq, prev_hash, hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
@@ -111,6 +113,19 @@ async fn take_next_place(conn: &mut Conn, chain: i64) -> Result<Option<(i64, Str
         .bind(chain)
         .fetch_optional(&mut *conn)
         .await?)
+}
+
+/// Chains begun before the chain was keyed and not keyed since: no keyed link, an unkeyed
+/// head. What the one-time seal after an upgrade appends to.
+pub async fn unkeyed_chains(conn: &mut Conn) -> Result<Vec<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT h.chain FROM audit_chain_heads h
+         WHERE h.seq > 0 AND h.last_hash NOT LIKE 'k%'
+           AND NOT EXISTS (SELECT 1 FROM audit_events e WHERE COALESCE(e.account_id, 0) = h.chain AND e.hash LIKE 'k%')
+         ORDER BY h.chain",
+    )
+    .fetch_all(&mut *conn)
+    .await?)
 }
 
 /// Which event types to keep.

@@ -74,7 +74,19 @@ enum Command {
 enum AuditCommand {
     /// Walk every account's hash chain and name the first broken event of each; exits 1
     /// when any chain is broken.
-    Verify,
+    Verify {
+        /// A checkpoint taken before (`twofold audit checkpoint`): the events it names must
+        /// still be there, unchanged, which shows a rewrite even of a whole chain.
+        #[arg(long)]
+        checkpoint: Option<std::path::PathBuf>,
+    },
+    /// Print each chain's head, signed with a key from the keyring, as JSON: keep it
+    /// outside the database (another host, write-once storage) to check against later.
+    Checkpoint {
+        /// Write it to this file (created, never overwritten) instead of standard output.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -246,7 +258,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Support(command) => support(command, &config).await,
         Command::Outbox { limit } | Command::Sms(SmsCommand::Outbox { limit }) => print_outbox(&config, limit).await,
-        Command::Audit(AuditCommand::Verify) => verify_audit(&config).await,
+        Command::Audit(AuditCommand::Verify { checkpoint }) => verify_audit(&config, checkpoint.as_deref()).await,
+        Command::Audit(AuditCommand::Checkpoint { output }) => audit_checkpoint(&config, output.as_deref()).await,
         Command::Oidc(command) => oidc::run(command, &config).await,
         Command::Keys(KeysCommand::Rotate) => {
             let app = open_app(&config).await?;
@@ -273,10 +286,46 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
-/// Prints what a walk over the audit chains found; a broken chain is an error (exit 1).
-async fn verify_audit(config: &Config) -> anyhow::Result<()> {
+/// Longest checkpoint file read: a line per chain, so a megabyte is tens of thousands.
+const MAX_CHECKPOINT_BYTES: u64 = 16 << 20;
+
+fn read_checkpoint(path: &std::path::Path) -> anyhow::Result<twofold_app::audit::Checkpoint> {
+    let size = std::fs::metadata(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?.len();
+    anyhow::ensure!(size <= MAX_CHECKPOINT_BYTES, "{} is too large to be a checkpoint", path.display());
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not a checkpoint: {e}", path.display()))
+}
+
+/// Prints a signed checkpoint of every chain's head, to stdout or a new file.
+async fn audit_checkpoint(config: &Config, output: Option<&std::path::Path>) -> anyhow::Result<()> {
     let app = open_app(config).await?;
-    let report = app.verify_audit_log().await.map_err(app_error)?;
+    let checkpoint = app.audit_checkpoint().await.map_err(app_error)?;
+    let text = serde_json::to_string_pretty(&checkpoint)? + "\n";
+    match output {
+        None => print!("{text}"),
+        Some(path) => {
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+            eprintln!("Checkpoint of {} chains written to {}.", checkpoint.chains.len(), path.display());
+        }
+    }
+    Ok(())
+}
+
+/// Prints what a walk over the audit chains found; a broken chain is an error (exit 1).
+async fn verify_audit(config: &Config, checkpoint: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let checkpoint = checkpoint.map(read_checkpoint).transpose()?;
+    let app = open_app(config).await?;
+    let report = app.verify_audit_log(checkpoint.as_ref()).await.map_err(app_error)?;
+    if let Some(c) = &checkpoint {
+        println!("checked against the checkpoint of {} chains taken at {}", c.chains.len(), c.created_at);
+    }
     if report.is_intact() {
         println!("{} chains, {} events: intact", report.chains, report.events);
         return Ok(());

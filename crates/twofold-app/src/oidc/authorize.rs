@@ -14,7 +14,7 @@ use twofold_store::oidc::grants::{self, NewCode, NewGrant};
 use twofold_store::{commit, factors};
 
 use super::with_query;
-use crate::audit::{Parties, record};
+use crate::audit::Parties;
 use crate::sign_in::CurrentSession;
 use crate::{App, RequestContext, Result};
 
@@ -179,7 +179,7 @@ impl App {
     ) -> Result<()> {
         let mut conn = self.store().conn().await?;
         let detail = json!({ "client_id": client.client_id, "why": why });
-        record(&mut conn, self.now(), ctx, Parties::own(&current.user), "oidc.authorization_refused", detail).await
+        self.record(&mut conn, self.now(), ctx, Parties::own(&current.user), "oidc.authorization_refused", detail).await
     }
 
     /// A grant for this session and a single-use code for it (SEC-40: 60 seconds).
@@ -216,7 +216,7 @@ impl App {
         grants::insert_code(&mut tx, &new_code, now).await?;
         let detail =
             json!({ "client_id": client.client_id, "grant": grant_id, "scope": granted.scope, "amr": method.amr() });
-        record(&mut tx, now, ctx, Parties::own(&current.user), "oidc.code_issued", detail).await?;
+        self.record(&mut tx, now, ctx, Parties::own(&current.user), "oidc.code_issued", detail).await?;
         commit(tx).await?;
         Ok(code.raw)
     }

@@ -12,7 +12,7 @@ use twofold_store::oidc::clients::{self, ClientRow, NewClient};
 use twofold_store::{Conn, commit, users};
 
 use super::OAuthError;
-use crate::audit::{Parties, record};
+use crate::audit::Parties;
 use crate::{App, Error, RequestContext, Result};
 
 /// What an application is registered with.
@@ -100,7 +100,7 @@ impl App {
             "require_two_factor": new.require_two_factor,
             "redirect_uris": new.redirect_uris,
         });
-        record(&mut tx, now, ctx, parties, "oidc.client_created", detail).await?;
+        self.record(&mut tx, now, ctx, parties, "oidc.client_created", detail).await?;
         commit(tx).await?;
         let client = ClientFacts {
             client_id,
@@ -149,7 +149,7 @@ impl App {
         };
         let parties = Parties { account_id, actor: actor.map(|a| a.id), target: None };
         let detail = json!({ "client_id": client_id, "name": name });
-        record(&mut tx, now, ctx, parties, "oidc.client_removed", detail).await?;
+        self.record(&mut tx, now, ctx, parties, "oidc.client_removed", detail).await?;
         commit(tx).await?;
         Ok(())
     }
@@ -170,7 +170,8 @@ impl App {
             });
         }
         let parties = Parties { account_id: Some(actor.account_id), actor: Some(actor.id), target: None };
-        record(&mut tx, now, ctx, parties, "oidc.client_secret_rotated", json!({ "client_id": client_id })).await?;
+        self.record(&mut tx, now, ctx, parties, "oidc.client_secret_rotated", json!({ "client_id": client_id }))
+            .await?;
         commit(tx).await?;
         Ok(secret.raw)
     }

@@ -11,7 +11,7 @@ use twofold_store::{Realm, commit, sessions};
 
 use super::claims::session_id;
 use super::with_query;
-use crate::audit::{Parties, record};
+use crate::audit::Parties;
 use crate::sign_in::CurrentSession;
 use crate::{App, RequestContext, Result};
 
@@ -72,7 +72,7 @@ impl App {
         if sessions::delete(&mut tx, Realm::People, &current.session.id_hash).await? {
             let revoked = grants::revoke_for_session(&mut tx, &current.session.id_hash, now, "logout").await?;
             let detail = json!({ "client_id": target.client_id, "app_grants_revoked": revoked });
-            record(&mut tx, now, ctx, Parties::own(&current.user), "oidc.logout", detail).await?;
+            self.record(&mut tx, now, ctx, Parties::own(&current.user), "oidc.logout", detail).await?;
         }
         commit(tx).await?;
         Ok(LogoutAnswer::Done { then: target.then, automatic })

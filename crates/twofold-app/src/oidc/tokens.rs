@@ -13,7 +13,7 @@ use twofold_store::{Conn, commit};
 use super::OAuthError;
 use super::claims::{id_token_claims, person_claims};
 use super::clients::ClientAuth;
-use crate::audit::{Parties, record};
+use crate::audit::Parties;
 use crate::{App, RequestContext};
 
 type OAuthResult<T> = std::result::Result<T, OAuthError>;
@@ -84,7 +84,7 @@ impl App {
                 let revoked = grants::revoke(&mut tx, grant_id, now, "code_replayed").await?;
                 let parties = self.grant_parties(&mut tx, grant_id).await?;
                 let detail = json!({ "client_id": client.facts.client_id, "grant": grant_id, "revoked": revoked });
-                record(&mut tx, now, ctx, parties, "oidc.code_replayed", detail).await?;
+                self.record(&mut tx, now, ctx, parties, "oidc.code_replayed", detail).await?;
                 commit(tx).await?;
                 return Err(OAuthError::invalid_grant("The code was already used."));
             }
@@ -106,7 +106,7 @@ impl App {
             .ok_or_else(|| OAuthError::invalid_grant("No such person."))?;
         let detail =
             json!({ "client_id": client.facts.client_id, "grant": taken.grant.id, "grant_type": "authorization_code" });
-        record(&mut tx, now, ctx, Parties::own(&subject.person), "oidc.token_issued", detail).await?;
+        self.record(&mut tx, now, ctx, Parties::own(&subject.person), "oidc.token_issued", detail).await?;
         commit(tx).await?;
         let id_token = key.sign(&id_token_claims(self.issuer(), &subject, &taken.grant, now));
         Ok(TokenAnswer { id_token, ..answer })
@@ -127,7 +127,7 @@ impl App {
                 let revoked = grants::revoke(&mut tx, grant_id, now, "refresh_reused").await?;
                 let parties = self.grant_parties(&mut tx, grant_id).await?;
                 let detail = json!({ "client_id": client.facts.client_id, "grant": grant_id, "revoked": revoked });
-                record(&mut tx, now, ctx, parties, "oidc.refresh_reused", detail).await?;
+                self.record(&mut tx, now, ctx, parties, "oidc.refresh_reused", detail).await?;
                 commit(tx).await?;
                 return Err(OAuthError::invalid_grant("The refresh token was already used."));
             }
@@ -147,7 +147,7 @@ impl App {
         let subject =
             self.subject_of(&mut tx, &grant).await?.ok_or_else(|| OAuthError::invalid_grant("No such person."))?;
         let detail = json!({ "client_id": client.facts.client_id, "grant": grant.id, "grant_type": "refresh_token" });
-        record(&mut tx, now, ctx, Parties::own(&subject.person), "oidc.token_issued", detail).await?;
+        self.record(&mut tx, now, ctx, Parties::own(&subject.person), "oidc.token_issued", detail).await?;
         commit(tx).await?;
         let id_token = key.sign(&id_token_claims(self.issuer(), &subject, &grant, now));
         Ok(TokenAnswer { id_token, ..answer })
@@ -193,7 +193,7 @@ impl App {
     ) -> OAuthResult<()> {
         let parties = self.grant_parties(tx, grant.id).await?;
         let detail = json!({ "client_id": client.facts.client_id, "grant": grant.id, "why": fault.description });
-        record(tx, now, ctx, parties, "oidc.token_refused", detail).await?;
+        self.record(tx, now, ctx, parties, "oidc.token_refused", detail).await?;
         Ok(())
     }
 
@@ -240,7 +240,7 @@ impl App {
         };
         let parties = self.grant_parties(&mut tx, grant.id).await?;
         let detail = json!({ "client_id": client.facts.client_id, "grant": grant.id, "kind": kind.as_str() });
-        record(&mut tx, now, ctx, parties, "oidc.token_revoked", detail).await?;
+        self.record(&mut tx, now, ctx, parties, "oidc.token_revoked", detail).await?;
         commit(tx).await?;
         Ok(())
     }

@@ -1,6 +1,11 @@
 //! The hash that links each audit event to the one before it in its chain.
 //!
-//! `hash = SHA-256(prev_hash ‖ encoding of the event)`, hex lowercase. The encoding gives
+//! Keyed (version 2, every event written now): `hash = HMAC-SHA256(K, encoding)` in the
+//! keyring's MAC form `k<key id>:<hex>`, with K derived from the keyring for this purpose
+//! alone, so that whoever can write the database but does not hold the keyring cannot
+//! forge a link, nor rewrite the chain and its head unseen. Unkeyed (version 1, events
+//! written before): `hash = SHA-256(encoding)`, 64 hex digits; a chain may start with
+//! version-1 links, never return to them after a keyed one. The encoding gives
 //! every field a presence tag and every text its length, so that no two different events
 //! encode alike (`("ab", "c")` is not `("a", "bc")`, and a missing IP is not an empty one).
 //! The row id is left out: the database assigns it after the hash is known; `seq` is the
@@ -8,11 +13,17 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::secret_box::SecretBox;
+
 /// The `prev_hash` of each chain's first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Names this encoding, so that a future one cannot collide with it.
+/// Names each encoding, so that one cannot collide with another.
 const VERSION: &str = "twofold-audit-v1";
+const VERSION_KEYED: &str = "twofold-audit-v2";
+
+/// The label the chain's MAC key is derived under (no other keyed hash shares it).
+pub const MAC_LABEL: &str = "twofold/audit-chain/v2";
 
 /// The chain an event belongs to: its account's, or chain 0 for events without an account
 /// (account ids start at 1).
@@ -34,40 +45,65 @@ pub struct Link<'a> {
     pub created_at: i64,
 }
 
-/// The hash of `link` following `prev_hash`, hex lowercase.
+/// The unkeyed (version 1) hash of `link` following `prev_hash`, hex lowercase: how events
+/// were linked before the chain was keyed.
 pub fn hash(prev_hash: &str, link: &Link<'_>) -> String {
-    let mut h = Sha256::new();
-    text(&mut h, Some(VERSION));
-    text(&mut h, Some(prev_hash));
-    int(&mut h, Some(link.chain));
-    int(&mut h, Some(link.seq));
-    int(&mut h, link.actor);
-    int(&mut h, link.target);
-    text(&mut h, Some(link.event));
-    text(&mut h, Some(link.detail));
-    text(&mut h, link.ip);
-    text(&mut h, link.user_agent);
-    int(&mut h, Some(link.created_at));
-    data_encoding::HEXLOWER.encode(&h.finalize())
+    data_encoding::HEXLOWER.encode(&Sha256::digest(encode(VERSION, prev_hash, link)))
 }
 
-fn int(h: &mut Sha256, value: Option<i64>) {
+/// The keyed (version 2) hash of `link` following `prev_hash`.
+pub fn keyed_hash(key: &SecretBox, prev_hash: &str, link: &Link<'_>) -> String {
+    key.mac(MAC_LABEL, &encode(VERSION_KEYED, prev_hash, link))
+}
+
+/// Whether a stored hash is a keyed one.
+pub fn is_keyed(stored: &str) -> bool {
+    stored.starts_with('k')
+}
+
+/// Whether `stored` is the hash of `link` following `prev_hash`, in the version it names.
+pub fn holds(key: &SecretBox, prev_hash: &str, link: &Link<'_>, stored: &str) -> bool {
+    if is_keyed(stored) {
+        key.verify_mac(MAC_LABEL, &encode(VERSION_KEYED, prev_hash, link), stored)
+    } else {
+        hash(prev_hash, link) == stored
+    }
+}
+
+/// Every field with a presence tag, every text with its length.
+fn encode(version: &str, prev_hash: &str, link: &Link<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + link.detail.len());
+    text(&mut out, Some(version));
+    text(&mut out, Some(prev_hash));
+    int(&mut out, Some(link.chain));
+    int(&mut out, Some(link.seq));
+    int(&mut out, link.actor);
+    int(&mut out, link.target);
+    text(&mut out, Some(link.event));
+    text(&mut out, Some(link.detail));
+    text(&mut out, link.ip);
+    text(&mut out, link.user_agent);
+    int(&mut out, Some(link.created_at));
+    out
+}
+
+fn int(out: &mut Vec<u8>, value: Option<i64>) {
     match value {
-        None => h.update([0u8]),
+        None => out.push(0),
         Some(v) => {
-            h.update([1u8]);
-            h.update(v.to_be_bytes());
+            out.push(1);
+            out.extend_from_slice(&v.to_be_bytes());
         }
     }
 }
 
-fn text(h: &mut Sha256, value: Option<&str>) {
+fn text(out: &mut Vec<u8>, value: Option<&str>) {
     match value {
-        None => h.update([0u8]),
+        None => out.push(0),
         Some(s) => {
-            h.update([1u8]);
-            h.update((s.len() as u64).to_be_bytes());
-            h.update(s.as_bytes());
+            out.push(1);
+            out.extend_from_slice(&(s.len() as u64).to_be_bytes());
+            out.extend_from_slice(s.as_bytes());
         }
     }
 }
@@ -122,5 +158,31 @@ mod tests {
         assert_ne!(split("ab", "c"), split("a", "bc"));
         assert_ne!(hash(GENESIS, &Link { ip: None, ..LINK }), hash(GENESIS, &Link { ip: Some(""), ..LINK }));
         assert_ne!(hash(GENESIS, &Link { actor: None, ..LINK }), hash(GENESIS, &Link { actor: Some(0), ..LINK }));
+    }
+
+    fn key() -> SecretBox {
+        SecretBox::new(crate::secret_box::Keyring::generate().unwrap())
+    }
+
+    #[test]
+    fn version_1_hashes_are_unchanged() {
+        // Pinned from an independent implementation of the version-1 encoding, so that
+        // chains written before the key still verify.
+        assert_eq!(hash(GENESIS, &LINK), "97982d301e4978a2eff3ded35112ab97e7012e9e3813e12ac495631ef8ede6f1");
+        assert!(!is_keyed(&hash(GENESIS, &LINK)));
+    }
+
+    #[test]
+    fn keyed_hashes_hold_only_under_their_key_and_for_their_contents() {
+        let (k, other) = (key(), key());
+        let h = keyed_hash(&k, GENESIS, &LINK);
+        assert!(is_keyed(&h), "{h}");
+        assert!(holds(&k, GENESIS, &LINK, &h));
+        assert!(!holds(&other, GENESIS, &LINK, &h), "another keyring cannot vouch for it");
+        assert!(!holds(&k, GENESIS, &Link { detail: "{\"forged\":1}", ..LINK }, &h));
+        assert!(!holds(&k, &h, &LINK, &h), "the previous hash counts");
+        // The unkeyed hash of the same link is not the keyed one, and proves nothing keyed.
+        assert_ne!(hash(GENESIS, &LINK), h);
+        assert!(holds(&k, GENESIS, &LINK, &hash(GENESIS, &LINK)), "a version-1 link checks as version 1");
     }
 }

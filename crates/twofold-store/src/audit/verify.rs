@@ -4,7 +4,10 @@
 //! (a head and its newest row commit together, so rows appended meanwhile are left for
 //! the next run instead of looking like forgeries). Every row must hold the next place,
 //! point at the previous row's hash and hash to what it says; the last row must be the
-//! one the head names, which is how deleting the newest rows shows.
+//! one the head names, which is how deleting the newest rows shows. Links are checked in
+//! the version they name (keyed or not, see [`super::chain`]); once a chain is keyed, an
+//! unkeyed link, or a chain whose newest link is unkeyed, is a break: that is what a
+//! rewrite by someone without the keyring looks like.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,6 +16,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::chain::{self, GENESIS, Link};
+use crate::secret_box::SecretBox;
 use crate::{Conn, Result};
 
 /// Rows read per query, so that a long chain never sits in memory whole.
@@ -65,6 +69,13 @@ pub enum Problem {
     /// A row without a place, written after the chain began: inserted behind the log's
     /// back or stripped of its link.
     Unchained,
+    /// An unkeyed link where a keyed one is due: after a keyed link, or as the newest link
+    /// of a chain (the chain was rewritten by someone without the keyring).
+    Unkeyed,
+    /// The event a checkpoint names at this place has another hash: rewritten since.
+    CheckpointMismatch,
+    /// The chain no longer reaches the place a checkpoint names: cut back since.
+    CheckpointMissing,
 }
 
 impl fmt::Display for Break {
@@ -86,6 +97,13 @@ impl fmt::Display for Break {
             Problem::HeadMismatch => write!(f, ": row {row} (seq {seq}) is not the last row the chain recorded"),
             Problem::NoHead => write!(f, ": its head is missing (deleted)"),
             Problem::Unchained => write!(f, ": row {row} has no place in the chain although written after it began"),
+            Problem::Unkeyed => {
+                write!(f, ": row {row} (seq {seq}) is not keyed although the chain is (rewritten without the key)")
+            }
+            Problem::CheckpointMismatch => {
+                write!(f, ": row {row} (seq {seq}) differs from the checkpoint (the chain was rewritten since)")
+            }
+            Problem::CheckpointMissing => write!(f, ": seq {seq}, named by the checkpoint, is gone"),
         }
     }
 }
@@ -98,11 +116,11 @@ struct Head {
 }
 
 /// Walks every chain; answers the first break of each.
-pub async fn verify(conn: &mut Conn) -> Result<Report> {
+pub async fn verify(conn: &mut Conn, key: &SecretBox) -> Result<Report> {
     let mut report = Report::default();
     for (chain, head) in chains(conn).await? {
         report.chains += 1;
-        let (events, broken) = verify_chain(conn, chain, head.as_ref()).await?;
+        let (events, broken) = verify_chain(conn, key, chain, head.as_ref()).await?;
         report.events += events;
         report.breaks.extend(broken);
     }
@@ -156,7 +174,9 @@ fn linked(r: &AnyRow) -> Result<Linked> {
 }
 
 /// Where the walk along one chain stands.
-struct Walk {
+struct Walk<'k> {
+    key: &'k SecretBox,
+    keyed: bool,
     chain: i64,
     next_seq: i64,
     prev_hash: String,
@@ -165,9 +185,18 @@ struct Walk {
     events: u64,
 }
 
-impl Walk {
-    fn new(chain: i64) -> Self {
-        Self { chain, next_seq: 1, prev_hash: GENESIS.into(), first_id: None, last_id: None, events: 0 }
+impl<'k> Walk<'k> {
+    fn new(key: &'k SecretBox, chain: i64) -> Self {
+        Self {
+            key,
+            keyed: false,
+            chain,
+            next_seq: 1,
+            prev_hash: GENESIS.into(),
+            first_id: None,
+            last_id: None,
+            events: 0,
+        }
     }
 
     fn broken(&self, row_id: Option<i64>, seq: i64, problem: Problem) -> Break {
@@ -196,11 +225,15 @@ impl Walk {
             user_agent: row.user_agent.as_deref(),
             created_at: row.created_at,
         };
-        let computed = chain::hash(&self.prev_hash, &link);
-        if row.hash.as_deref() != Some(computed.as_str()) {
+        let stored = row.hash.as_deref().unwrap_or_default();
+        if self.keyed && !chain::is_keyed(stored) {
+            return Err(self.broken(Some(row.id), row.seq, Problem::Unkeyed));
+        }
+        if !chain::holds(self.key, &self.prev_hash, &link, stored) {
             return Err(self.broken(Some(row.id), row.seq, Problem::Edited));
         }
-        self.prev_hash = computed;
+        self.keyed = chain::is_keyed(stored);
+        self.prev_hash = stored.to_owned();
         self.next_seq += 1;
         self.first_id.get_or_insert(row.id);
         self.last_id = Some(row.id);
@@ -218,14 +251,20 @@ impl Walk {
                 Err(self.broken(None, self.next_seq, Problem::TailMissing { head_seq: h.seq }))
             }
             Some(h) if h.last_hash != self.prev_hash => Err(self.broken(self.last_id, last_seq, Problem::HeadMismatch)),
+            Some(_) if self.events > 0 && !self.keyed => Err(self.broken(self.last_id, last_seq, Problem::Unkeyed)),
             Some(_) => Ok(()),
         }
     }
 }
 
 /// Walks one chain; answers how many events held and the first break, if any.
-async fn verify_chain(conn: &mut Conn, chain: i64, head: Option<&Head>) -> Result<(u64, Option<Break>)> {
-    let mut walk = Walk::new(chain);
+async fn verify_chain(
+    conn: &mut Conn,
+    key: &SecretBox,
+    chain: i64,
+    head: Option<&Head>,
+) -> Result<(u64, Option<Break>)> {
+    let mut walk = Walk::new(key, chain);
     let up_to = head.map_or(i64::MAX, |h| h.seq);
     let (mut after_seq, mut after_id) = (0_i64, 0_i64);
     loop {
@@ -261,7 +300,7 @@ async fn verify_chain(conn: &mut Conn, chain: i64, head: Option<&Head>) -> Resul
 }
 
 /// A row of this chain without a place, newer than the chain's first linked row.
-async fn unchained(conn: &mut Conn, walk: &Walk) -> Result<Option<Break>> {
+async fn unchained(conn: &mut Conn, walk: &Walk<'_>) -> Result<Option<Break>> {
     let Some(first_id) = walk.first_id else {
         return Ok(None);
     };

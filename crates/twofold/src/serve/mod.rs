@@ -19,6 +19,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(config = %config.redacted(), "starting Twofold {}", env!("CARGO_PKG_VERSION"));
     let app = open_app(&config).await?;
     tracing::info!(backend = app.store().backend().name(), "database ready");
+    match app.seal_unkeyed_audit_chains().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(chains = n, "audit chains written before the key are now linked to keyed events"),
+        Err(e) => tracing::warn!(error = %e, "could not seal the unkeyed audit chains; will try at next start"),
+    }
     if app.needs_setup().await.map_err(|e| anyhow::anyhow!("{e}"))? {
         let link = app.issue_setup_link().await.map_err(|e| anyhow::anyhow!("{e}"))?;
         // Printed, not logged: the link is a credential and logs are kept (SEC-31).

@@ -21,6 +21,9 @@ on_both_databases!(
     sec_30_a_deleted_middle_row_is_detected,
     sec_30_a_deleted_last_row_is_detected,
     sec_30_concurrent_appends_never_fork_the_chain,
+    sec_30_a_chain_rewritten_without_the_key_is_detected,
+    sec_30_chains_from_before_the_key_are_sealed_once_and_stay_checkable,
+    sec_30_a_checkpoint_reveals_a_whole_chain_rewritten_even_with_the_key,
     audit_api_filters_by_person_event_type_and_dates,
     audit_exports_csv_and_json_for_managers_of_the_account_only,
     audit_page_filters_pages_and_is_for_managers_only,
@@ -68,7 +71,7 @@ async fn tamper(t: &TestApp, sql: &str) {
 }
 
 async fn verify(t: &TestApp) -> ChainReport {
-    t.app.verify_audit_log().await.unwrap()
+    t.app.verify_audit_log(None).await.unwrap()
 }
 
 /// An account with an Administrator and a User, some sign-ins and a failed one.
@@ -108,7 +111,13 @@ async fn sec_30_the_chain_links_every_event_of_an_account(db: TestDb) {
         for pair in chain.windows(2) {
             assert_eq!(pair[1].2, pair[0].3, "row {} points at the hash of row {}", pair[1].0, pair[0].0);
         }
-        assert!(chain.iter().all(|l| l.3.len() == 64 && l.3.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))));
+        // Keyed links: `k<key id>:` and 64 hex digits of HMAC-SHA256.
+        let keyed = |h: &str| {
+            h.split_once(':').is_some_and(|(k, hex)| {
+                k.starts_with('k') && hex.len() == 64 && hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
+            })
+        };
+        assert!(chain.iter().all(|l| keyed(&l.3)), "{chain:?}");
         assert_eq!(head(&t, account).await, (total as i64, chain.last().unwrap().3.clone()));
     }
     // The unknown email has no account: its event opens chain 0.
@@ -140,21 +149,26 @@ async fn sec_30_an_edited_row_is_named_by_verify(db: TestDb) {
         format!("chain of account {}: row {edited} (seq {seq}) was changed after it was written", acme.account_id)
     );
 
-    // Rewriting the row's hash to fit its new contents only moves the break to the row
-    // after it, which still points at the old hash.
+    // Rewriting the row's hash to fit its new contents takes the key: without it, the
+    // unkeyed hash anyone can compute is refused where it stands...
     let globex_chain = links(&t, globex.account_id).await;
     let (id, next) = (globex_chain[2].0, globex_chain[3].0);
-    let forged = forged_hash(&t, id, r#"{"forged":true}"#).await;
-    let sql = format!(r#"UPDATE audit_events SET detail = '{{"forged":true}}', hash = '{forged}' WHERE id = {id}"#);
+    let unkeyed = forged_hash(&t, id, r#"{"forged":true}"#, false).await;
+    let sql = format!(r#"UPDATE audit_events SET detail = '{{"forged":true}}', hash = '{unkeyed}' WHERE id = {id}"#);
     tamper(&t, &sql).await;
     let report = verify(&t).await;
     assert_eq!(report.breaks.len(), 2);
-    assert_eq!(report.breaks[1].row_id, Some(next), "{:?}", report.breaks);
-    assert_eq!(report.breaks[1].problem, ChainProblem::Relinked);
+    assert_eq!((report.breaks[1].row_id, report.breaks[1].problem), (Some(id), ChainProblem::Unkeyed));
+    // ...and with it, the break only moves to the row after, which points at the old hash.
+    let keyed = forged_hash(&t, id, r#"{"forged":true}"#, true).await;
+    tamper(&t, &format!("UPDATE audit_events SET hash = '{keyed}' WHERE id = {id}")).await;
+    let report = verify(&t).await;
+    assert_eq!((report.breaks[1].row_id, report.breaks[1].problem), (Some(next), ChainProblem::Relinked));
 }
 
-/// The hash row `id` would have with `detail` instead of its own.
-async fn forged_hash(t: &TestApp, id: i64, detail: &str) -> String {
+/// The hash row `id` would have with `detail` instead of its own: unkeyed, as anyone with
+/// the database can compute it, or keyed, as only a holder of the keyring can.
+async fn forged_hash(t: &TestApp, id: i64, detail: &str, keyed: bool) -> String {
     type Fields = (Option<i64>, i64, Option<i64>, Option<i64>, String, Option<String>, Option<String>, i64, String);
     let mut conn = t.app.store().conn().await.unwrap();
     let (account, seq, actor, target, event, ip, user_agent, created_at, prev): Fields = sqlx::query_as(
@@ -176,7 +190,128 @@ async fn forged_hash(t: &TestApp, id: i64, detail: &str) -> String {
         user_agent: user_agent.as_deref(),
         created_at,
     };
-    chain::hash(&prev, &link)
+    if keyed { chain::keyed_hash(&t.app.secrets().sealing_box(), &prev, &link) } else { chain::hash(&prev, &link) }
+}
+
+/// Rewrites every row of an account's chain as someone with the database would: the second
+/// event's detail set to `second_detail`, every hash recomputed (keyed only with the keyring), the head
+/// moved along. Answers the rewritten row.
+async fn rewrite_chain(t: &TestApp, account_id: i64, keyed: bool, second_detail: &str) -> i64 {
+    type Row = (i64, i64, Option<i64>, Option<i64>, String, String, Option<String>, Option<String>, i64);
+    let rows: Vec<Row> = {
+        let mut conn = t.app.store().conn().await.unwrap();
+        sqlx::query_as(
+            "SELECT id, seq, actor_user_id, target_user_id, event, detail, ip, user_agent, created_at
+             FROM audit_events WHERE account_id = $1 ORDER BY seq",
+        )
+        .bind(account_id)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+    };
+    let key = t.app.secrets().sealing_box();
+    let mut prev = chain::GENESIS.to_string();
+    for (id, seq, actor, target, event, detail, ip, user_agent, created_at) in &rows {
+        let detail = if *seq == 2 { second_detail.to_string() } else { detail.clone() };
+        let link = chain::Link {
+            chain: account_id,
+            seq: *seq,
+            actor: *actor,
+            target: *target,
+            event,
+            detail: &detail,
+            ip: ip.as_deref(),
+            user_agent: user_agent.as_deref(),
+            created_at: *created_at,
+        };
+        let hash = if keyed { chain::keyed_hash(&key, &prev, &link) } else { chain::hash(&prev, &link) };
+        let sql = format!(
+            "UPDATE audit_events SET detail = '{}', prev_hash = '{prev}', hash = '{hash}' WHERE id = {id}",
+            detail.replace('\'', "''")
+        );
+        tamper(t, &sql).await;
+        prev = hash;
+    }
+    tamper(t, &format!("UPDATE audit_chain_heads SET last_hash = '{prev}' WHERE chain = {account_id}")).await;
+    rows[1].0
+}
+
+async fn sec_30_a_chain_rewritten_without_the_key_is_detected(db: TestDb) {
+    let t = TestApp::new(db).await;
+    let (acme, ..) = busy_account(&t, "acme").await;
+    let (globex, ..) = busy_account(&t, "globex").await;
+    assert!(links(&t, acme.account_id).await.iter().all(|l| chain::is_keyed(&l.3)), "every link is keyed");
+    rewrite_chain(&t, acme.account_id, false, r#"{"rewritten":true}"#).await;
+    let report = verify(&t).await;
+    let last = links(&t, acme.account_id).await.last().cloned().unwrap();
+    assert_eq!(
+        report.breaks,
+        vec![ChainBreak { chain: acme.account_id, row_id: Some(last.0), seq: last.1, problem: ChainProblem::Unkeyed }],
+        "a consistent unkeyed rewrite, head included, still shows; globex ({}) is untouched",
+        globex.account_id
+    );
+    assert!(report.breaks[0].to_string().contains("is not keyed although the chain is"));
+}
+
+async fn sec_30_chains_from_before_the_key_are_sealed_once_and_stay_checkable(db: TestDb) {
+    let t = TestApp::new(db).await;
+    let (acme, ..) = busy_account(&t, "acme").await;
+    // A chain as the unkeyed code wrote it, before the upgrade.
+    rewrite_chain(&t, acme.account_id, false, r#"{"rewritten":1}"#).await;
+    let before = links(&t, acme.account_id).await.len();
+    assert_eq!(t.app.seal_unkeyed_audit_chains().await.unwrap(), 1);
+    assert_eq!(t.app.seal_unkeyed_audit_chains().await.unwrap(), 0, "once");
+    let sealed = links(&t, acme.account_id).await;
+    assert_eq!(sealed.len(), before + 1);
+    assert!(chain::is_keyed(&sealed.last().unwrap().3));
+    assert!(verify(&t).await.is_intact(), "{:?}", verify(&t).await.breaks);
+    // The unkeyed history is covered by the keyed seal: rewriting it again shows, whether
+    // the seal is left as it was (it no longer follows) or rewritten too (it is unkeyed).
+    let seal = sealed.last().cloned().unwrap();
+    rewrite_chain(&t, acme.account_id, false, r#"{"rewritten":2}"#).await;
+    let broken = verify(&t).await.breaks;
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert_eq!((broken[0].row_id, broken[0].problem), (Some(seal.0), ChainProblem::Unkeyed), "{broken:?}");
+    let sql = format!("UPDATE audit_events SET hash = '{}' WHERE id = {}", seal.3, seal.0);
+    tamper(&t, &sql).await;
+    tamper(&t, &format!("UPDATE audit_chain_heads SET last_hash = '{}' WHERE chain = {}", seal.3, acme.account_id))
+        .await;
+    let broken = verify(&t).await.breaks;
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert!(matches!(broken[0].problem, ChainProblem::Edited | ChainProblem::Relinked), "{broken:?}");
+    assert_eq!(broken[0].row_id, Some(seal.0), "the keyed seal no longer fits the rewritten history");
+}
+
+async fn sec_30_a_checkpoint_reveals_a_whole_chain_rewritten_even_with_the_key(db: TestDb) {
+    let t = TestApp::new(db).await;
+    let (acme, ..) = busy_account(&t, "acme").await;
+    let (globex, ..) = busy_account(&t, "globex").await;
+    let checkpoint = t.app.audit_checkpoint().await.unwrap();
+    let acme_head = head(&t, acme.account_id).await;
+    assert!(
+        checkpoint.chains.iter().any(|c| c.chain == acme.account_id && (c.seq, &c.hash) == (acme_head.0, &acme_head.1))
+    );
+    assert!(t.app.verify_audit_log(Some(&checkpoint)).await.unwrap().is_intact());
+
+    // Someone with the database and the keyring rewrites a whole chain: the chain alone
+    // holds, the checkpoint kept elsewhere does not.
+    rewrite_chain(&t, acme.account_id, true, r#"{"rewritten":true}"#).await;
+    assert!(verify(&t).await.is_intact(), "a rewrite with the key passes the chain's own check");
+    let report = t.app.verify_audit_log(Some(&checkpoint)).await.unwrap();
+    assert_eq!(report.breaks.len(), 1, "{:?}", report.breaks);
+    let b = &report.breaks[0];
+    assert_eq!((b.chain, b.seq, b.problem), (acme.account_id, acme_head.0, ChainProblem::CheckpointMismatch));
+    assert!(b.to_string().contains("differs from the checkpoint"), "globex ({}) agrees", globex.account_id);
+
+    // Events appended after the checkpoint are fine; a checkpoint edited to fit is refused.
+    let mut forged = checkpoint.clone();
+    for c in &mut forged.chains {
+        if c.chain == acme.account_id {
+            c.hash = head(&t, acme.account_id).await.1;
+        }
+    }
+    let refused = t.app.verify_audit_log(Some(&forged)).await.unwrap_err();
+    assert!(refused.to_string().contains("not signed by this installation"), "{refused}");
 }
 
 async fn sec_30_a_deleted_middle_row_is_detected(db: TestDb) {
@@ -218,7 +353,7 @@ async fn sec_30_concurrent_appends_never_fork_the_chain(db: TestDb) {
     // Twenty appends racing, each in a transaction of its own…
     let appends: Vec<_> = (0..20)
         .map(|i| {
-            let store = t.app.store().clone();
+            let (store, key) = (t.app.store().clone(), t.app.secrets().sealing_box());
             tokio::spawn(async move {
                 let mut tx = store.begin().await.unwrap();
                 let detail = json!({ "n": i }).to_string();
@@ -229,7 +364,7 @@ async fn sec_30_concurrent_appends_never_fork_the_chain(db: TestDb) {
                     now: 1,
                     ..Default::default()
                 };
-                audit::append(&mut tx, &event).await.unwrap();
+                audit::append(&mut tx, &event, &key).await.unwrap();
                 tx.commit().await.unwrap();
             })
         })
@@ -469,6 +604,7 @@ async fn audit_page_filters_pages_and_is_for_managers_only(db: TestDb) {
 
     // Fifty to a page; "Older" carries the filters on.
     let mut conn = t.app.store().conn().await.unwrap();
+    let key = t.app.secrets().sealing_box();
     for i in 0..60 {
         let e = NewEvent {
             account_id: Some(owner.account_id),
@@ -477,7 +613,7 @@ async fn audit_page_filters_pages_and_is_for_managers_only(db: TestDb) {
             now: DAY_15,
             ..Default::default()
         };
-        audit::append(&mut conn, &e).await.unwrap();
+        audit::append(&mut conn, &e, &key).await.unwrap();
     }
     drop(conn);
     let first = http.get("/audit?event=test.filler").await.text();
@@ -556,4 +692,47 @@ async fn sec_30_audit_verify_command_names_an_edited_row() {
         "{stdout}"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("audit chains are broken"));
+}
+
+fn audit_command(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(binary())
+        .arg("audit")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("TWOFOLD_DATABASE_URL")
+        .env_remove("TWOFOLD_SECRET_KEY")
+        .output()
+        .unwrap()
+}
+
+/// `twofold audit checkpoint` and `verify --checkpoint` on the real binary: a checkpoint
+/// file verifies, an edited one is refused, an existing file is never overwritten.
+#[tokio::test]
+async fn sec_30_checkpoints_are_written_to_a_file_and_checked_by_the_command() {
+    let server = Server::start(&[], &[]).await;
+    crate::support::api::create_account(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("checkpoint.json");
+    let path = file.to_str().unwrap();
+    let out = audit_command(server.data_dir(), &["checkpoint", "--output", path]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(written["format"], "twofold-audit-checkpoint/v1");
+    assert!(written["chains"].as_array().is_some_and(|c| !c.is_empty()), "{written}");
+
+    let again = audit_command(server.data_dir(), &["checkpoint", "--output", path]);
+    assert_ne!(again.status.code(), Some(0), "an existing checkpoint is not overwritten");
+
+    let out = audit_command(server.data_dir(), &["verify", "--checkpoint", path]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("checked against the checkpoint of") && stdout.contains("intact"), "{stdout}");
+
+    let mut edited = written.clone();
+    edited["chains"][0]["hash"] = json!("k1:00");
+    std::fs::write(&file, edited.to_string()).unwrap();
+    let out = audit_command(server.data_dir(), &["verify", "--checkpoint", path]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not signed by this installation"), "{out:?}");
 }
