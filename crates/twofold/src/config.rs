@@ -454,4 +454,48 @@ mod tests {
         assert!(Config::load(None, &overrides).is_err_and(|e| e.contains("public_url")));
         assert!(Config::load(Some(Path::new("/nonexistent/twofold.toml")), &Overrides::default()).is_err());
     }
+
+    /// A TOML file as someone might write it: known keys with values of any type, and
+    /// lines of anything.
+    fn toml_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let key = prop_oneof![
+            Just("listen"),
+            Just("public_url"),
+            Just("sms_code_minutes"),
+            Just("http_max_connections"),
+            Just("database_acquire_timeout_ms"),
+            Just("cookie_domain"),
+            Just("outbox_lease_seconds"),
+            Just("trust_forwarded_for"),
+            Just("[forward_auth]"),
+            Just("[[forward_auth.rules]]"),
+            Just("host"),
+        ];
+        let value = prop_oneof![
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<bool>().prop_map(|b| b.to_string()),
+            any::<String>().prop_map(|s| format!("{s:?}")),
+            Just("[]".to_string()),
+            Just("{ a = 1 }".to_string()),
+        ];
+        let line = prop_oneof![(key, value).prop_map(|(k, v)| format!("{k} = {v}")), any::<String>()];
+        proptest::collection::vec(line, 0..8).prop_map(|lines| lines.join("\n"))
+    }
+
+    proptest::proptest! {
+        /// Whatever the file says, loading answers a configuration that passed validation
+        /// or a message, never a panic.
+        #[test]
+        fn any_toml_file_loads_or_is_refused_with_a_message(text in toml_text()) {
+            let loaded: Result<Config, _> =
+                Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(&text)).extract();
+            if let Ok(config) = loaded {
+                match config.validate() {
+                    Ok(()) => proptest::prop_assert!(config.http_max_connections >= 1),
+                    Err(message) => proptest::prop_assert!(!message.is_empty()),
+                }
+            }
+        }
+    }
 }

@@ -116,6 +116,7 @@ async fn list(
 #[into_params(parameter_in = Query)]
 pub struct ExportFormat {
     /// `csv` (a header row, then one quoted row per event) or `json` (an array of events).
+    #[param(pattern = "^(csv|json)$")]
     format: Option<String>,
 }
 

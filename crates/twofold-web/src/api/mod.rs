@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod authz;
 mod body;
+mod document;
 pub mod passwords;
 mod people;
 mod recovery;
@@ -66,11 +67,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .route("/api/openapi.json", get(serve_document))
 }
 
-/// The OpenAPI document of every API route.
-pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    router().split_for_parts().1
+/// The OpenAPI document of every API route, with the statuses every operation of its kind
+/// can answer.
+pub fn openapi_document() -> serde_json::Value {
+    let mut doc = serde_json::to_value(router().split_for_parts().1).unwrap_or_default();
+    document::complete(&mut doc);
+    doc
 }
 
-async fn serve_document() -> Json<utoipa::openapi::OpenApi> {
+async fn serve_document() -> Json<serde_json::Value> {
     Json(openapi_document())
 }

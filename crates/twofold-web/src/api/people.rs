@@ -45,9 +45,12 @@ async fn show(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct InviteBody {
+    #[schema(max_length = 254)]
     email: String,
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// `admin` or `user`.
+    #[schema(pattern = "^(admin|user)$")]
     role: String,
 }
 

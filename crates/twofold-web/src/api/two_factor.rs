@@ -34,7 +34,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CodeBody {
-    /// Six digits; spaces and dashes are ignored.
+    /// Six digits; spaces, tabs and dashes are ignored.
+    #[schema(max_length = 64, pattern = "^[ \t-]*([0-9][ \t-]*){6}$", example = "123 456")]
     code: String,
 }
 
@@ -104,14 +105,18 @@ pub struct Enabled {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PhoneBody {
-    /// International format, e.g. `+353 85 123 4567`.
+    /// International format, e.g. `+353 85 123 4567`: a mobile number.
+    #[schema(max_length = 128, pattern = "^\\s*\\+[0-9 ().-]{1,31}\\s*$", example = "+353 85 123 4567")]
     phone: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PhoneChangeBody {
     /// Your password, to confirm.
+    #[schema(max_length = 1024)]
     password: String,
+    /// International format: a mobile number.
+    #[schema(max_length = 128, pattern = "^\\s*\\+[0-9 ().-]{1,31}\\s*$", example = "+353 85 123 4567")]
     phone: String,
 }
 
@@ -163,7 +168,8 @@ async fn enrolment_phone(
 
 /// Step 4's code: the number is verified and 2FA turns on.
 #[utoipa::path(post, path = "/api/v1/me/two-factor/enrollment/phone/verify", tag = "two-factor", request_body = CodeBody, security(("session" = []), ("csrf" = [])),
-    responses((status = 200, body = Enabled), (status = 401, description = "`invalid_code`", body = ErrorView)))]
+    responses((status = 200, body = Enabled), (status = 401, description = "`invalid_code`", body = ErrorView),
+        (status = 409, description = "no enrolment is in progress, or its phone step is not reached", body = ErrorView)))]
 async fn enrolment_phone_verify(
     State(state): State<AppState>,
     ApiUser(session): ApiUser,

@@ -98,3 +98,41 @@ async fn every_documented_route_is_served() {
         }
     }
 }
+
+/// SEC-45 in miniature, in-process and deterministic: whatever an anonymous client sends
+/// to each documented operation (an empty object, broken JSON, the wrong content type),
+/// the status it gets is one the document lists, and it comes with the error schema.
+#[tokio::test]
+async fn sec_45_every_status_an_anonymous_client_meets_is_documented() {
+    let t = TestApp::new(TestDb::sqlite().await).await;
+    t.account("acme").await;
+    let http = t.http();
+    let doc = http.get("/api/openapi.json").await.json();
+    let mut checked = 0;
+    for (path, methods) in doc["paths"].as_object().unwrap() {
+        let concrete = path.replace("{id}", "1").replace("{token}", "x").replace("{client_id}", "x");
+        for (method, operation) in methods.as_object().unwrap() {
+            let m = axum::http::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let documented = operation["responses"].as_object().unwrap();
+            let bodies: &[(&str, &str)] = if operation.get("requestBody").is_some() {
+                &[("application/json", "{}"), ("application/json", "{not json"), ("text/plain", "hello")]
+            } else {
+                &[("application/json", "")]
+            };
+            for (content_type, body) in bodies {
+                let r = http.send(m.clone(), &concrete, Some(content_type), axum::body::Body::from(*body), &[]).await;
+                let status = r.status.to_string();
+                assert!(
+                    documented.contains_key(&status),
+                    "{method} {path} with {content_type} {body:?} answered {status}, not documented: {}",
+                    r.text()
+                );
+                if r.status >= 400 && r.header("content-type").is_some_and(|c| c.contains("json")) {
+                    assert!(r.json()["error"]["code"].is_string(), "{method} {path}: {}", r.text());
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "{checked} requests");
+}

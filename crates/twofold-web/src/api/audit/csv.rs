@@ -59,4 +59,27 @@ mod tests {
         assert_eq!(cell("=HYPERLINK(\"x\",\"y\")"), "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\"");
         assert_eq!(cell("two\nlines"), "\"two\nlines\"");
     }
+
+    proptest::proptest! {
+        /// Whatever a person or an attacker put in a field, its cell is one CSV field a
+        /// spreadsheet shows as text: never a formula, quotes balanced, the value kept.
+        #[test]
+        fn a_cell_is_one_field_of_text_whatever_it_holds(value in proptest::prelude::any::<String>()) {
+            let c = cell(&value);
+            let inner = c.strip_prefix('"').and_then(|c| c.strip_suffix('"'));
+            let unquoted = match inner {
+                Some(inner) => {
+                    proptest::prop_assert!(!inner.replace("\"\"", "").contains('"'), "{c:?}");
+                    inner.replace("\"\"", "\"")
+                }
+                None => {
+                    proptest::prop_assert!(!c.contains([',', '"', '\n', '\r']), "{c:?}");
+                    c.clone()
+                }
+            };
+            proptest::prop_assert!(!unquoted.starts_with(['=', '+', '-', '@', '\t', '\r']), "{c:?}");
+            let original = unquoted.strip_prefix('\'').filter(|_| value.starts_with(['=', '+', '-', '@', '\t', '\r']));
+            proptest::prop_assert_eq!(original.unwrap_or(&unquoted), value.as_str());
+        }
+    }
 }
