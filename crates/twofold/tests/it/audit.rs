@@ -644,13 +644,7 @@ fn unescape(html: &str) -> String {
 }
 
 fn run_verify(data_dir: &std::path::Path) -> std::process::Output {
-    Command::new(binary())
-        .args(["audit", "verify", "--data-dir"])
-        .arg(data_dir)
-        .env_remove("TWOFOLD_DATABASE_URL")
-        .env_remove("TWOFOLD_SECRET_KEY")
-        .output()
-        .unwrap()
+    audit_command(data_dir, &["verify"])
 }
 
 /// SEC-30 on the real binary: `twofold audit verify` says the log is intact, then names
