@@ -13,6 +13,7 @@ on_both_databases!(
     sec_44_the_owner_signs_in_from_their_known_browser_while_a_stranger_hammers_their_email,
     sec_44_one_address_over_300_emails_is_answered_429_within_20_guesses,
     sec_44_a_source_budget_covers_an_ipv6_64_and_is_forgotten_after_an_hour,
+    sec_44_two_instances_share_the_budgets,
 );
 
 /// The password step from `ip`, as a reverse proxy in front would report it.
@@ -122,6 +123,31 @@ async fn sec_44_a_source_budget_covers_an_ipv6_64_and_is_forgotten_after_an_hour
         login_from(&http, "2001:db8:5:6::1", &format!("s{i}@acme.test"), "x").await;
     }
     assert_eq!(login_from(&http, "2001:db8:5:6::1", "t@acme.test", "x").await.status, 429, "a fresh 15");
+}
+
+async fn sec_44_two_instances_share_the_budgets(db: TestDb) {
+    let t = TestApp::new(db).await;
+    t.account("acme").await;
+    let (a, b) = (t.http_behind_proxy(), Http::new(t.second_instance_behind_proxy().await));
+    // A sprayer alternating between two instances: the source's 15 free failures are
+    // counted once, in the database, not 15 on each.
+    for i in 0..15 {
+        let instance = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(login_from(instance, "203.0.113.9", &format!("p{i}@acme.test"), "x").await.status, 401);
+    }
+    assert_eq!(login_from(&a, "203.0.113.9", "q@acme.test", "x").await.status, 429);
+    assert_eq!(login_from(&b, "203.0.113.9", "q@acme.test", "x").await.status, 429);
+    // A browser known on one instance is known on the other (the token is signed by the
+    // shared keyring, not remembered in memory).
+    let laptop = t.http_behind_proxy();
+    assert_eq!(login_from(&laptop, "198.51.100.10", OWNER, PASSWORD).await.status, 200);
+    for i in 0..6 {
+        login_from(&b, "198.51.100.66", OWNER, &format!("guess {i}")).await;
+    }
+    let known = laptop.cookie("twofold_browser").unwrap();
+    let other = Http::new(t.second_instance_behind_proxy().await);
+    other.set_cookie("twofold_browser", &known);
+    assert_eq!(login_from(&other, "198.51.100.10", OWNER, PASSWORD).await.status, 200);
 }
 
 /// The attack as it was tried: the real binary on loopback, one client, 300 emails.

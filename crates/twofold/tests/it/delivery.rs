@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::support::PHONE;
-use crate::support::api::{api_sign_in, code_at, create_account};
+use crate::support::api::{api_sign_in, create_account, enrol_up_to_the_phone_code};
 use crate::support::server::Server;
 
 /// One webhook request as it arrived.
@@ -103,11 +103,7 @@ async fn a_message_whose_sender_is_killed_mid_send_is_sent_again_after_the_lease
     let server = Server::start(&[], &env).await;
     create_account(&server).await;
     let (api, _) = api_sign_in(&server, "ada@acme.test").await;
-    let e = api.post(&server, "/api/v1/me/two-factor/enrollment", serde_json::json!({})).await;
-    let secret = twofold_app::domain::otp::Secret::from_base32(e["secret"].as_str().unwrap()).unwrap();
-    api.post(&server, "/api/v1/me/two-factor/enrollment/code", serde_json::json!({ "code": code_at(&secret, 0) }))
-        .await;
-    api.post(&server, "/api/v1/me/two-factor/enrollment/phone", serde_json::json!({ "phone": PHONE })).await;
+    enrol_up_to_the_phone_code(&server, &api, PHONE).await;
 
     let first = wait_for(&seen, 1, Duration::from_secs(10)).await;
     assert_eq!(first.len(), 1, "the worker took the message");

@@ -77,13 +77,20 @@ pub async fn enable_by_api(server: &Server, email: &str, phone: &str) -> Secret 
     let (api, _) = api_sign_in(server, email).await;
     let before =
         std::fs::read_to_string(server.data_dir().join("sms-outbox.jsonl")).unwrap_or_default().lines().count();
-    let e = api.post(server, "/api/v1/me/two-factor/enrollment", serde_json::json!({})).await;
-    let secret = Secret::from_base32(e["secret"].as_str().unwrap()).unwrap();
-    api.post(server, "/api/v1/me/two-factor/enrollment/code", serde_json::json!({ "code": code_at(&secret, 0) })).await;
-    api.post(server, "/api/v1/me/two-factor/enrollment/phone", serde_json::json!({ "phone": phone })).await;
+    let secret = enrol_up_to_the_phone_code(server, &api, phone).await;
     let sms = server.sms_code_to(phone, before).await;
     let done =
         api.post(server, "/api/v1/me/two-factor/enrollment/phone/verify", serde_json::json!({ "code": sms })).await;
     assert_eq!(done["enabled"], true, "{done}");
+    secret
+}
+
+/// The wizard by API up to Step 4's SMS: the key, its first code, the number (which queues
+/// the verification SMS). Answers the key.
+pub async fn enrol_up_to_the_phone_code(server: &Server, api: &Api, phone: &str) -> Secret {
+    let e = api.post(server, "/api/v1/me/two-factor/enrollment", serde_json::json!({})).await;
+    let secret = Secret::from_base32(e["secret"].as_str().unwrap()).unwrap();
+    api.post(server, "/api/v1/me/two-factor/enrollment/code", serde_json::json!({ "code": code_at(&secret, 0) })).await;
+    api.post(server, "/api/v1/me/two-factor/enrollment/phone", serde_json::json!({ "phone": phone })).await;
     secret
 }

@@ -116,10 +116,19 @@ impl TestApp {
     /// A second instance over the same database, keys and clock: another process in all
     /// but name (its own pool, no shared memory).
     pub async fn second_instance(&self) -> axum::Router {
+        self.second_instance_with(WebConfig::default()).await
+    }
+
+    /// A second instance behind a trusted proxy, as [`TestApp::http_behind_proxy`].
+    pub async fn second_instance_behind_proxy(&self) -> axum::Router {
+        self.second_instance_with(WebConfig { trust_forwarded_for: true }).await
+    }
+
+    async fn second_instance_with(&self, web: WebConfig) -> axum::Router {
         let store = self._db.store().await;
         let secrets = Secrets::from_spec(self.secret_spec.as_deref().unwrap()).unwrap();
         let app = App::new(store, self.app.config().clone(), secrets, self.clock.clone(), Arc::new(OsEntropy)).unwrap();
-        twofold_web::router(AppState::new(app, WebConfig::default()))
+        twofold_web::router(AppState::new(app, web))
     }
 
     /// With keys kept in a file, as `twofold serve` keeps them, so that rotation can add one.
