@@ -1,13 +1,11 @@
 //! Forward authentication: a reverse proxy asks, for every request of a protected
-//! application, whether the person behind the Twofold session may pass. One statement
-//! reads the session and its person (no cache, so a session ended on any instance is
-//! refused everywhere at its next check: SEC-43); the rules decide.
+//! application, whether the person behind the Twofold session may pass. The session is
+//! found by the app's one session lookup, which also answers how strongly it is signed in
+//! (SEC-46) and keeps it alive; nothing is cached, so a session ended on any instance is
+//! refused everywhere at its next check (SEC-43). The rules decide.
 
 use twofold_domain::Role;
 use twofold_domain::forward_auth::{self as rules, Decision, Refusal, Visitor};
-use twofold_domain::session::Stage;
-use twofold_domain::token;
-use twofold_store::{Realm, sessions, visitors};
 
 use crate::{App, Result};
 
@@ -26,6 +24,8 @@ pub struct Identity {
 pub enum Gate {
     Allow(Identity),
     SignIn,
+    /// Signed in, but not as strongly as the rule asks: a fresh sign-in, then back.
+    SignInAgain,
     SetUpTwoFactor,
     Forbidden(Refusal),
 }
@@ -38,33 +38,24 @@ impl App {
         if rule.is_none() {
             return Ok(Gate::Forbidden(Refusal::NoRule));
         }
-        let Some(raw) = raw_session.filter(|r| token::is_well_formed(r)) else {
+        let Some(raw) = raw_session else {
             return Ok(Gate::SignIn);
         };
-        let now = self.now();
-        let hash = token::hash(raw);
-        let mut conn = self.store().conn().await?;
-        let row = visitors::by_session(&mut conn, &hash, now).await?.filter(|v| v.stage == Stage::SignedIn);
-        let Some(row) = row else {
+        let Some(current) = self.session(raw).await?.filter(|s| s.is_signed_in()) else {
             return Ok(Gate::SignIn);
         };
-        // Using a protected application is using the session: it slides like any other use.
-        let policy = self.session_policy(Realm::People);
-        if policy.should_touch(row.last_seen_at, now) {
-            let expires_at = policy.expires_at(Stage::SignedIn, row.created_at, now);
-            sessions::touch(&mut conn, Realm::People, &hash, now, expires_at).await?;
-        }
-        drop(conn);
-        let visitor = Visitor { role: row.role, account_id: row.account_id, two_factor_on: row.two_factor_on };
+        let user = &current.user;
+        let visitor = Visitor { role: user.role, account_id: user.account_id, strength: current.strength };
         Ok(match rules::decide(rule, Some(&visitor)) {
             Decision::Allow => Gate::Allow(Identity {
-                user_id: row.user_id,
-                account_id: row.account_id,
-                email: row.email,
-                name: row.name,
-                role: row.role,
+                user_id: user.id,
+                account_id: user.account_id,
+                email: user.email.clone(),
+                name: user.name.clone(),
+                role: user.role,
             }),
             Decision::SignIn => Gate::SignIn,
+            Decision::SignInAgain => Gate::SignInAgain,
             Decision::SetUpTwoFactor => Gate::SetUpTwoFactor,
             Decision::Forbidden(why) => Gate::Forbidden(why),
         })

@@ -3,6 +3,7 @@
 //! [`App::complete_sign_in`], so that what a success does is written once.
 
 use serde_json::json;
+use twofold_domain::assurance::{self, Need, Outcome, PolicyFacts, Strength};
 use twofold_domain::email::Email;
 use twofold_domain::factors::SecondFactors;
 use twofold_domain::oidc::SignInMethod;
@@ -18,20 +19,31 @@ use crate::audit::Parties;
 use crate::credentials::{IssuedSession, SessionOptions};
 use crate::{App, Error, RequestContext, Result};
 
-/// A live session and its person, as found from a cookie.
+/// A live session and its person, as found from a cookie, with the one answer to how
+/// strongly it is signed in (SEC-46).
 #[derive(Debug, Clone)]
 pub struct CurrentSession {
     pub session: SessionRow,
     pub user: Person,
     /// The token forms and API calls must echo (SEC-25).
     pub csrf_token: String,
-    /// What the account's 2FA policy asks of this person now.
-    pub requirement: Requirement,
+    /// How strongly this session is signed in: every consumer asks this, none recomputes it.
+    pub strength: Strength,
 }
 
 impl CurrentSession {
     pub fn is_signed_in(&self) -> bool {
         self.session.stage == Stage::SignedIn
+    }
+
+    /// What the account's 2FA policy asks of this person now.
+    pub fn requirement(&self) -> Requirement {
+        self.strength.requirement
+    }
+
+    /// Whether this session meets `need` (SEC-46); a half-finished sign-in meets nothing.
+    pub fn meets(&self, need: Need) -> Outcome {
+        if self.is_signed_in() { self.strength.meets(need) } else { Outcome::SignInAgain }
     }
 }
 
@@ -261,23 +273,29 @@ impl App {
         self.password_ok(password, stored.as_deref()).await
     }
 
-    /// The live session behind a cookie value, if any; moves its idle deadline forward.
+    /// The live session behind a cookie value, if any, with its strength (SEC-46); moves
+    /// its idle deadline forward. One statement reads the session, the person, whether
+    /// they have a second factor and their account's policy; nothing is cached, so a
+    /// session ended on any instance is refused everywhere at its next use (SEC-43).
     pub async fn session(&self, raw: &str) -> Result<Option<CurrentSession>> {
         if !token::is_well_formed(raw) {
             return Ok(None);
         }
+        let now = self.now();
         let mut conn = self.store().conn().await?;
-        let found = sessions::live_with_person(&mut conn, &token::hash(raw), self.now()).await?;
-        let Some((mut session, user)) = found else {
+        let found = sessions::live_with_person(&mut conn, &token::hash(raw), now).await?;
+        let Some(mut live) = found else {
             return Ok(None);
         };
-        self.keep_alive(&mut conn, Realm::People, &mut session).await?;
+        self.keep_alive(&mut conn, Realm::People, &mut live.session).await?;
         drop(conn);
+        let method = SignInMethod::parse(live.session.method.as_deref());
+        let policy =
+            PolicyFacts { required_since: live.policy.require_two_factor_since, grace_days: live.policy.grace_days };
+        let strength = assurance::assess(method, live.has_two_factor, policy, now);
         let csrf_token = token::csrf_for_session(raw);
-        let user = user.into_person();
-        let requirement =
-            if session.stage == Stage::SignedIn { self.requirement(&user).await? } else { Requirement::Met };
-        Ok(Some(CurrentSession { session, user, csrf_token, requirement }))
+        let (session, user) = (live.session, live.user.into_person());
+        Ok(Some(CurrentSession { session, user, csrf_token, strength }))
     }
 
     /// Ends the session on the server (SEC-22).

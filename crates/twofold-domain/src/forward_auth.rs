@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Role;
+use crate::assurance::{Need, Outcome, Strength};
 
 /// Whether a rule asks for two-factor authentication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -39,12 +40,13 @@ pub struct Rule {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rules(Vec<Rule>);
 
-/// The person behind a signed-in session, as the decision needs them.
+/// The person behind a signed-in session, as the decision needs them: their role and
+/// account, and the session's strength from the one assurance answer (SEC-46).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Visitor {
     pub role: Role,
     pub account_id: i64,
-    pub two_factor_on: bool,
+    pub strength: Strength,
 }
 
 /// What the proxy is told.
@@ -53,6 +55,9 @@ pub enum Decision {
     Allow,
     /// Not signed in (or only half): to the login page, then back.
     SignIn,
+    /// Signed in, but more weakly than the rule asks while the person has a second factor:
+    /// to the login page for a fresh sign-in, then back.
+    SignInAgain,
     /// Signed in without the second factor a rule asks for: to the wizard, then back.
     SetUpTwoFactor,
     /// No rule names the host, or the rule leaves this person out.
@@ -163,10 +168,15 @@ pub fn decide(rule: Option<&Rule>, visitor: Option<&Visitor>) -> Decision {
     if rule.accounts.as_ref().is_some_and(|accounts| !accounts.contains(&visitor.account_id)) {
         return Decision::Forbidden(Refusal::Account);
     }
-    if rule.two_factor == TwoFactorRule::Required && !visitor.two_factor_on {
-        return Decision::SetUpTwoFactor;
+    let need = match rule.two_factor {
+        TwoFactorRule::Required => Need::TwoFactor,
+        TwoFactorRule::Optional => Need::SignedIn,
+    };
+    match visitor.strength.meets(need) {
+        Outcome::Met => Decision::Allow,
+        Outcome::SignInAgain => Decision::SignInAgain,
+        Outcome::SetUpTwoFactor => Decision::SetUpTwoFactor,
     }
-    Decision::Allow
 }
 
 /// `app.example.com:8443` → `app.example.com`; `[::1]:80` → `[::1]`.
@@ -228,6 +238,9 @@ fn percent_decode(text: &str) -> String {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use crate::assurance::{Assurance, PolicyFacts, assess};
+    use crate::oidc::SignInMethod;
+    use crate::policy::Requirement;
 
     fn rule(host: &str, prefix: Option<&str>, roles: Option<Vec<Role>>) -> Rule {
         Rule {
@@ -252,7 +265,22 @@ mod tests {
         .unwrap()
     }
 
-    const USER: Visitor = Visitor { role: Role::User, account_id: 7, two_factor_on: true };
+    const NO_POLICY: PolicyFacts = PolicyFacts { required_since: None, grace_days: 0 };
+
+    fn strength(method: SignInMethod, has_two_factor: bool) -> Strength {
+        assess(method, has_two_factor, NO_POLICY, 1_000)
+    }
+
+    const USER: Visitor = Visitor {
+        role: Role::User,
+        account_id: 7,
+        strength: Strength {
+            method: SignInMethod::Totp,
+            assurance: Assurance::TwoFactor,
+            requirement: Requirement::Met,
+            has_two_factor: true,
+        },
+    };
 
     #[test]
     fn the_longest_prefix_of_the_host_decides() {
@@ -311,9 +339,25 @@ mod tests {
     #[test]
     fn two_factor_is_required_unless_a_rule_says_optional() {
         let rules = rules();
-        let without = Visitor { two_factor_on: false, ..USER };
+        let without = Visitor { strength: strength(SignInMethod::Password, false), ..USER };
         assert_eq!(decide(rules.rule_for("wiki.example.test", "/"), Some(&without)), Decision::SetUpTwoFactor);
         assert_eq!(decide(rules.rule_for("tools.example.test", "/"), Some(&without)), Decision::Allow);
+    }
+
+    #[test]
+    fn sec_46_a_password_session_of_a_person_who_has_two_factor_now_signs_in_again() {
+        let rules = rules();
+        let older = Visitor { strength: strength(SignInMethod::Password, true), ..USER };
+        assert_eq!(decide(rules.rule_for("wiki.example.test", "/"), Some(&older)), Decision::SignInAgain);
+        assert_eq!(decide(rules.rule_for("tools.example.test", "/"), Some(&older)), Decision::Allow);
+    }
+
+    #[test]
+    fn sec_46_an_overdue_policy_sends_even_an_optional_rule_to_the_wizard() {
+        let rules = rules();
+        let policy = PolicyFacts { required_since: Some(0), grace_days: 0 };
+        let overdue = Visitor { strength: assess(SignInMethod::Password, false, policy, 1_000), ..USER };
+        assert_eq!(decide(rules.rule_for("tools.example.test", "/"), Some(&overdue)), Decision::SetUpTwoFactor);
     }
 
     #[test]

@@ -30,7 +30,6 @@ pub mod sessions;
 pub mod throttles;
 pub mod totp;
 pub mod users;
-pub mod visitors;
 
 pub use connect::{Backend, Store, StoreOptions, sqlite_url_in};
 pub use error::StoreError;

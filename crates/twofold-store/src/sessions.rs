@@ -92,19 +92,48 @@ pub async fn live(conn: &mut Conn, realm: Realm, id_hash: &str, now: i64) -> Res
     row.as_ref().map(from_row).transpose()
 }
 
-/// A person's session with this hash and the person, in one statement: the lookup behind
-/// every signed-in request (sessions of people only; operators have their own table).
-pub async fn live_with_person(conn: &mut Conn, id_hash: &str, now: i64) -> Result<Option<(SessionRow, UserRow)>> {
+/// A person's live session as the assurance answer needs it: the session, its person,
+/// whether the person has a second factor now (the app or a security key), and their
+/// account's 2FA policy.
+#[derive(Debug, Clone)]
+pub struct LiveSession {
+    pub session: SessionRow,
+    pub user: UserRow,
+    pub has_two_factor: bool,
+    pub policy: crate::accounts::Policy,
+}
+
+/// A person's session with this hash, its person, their factors and their account's
+/// policy, in one statement: the lookup behind every signed-in request and every
+/// forward-auth check (sessions of people only; operators have their own table).
+pub async fn live_with_person(conn: &mut Conn, id_hash: &str, now: i64) -> Result<Option<LiveSession>> {
     let columns = COLUMNS.replace("{subject}", "user_id").replace(", ", ", s.");
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT s.{columns}, {} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1 AND s.expires_at > $2",
+        "SELECT s.{columns}, {},
+                CASE WHEN EXISTS (SELECT 1 FROM totp_credentials t WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL)
+                       OR EXISTS (SELECT 1 FROM webauthn_credentials w WHERE w.user_id = u.id)
+                     THEN 1 ELSE 0 END,
+                a.require_two_factor_since, a.two_factor_grace_days
+         FROM sessions s JOIN users u ON u.id = s.user_id JOIN accounts a ON a.id = u.account_id
+         WHERE s.id_hash = $1 AND s.expires_at > $2",
         users::JOINED_COLUMNS
     )))
     .bind(id_hash)
     .bind(now)
     .fetch_optional(conn)
     .await?;
-    row.map(|r| Ok((from_row(&r)?, users::from_row_at(&r, SESSION_COLUMNS)?))).transpose()
+    let Some(r) = row else { return Ok(None) };
+    let after = SESSION_COLUMNS + users::JOINED_COLUMN_COUNT;
+    let on: i64 = r.try_get(after)?;
+    Ok(Some(LiveSession {
+        session: from_row(&r)?,
+        user: users::from_row_at(&r, SESSION_COLUMNS)?,
+        has_two_factor: on != 0,
+        policy: crate::accounts::Policy {
+            require_two_factor_since: r.try_get(after + 1)?,
+            grace_days: r.try_get(after + 2)?,
+        },
+    }))
 }
 
 /// Promotes a half-finished sign-in in one conditional statement: the pending session's

@@ -41,6 +41,8 @@ const COLUMNS: &str = "id, account_id, email, name, role, password_hash, created
 /// The same columns of the table aliased `u`, for joins.
 pub(crate) const JOINED_COLUMNS: &str =
     "u.id, u.account_id, u.email, u.name, u.role, u.password_hash, u.created_at, u.activated_at, u.last_sign_in_at";
+/// How many columns [`JOINED_COLUMNS`] names.
+pub(crate) const JOINED_COLUMN_COUNT: usize = 9;
 
 fn from_row(r: &AnyRow) -> Result<UserRow> {
     from_row_at(r, 0)

@@ -8,7 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use subtle_eq::constant_time_eq;
-use twofold_app::domain::policy::Requirement;
+use twofold_app::domain::assurance::{Need, Outcome};
 use twofold_app::sign_in::CurrentSession;
 
 use crate::AppState;
@@ -63,7 +63,7 @@ impl FromRequestParts<AppState> for ApiUser {
             .filter(|s| s.is_signed_in())
             .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Sign in first."))?;
         check_csrf_header(parts, session)?;
-        if session.requirement == Requirement::Overdue && !allowed_while_overdue(parts.uri.path()) {
+        if session.meets(Need::SignedIn) == Outcome::SetUpTwoFactor && !allowed_while_overdue(parts.uri.path()) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "two_factor_required",
@@ -129,7 +129,9 @@ impl FromRequestParts<AppState> for PageUser {
 
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
         match current(parts) {
-            Some(s) if s.requirement == Requirement::Overdue && !allowed_while_overdue(parts.uri.path()) => {
+            Some(s)
+                if s.meets(Need::SignedIn) == Outcome::SetUpTwoFactor && !allowed_while_overdue(parts.uri.path()) =>
+            {
                 Err(Redirect::to("/me/two-factor/enable").into_response())
             }
             Some(s) if s.is_signed_in() => Ok(PageUser(s.clone())),

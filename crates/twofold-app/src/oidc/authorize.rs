@@ -4,14 +4,14 @@
 //! through the wizard first. Then the application gets a code, bound to its grant.
 
 use serde_json::json;
+use twofold_domain::assurance::{Need, Outcome};
 use twofold_domain::oidc::client::ClientFacts;
 use twofold_domain::oidc::request::{self, Authorization, AuthorizeError, AuthorizeParams, Prompt, Untrusted};
 use twofold_domain::oidc::{CODE_SECONDS, GRANT_MAX_SECONDS, SignInMethod};
-use twofold_domain::policy::Requirement;
 use twofold_domain::token;
+use twofold_store::commit;
 use twofold_store::oidc::clients;
 use twofold_store::oidc::grants::{self, NewCode, NewGrant};
-use twofold_store::{commit, factors};
 
 use super::with_query;
 use crate::audit::Parties;
@@ -129,28 +129,21 @@ impl App {
             self.audit_refusal(current, &client, "other_account", ctx).await?;
             return Ok(back(OTHER_ACCOUNT));
         }
-        let method = SignInMethod::parse(current.session.method.as_deref());
-        let wants_two_factor =
-            client.require_two_factor || granted.two_factor_asked || current.requirement == Requirement::Overdue;
-        if wants_two_factor {
-            let mut conn = self.store().conn().await?;
-            let has_two_factor = factors::of_person(&mut conn, current.user.id).await?.is_on();
-            drop(conn);
-            // The session must have passed a factor, and the person must have one now (a
-            // session that passed one before 2FA was turned off no longer counts).
-            if !(has_two_factor && method.is_two_factor()) {
-                if granted.prompt == Prompt::None {
-                    return Ok(back(INTERACTION_REQUIRED));
-                }
-                self.audit_refusal(current, &client, "two_factor_required", ctx).await?;
-                let return_to = return_path(params, client_id, None);
-                return Ok(if has_two_factor {
-                    AuthorizeAnswer::SignIn { return_to, fresh: true }
-                } else {
-                    AuthorizeAnswer::EnableTwoFactor { return_to }
-                });
+        let need = if client.require_two_factor || granted.two_factor_asked { Need::TwoFactor } else { Need::SignedIn };
+        let outcome = current.meets(need);
+        if outcome != Outcome::Met {
+            if granted.prompt == Prompt::None {
+                return Ok(back(INTERACTION_REQUIRED));
             }
+            self.audit_refusal(current, &client, "two_factor_required", ctx).await?;
+            let return_to = return_path(params, client_id, None);
+            return Ok(if outcome == Outcome::SignInAgain {
+                AuthorizeAnswer::SignIn { return_to, fresh: true }
+            } else {
+                AuthorizeAnswer::EnableTwoFactor { return_to }
+            });
         }
+        let method = current.strength.method;
         let code = self.issue_code(current, &client, &granted, method, ctx).await?;
         let mut answer = vec![("code", code.as_str())];
         if let Some(state) = granted.state.as_deref() {

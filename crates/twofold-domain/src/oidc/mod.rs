@@ -67,6 +67,20 @@ impl SignInMethod {
         }
     }
 
+    /// The name `GET /api/v1/me` gives (the contract's `session.method`): what the person
+    /// did, without the internal distinctions of the stored value.
+    pub fn public_name(self) -> &'static str {
+        match self {
+            SignInMethod::Password => "password",
+            SignInMethod::RememberedBrowser => "remembered",
+            SignInMethod::Totp | SignInMethod::Enrolled => "totp",
+            SignInMethod::RecoveryCode => "recovery_code",
+            SignInMethod::SmsRecovery => "sms",
+            SignInMethod::SecurityKey => "webauthn",
+            SignInMethod::Passkey => "passkey",
+        }
+    }
+
     /// The stored value; a session written before methods were recorded (NULL) counts as
     /// the password alone, the conservative reading.
     pub fn parse(stored: Option<&str>) -> SignInMethod {

@@ -100,6 +100,7 @@ async fn decide(
     let outcome = match &gate {
         Gate::Allow(_) => "allow",
         Gate::SignIn => "sign_in",
+        Gate::SignInAgain => "sign_in_again",
         Gate::SetUpTwoFactor => "two_factor_required",
         Gate::Forbidden(_) => "forbidden",
     };
@@ -107,10 +108,15 @@ async fn decide(
     Ok((original, gate))
 }
 
-/// Where a person goes to sign in (or set up 2FA) and come back.
+/// Where a person goes to sign in (or set up 2FA) and come back. A session weaker than
+/// the rule asks signs in afresh over itself (`fresh=1`), as the OIDC provider does.
 fn detour(state: &AppState, gate: &Gate, original: &Original) -> String {
-    let page = if matches!(gate, Gate::SetUpTwoFactor) { "/me/two-factor/enable" } else { "/login" };
-    state.app.url(&format!("{page}?rd={}", crate::percent::encode(&original.url)))
+    let rd = crate::percent::encode(&original.url);
+    match gate {
+        Gate::SetUpTwoFactor => state.app.url(&format!("/me/two-factor/enable?rd={rd}")),
+        Gate::SignInAgain => state.app.url(&format!("/login?rd={rd}&fresh=1")),
+        _ => state.app.url(&format!("/login?rd={rd}")),
+    }
 }
 
 fn allowed(identity: &Identity) -> Response {
@@ -180,7 +186,7 @@ async fn forward_auth(State(state): State<AppState>, jar: CookieJar, headers: He
     };
     match &gate {
         Gate::Allow(identity) => allowed(identity),
-        Gate::SignIn | Gate::SetUpTwoFactor if is_browser_get(&original, &headers) => {
+        Gate::SignIn | Gate::SignInAgain | Gate::SetUpTwoFactor if is_browser_get(&original, &headers) => {
             with_location(StatusCode::FOUND.into_response(), &detour(&state, &gate, &original))
         }
         other => refused(other),
@@ -208,7 +214,7 @@ async fn auth_request(State(state): State<AppState>, jar: CookieJar, headers: He
     };
     match &gate {
         Gate::Allow(identity) => allowed(identity),
-        Gate::SignIn | Gate::SetUpTwoFactor => {
+        Gate::SignIn | Gate::SignInAgain | Gate::SetUpTwoFactor => {
             let mut response = refused(&Gate::SignIn);
             if matches!(gate, Gate::SetUpTwoFactor) {
                 response = ApiError::new(

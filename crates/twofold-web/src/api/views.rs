@@ -57,7 +57,21 @@ pub struct MeView {
     pub role: String,
     pub account: AccountView,
     pub two_factor: TwoFactorView,
+    /// How strongly this session is signed in (SEC-46).
+    pub session: SessionStrengthView,
     pub csrf_token: String,
+}
+
+/// The session's part of `GET /api/v1/me`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionStrengthView {
+    /// How this session signed in: `password`, `totp`, `sms`, `recovery_code`, `webauthn`,
+    /// `passkey` or `remembered`.
+    pub method: String,
+    /// `one_factor` or `two_factor`.
+    pub assurance: String,
+    /// When this session signed in (Unix seconds).
+    pub signed_in_at: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

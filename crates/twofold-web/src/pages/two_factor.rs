@@ -124,7 +124,7 @@ fn wizard(
     enrolment: Option<Enrolment>,
     error: Option<String>,
 ) -> WizardPage {
-    let (policy_note, can_skip) = match user.0.requirement {
+    let (policy_note, can_skip) = match user.0.requirement() {
         Requirement::Met => (None, false),
         Requirement::DueBy { deadline } => (
             Some(format!("Your account requires two-factor authentication from {}.", super::when(Some(deadline)))),

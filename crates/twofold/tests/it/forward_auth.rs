@@ -19,6 +19,8 @@ on_both_databases!(
     signing_out_from_a_protected_application_returns_to_it,
     the_session_cookie_reaches_the_protected_hosts_through_cookie_domain,
     a_person_without_2fa_is_led_through_the_wizard_and_sent_back,
+    sec_46_a_password_session_made_before_2fa_went_on_elsewhere_signs_in_again_for_every_consumer,
+    sec_46_an_overdue_policy_sends_forward_auth_to_the_wizard_as_it_does_the_pages,
 );
 
 const APP: &str = "http://wiki.acme.test:8443/docs/page?x=1";
@@ -279,4 +281,62 @@ async fn a_person_without_2fa_is_led_through_the_wizard_and_sent_back(db: TestDb
     let r = uma.get("/continue?to=profile").await;
     assert_eq!(r.header("location").as_deref(), Some(APP));
     assert_eq!(forward(&uma, APP, true, &[]).await.status, 200, "now with 2FA, let in");
+}
+
+/// The attack of the assurance issue: a person signed in with the password alone (2FA
+/// off), then turned 2FA on in another browser. That older session is one-factor for
+/// every consumer: forward auth (both endpoints) and the OIDC provider alike (SEC-46).
+async fn sec_46_a_password_session_made_before_2fa_went_on_elsewhere_signs_in_again_for_every_consumer(db: TestDb) {
+    let t = app(db).await;
+    t.account("acme").await;
+    let older = t.signed_in("owner@acme.test").await;
+    let elsewhere = t.signed_in("owner@acme.test").await;
+    let secret = t.enable_two_factor(&elsewhere).await;
+    let again = format!("{}&fresh=1", login_for(APP));
+    let r = forward(&older, APP, true, &[]).await;
+    assert_eq!((r.status, r.header("location")), (302, Some(again.clone())), "{}", r.text());
+    assert!(r.header("remote-user").is_none());
+    assert_eq!(forward(&older, APP, false, &[]).await.status, 401);
+    let r = auth_request(&older, APP).await;
+    assert_eq!((r.status, r.header("location")), (401, Some(again.clone())));
+    assert!(r.header("remote-user").is_none());
+    // Where a rule asks no second factor, the session still passes.
+    assert_eq!(forward(&older, "http://open.acme.test/", true, &[]).await.status, 200);
+    // The OIDC provider asks the same answer of the same session.
+    let strict = twofold_app::oidc::clients::NewApp {
+        name: "Wiki".into(),
+        redirect_uris: vec!["https://app.example.test/cb".into()],
+        post_logout_redirect_uris: vec![],
+        public: false,
+        require_two_factor: true,
+    };
+    let strict = t.app.add_instance_app(&strict, None).await.unwrap();
+    let authorize = format!(
+        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s",
+        strict.client.client_id,
+        url_encode("https://app.example.test/cb")
+    );
+    let r = older.get(&authorize).await;
+    assert!(r.header("location").unwrap().starts_with("/login?fresh=1&rd="), "{:?}", r.header("location"));
+    // The login page shows the form over the older session; the new sign-in passes.
+    let page = older.get(again.trim_start_matches("http://auth.acme.test:8080")).await;
+    assert!(page.text().contains("id=\"login-form\""), "{}", page.text());
+    let fresh = t.signed_in_with_code("owner@acme.test", &secret).await;
+    assert_eq!(forward(&fresh, APP, true, &[]).await.status, 200);
+    assert_eq!(auth_request(&fresh, APP).await.status, 200);
+    // And the enrolling session itself proved the factor: it passes too.
+    assert_eq!(forward(&elsewhere, APP, true, &[]).await.status, 200);
+}
+
+async fn sec_46_an_overdue_policy_sends_forward_auth_to_the_wizard_as_it_does_the_pages(db: TestDb) {
+    let t = app(db).await;
+    let owner = t.account("acme").await;
+    t.person(&owner, "uma@acme.test", Role::User).await;
+    t.app.set_policy(&owner, true, 0, &twofold_app::RequestContext::cli()).await.unwrap();
+    let uma = t.signed_in("uma@acme.test").await;
+    // Even where the rule itself asks no second factor: the account's policy does.
+    let r = forward(&uma, "http://open.acme.test/", true, &[]).await;
+    let wizard = format!("http://auth.acme.test:8080/me/two-factor/enable?rd={}", url_encode("http://open.acme.test/"));
+    assert_eq!((r.status, r.header("location")), (302, Some(wizard)));
+    assert_eq!(uma.get("/api/v1/users/1").await.error_code(), "two_factor_required", "as the API answers");
 }
