@@ -4,7 +4,7 @@
 
 use serde_json::json;
 use twofold_domain::Role;
-use twofold_domain::permissions::{self, Denied};
+
 use twofold_domain::person::Person;
 use twofold_domain::policy::{self, MAX_GRACE_DAYS, Requirement};
 use twofold_domain::throttle::ThrottleKey;
@@ -14,15 +14,40 @@ use twofold_store::sessions::{self, SessionRow};
 use twofold_store::users;
 use twofold_store::{Realm, commit, notices, throttles};
 
+use crate::access::{
+    AccountPermission, DisableTwoFactor, ManageSignIn, PersonPermission, ReadPolicy, SetPolicy, TransferOwnership,
+    UnlockTwoFactor,
+};
 use crate::audit::Parties;
+use crate::proof::ProofFor;
 use crate::{App, Error, RequestContext, Result};
+
+/// The account's 2FA policy as its readers see it, with whether the reader may change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountPolicy {
+    /// When the Owner began requiring 2FA; `None` when it is optional.
+    pub require_two_factor_since: Option<i64>,
+    pub grace_days: i64,
+    /// Whether the reader may change it (the Owner).
+    pub may_change: bool,
+}
+
+impl AccountPolicy {
+    fn new(policy: Policy, may_change: bool) -> Self {
+        AccountPolicy {
+            require_two_factor_since: policy.require_two_factor_since,
+            grace_days: policy.grace_days,
+            may_change,
+        }
+    }
+}
 
 /// A person's open session as their session list shows it.
 pub type Session = SessionRow;
 pub type Notice = notices::NoticeRow;
 
 /// "29 Nov 2026" for notices.
-fn day(unix: i64) -> String {
+pub(crate) fn day(unix: i64) -> String {
     let days = unix.div_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -45,29 +70,6 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 }
 
 impl App {
-    /// The target of an action by `actor`, checked by `rule`; refusals are audited (SEC-30).
-    async fn target_for(
-        &self,
-        actor: &Person,
-        target_id: i64,
-        rule: fn(&permissions::Facts, &permissions::Facts) -> Result<(), Denied>,
-        event: &str,
-        ctx: &RequestContext,
-    ) -> Result<Person> {
-        let mut conn = self.store().conn().await?;
-        let target = users::by_id(&mut conn, target_id).await?.map(users::UserRow::into_person);
-        drop(conn);
-        let verdict = match &target {
-            Some(t) => rule(&actor.facts(), &t.facts()),
-            None => Err(Denied::NotFound),
-        };
-        match (verdict, target) {
-            (Ok(()), Some(target)) => Ok(target),
-            (Err(denied), target) => Err(self.refused(actor, target.as_ref(), event, denied.into(), ctx).await),
-            (Ok(()), None) => Err(Denied::NotFound.into()),
-        }
-    }
-
     /// An Owner or Administrator turns off another person's 2FA, confirming with their own
     /// password. The person's sessions and remembered browsers end at once and they are
     /// told by SMS and at their next sign-in (SEC-26, SEC-28).
@@ -81,17 +83,13 @@ impl App {
         if actor.id == target_id {
             return self.disable_own_two_factor(actor, password, ctx).await;
         }
-        let target = self
-            .target_for(actor, target_id, permissions::may_disable_two_factor, "two_factor.disable_refused", ctx)
-            .await?;
-        if !self.password_matches(actor, password).await? {
-            let why = Error::InvalidCredentials;
-            return Err(self.refused(actor, Some(&target), "two_factor.disable_refused", why, ctx).await);
-        }
+        let allowed = self.allow_on(actor, DisableTwoFactor, target_id, ctx).await?;
+        let target = allowed.target();
+        let _proof = self.prove_password(actor, password, ProofFor::on(target, DisableTwoFactor::REFUSED), ctx).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let sms = format!("{} turned off two-factor authentication for your account.", actor.name);
-        if !self.tear_down_two_factor(&mut tx, &target, &sms, now).await? {
+        if !self.tear_down_two_factor(&mut tx, target, &sms, now).await? {
             return Err(Error::conflict("not_enabled", "Two-factor authentication is already off for this person."));
         }
         sessions::delete_for_subject(&mut tx, Realm::People, target.id).await?;
@@ -102,7 +100,7 @@ impl App {
             day(now)
         );
         notices::add(&mut tx, target.id, &text, now).await?;
-        self.record(&mut tx, now, ctx, Parties::on(actor, &target), "two_factor.disabled", json!({ "by": actor.role }))
+        self.record(&mut tx, now, ctx, Parties::on(actor, target), "two_factor.disabled", json!({ "by": actor.role }))
             .await?;
         commit(tx).await?;
         Ok(())
@@ -111,9 +109,7 @@ impl App {
     /// Clears every locked (or throttled) second factor of a person: the app, SMS sign-in
     /// and phone verification alike (SEC-34).
     pub async fn unlock_two_factor(&self, actor: &Person, target_id: i64, ctx: &RequestContext) -> Result<()> {
-        let target = self
-            .target_for(actor, target_id, permissions::may_unlock_two_factor, "two_factor.unlock_refused", ctx)
-            .await?;
+        let target = self.allow_on(actor, UnlockTwoFactor, target_id, ctx).await?.into_target();
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let cleared = throttles::reset_all(&mut tx, &ThrottleKey::second_factors_of_person(target.id)).await?;
@@ -125,8 +121,7 @@ impl App {
 
     /// Ends every session of a person; answers how many.
     pub async fn sign_out_everywhere(&self, actor: &Person, target_id: i64, ctx: &RequestContext) -> Result<u64> {
-        let target =
-            self.target_for(actor, target_id, permissions::may_manage_sign_in, "sessions.end_refused", ctx).await?;
+        let target = self.allow_on(actor, ManageSignIn, target_id, ctx).await?.into_target();
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let ended = sessions::delete_for_subject(&mut tx, Realm::People, target.id).await?;
@@ -155,9 +150,13 @@ impl App {
         Ok(())
     }
 
-    pub async fn policy(&self, account_id: i64) -> Result<Policy> {
+    /// The account's 2FA policy, for its Owner and Administrators: the page and the API
+    /// ask this one rule (`may_read_policy`).
+    pub async fn policy(&self, actor: &Person, ctx: &RequestContext) -> Result<AccountPolicy> {
+        let allowed = self.allow(actor, ReadPolicy, ctx).await?;
         let mut conn = self.store().conn().await?;
-        Ok(accounts::policy(&mut conn, account_id).await?)
+        let policy = accounts::policy(&mut conn, allowed.actor().account_id).await?;
+        Ok(AccountPolicy::new(policy, SetPolicy.check(&actor.facts()).is_ok()))
     }
 
     /// The Owner requires 2FA of everyone (or stops), with a grace period in days.
@@ -167,10 +166,8 @@ impl App {
         require: bool,
         grace_days: i64,
         ctx: &RequestContext,
-    ) -> Result<Policy> {
-        if let Err(denied) = permissions::may_set_policy(&actor.facts()) {
-            return Err(self.refused(actor, None, "policy.change_refused", denied.into(), ctx).await);
-        }
+    ) -> Result<AccountPolicy> {
+        self.allow(actor, SetPolicy, ctx).await?;
         if !(0..=MAX_GRACE_DAYS).contains(&grace_days) {
             return Err(Error::invalid(
                 "invalid_grace_days",
@@ -199,7 +196,7 @@ impl App {
         )
         .await?;
         commit(tx).await?;
-        Ok(policy)
+        Ok(AccountPolicy::new(policy, true))
     }
 
     /// What the account's policy asks of this person now.
@@ -221,13 +218,9 @@ impl App {
         password: &str,
         ctx: &RequestContext,
     ) -> Result<()> {
-        let target = self
-            .target_for(owner, target_id, permissions::may_transfer_ownership, "ownership.transfer_refused", ctx)
-            .await?;
-        if !self.password_matches(owner, password).await? {
-            let why = Error::InvalidCredentials;
-            return Err(self.refused(owner, Some(&target), "ownership.transfer_refused", why, ctx).await);
-        }
+        let target = self.allow_on(owner, TransferOwnership, target_id, ctx).await?.into_target();
+        let _proof =
+            self.prove_password(owner, password, ProofFor::on(&target, TransferOwnership::REFUSED), ctx).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         // Demote first: the database holds one Owner per account at every statement.

@@ -35,6 +35,8 @@ enum Subject<'a> {
     Email { email: &'a str, person: Option<&'a Person> },
     /// A support operator (audited outside every account).
     Operator { email: &'a str },
+    /// A person proving their password before a change to themselves or to `target`.
+    Prover { person: &'a Person, target: Option<&'a Person> },
 }
 
 /// What is being guessed, by whom, and what its failures are called in the audit log.
@@ -88,12 +90,18 @@ impl<'a> Guard<'a> {
         self
     }
 
-    /// The current password re-entered to change it: the same budget as signing in, so a
-    /// stolen session cannot guess it faster than the login page allows (SEC-09, SEC-38).
-    pub fn password_change(person: &'a Person) -> Self {
+    /// The password re-entered to confirm a change (the password change itself, SEC-38,
+    /// and every change of SEC-46): the sign-in's budgets, the email's and the source's,
+    /// so a stolen session cannot guess it faster than the login page allows (SEC-09).
+    pub fn password_proof(
+        person: &'a Person,
+        target: Option<&'a Person>,
+        rejected_event: &'static str,
+        ctx: &RequestContext,
+    ) -> Self {
         let key = ThrottleKey::Password { email: person.email.clone() };
-        let subject = Subject::Email { email: &person.email, person: Some(person) };
-        Guard::new(key, "password.change_refused", subject, "password")
+        let subject = Subject::Prover { person, target };
+        Guard::new(key, rejected_event, subject, "password").with_source_budget(ctx)
     }
 
     pub fn totp_sign_in(person: &'a Person) -> Self {
@@ -157,6 +165,8 @@ impl<'a> Guard<'a> {
         match self.subject {
             Subject::Person(p) => Parties::own(p),
             Subject::Email { person: Some(p), .. } => Parties { actor: None, ..Parties::own(p) },
+            Subject::Prover { person, target: Some(target) } => Parties::on(person, target),
+            Subject::Prover { person, target: None } => Parties::own(person),
             Subject::Email { person: None, .. } | Subject::Operator { .. } => Parties::default(),
         }
     }
@@ -171,6 +181,7 @@ impl<'a> Guard<'a> {
         match self.subject {
             Subject::Email { email, .. } => detail.insert("email".into(), json!(email)),
             Subject::Operator { email } => detail.insert("operator".into(), json!(email)),
+            Subject::Prover { person, .. } => detail.insert("email".into(), json!(person.email)),
             Subject::Person(_) => None,
         };
         serde_json::Value::Object(detail)

@@ -1,11 +1,11 @@
 //! Appending to, reading, exporting and verifying the audit log.
 
 use serde::Serialize;
-use twofold_domain::permissions;
 use twofold_domain::person::Person;
 use twofold_store::audit::{self, EventMatch, EventRow, NewEvent, Query};
 use twofold_store::{Conn, users};
 
+use crate::access::ViewAudit;
 use crate::{App, Error, RequestContext, Result};
 
 pub use twofold_store::audit::checkpoint::Checkpoint;
@@ -248,30 +248,25 @@ pub struct Named {
 }
 
 impl App {
-    /// The account's events, newest first, for its Owner and Administrators.
-    pub async fn audit_events(
-        &self,
-        actor: &Person,
-        user_id: Option<i64>,
-        before: Option<i64>,
-        limit: Option<i64>,
-    ) -> Result<Vec<Event>> {
-        self.audit_search(actor, &Filter { user_id, before, limit, ..Filter::default() }).await
-    }
-
     /// One page of the account's events matching `filter`, newest first (at most
     /// [`MAX_PAGE`], 100 unless the filter says).
-    pub async fn audit_search(&self, actor: &Person, filter: &Filter) -> Result<Vec<Event>> {
-        self.audit_query(actor, filter, filter.limit.unwrap_or(100).clamp(1, MAX_PAGE)).await
+    pub async fn audit_search(&self, actor: &Person, filter: &Filter, ctx: &RequestContext) -> Result<Vec<Event>> {
+        self.audit_query(actor, filter, ctx, filter.limit.unwrap_or(100).clamp(1, MAX_PAGE)).await
     }
 
     /// Every event matching `filter` for an export, newest first, up to [`MAX_EXPORT`].
-    pub async fn audit_export(&self, actor: &Person, filter: &Filter) -> Result<Vec<Event>> {
-        self.audit_query(actor, filter, filter.limit.unwrap_or(MAX_EXPORT).clamp(1, MAX_EXPORT)).await
+    pub async fn audit_export(&self, actor: &Person, filter: &Filter, ctx: &RequestContext) -> Result<Vec<Event>> {
+        self.audit_query(actor, filter, ctx, filter.limit.unwrap_or(MAX_EXPORT).clamp(1, MAX_EXPORT)).await
     }
 
-    async fn audit_query(&self, actor: &Person, filter: &Filter, limit: i64) -> Result<Vec<Event>> {
-        permissions::may_view_audit(&actor.facts())?;
+    async fn audit_query(
+        &self,
+        actor: &Person,
+        filter: &Filter,
+        ctx: &RequestContext,
+        limit: i64,
+    ) -> Result<Vec<Event>> {
+        self.allow(actor, ViewAudit, ctx).await?;
         let mut conn = self.store().conn().await?;
         // Always the caller's own account: a person id from another account just matches nothing.
         let query = Query {
@@ -286,19 +281,15 @@ impl App {
         Ok(audit::list(&mut conn, &query).await?.into_iter().map(Event::from).collect())
     }
 
-    /// The account's people, to name actors and targets and to filter by.
-    pub async fn audit_people(&self, actor: &Person) -> Result<Vec<Named>> {
-        permissions::may_view_audit(&actor.facts())?;
+    /// The account's people (to name actors and targets and to filter by) and the event
+    /// types its log holds (to suggest in the filter), in one permission check.
+    pub async fn audit_choices(&self, actor: &Person, ctx: &RequestContext) -> Result<(Vec<Named>, Vec<String>)> {
+        let allowed = self.allow(actor, ViewAudit, ctx).await?;
+        let account_id = allowed.actor().account_id;
         let mut conn = self.store().conn().await?;
-        let people = users::in_account(&mut conn, actor.account_id).await?;
-        Ok(people.into_iter().map(|u| Named { id: u.id, name: u.name, email: u.email }).collect())
-    }
-
-    /// The event types the account's log holds, to suggest in the filter.
-    pub async fn audit_event_types(&self, actor: &Person) -> Result<Vec<String>> {
-        permissions::may_view_audit(&actor.facts())?;
-        let mut conn = self.store().conn().await?;
-        Ok(audit::event_types(&mut conn, actor.account_id).await?)
+        let people = users::in_account(&mut conn, account_id).await?;
+        let people = people.into_iter().map(|u| Named { id: u.id, name: u.name, email: u.email }).collect();
+        Ok((people, audit::event_types(&mut conn, account_id).await?))
     }
 
     /// Walks every account's hash chain (an operator's check, from the command line), and

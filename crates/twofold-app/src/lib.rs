@@ -1,10 +1,12 @@
 //! Twofold's use cases: one function per thing a person or operator does. Pages, the
 //! JSON API, the command line and the tests all call these, never the store directly.
 
+mod access;
 mod attempt;
 mod credentials;
 mod error;
 mod passwords;
+mod proof;
 mod system;
 
 pub mod admin;

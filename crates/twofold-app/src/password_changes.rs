@@ -8,9 +8,12 @@ use twofold_domain::throttle::ThrottleKey;
 use twofold_domain::{email::Email, password, token};
 use twofold_store::oidc::grants as oidc_grants;
 use twofold_store::rate_limits::{self, Spend};
+use twofold_store::security_keys::{self, SecurityKeyRow};
 use twofold_store::{Conn, Realm, commit, devices, password_resets, sessions, throttles, users};
 
-use crate::attempt::{Guard, Rejection, Verdict};
+use crate::proof::ProofFor;
+
+use crate::admin::day;
 use crate::audit::Parties;
 use crate::mail::Letter;
 use crate::sign_in::CurrentSession;
@@ -78,8 +81,11 @@ impl App {
         Ok(users::by_id(&mut conn, id).await?.ok_or(Error::LinkExpired)?.into_person())
     }
 
-    /// Sets a new password through a reset link, once. Every session and remembered browser
-    /// ends; 2FA stays on, so the next sign-in still asks for the code (SEC-37).
+    /// Sets a new password through a reset link, once. Every session, remembered browser
+    /// and application grant ends; 2FA stays on, so the next sign-in still asks for the
+    /// code (SEC-37). Security keys and passkeys stay too (a reset must not strip a second
+    /// factor from whoever reads the mailbox), but the notice names each one, so that a
+    /// key the person does not recognise can be removed (SEC-46, docs/security.md).
     pub async fn reset_password(&self, raw: &str, new_password: &str, ctx: &RequestContext) -> Result<Person> {
         if !token::is_well_formed(raw) {
             return Err(Error::LinkExpired);
@@ -95,9 +101,9 @@ impl App {
         users::mark_email_verified(&mut tx, user.id, now).await?;
         // The link proved the mailbox: the wrong-password count starts afresh.
         throttles::reset(&mut tx, &ThrottleKey::Password { email: user.email.clone() }).await?;
-        let text =
-            "the password of your account was reset through a link sent to this address. Every session was signed out.";
-        self.queue_notice(&mut tx, &user, "Your password was reset", text, now).await?;
+        let keys = security_keys::for_user(&mut tx, user.id).await?;
+        let text = reset_notice(&keys);
+        self.queue_notice(&mut tx, &user, "Your password was reset", &text, now).await?;
         self.record(&mut tx, now, ctx, Parties::own(&user), "password.reset", ended.detail()).await?;
         commit(tx).await?;
         Ok(user)
@@ -117,26 +123,20 @@ impl App {
         if current == new_password {
             return Err(Error::invalid("weak_password", "Choose a password different from the current one."));
         }
-        self.attempt(Guard::password_change(user), ctx, |armed| async {
-            if !self.password_matches(user, current).await? {
-                return Ok(Verdict::Rejected(Rejection::WRONG_PASSWORD));
-            }
-            let hash = self.passwords().hash(new_password, self.salt()).await?;
-            let now = self.now();
-            let mut tx = self.store().begin().await?;
-            // A reset (or a sign-out everywhere) may have ended this session meanwhile.
-            if sessions::live(&mut tx, Realm::People, &session.session.id_hash, now).await?.is_none() {
-                return Err(Error::Unauthenticated);
-            }
-            armed.succeeded(&mut tx).await?;
-            let ended = self.set_password(&mut tx, user, &hash, Some(&session.session.id_hash), now).await?;
-            let text = "the password of your account was changed. Your other sessions were signed out.";
-            self.queue_notice(&mut tx, user, "Your password was changed", text, now).await?;
-            self.record(&mut tx, now, ctx, Parties::own(user), "password.changed", ended.detail()).await?;
-            commit(tx).await?;
-            Ok(Verdict::Accepted(()))
-        })
-        .await
+        let _proof = self.prove_password(user, current, ProofFor::own("password.change_refused"), ctx).await?;
+        let hash = self.passwords().hash(new_password, self.salt()).await?;
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        // A reset (or a sign-out everywhere) may have ended this session meanwhile.
+        if sessions::live(&mut tx, Realm::People, &session.session.id_hash, now).await?.is_none() {
+            return Err(Error::Unauthenticated);
+        }
+        let ended = self.set_password(&mut tx, user, &hash, Some(&session.session.id_hash), now).await?;
+        let text = "the password of your account was changed. Your other sessions were signed out.";
+        self.queue_notice(&mut tx, user, "Your password was changed", text, now).await?;
+        self.record(&mut tx, now, ctx, Parties::own(user), "password.changed", ended.detail()).await?;
+        commit(tx).await?;
+        Ok(())
     }
 
     /// The one place a known person's password is set again: the hash, and the end of what
@@ -169,4 +169,30 @@ impl Ended {
             "app_grants_revoked": self.app_grants,
         })
     }
+}
+
+/// What a reset tells the person: that it happened, and the keys and passkeys that still
+/// sign in as them, to review.
+fn reset_notice(keys: &[SecurityKeyRow]) -> String {
+    let mut text =
+        "the password of your account was reset through a link sent to this address. Every session was signed out."
+            .to_string();
+    if !keys.is_empty() {
+        let named: Vec<String> = keys
+            .iter()
+            .map(|k| {
+                format!(
+                    "\"{}\" ({}, added {})",
+                    k.name,
+                    if k.passkey { "passkey" } else { "security key" },
+                    day(k.created_at)
+                )
+            })
+            .collect();
+        text.push_str(&format!(
+            " These security keys and passkeys still sign in as you: {}. Remove any you do not recognise from your profile.",
+            named.join(", ")
+        ));
+    }
+    text
 }

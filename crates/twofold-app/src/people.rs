@@ -4,7 +4,7 @@ use serde_json::json;
 use twofold_domain::email::Email;
 use twofold_domain::factors::SecondFactors;
 use twofold_domain::permissions::Capabilities;
-use twofold_domain::permissions::{self, Denied};
+
 use twofold_domain::person::Person;
 use twofold_domain::phone::mask;
 use twofold_domain::policy::{self, Requirement};
@@ -14,6 +14,7 @@ use twofold_store::{accounts, commit, factors, links, phones};
 
 use std::collections::HashMap;
 
+use crate::access::{AccountPermission, ChangeRole, Invite, ListPeople, ReadPolicy, SetPolicy, ViewPerson};
 use crate::audit::Parties;
 use crate::mail::Letter;
 use crate::setup::email_taken;
@@ -49,6 +50,30 @@ pub struct PersonSummary {
     pub requirement: Requirement,
 }
 
+/// An open recovery request as the Users tab shows it.
+#[derive(Debug, Clone)]
+pub struct OpenRecoveryRequest {
+    pub person_name: String,
+    pub status: String,
+    pub created_at: i64,
+}
+
+/// The Users tab as its viewer may see it: everyone for the Owner and Administrators,
+/// only oneself for a User (the help article's "Users tab → your profile"), with what the
+/// viewer may do there, each asked of its one rule.
+#[derive(Debug, Clone)]
+pub struct UsersTab {
+    pub people: Vec<PersonSummary>,
+    /// The roles the viewer may invite people with (none: no invitation form).
+    pub invite_roles: Vec<Role>,
+    /// Undecided recovery requests about the account's people (managers only).
+    pub recovery_requests: Vec<OpenRecoveryRequest>,
+    /// Whether the viewer may change the 2FA policy and the applications (the Owner).
+    pub manages_account: bool,
+    /// Whether the viewer may read the policy (its tab).
+    pub reads_policy: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewPerson<'a> {
     pub email: &'a str,
@@ -64,10 +89,37 @@ impl App {
 
     /// The people of the actor's account with when each turned 2FA on, for its Owner and
     /// Administrators.
-    pub async fn people(&self, actor: &Person) -> Result<Vec<PersonSummary>> {
-        permissions::may_list_people(&actor.facts())?;
+    pub async fn people(&self, actor: &Person, ctx: &RequestContext) -> Result<Vec<PersonSummary>> {
+        let allowed = self.allow(actor, ListPeople, ctx).await?;
+        self.summaries(allowed.actor().account_id, None).await
+    }
+
+    /// The Users tab for `actor`: what they may see and do there, in one answer.
+    pub async fn users_tab(&self, actor: &Person, ctx: &RequestContext) -> Result<UsersTab> {
+        let facts = actor.facts();
+        let lists = ListPeople.check(&facts).is_ok();
+        let people = self.summaries(actor.account_id, if lists { None } else { Some(actor.id) }).await?;
+        let recovery_requests = if lists {
+            self.recovery_requests_in_account(actor, ctx)
+                .await?
+                .into_iter()
+                .map(|(r, person_name)| OpenRecoveryRequest { person_name, status: r.status, created_at: r.created_at })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(UsersTab {
+            people,
+            invite_roles: self.invitable_roles(actor),
+            recovery_requests,
+            manages_account: SetPolicy.check(&facts).is_ok(),
+            reads_policy: ReadPolicy.check(&facts).is_ok(),
+        })
+    }
+
+    /// The account's people (or only `only`) with their factors, phones and requirement.
+    async fn summaries(&self, account: i64, only: Option<i64>) -> Result<Vec<PersonSummary>> {
         let mut conn = self.store().conn().await?;
-        let account = actor.account_id;
         let factors: HashMap<i64, SecondFactors> = factors::in_account(&mut conn, account).await?.into_iter().collect();
         let phones: HashMap<i64, String> = phones::in_account(&mut conn, account).await?.into_iter().collect();
         let policy = accounts::policy(&mut conn, account).await?;
@@ -75,6 +127,7 @@ impl App {
         let people = users::in_account(&mut conn, account).await?;
         Ok(people
             .into_iter()
+            .filter(|u| only.is_none_or(|id| id == u.id))
             .map(UserRow::into_person)
             .map(|user| {
                 let factors = factors.get(&user.id).copied().unwrap_or(SecondFactors::NONE);
@@ -92,18 +145,14 @@ impl App {
     }
 
     /// A person the actor may see; another account's people answer `NotFound` (SEC-27).
-    pub async fn person(&self, actor: &Person, id: i64) -> Result<Person> {
-        let mut conn = self.store().conn().await?;
-        let target = users::by_id(&mut conn, id).await?.ok_or(Denied::NotFound)?.into_person();
-        permissions::may_view_person(&actor.facts(), &target.facts())?;
-        Ok(target)
+    pub async fn person(&self, actor: &Person, id: i64, ctx: &RequestContext) -> Result<Person> {
+        Ok(self.allow_on(actor, ViewPerson, id, ctx).await?.into_target())
     }
 
     /// A person's profile as both faces show it: who they are, their second factors, and
     /// what the actor may do there, from the same functions that guard the routes.
-    pub async fn profile(&self, actor: &Person, id: i64) -> Result<Profile> {
-        // Your own profile: the session already carries you.
-        let person = if id == actor.id { actor.clone() } else { self.person(actor, id).await? };
+    pub async fn profile(&self, actor: &Person, id: i64, ctx: &RequestContext) -> Result<Profile> {
+        let person = self.person(actor, id, ctx).await?;
         let two_factor = self.two_factor_status(person.id).await?;
         let phone = self.masked_phone(person.id).await?;
         let capabilities = Capabilities::of(&actor.facts(), &person.facts());
@@ -113,16 +162,14 @@ impl App {
     /// Invites a person; they choose their password through the returned link.
     pub async fn invite(&self, actor: &Person, new: &NewPerson<'_>, ctx: &RequestContext) -> Result<Invitation> {
         let now = self.now();
-        let checked = permissions::may_invite(&actor.facts(), new.role).map_err(Error::from).and_then(|()| {
-            let email = Email::parse(new.email).map_err(|e| Error::invalid("invalid_email", e))?;
+        self.allow(actor, Invite(new.role), ctx).await?;
+        let checked = Email::parse(new.email).map_err(|e| Error::invalid("invalid_email", e)).and_then(|email| {
             let name = person_name::parse(new.name).map_err(|e| Error::invalid("invalid_name", e))?;
             Ok((email, name))
         });
         let (email, name) = match checked {
             Ok(ok) => ok,
-            Err(e) => {
-                return Err(self.refused(actor, None, "invitation.refused", e, ctx).await);
-            }
+            Err(e) => return Err(self.refused(actor, None, Invite::REFUSED, e, ctx).await),
         };
         let link = token::generate(self.entropy());
         let mut tx = self.store().begin().await?;
@@ -190,13 +237,9 @@ impl App {
         role: Role,
         ctx: &RequestContext,
     ) -> Result<Person> {
+        let target = self.allow_on(actor, ChangeRole(role), target_id, ctx).await?.into_target();
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        let target = users::by_id(&mut tx, target_id).await?.ok_or(Denied::NotFound)?.into_person();
-        if let Err(denied) = permissions::may_change_role(&actor.facts(), &target.facts(), role) {
-            drop(tx);
-            return Err(self.refused(actor, Some(&target), "role.change_refused", denied.into(), ctx).await);
-        }
         if target.role == role {
             return Ok(target);
         }
@@ -230,35 +273,9 @@ impl App {
         Ok(Person { role, ..target })
     }
 
-    /// Records a refused attempt (SEC-30) and hands the refusal back. Attempts on other
-    /// accounts' people are recorded in the actor's account only, without the target.
-    pub(crate) async fn refused(
-        &self,
-        actor: &Person,
-        target: Option<&Person>,
-        event: &str,
-        why: Error,
-        ctx: &RequestContext,
-    ) -> Error {
-        let same_account = target.is_some_and(|t| t.account_id == actor.account_id);
-        let parties = Parties {
-            account_id: Some(actor.account_id),
-            actor: Some(actor.id),
-            target: target.filter(|_| same_account).map(|t| t.id),
-        };
-        let reason = match &why {
-            Error::Denied(d) => format!("{d:?}"),
-            Error::Invalid { code, .. } => (*code).to_string(),
-            Error::InvalidCredentials => "wrong_password".to_string(),
-            other => other.to_string(),
-        };
-        let written = async {
-            let mut conn = self.store().conn().await?;
-            self.record(&mut conn, self.now(), ctx, parties, event, json!({ "reason": reason })).await
-        };
-        match written.await {
-            Ok(()) => why,
-            Err(e) => e,
-        }
+    /// The roles `actor` may invite people with, for the Users tab's form: asked of the
+    /// same rule that guards the invitation.
+    pub fn invitable_roles(&self, actor: &Person) -> Vec<Role> {
+        [Role::Admin, Role::User].into_iter().filter(|r| Invite(*r).check(&actor.facts()).is_ok()).collect()
     }
 }

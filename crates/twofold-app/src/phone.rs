@@ -7,6 +7,7 @@ use twofold_store::{commit, phones};
 
 use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::Parties;
+use crate::proof::ProofFor;
 use crate::sign_in::CurrentSession;
 use crate::sms::{Delivery, SentCode, parse_phone};
 use crate::{App, Error, RequestContext, Result};
@@ -27,12 +28,7 @@ impl App {
         ctx: &RequestContext,
     ) -> Result<SentCode> {
         let user = &session.user;
-        if !self.password_matches(user, password).await? {
-            let mut conn = self.store().conn().await?;
-            let detail = json!({ "reason": "wrong_password" });
-            self.record(&mut conn, self.now(), ctx, Parties::own(user), "phone.change_refused", detail).await?;
-            return Err(Error::InvalidCredentials);
-        }
+        let _proof = self.prove_password(user, password, ProofFor::own("phone.change_refused"), ctx).await?;
         let phone = parse_phone(phone)?;
         let mut conn = self.store().conn().await?;
         let current = phones::get(&mut conn, user.id).await?;

@@ -167,8 +167,12 @@ impl App {
     }
 
     /// Undecided recovery requests about the actor's people (Owner and Administrators).
-    pub async fn recovery_requests_in_account(&self, actor: &Person) -> Result<Vec<(RequestRow, String)>> {
-        twofold_domain::permissions::may_list_people(&actor.facts())?;
+    pub async fn recovery_requests_in_account(
+        &self,
+        actor: &Person,
+        ctx: &RequestContext,
+    ) -> Result<Vec<(RequestRow, String)>> {
+        self.allow(actor, crate::access::ListPeople, ctx).await?;
         let mut conn = self.store().conn().await?;
         let rows = recovery::undecided_in_account(&mut conn, actor.account_id).await?;
         let mut out = Vec::with_capacity(rows.len());

@@ -9,6 +9,7 @@ use twofold_store::{Conn, commit, factors, recovery_codes};
 
 use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::Parties;
+use crate::proof::ProofFor;
 use crate::sign_in::{CurrentSession, NewSessionToken, SecondStep};
 use crate::{App, Error, RequestContext, Result};
 
@@ -44,12 +45,7 @@ impl App {
         password: &str,
         ctx: &RequestContext,
     ) -> Result<Vec<String>> {
-        if !self.password_matches(user, password).await? {
-            let mut conn = self.store().conn().await?;
-            let detail = json!({ "reason": "wrong_password" });
-            self.record(&mut conn, self.now(), ctx, Parties::own(user), "recovery_codes.refused", detail).await?;
-            return Err(Error::InvalidCredentials);
-        }
+        let _proof = self.prove_password(user, password, ProofFor::own("recovery_codes.refused"), ctx).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         if !factors::of_person(&mut tx, user.id).await?.is_on() {

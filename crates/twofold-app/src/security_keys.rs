@@ -21,6 +21,7 @@ use webauthn_rs::prelude::{
 
 use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::Parties;
+use crate::proof::ProofFor;
 use crate::sign_in::{CurrentSession, NewSessionToken, SecondStep};
 use crate::{App, Error, RequestContext, Result};
 
@@ -76,6 +77,17 @@ impl From<&SecurityKeyRow> for SecurityKeyInfo {
             passkey: row.passkey,
         }
     }
+}
+
+/// "Add a security key or passkey", second call: what the browser sends.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyRegistration<'a> {
+    pub challenge_id: &'a str,
+    pub name: &'a str,
+    /// The `PublicKeyCredential` from `create()`, in its `toJSON()` shape.
+    pub credential: &'a serde_json::Value,
+    /// The person's password, the fresh proof this change needs (SEC-46).
+    pub password: &'a str,
 }
 
 /// A key just registered, with the recovery codes when it turned 2FA on.
@@ -251,18 +263,22 @@ impl App {
         Ok(ceremony)
     }
 
-    /// Second call: the browser's new credential, checked and registered under `name`.
+    /// Second call: the browser's new credential, checked and registered under `name`. The
+    /// password comes with it (SEC-46): a stolen session alone cannot plant a passkey that
+    /// would outlive a password reset. It is checked before the ceremony is taken, so a
+    /// wrong one tells nothing about the credential.
     pub async fn finish_key_registration(
         &self,
         session: &CurrentSession,
-        challenge_id: &str,
-        name: &str,
-        credential: &serde_json::Value,
+        registration: &KeyRegistration<'_>,
         ctx: &RequestContext,
     ) -> Result<RegisteredKey> {
         let webauthn = self.webauthn()?;
         let user = &session.user;
+        let KeyRegistration { challenge_id, name, credential, password } = *registration;
         let name = key_name(name)?;
+        let _proof =
+            self.prove_password(user, password, ProofFor::own("security_key.registration_failed"), ctx).await?;
         let checked = async {
             let ceremony = match self.take_ceremony(Purpose::Register, &session.session.id_hash, challenge_id).await? {
                 Ok(c) => c,
@@ -355,12 +371,7 @@ impl App {
         password: &str,
         ctx: &RequestContext,
     ) -> Result<()> {
-        if !self.password_matches(user, password).await? {
-            let mut conn = self.store().conn().await?;
-            let detail = json!({ "key_id": id, "reason": "wrong_password" });
-            self.record(&mut conn, self.now(), ctx, Parties::own(user), "security_key.removal_refused", detail).await?;
-            return Err(Error::InvalidCredentials);
-        }
+        let _proof = self.prove_password(user, password, ProofFor::own("security_key.removal_refused"), ctx).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         if !security_keys::delete(&mut tx, id, user.id).await? {

@@ -18,6 +18,7 @@ use twofold_store::{
 use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::Parties;
 use crate::credentials::step_i64;
+use crate::proof::ProofFor;
 use crate::sign_in::{CurrentSession, NewSessionToken, SecondStep};
 use crate::sms::{Delivery, SentCode};
 use crate::{App, Error, RequestContext, Result};
@@ -266,12 +267,7 @@ impl App {
     /// Turns off your own 2FA after re-entering the password (SEC-24). The key and every
     /// remembered browser are deleted.
     pub async fn disable_own_two_factor(&self, user: &Person, password: &str, ctx: &RequestContext) -> Result<()> {
-        if !self.password_matches(user, password).await? {
-            let mut conn = self.store().conn().await?;
-            let detail = json!({ "reason": "wrong_password" });
-            self.record(&mut conn, self.now(), ctx, Parties::own(user), "two_factor.disable_refused", detail).await?;
-            return Err(Error::InvalidCredentials);
-        }
+        let _proof = self.prove_password(user, password, ProofFor::own("two_factor.disable_refused"), ctx).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let text = "two-factor authentication was turned off for your account. If this was not you, contact your administrator now.";

@@ -134,6 +134,12 @@ pub fn may_set_policy(actor: &Facts) -> Verdict {
     if actor.role == Role::Owner { Ok(()) } else { Err(Denied::Forbidden) }
 }
 
+/// Reading the 2FA policy: the Owner, who sets it, and Administrators, who run people's
+/// sign-in under it. Users learn what it asks of them in the wizard and on their profile.
+pub fn may_read_policy(actor: &Facts) -> Verdict {
+    may_list_people(actor)
+}
+
 /// Handing the account to an Administrator: the Owner only, and only to an Administrator.
 pub fn may_transfer_ownership(actor: &Facts, target: &Facts) -> Verdict {
     same_account(actor, target)?;
@@ -227,6 +233,13 @@ mod tests {
         assert_eq!(may_transfer_ownership(&OWNER, &USER), Err(Denied::Forbidden));
         assert_eq!(may_transfer_ownership(&ADMIN, &ADMIN2), Err(Denied::Forbidden));
         assert_eq!(may_transfer_ownership(&OWNER, &STRANGER), Err(Denied::NotFound));
+    }
+
+    #[test]
+    fn the_owner_and_administrators_read_the_policy_users_do_not() {
+        assert_eq!(may_read_policy(&OWNER), Ok(()));
+        assert_eq!(may_read_policy(&ADMIN), Ok(()));
+        assert_eq!(may_read_policy(&USER), Err(Denied::Forbidden));
     }
 
     #[test]

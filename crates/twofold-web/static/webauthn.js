@@ -49,11 +49,16 @@
       const nameField = document.getElementById("key-name");
       const name = nameField ? nameField.value.trim() : "";
       if (!name) { showError("Name the key first, such as \"YubiKey on my keyring\"."); return; }
+      // Adding a key is a change a thief could use: the password confirms it (SEC-46).
+      const passwordField = document.getElementById("key-password");
+      const password = passwordField ? passwordField.value : "";
+      if (!password) { showError("Enter your password to add a key."); return; }
       const start = await post("/api/v1/me/security-keys/registration", csrf);
       const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(start.public_key);
       const credential = await navigator.credentials.create({ publicKey });
       const done = await post("/api/v1/me/security-keys", csrf,
-        { challenge_id: start.challenge_id, name, credential: credential.toJSON() });
+        { challenge_id: start.challenge_id, name, credential: credential.toJSON(), password });
+      if (passwordField) passwordField.value = "";
       if (done.recovery_codes) {
         const list = document.getElementById("new-recovery-codes");
         list.textContent = done.recovery_codes.join("\n");

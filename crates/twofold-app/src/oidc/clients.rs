@@ -5,13 +5,14 @@ use data_encoding::HEXLOWER;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 use twofold_domain::oidc::client::{ClientFacts, check_registration};
-use twofold_domain::permissions;
+
 use twofold_domain::person::Person;
 use twofold_domain::token;
 use twofold_store::oidc::clients::{self, ClientRow, NewClient};
 use twofold_store::{Conn, commit, users};
 
 use super::OAuthError;
+use crate::access::ManageApps;
 use crate::audit::Parties;
 use crate::{App, Error, RequestContext, Result};
 
@@ -115,10 +116,7 @@ impl App {
     }
 
     async fn may_manage_apps(&self, actor: &Person, ctx: &RequestContext) -> Result<()> {
-        match permissions::may_manage_apps(&actor.facts()) {
-            Ok(()) => Ok(()),
-            Err(denied) => Err(self.refused(actor, None, "oidc.client_change_refused", denied.into(), ctx).await),
-        }
+        self.allow(actor, ManageApps, ctx).await.map(drop)
     }
 
     /// The Owner's list of their account's applications.

@@ -159,9 +159,13 @@ pub struct PolicyView {
 
 /// The account's 2FA policy.
 #[utoipa::path(get, path = "/api/v1/account/policy", tag = "administration", security(("session" = [])),
-    responses((status = 200, body = PolicyView)))]
-async fn get_policy(State(state): State<AppState>, ApiUser(session): ApiUser) -> ApiResult<Json<PolicyView>> {
-    let p = state.app.policy(session.user.account_id).await?;
+    responses((status = 200, body = PolicyView), (status = 403, description = "`forbidden`: Users do not read the policy", body = ErrorView)))]
+async fn get_policy(
+    State(state): State<AppState>,
+    ApiUser(session): ApiUser,
+    Client(ctx): Client,
+) -> ApiResult<Json<PolicyView>> {
+    let p = state.app.policy(&session.user, &ctx).await?;
     Ok(Json(PolicyView {
         require_two_factor: p.require_two_factor_since.is_some(),
         grace_days: p.grace_days,

@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 
 use super::views::ErrorView;
 use crate::AppState;
+use crate::client::Client;
 use crate::error::{ApiError, ApiResult};
 use crate::session::ApiUser;
 
@@ -105,10 +106,11 @@ impl From<Event> for EventView {
 async fn list(
     State(state): State<AppState>,
     ApiUser(session): ApiUser,
+    Client(ctx): Client,
     q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> ApiResult<Json<Vec<EventView>>> {
     let filter = query(q)?.filter()?;
-    let events = state.app.audit_search(&session.user, &filter).await?;
+    let events = state.app.audit_search(&session.user, &filter, &ctx).await?;
     Ok(Json(events.into_iter().map(EventView::from).collect()))
 }
 
@@ -147,6 +149,7 @@ pub struct ExportRow {
 async fn export(
     State(state): State<AppState>,
     ApiUser(session): ApiUser,
+    Client(ctx): Client,
     format: Result<Query<ExportFormat>, QueryRejection>,
     q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
@@ -158,9 +161,9 @@ async fn export(
     };
     let filter = query(q)?.filter()?;
     let actor = &session.user;
-    let events = state.app.audit_export(actor, &filter).await?;
-    let names: HashMap<i64, String> =
-        state.app.audit_people(actor).await?.into_iter().map(|p| (p.id, p.name)).collect();
+    let events = state.app.audit_export(actor, &filter, &ctx).await?;
+    let (people, _) = state.app.audit_choices(actor, &ctx).await?;
+    let names: HashMap<i64, String> = people.into_iter().map(|p| (p.id, p.name)).collect();
     let rows: Vec<ExportRow> = events.into_iter().map(|e| export_row(e, &names)).collect();
     let stamp = filename_stamp(state.app.now());
     let (content_type, body) = if csv {

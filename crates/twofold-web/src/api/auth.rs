@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ApiJson;
-use super::views::{AccountView, ErrorView, MeView, SignInView, TwoFactorView, UserView};
+use super::views::{AccountView, ErrorView, MeView, SessionStrengthView, SignInView, TwoFactorView, UserView};
 use crate::AppState;
 use crate::client::Client;
 use crate::cookies;
@@ -100,10 +100,10 @@ async fn logout(
 /// The signed-in person, their account, 2FA state and CSRF token.
 #[utoipa::path(get, path = "/api/v1/me", tag = "me", security(("session" = [])),
     responses((status = 200, body = MeView), (status = 401, body = ErrorView)))]
-async fn me(State(state): State<AppState>, ApiUser(session): ApiUser) -> ApiResult<Json<MeView>> {
+async fn me(State(state): State<AppState>, ApiUser(session): ApiUser, Client(ctx): Client) -> ApiResult<Json<MeView>> {
     let user = &session.user;
     let account_name = state.app.account_name(user.account_id).await?;
-    let profile = state.app.profile(user, user.id).await?;
+    let profile = state.app.profile(user, user.id, &ctx).await?;
     let (enabled_at, phone) = (profile.two_factor.enabled_at(), profile.phone);
     let factors = profile.two_factor.factors;
     Ok(Json(MeView {
@@ -118,6 +118,11 @@ async fn me(State(state): State<AppState>, ApiUser(session): ApiUser) -> ApiResu
             security_keys: factors.security_keys,
             phone,
             enabled_at,
+        },
+        session: SessionStrengthView {
+            method: session.strength.method.public_name().into(),
+            assurance: session.strength.assurance.as_str().into(),
+            signed_in_at: session.session.created_at,
         },
         csrf_token: session.csrf_token.clone(),
     }))

@@ -25,8 +25,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The people of the caller's account (Owner and Administrators).
 #[utoipa::path(get, path = "/api/v1/users", tag = "people", security(("session" = [])),
     responses((status = 200, body = Vec<UserView>), (status = 401, body = ErrorView), (status = 403, body = ErrorView)))]
-async fn list(State(state): State<AppState>, ApiUser(session): ApiUser) -> ApiResult<Json<Vec<UserView>>> {
-    let people = state.app.people(&session.user).await?;
+async fn list(
+    State(state): State<AppState>,
+    ApiUser(session): ApiUser,
+    Client(ctx): Client,
+) -> ApiResult<Json<Vec<UserView>>> {
+    let people = state.app.people(&session.user, &ctx).await?;
     Ok(Json(people.iter().map(|p| UserView::new(&p.user, p.two_factor_since)).collect()))
 }
 
@@ -37,9 +41,10 @@ async fn list(State(state): State<AppState>, ApiUser(session): ApiUser) -> ApiRe
 async fn show(
     State(state): State<AppState>,
     ApiUser(session): ApiUser,
+    Client(ctx): Client,
     PathId(id): PathId,
 ) -> ApiResult<Json<UserView>> {
-    let profile = state.app.profile(&session.user, id).await?;
+    let profile = state.app.profile(&session.user, id, &ctx).await?;
     Ok(Json(UserView::new(&profile.person, profile.two_factor.enabled_at())))
 }
 

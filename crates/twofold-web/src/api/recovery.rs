@@ -142,8 +142,9 @@ pub struct AccountRequestView {
 async fn account_requests(
     State(state): State<AppState>,
     ApiUser(session): ApiUser,
+    Client(ctx): Client,
 ) -> ApiResult<Json<Vec<AccountRequestView>>> {
-    let rows = state.app.recovery_requests_in_account(&session.user).await?;
+    let rows = state.app.recovery_requests_in_account(&session.user, &ctx).await?;
     Ok(Json(
         rows.into_iter()
             .map(|(r, name)| AccountRequestView {

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use serde::{Deserialize, Serialize};
 use twofold_app::domain::token;
-use twofold_app::security_keys::{Ceremony, SecurityKeyInfo};
+use twofold_app::security_keys::{Ceremony, KeyRegistration, SecurityKeyInfo};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -90,6 +90,8 @@ pub struct RegisterBody {
     /// The `PublicKeyCredential` from `create()`, in its `toJSON()` shape.
     #[schema(value_type = Object)]
     credential: serde_json::Value,
+    /// Your password: adding a key is a change a thief could use (SEC-46).
+    password: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -109,15 +111,20 @@ async fn start_registration(State(state): State<AppState>, ApiUser(session): Api
 
 /// Finishes registering: the browser's new credential, checked and stored under `name`.
 #[utoipa::path(post, path = "/api/v1/me/security-keys", tag = "security-keys", request_body = RegisterBody, security(("session" = []), ("csrf" = [])),
-    responses((status = 201, body = RegisteredView), (status = 401, body = ErrorView), (status = 409, description = "`already_registered`", body = ErrorView), (status = 422, description = "`invalid_credential` or `invalid_name`", body = ErrorView)))]
+    responses((status = 201, body = RegisteredView), (status = 401, description = "`invalid_credentials`: the password is wrong", body = ErrorView), (status = 409, description = "`already_registered`", body = ErrorView), (status = 422, description = "`invalid_credential` or `invalid_name`", body = ErrorView)))]
 async fn register(
     State(state): State<AppState>,
     ApiUser(session): ApiUser,
     Client(ctx): Client,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> ApiResult<(StatusCode, Json<RegisteredView>)> {
-    let done =
-        state.app.finish_key_registration(&session, &body.challenge_id, &body.name, &body.credential, &ctx).await?;
+    let registration = KeyRegistration {
+        challenge_id: &body.challenge_id,
+        name: &body.name,
+        credential: &body.credential,
+        password: &body.password,
+    };
+    let done = state.app.finish_key_registration(&session, &registration, &ctx).await?;
     let k = done.key;
     let view = RegisteredView {
         id: k.id,

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use twofold_app::Error;
 use twofold_app::domain::permissions::Denied;
+use twofold_app::{Error, RequestContext};
 
 use super::form::{CsrfForm, PasswordForm, PlainForm};
 use super::{Chrome, PageError, render, when};
@@ -50,13 +50,14 @@ pub(super) struct ConfirmPage {
 async fn confirm_page(
     state: &AppState,
     user: &PageUser,
+    ctx: &RequestContext,
     raw_id: &str,
     kind: Action,
     error: Option<String>,
 ) -> Response {
     let chrome = Chrome::signed_in(&user.0);
     let person = match id_of(raw_id) {
-        Ok(id) => state.app.person(&user.0.user, id).await,
+        Ok(id) => state.app.person(&user.0.user, id, ctx).await,
         Err(e) => Err(e),
     };
     let person = match person {
@@ -100,13 +101,14 @@ fn back_to_profile(user: &PageUser, id: &str, result: Result<(), Error>, notice:
 async fn after_confirm(
     state: &AppState,
     user: &PageUser,
+    ctx: &RequestContext,
     id: &str,
     action: Action,
     result: Result<(), Error>,
     notice: &str,
 ) -> Response {
     match result {
-        Err(e @ Error::InvalidCredentials) => confirm_page(state, user, id, action, Some(message(&e))).await,
+        Err(e @ Error::InvalidCredentials) => confirm_page(state, user, ctx, id, action, Some(message(&e))).await,
         other => back_to_profile(user, id, other, notice),
     }
 }
@@ -117,8 +119,13 @@ enum Action {
     Transfer,
 }
 
-async fn show_disable(State(state): State<AppState>, user: PageUser, Path(id): Path<String>) -> Response {
-    confirm_page(&state, &user, &id, Action::Disable, None).await
+async fn show_disable(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    Path(id): Path<String>,
+) -> Response {
+    confirm_page(&state, &user, &ctx, &id, Action::Disable, None).await
 }
 
 async fn submit_disable(
@@ -132,7 +139,7 @@ async fn submit_disable(
         Ok(target) => state.app.disable_two_factor_of(&user.0.user, target, &form.password, &ctx).await.map(drop),
         Err(e) => Err(e),
     };
-    after_confirm(&state, &user, &id, Action::Disable, result, "two_factor=off").await
+    after_confirm(&state, &user, &ctx, &id, Action::Disable, result, "two_factor=off").await
 }
 
 async fn unlock(
@@ -163,8 +170,13 @@ async fn sign_out_everywhere(
     back_to_profile(&user, &id, result, "signed_out=1")
 }
 
-async fn show_transfer(State(state): State<AppState>, user: PageUser, Path(id): Path<String>) -> Response {
-    confirm_page(&state, &user, &id, Action::Transfer, None).await
+async fn show_transfer(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    Path(id): Path<String>,
+) -> Response {
+    confirm_page(&state, &user, &ctx, &id, Action::Transfer, None).await
 }
 
 async fn submit_transfer(
@@ -178,7 +190,7 @@ async fn submit_transfer(
         Ok(target) => state.app.transfer_ownership(&user.0.user, target, &form.password, &ctx).await.map(drop),
         Err(e) => Err(e),
     };
-    after_confirm(&state, &user, &id, Action::Transfer, result, "role_changed=1").await
+    after_confirm(&state, &user, &ctx, &id, Action::Transfer, result, "role_changed=1").await
 }
 
 struct SessionLine {
@@ -234,21 +246,22 @@ async fn end_session(
 #[template(path = "policy.html")]
 struct PolicyPage {
     chrome: Chrome,
+    /// The Owner changes the policy; Administrators read it.
+    can_change: bool,
     require: bool,
     grace_days: i64,
     notice: Option<String>,
     error: Option<String>,
 }
 
-async fn show_policy(State(state): State<AppState>, user: PageUser) -> Response {
-    if let Err(denied) = twofold_app::domain::permissions::may_set_policy(&user.0.user.facts()) {
-        return PageError::signed_in(&user.0, denied.into());
-    }
-    match state.app.policy(user.0.user.account_id).await {
+async fn show_policy(State(state): State<AppState>, user: PageUser, Client(ctx): Client) -> Response {
+    // The page asks the one rule the API asks (`may_read_policy`).
+    match state.app.policy(&user.0.user, &ctx).await {
         Ok(p) => render(
             StatusCode::OK,
             &PolicyPage {
                 chrome: Chrome::signed_in(&user.0),
+                can_change: p.may_change,
                 require: p.require_two_factor_since.is_some(),
                 grace_days: p.grace_days,
                 notice: None,
@@ -288,6 +301,7 @@ async fn submit_policy(
             };
             let page = PolicyPage {
                 chrome,
+                can_change: true,
                 require: p.require_two_factor_since.is_some(),
                 grace_days: p.grace_days,
                 notice: Some(notice.into()),
@@ -297,7 +311,14 @@ async fn submit_policy(
         }
         Err(e @ Error::Denied(_)) => PageError::new(e, chrome).into_response(),
         Err(e) => {
-            let page = PolicyPage { chrome, require, grace_days: grace.max(0), notice: None, error: Some(message(&e)) };
+            let page = PolicyPage {
+                chrome,
+                can_change: true,
+                require,
+                grace_days: grace.max(0),
+                notice: None,
+                error: Some(message(&e)),
+            };
             render(classify(&e).0, &page)
         }
     }

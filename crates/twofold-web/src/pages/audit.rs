@@ -17,6 +17,7 @@ use twofold_app::sign_in::CurrentSession;
 
 use super::{Chrome, PageError, render};
 use crate::AppState;
+use crate::client::Client;
 use crate::session::PageUser;
 
 pub fn router() -> Router<AppState> {
@@ -99,15 +100,15 @@ struct AuditPage {
 async fn audit(
     State(state): State<AppState>,
     PageUser(session): PageUser,
+    Client(ctx): Client,
     form: Result<Query<AuditForm>, QueryRejection>,
 ) -> Response {
     let actor = &session.user;
-    // Asking for the people first is also the permission check: Users get a 403 page.
-    let (people, event_types) =
-        match tokio::try_join!(state.app.audit_people(actor), state.app.audit_event_types(actor)) {
-            Ok(found) => found,
-            Err(e) => return PageError::signed_in(&session, e),
-        };
+    // Asking for the choices first is also the permission check: Users get a 403 page.
+    let (people, event_types) = match state.app.audit_choices(actor, &ctx).await {
+        Ok(found) => found,
+        Err(e) => return PageError::signed_in(&session, e),
+    };
     let (form, form_error) = match form {
         Ok(Query(form)) => (form, None),
         Err(e) => (AuditForm::default(), Some(e.body_text())),
@@ -125,7 +126,7 @@ async fn audit(
         }
     };
     let filter = Filter { limit: Some(PAGE_SIZE + 1), ..filter };
-    let mut events = match state.app.audit_search(actor, &filter).await {
+    let mut events = match state.app.audit_search(actor, &filter, &ctx).await {
         Ok(events) => events,
         Err(e) => return PageError::signed_in(&session, e),
     };

@@ -7,10 +7,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use twofold_app::Error;
 use twofold_app::Person;
 use twofold_app::domain::factors::SecondFactors;
-use twofold_app::domain::permissions;
+use twofold_app::{Error, RequestContext};
+
 use twofold_app::domain::policy::Requirement;
 use twofold_app::domain::{Role, permissions::Denied};
 use twofold_app::people::{NewPerson, PersonSummary};
@@ -135,6 +135,8 @@ impl PersonView {
 struct UsersPage {
     chrome: Chrome,
     is_owner: bool,
+    /// Whether the Security policy tab is shown (Owner and Administrators).
+    reads_policy: bool,
     /// Open recovery requests about the account's people: (name, status, since).
     recovery_requests: Vec<(String, String, String)>,
     people: Vec<PersonView>,
@@ -144,54 +146,27 @@ struct UsersPage {
     error: Option<String>,
 }
 
-async fn users_page(state: &AppState, session: &CurrentSession) -> Result<UsersPage, Error> {
-    let me = &session.user;
-    // People who do not manage the account see only themselves, as the help article's
-    // journey "Users tab → select your user profile" expects.
-    let people = match state.app.people(me).await {
-        Ok(people) => people,
-        Err(Error::Denied(Denied::Forbidden)) => {
-            let own = state.app.profile(me, me.id).await?;
-            vec![PersonSummary {
-                two_factor_since: own.two_factor.enabled_at(),
-                factors: own.two_factor.factors,
-                phone: own.phone,
-                user: own.person,
-                requirement: session.requirement,
-            }]
-        }
-        Err(e) => return Err(e),
-    };
-    let invite_roles = [Role::Admin, Role::User]
-        .into_iter()
-        .filter(|r| permissions::may_invite(&me.facts(), *r).is_ok())
-        .map(|r| (r.as_str(), r.label()))
-        .collect();
-    let recovery_requests = if me.role.is_manager() {
-        state
-            .app
-            .recovery_requests_in_account(me)
-            .await?
-            .into_iter()
-            .map(|(r, name)| (name, r.status, when(Some(r.created_at))))
-            .collect()
-    } else {
-        Vec::new()
-    };
+async fn users_page(state: &AppState, session: &CurrentSession, ctx: &RequestContext) -> Result<UsersPage, Error> {
+    let tab = state.app.users_tab(&session.user, ctx).await?;
     Ok(UsersPage {
         chrome: Chrome::signed_in(session),
-        is_owner: me.role == Role::Owner,
-        recovery_requests,
-        people: people.iter().map(PersonView::from_summary).collect(),
-        invite_roles,
+        is_owner: tab.manages_account,
+        reads_policy: tab.reads_policy,
+        recovery_requests: tab
+            .recovery_requests
+            .into_iter()
+            .map(|r| (r.person_name, r.status, when(Some(r.created_at))))
+            .collect(),
+        people: tab.people.iter().map(PersonView::from_summary).collect(),
+        invite_roles: tab.invite_roles.into_iter().map(|r| (r.as_str(), r.label())).collect(),
         invitation_url: None,
         notice: None,
         error: None,
     })
 }
 
-async fn users(State(state): State<AppState>, PageUser(session): PageUser) -> Response {
-    match users_page(&state, &session).await {
+async fn users(State(state): State<AppState>, PageUser(session): PageUser, Client(ctx): Client) -> Response {
+    match users_page(&state, &session, &ctx).await {
         Ok(page) => render(StatusCode::OK, &page),
         Err(e) => PageError::signed_in(&session, e),
     }
@@ -218,7 +193,7 @@ async fn invite(
         }
         None => Err(Error::invalid("invalid_role", "Choose Administrator or User.")),
     };
-    let mut page = match users_page(&state, &session).await {
+    let mut page = match users_page(&state, &session, &ctx).await {
         Ok(page) => page,
         Err(e) => return PageError::signed_in(&session, e),
     };
@@ -299,6 +274,7 @@ pub struct ProfileQuery {
 async fn profile(
     State(state): State<AppState>,
     PageUser(session): PageUser,
+    Client(ctx): Client,
     Path(id): Path<String>,
     query: Result<Query<ProfileQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
@@ -306,7 +282,7 @@ async fn profile(
     let Some(id) = crate::path_id::parse(&id) else {
         return PageError::new(Error::Denied(Denied::NotFound), chrome).into_response();
     };
-    let profile = match state.app.profile(&session.user, id).await {
+    let profile = match state.app.profile(&session.user, id, &ctx).await {
         Ok(profile) => profile,
         Err(e) => return PageError::new(e, chrome).into_response(),
     };

@@ -343,6 +343,14 @@ async fn a_security_key_is_added_used_as_second_step_and_passkey_then_removed() 
     browser.wait_for_path("/home").await;
     browser.click("a[href^='/users/'].profile").await;
     browser.fill("#key-name", "Laptop key").await;
+    // SEC-46: a session alone does not add a key; the dialog asks the password with it.
+    browser.click("#add-security-key").await;
+    browser.wait_for_text("#webauthn-error", "Enter your password to add a key.").await;
+    browser.fill("#key-password", "not the password at all").await;
+    browser.click("#add-security-key").await;
+    browser.wait_for_text("#webauthn-error", "The email or password is incorrect.").await;
+    assert!(!browser.text("body").await.contains("Laptop key"), "no key was added");
+    browser.fill("#key-password", PASSWORD).await;
     browser.click("#add-security-key").await;
     // The key was the first factor: its recovery codes are shown this once.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

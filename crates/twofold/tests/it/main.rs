@@ -13,6 +13,7 @@ mod abuse;
 mod admin;
 mod api_people;
 mod api_sign_in;
+mod assurance;
 mod audit;
 mod browser;
 mod cli;

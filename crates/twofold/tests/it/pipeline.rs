@@ -71,7 +71,7 @@ async fn sec_34_an_unlock_clears_every_lock_of_the_person(db: TestDb) {
 /// Turns 2FA off and on again for a person (by the Owner), answering the new key.
 async fn own_secret(t: &TestApp, owner: &twofold_app::Person, user_id: i64) -> Secret {
     t.app.disable_two_factor_of(owner, user_id, PASSWORD, &RequestContext::default()).await.unwrap();
-    let person = t.app.person(owner, user_id).await.unwrap();
+    let person = t.app.person(owner, user_id, &twofold_app::RequestContext::cli()).await.unwrap();
     let http = t.signed_in(&person.email).await;
     t.enable_two_factor_with_phone(&http, "+353851234568").await
 }

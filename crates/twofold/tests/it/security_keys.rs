@@ -32,7 +32,7 @@ async fn register(http: &Http, key: &mut SoftKey, name: &str) -> Value {
     let r = http
         .post_json(
             "/api/v1/me/security-keys",
-            &json!({ "challenge_id": start["challenge_id"], "name": name, "credential": credential }),
+            &json!({ "challenge_id": start["challenge_id"], "name": name, "credential": credential, "password": PASSWORD }),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text());
@@ -310,13 +310,15 @@ async fn sec_36_registration_checks_the_origin_and_binds_a_credential_to_one_per
     let mut key = SoftKey::security_key();
     let start = http.post_json("/api/v1/me/security-keys/registration", &json!({})).await.json();
     let credential = key.register(&start["public_key"], "http://evil.test:8080");
-    let body = json!({ "challenge_id": start["challenge_id"], "name": "Key", "credential": credential });
+    let body =
+        json!({ "challenge_id": start["challenge_id"], "name": "Key", "credential": credential, "password": PASSWORD });
     let r = http.post_json("/api/v1/me/security-keys", &body).await;
     assert_eq!((r.status, r.error_code().as_str()), (422, "invalid_credential"));
     assert_eq!(t.details_of("security_key.registration_failed").await.last().unwrap()["reason"], "wrong_origin");
     // The same challenge cannot be tried again.
     let credential = key.register(&start["public_key"], ORIGIN);
-    let body = json!({ "challenge_id": start["challenge_id"], "name": "Key", "credential": credential });
+    let body =
+        json!({ "challenge_id": start["challenge_id"], "name": "Key", "credential": credential, "password": PASSWORD });
     assert_eq!(http.post_json("/api/v1/me/security-keys", &body).await.status, 422);
 
     register(&http, &mut key, "Key").await;
@@ -325,7 +327,8 @@ async fn sec_36_registration_checks_the_origin_and_binds_a_credential_to_one_per
     let pat_http = t.signed_in(&pat.email).await;
     let start = pat_http.post_json("/api/v1/me/security-keys/registration", &json!({})).await.json();
     let credential = key.register(&start["public_key"], ORIGIN);
-    let body = json!({ "challenge_id": start["challenge_id"], "name": "Key", "credential": credential });
+    let body =
+        json!({ "challenge_id": start["challenge_id"], "name": "Key", "credential": credential, "password": PASSWORD });
     let r = pat_http.post_json("/api/v1/me/security-keys", &body).await;
     assert_eq!((r.status, r.error_code().as_str()), (409, "already_registered"));
     // Names are checked before anything else.
