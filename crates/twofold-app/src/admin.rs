@@ -6,7 +6,7 @@ use serde_json::json;
 use twofold_domain::Role;
 
 use twofold_domain::person::Person;
-use twofold_domain::policy::{self, MAX_GRACE_DAYS, Requirement};
+use twofold_domain::policy::MAX_GRACE_DAYS;
 use twofold_domain::throttle::ThrottleKey;
 use twofold_store::accounts::{self, Policy};
 use twofold_store::oidc::grants as oidc_grants;
@@ -197,17 +197,6 @@ impl App {
         .await?;
         commit(tx).await?;
         Ok(AccountPolicy::new(policy, true))
-    }
-
-    /// What the account's policy asks of this person now.
-    pub async fn requirement(&self, user: &Person) -> Result<Requirement> {
-        let mut conn = self.store().conn().await?;
-        let policy = accounts::policy(&mut conn, user.account_id).await?;
-        if policy.require_two_factor_since.is_none() {
-            return Ok(Requirement::Met);
-        }
-        let has = twofold_store::factors::of_person(&mut conn, user.id).await?.is_on();
-        Ok(policy::requirement(policy.require_two_factor_since, policy.grace_days, has, self.now()))
     }
 
     /// The Owner hands the account to an Administrator and becomes an Administrator.

@@ -6,7 +6,6 @@ use twofold_domain::factors::{Method, SecondFactors};
 use twofold_domain::person::Person;
 use twofold_domain::phone::{Phone, mask};
 use twofold_domain::recovery::grant_is_active;
-use twofold_domain::session::Stage;
 use twofold_domain::sms::Purpose;
 use twofold_domain::{Role, phone};
 use twofold_store::recovery::{self, GrantRow, RequestRow};
@@ -14,7 +13,7 @@ use twofold_store::{Conn, commit, factors, phones, users};
 
 use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::Parties;
-use crate::sign_in::{CurrentSession, NewSessionToken, SecondStep};
+use crate::sign_in::{NewSessionToken, PendingSignIn, SecondStep};
 use crate::sms::SentCode;
 use crate::{App, Error, RequestContext, Result};
 
@@ -75,7 +74,7 @@ impl App {
     }
 
     /// Sends (or resends) a sign-in code by SMS, bound to this half-finished sign-in.
-    pub async fn send_sign_in_sms(&self, pending: &CurrentSession, ctx: &RequestContext) -> Result<SentCode> {
+    pub async fn send_sign_in_sms(&self, pending: &PendingSignIn, ctx: &RequestContext) -> Result<SentCode> {
         let user = &pending.user;
         let Some((_, phone)) = self.active_grant(user.id).await? else {
             let mut conn = self.store().conn().await?;
@@ -90,14 +89,11 @@ impl App {
     /// them to set 2FA up again with their new device.
     pub async fn verify_sign_in_sms(
         &self,
-        pending: &CurrentSession,
+        pending: &PendingSignIn,
         code: &str,
         ctx: &RequestContext,
     ) -> Result<NewSessionToken> {
         let user = &pending.user;
-        if pending.session.stage != Stage::SecondFactor {
-            return Err(Error::Unauthenticated);
-        }
         if self.active_grant(user.id).await?.is_none() {
             return Err(not_enabled());
         }
@@ -118,7 +114,7 @@ impl App {
     }
 
     /// What a person half signed in can do about a lost device.
-    pub async fn lost_device(&self, pending: &CurrentSession) -> Result<LostDevice> {
+    pub async fn lost_device(&self, pending: &PendingSignIn) -> Result<LostDevice> {
         let user = &pending.user;
         let mut conn = self.store().conn().await?;
         let helpers = users::in_account(&mut conn, user.account_id)
@@ -141,7 +137,7 @@ impl App {
     /// Files a request to support for SMS recovery. One undecided request at a time.
     pub async fn request_recovery(
         &self,
-        pending: &CurrentSession,
+        pending: &PendingSignIn,
         message: &str,
         contact: &str,
         ctx: &RequestContext,

@@ -4,13 +4,12 @@
 use serde_json::json;
 use twofold_domain::person::Person;
 use twofold_domain::recovery_code::{self, RecoveryCode};
-use twofold_domain::session::Stage;
 use twofold_store::{Conn, commit, factors, recovery_codes};
 
 use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::Parties;
 use crate::proof::ProofFor;
-use crate::sign_in::{CurrentSession, NewSessionToken, SecondStep};
+use crate::sign_in::{NewSessionToken, PendingSignIn, SecondStep};
 use crate::{App, Error, RequestContext, Result};
 
 /// What a code's keyed hash is bound to: its person, so that a hash copied to another row
@@ -62,13 +61,10 @@ impl App {
     /// update, so of many requests carrying it at once exactly one signs in (SEC-35).
     pub async fn submit_recovery_code(
         &self,
-        pending: &CurrentSession,
+        pending: &PendingSignIn,
         typed: &str,
         ctx: &RequestContext,
     ) -> Result<NewSessionToken> {
-        if pending.session.stage != Stage::SecondFactor {
-            return Err(Error::Unauthenticated);
-        }
         let user = &pending.user;
         self.attempt(Guard::recovery_code(user), ctx, |armed| async {
             let Some(code) = RecoveryCode::parse(typed) else {

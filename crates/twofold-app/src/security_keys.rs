@@ -10,7 +10,6 @@
 use data_encoding::BASE64URL_NOPAD;
 use serde_json::json;
 use twofold_domain::person::Person;
-use twofold_domain::session::Stage;
 use twofold_domain::token;
 use twofold_store::security_keys::{self, Ceremony as StoredCeremony, NewCeremony, NewSecurityKey, SecurityKeyRow};
 use twofold_store::{commit, factors, users};
@@ -22,7 +21,7 @@ use webauthn_rs::prelude::{
 use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::Parties;
 use crate::proof::ProofFor;
-use crate::sign_in::{CurrentSession, NewSessionToken, SecondStep};
+use crate::sign_in::{CurrentSession, NewSessionToken, PendingSignIn, SecondStep};
 use crate::{App, Error, RequestContext, Result};
 
 /// How long a ceremony may take, from the first call to the second (SEC-36).
@@ -391,10 +390,7 @@ impl App {
     }
 
     /// "Use a security key" at the second step, first call: the options for `get()`.
-    pub async fn start_security_key_step(&self, pending: &CurrentSession) -> Result<Ceremony> {
-        if pending.session.stage != Stage::SecondFactor {
-            return Err(Error::Unauthenticated);
-        }
+    pub async fn start_security_key_step(&self, pending: &PendingSignIn) -> Result<Ceremony> {
         let webauthn = self.webauthn()?;
         let user = &pending.user;
         let mut conn = self.store().conn().await?;
@@ -412,14 +408,11 @@ impl App {
     /// Second call: the key's signature completes the sign-in (through the one pipeline).
     pub async fn submit_security_key(
         &self,
-        pending: &CurrentSession,
+        pending: &PendingSignIn,
         challenge_id: &str,
         credential: &serde_json::Value,
         ctx: &RequestContext,
     ) -> Result<NewSessionToken> {
-        if pending.session.stage != Stage::SecondFactor {
-            return Err(Error::Unauthenticated);
-        }
         let webauthn = self.webauthn()?;
         let user = &pending.user;
         self.attempt(Guard::webauthn(user), ctx, |armed| async {

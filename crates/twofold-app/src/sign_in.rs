@@ -8,11 +8,11 @@ use twofold_domain::email::Email;
 use twofold_domain::factors::SecondFactors;
 use twofold_domain::oidc::SignInMethod;
 use twofold_domain::person::Person;
-use twofold_domain::policy::Requirement;
+use twofold_domain::policy::{self, Requirement};
 use twofold_domain::session::Stage;
 use twofold_domain::token;
 use twofold_store::sessions::{self, SessionRow};
-use twofold_store::{Conn, Realm, commit, devices, factors, users};
+use twofold_store::{Conn, Realm, accounts, commit, devices, factors, users};
 
 use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::Parties;
@@ -36,6 +36,11 @@ impl CurrentSession {
         self.session.stage == Stage::SignedIn
     }
 
+    /// This session as a half-finished sign-in, if it is one.
+    pub fn pending(&self) -> Option<PendingSignIn> {
+        (self.session.stage == Stage::SecondFactor).then(|| PendingSignIn(self.clone()))
+    }
+
     /// What the account's 2FA policy asks of this person now.
     pub fn requirement(&self) -> Requirement {
         self.strength.requirement
@@ -44,6 +49,21 @@ impl CurrentSession {
     /// Whether this session meets `need` (SEC-46); a half-finished sign-in meets nothing.
     pub fn meets(&self, need: Need) -> Outcome {
         if self.is_signed_in() { self.strength.meets(need) } else { Outcome::SignInAgain }
+    }
+}
+
+/// A half-finished sign-in: the password is proven and a second factor is due (SEC-19).
+/// Only [`CurrentSession::pending`] makes one, from a session the lookup found in that
+/// stage, so the second-step use cases cannot be handed a signed-in session and need not
+/// check the stage again; [`App::complete_sign_in`] is the one way to finish it.
+#[derive(Debug, Clone)]
+pub struct PendingSignIn(CurrentSession);
+
+impl std::ops::Deref for PendingSignIn {
+    type Target = CurrentSession;
+
+    fn deref(&self) -> &CurrentSession {
+        &self.0
     }
 }
 
@@ -64,6 +84,20 @@ pub struct NewSessionToken {
     pub device_token: Option<String>,
     /// The known-browser cookie, after a right password (SEC-44).
     pub known_browser: Option<String>,
+    /// Where the person goes next, the same for pages and the API.
+    pub next: NextStep,
+}
+
+/// What follows a sign-in step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    /// The second factor (the code page, or `second_factor_required`).
+    SecondFactor,
+    /// Signed in, but the account's policy asks for 2FA: the wizard first (skippable
+    /// within the grace period).
+    SetUpTwoFactor,
+    /// Signed in: on to where the person was going.
+    Continue,
 }
 
 impl NewSessionToken {
@@ -77,6 +111,10 @@ impl NewSessionToken {
             methods: Vec::new(),
             device_token: None,
             known_browser: None,
+            next: match issued.stage {
+                Stage::SecondFactor => NextStep::SecondFactor,
+                Stage::SignedIn => NextStep::Continue,
+            },
         }
     }
 }
@@ -96,6 +134,9 @@ pub struct PasswordAttempt<'a> {
     pub device_token: Option<&'a str>,
     /// The browser's known-browser cookie, if it sent one (SEC-44).
     pub known_browser: Option<&'a str>,
+    /// The session this browser holds already, if any: a new sign-in ends it, on every
+    /// face alike (a fresh sign-in asked by an application, or simply signing in again).
+    pub previous: Option<&'a CurrentSession>,
 }
 
 /// How a second step succeeded, as the audit log and the session record it.
@@ -210,6 +251,12 @@ impl App {
         let method = if remembered { SignInMethod::RememberedBrowser } else { SignInMethod::Password };
         let options = SessionOptions { remember_device: attempt.remember_device, method: Some(method.as_str()) };
         let issued = self.open_session(tx, Realm::People, user.id, stage, options, ctx).await?;
+        if let Some(previous) = attempt.previous
+            && sessions::delete(tx, Realm::People, &previous.session.id_hash).await?
+        {
+            let parties = Parties::own(&previous.user);
+            self.record(tx, now, ctx, parties, "sign_out", json!({ "replaced_by": "sign_in" })).await?;
+        }
         if stage == Stage::SignedIn {
             users::record_sign_in(tx, user.id, now).await?;
             let method = if remembered { "password+remembered_device" } else { "password" };
@@ -217,7 +264,15 @@ impl App {
         } else {
             self.record(tx, now, ctx, Parties::own(user), "sign_in.password_ok", json!({ "next": "totp" })).await?;
         }
-        Ok((NewSessionToken::new(issued, user, factors.enabled_since()), factors))
+        let mut new = NewSessionToken::new(issued, user, factors.enabled_since());
+        if stage == Stage::SignedIn && !two_factor {
+            let policy = accounts::policy(tx, user.account_id).await?;
+            let requirement = policy::requirement(policy.require_two_factor_since, policy.grace_days, false, now);
+            if requirement != Requirement::Met {
+                new.next = NextStep::SetUpTwoFactor;
+            }
+        }
+        Ok((new, factors))
     }
 
     /// Promotes a half-finished sign-in after its second step: the pending session is
@@ -226,7 +281,7 @@ impl App {
     pub(crate) async fn complete_sign_in(
         &self,
         tx: &mut Conn,
-        pending: &CurrentSession,
+        pending: &PendingSignIn,
         how: SecondStep,
         two_factor_since: Option<i64>,
         ctx: &RequestContext,

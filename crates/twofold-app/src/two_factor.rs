@@ -7,7 +7,6 @@ use twofold_domain::factors::SecondFactors;
 use twofold_domain::oidc::SignInMethod;
 use twofold_domain::otp::{Secret, Verification, describe_offset};
 use twofold_domain::person::Person;
-use twofold_domain::session::Stage;
 use twofold_domain::sms::Purpose;
 use twofold_domain::throttle::ThrottleKey;
 use twofold_store::oidc::grants as oidc_grants;
@@ -19,7 +18,7 @@ use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::Parties;
 use crate::credentials::step_i64;
 use crate::proof::ProofFor;
-use crate::sign_in::{CurrentSession, NewSessionToken, SecondStep};
+use crate::sign_in::{CurrentSession, NewSessionToken, PendingSignIn, SecondStep};
 use crate::sms::{Delivery, SentCode};
 use crate::{App, Error, RequestContext, Result};
 
@@ -218,13 +217,10 @@ impl App {
     /// replaced by a new one (SEC-19).
     pub async fn submit_totp(
         &self,
-        pending: &CurrentSession,
+        pending: &PendingSignIn,
         code: &str,
         ctx: &RequestContext,
     ) -> Result<NewSessionToken> {
-        if pending.session.stage != Stage::SecondFactor {
-            return Err(Error::Unauthenticated);
-        }
         let user = &pending.user;
         let code = self.typed_code(code)?;
         self.attempt_totp(Guard::totp_sign_in(user), ctx, (Realm::People, user.id), &code, |armed, found| async move {

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use subtle_eq::constant_time_eq;
 use twofold_app::domain::assurance::{Need, Outcome};
-use twofold_app::sign_in::CurrentSession;
+use twofold_app::sign_in::{CurrentSession, PendingSignIn};
 
 use crate::AppState;
 use crate::cookies;
@@ -76,17 +76,17 @@ impl FromRequestParts<AppState> for ApiUser {
 
 /// A half-finished sign-in (password done) calling the second-factor API, with its CSRF
 /// header. Signed-in sessions and strangers are refused.
-pub struct ApiPending(pub CurrentSession);
+pub struct ApiPending(pub PendingSignIn);
 
 impl FromRequestParts<AppState> for ApiPending {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
-        let session = current(parts).filter(|s| !s.is_signed_in()).ok_or_else(|| {
+        let pending = current(parts).and_then(CurrentSession::pending).ok_or_else(|| {
             ApiError::new(StatusCode::UNAUTHORIZED, "no_pending_sign_in", "Sign in with your email and password first.")
         })?;
-        check_csrf_header(parts, session)?;
-        Ok(ApiPending(session.clone()))
+        check_csrf_header(parts, &pending)?;
+        Ok(ApiPending(pending))
     }
 }
 
@@ -173,15 +173,17 @@ impl FromRequestParts<AppState> for AnySession {
 }
 
 /// A half-finished sign-in viewing the code page; anyone else goes where they belong.
-pub struct PagePending(pub CurrentSession);
+pub struct PagePending(pub PendingSignIn);
 
 impl FromRequestParts<AppState> for PagePending {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
         match current(parts) {
-            Some(s) if !s.is_signed_in() => Ok(PagePending(s.clone())),
-            Some(_) => Err(Redirect::to("/home").into_response()),
+            Some(s) => match s.pending() {
+                Some(pending) => Ok(PagePending(pending)),
+                None => Err(Redirect::to("/home").into_response()),
+            },
             None => Err(Redirect::to("/login").into_response()),
         }
     }

@@ -18,7 +18,7 @@ use crate::AppState;
 use crate::client::Client;
 use crate::cookies;
 use crate::error::ApiResult;
-use crate::session::{ApiUser, current};
+use crate::session::{AnySession, ApiUser, current};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(login)).routes(routes!(logout)).routes(routes!(me))
@@ -66,6 +66,7 @@ async fn login(
     State(state): State<AppState>,
     jar: CookieJar,
     Client(ctx): Client,
+    AnySession(previous): AnySession,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
     let (device, known) = cookies::password_step_cookies(&state.app, &jar);
@@ -75,6 +76,7 @@ async fn login(
         remember_device: body.remember_device,
         device_token: device.as_deref(),
         known_browser: known.as_deref(),
+        previous: previous.as_ref(),
     };
     let new = state.app.sign_in_with_password(&attempt, &ctx).await?;
     Ok(signed_in_response(&state, jar, new))

@@ -37,6 +37,13 @@ const GUESSED: &[&str] = &[
     "/api/v1/me/two-factor/enrollment/code",
     "/api/v1/me/two-factor/enrollment/phone/verify",
     "/api/v1/me/security-keys",
+    // The changes that take a fresh password proof (SEC-46), counted like a sign-in.
+    "/api/v1/me/security-keys/{id}",
+    "/api/v1/me/two-factor",
+    "/api/v1/me/two-factor/recovery-codes",
+    "/api/v1/me/phone",
+    "/api/v1/users/{id}/two-factor",
+    "/api/v1/users/{id}/ownership",
     "/api/v1/support/login",
     "/api/v1/support/login/totp",
 ];

@@ -9,9 +9,7 @@ use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 use twofold_app::Error;
-use twofold_app::domain::policy::Requirement;
-use twofold_app::domain::session::Stage;
-use twofold_app::sign_in::PasswordAttempt;
+use twofold_app::sign_in::{NextStep, PasswordAttempt};
 
 use super::form::{CsrfForm, form_token};
 use super::{Chrome, render};
@@ -123,22 +121,14 @@ async fn submit_login(
         remember_device,
         device_token: device.as_deref(),
         known_browser: known.as_deref(),
+        previous: previous.as_ref(),
     };
     match state.app.sign_in_with_password(&attempt, &ctx).await {
         Ok(new) => {
-            // A fresh sign-in over a session: the old one ends with it.
-            if let Some(previous) = previous
-                && let Err(e) = state.app.sign_out(&previous, &ctx).await
-            {
-                return super::PageError::signed_in(&previous, e);
-            }
-            let next = match new.stage {
-                Stage::SecondFactor => "/login/code",
-                // The account's policy takes people without 2FA into the wizard at once.
-                Stage::SignedIn => match state.app.requirement(&new.user).await {
-                    Ok(Requirement::Met) => "/continue",
-                    _ => "/me/two-factor/enable",
-                },
+            let next = match new.next {
+                NextStep::SecondFactor => "/login/code",
+                NextStep::SetUpTwoFactor => "/me/two-factor/enable",
+                NextStep::Continue => "/continue",
             };
             let jar = cookies::add_password_step_cookies(&state.app, jar, &new)
                 .add(cookies::session(&state.app, new.token))

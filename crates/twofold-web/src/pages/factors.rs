@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum_extra::extract::CookieJar;
 use twofold_app::Error;
-use twofold_app::sign_in::CurrentSession;
+use twofold_app::sign_in::{CurrentSession, PendingSignIn};
 
 use super::admin::ConfirmPage;
 use super::form::{CodeForm, CsrfForm, PasswordForm};
@@ -34,7 +34,7 @@ struct RecoveryCodePage {
     error: Option<String>,
 }
 
-fn recovery_code_page(pending: &CurrentSession, status: StatusCode, error: Option<String>) -> Response {
+fn recovery_code_page(pending: &PendingSignIn, status: StatusCode, error: Option<String>) -> Response {
     render(status, &RecoveryCodePage { chrome: Chrome::anonymous(pending.csrf_token.clone()), error })
 }
 

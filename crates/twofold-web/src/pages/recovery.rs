@@ -11,7 +11,7 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 use twofold_app::domain::Role;
 use twofold_app::domain::sms::Purpose;
-use twofold_app::sign_in::CurrentSession;
+use twofold_app::sign_in::PendingSignIn;
 
 use super::form::{CodeForm, CsrfForm, PlainForm};
 use super::two_factor::DeliveryView;
@@ -37,7 +37,7 @@ struct SmsPage {
     error: Option<String>,
 }
 
-async fn sms_page(state: &AppState, pending: &CurrentSession, error: Option<(StatusCode, String)>) -> Response {
+async fn sms_page(state: &AppState, pending: &PendingSignIn, error: Option<(StatusCode, String)>) -> Response {
     let chrome = Chrome::anonymous(pending.csrf_token.clone());
     match state.app.active_grant(pending.user.id).await {
         Ok(Some(_)) => {}
@@ -113,7 +113,7 @@ struct LostPage {
 
 async fn lost_page(
     state: &AppState,
-    pending: &CurrentSession,
+    pending: &PendingSignIn,
     notice: Option<String>,
     error: Option<(StatusCode, String)>,
 ) -> Response {

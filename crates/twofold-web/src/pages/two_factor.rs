@@ -11,7 +11,7 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 use twofold_app::Error;
 use twofold_app::domain::policy::Requirement;
-use twofold_app::sign_in::{CurrentSession, NewSessionToken};
+use twofold_app::sign_in::{NewSessionToken, PendingSignIn};
 use twofold_app::sms::Delivery;
 use twofold_app::two_factor::Enrolment;
 
@@ -55,7 +55,7 @@ struct CodePage {
     recovery_code_available: bool,
 }
 
-async fn code_page(state: &AppState, pending: &CurrentSession, error: Option<(StatusCode, String)>) -> Response {
+async fn code_page(state: &AppState, pending: &PendingSignIn, error: Option<(StatusCode, String)>) -> Response {
     let methods = match state.app.second_factor_methods(pending.user.id).await {
         Ok(methods) => methods,
         Err(e) => return PageError::new(e, Chrome::anonymous(pending.csrf_token.clone())).into_response(),

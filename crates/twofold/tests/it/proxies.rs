@@ -375,3 +375,33 @@ async fn a_browser_reaches_an_application_behind_caddy_after_signing_in() {
     assert!(browser.text("body").await.contains("ada@acme.test"), "the upstream saw who signed in");
     browser.close().await;
 }
+
+/// SEC-46 behind a real proxy: a session signed in with the password alone, before its
+/// person turned 2FA on in another browser, is one-factor. The proxy sends it to sign in
+/// again (over the old session) and the upstream never sees it; the fresh sign-in passes.
+async fn an_older_password_session_signs_in_again(kind: &str) {
+    let Some(s) = stack(kind).await else { return };
+    create_account(&s).await;
+    let older = Api::sign_in(&s, "ada@acme.test").await;
+    let key = enable(&s, "ada@acme.test").await;
+    let page = s.app("/docs/page?x=1");
+    let r = get(&older.client, &page, &[]).await;
+    assert_eq!(r.status(), 302, "{kind}: the upstream is not reached");
+    let login = location(&r);
+    assert_eq!(login, s.auth(&format!("/login?rd={}&fresh=1", url_encode(&page))), "{kind}");
+    assert_eq!(sign_in_through_pages(&s, &older.client, &login, "ada@acme.test", Some(&key)).await, page, "{kind}");
+    let r = get(&older.client, &page, &[]).await;
+    assert_eq!(r.status(), 200, "{kind}");
+    let seen: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(seen["remote_user"], "ada@acme.test", "{kind}: {seen}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sec_46_nginx_sends_an_older_password_session_to_sign_in_again() {
+    an_older_password_session_signs_in_again("nginx").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sec_46_caddy_sends_an_older_password_session_to_sign_in_again() {
+    an_older_password_session_signs_in_again("caddy").await;
+}

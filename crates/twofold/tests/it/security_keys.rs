@@ -332,7 +332,7 @@ async fn sec_36_registration_checks_the_origin_and_binds_a_credential_to_one_per
     let r = pat_http.post_json("/api/v1/me/security-keys", &body).await;
     assert_eq!((r.status, r.error_code().as_str()), (409, "already_registered"));
     // Names are checked before anything else.
-    let body = json!({ "challenge_id": "x", "name": "", "credential": {} });
+    let body = json!({ "challenge_id": "x", "name": "", "credential": {}, "password": PASSWORD });
     assert_eq!(pat_http.post_json("/api/v1/me/security-keys", &body).await.error_code(), "invalid_name");
 }
 
