@@ -29,8 +29,8 @@ use clap::{Parser, ValueEnum};
 use data_encoding::BASE64;
 use serde::Serialize;
 use sqlx::Executor;
-use twofold_app::store::{Backend, Store, StoreOptions};
 use twofold_app::{PasswordParams, Passwords, Secrets};
+use twofold_store::{Backend, Store, StoreOptions};
 
 use client::Call;
 use load::{Bounds, Job, Source, Targets, closed_loop, measured, paced};
@@ -275,7 +275,7 @@ async fn run_one(args: &Args, binary: &Path, work_root: &Path, backend: Backend,
     }
     std::fs::create_dir_all(&dir)?;
     let (url, drop_later) = match backend {
-        Backend::Sqlite => (twofold_app::store::sqlite_url_in(&dir), None),
+        Backend::Sqlite => (twofold_store::sqlite_url_in(&dir), None),
         Backend::Postgres => {
             let admin = args.database_url.as_deref().map(str::trim).unwrap_or_default();
             let name = format!("twofold_load_{}", random_hex(6)?);

@@ -7,9 +7,9 @@ use data_encoding::BASE64;
 use twofold_app::OsEntropy;
 use twofold_app::domain::oidc::{GRANT_MAX_SECONDS, SignInMethod};
 use twofold_app::domain::token;
-use twofold_app::store::oidc::clients::{self, NewClient};
-use twofold_app::store::oidc::grants::{self, NewCode, NewGrant, TokenKind};
-use twofold_app::store::{Store, commit};
+use twofold_store::oidc::clients::{self, NewClient};
+use twofold_store::oidc::grants::{self, NewCode, NewGrant, TokenKind};
+use twofold_store::{Store, commit};
 
 use crate::people::{People, unix_now};
 

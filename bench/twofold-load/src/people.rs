@@ -11,9 +11,9 @@ use twofold_app::domain::Role;
 use twofold_app::domain::otp::{Secret, TotpParams, Verification, current_code, verify};
 use twofold_app::domain::session::{SessionPolicy, Stage};
 use twofold_app::domain::token;
-use twofold_app::store::users::NewUser;
-use twofold_app::store::{Backend, Realm, Store, accounts, commit, phones, sessions, totp, users};
 use twofold_app::{OsEntropy, Secrets};
+use twofold_store::users::NewUser;
+use twofold_store::{Backend, Realm, Store, accounts, commit, phones, sessions, totp, users};
 
 /// Rows per seeding transaction.
 const BATCH: usize = 5_000;

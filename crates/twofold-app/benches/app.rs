@@ -14,8 +14,8 @@ use argon2::password_hash::PasswordVerifier;
 use argon2::{Algorithm, Argon2, Params, Version};
 use criterion::{Criterion, criterion_group, criterion_main};
 use twofold_app::domain::otp::{Secret, otpauth_uri};
-use twofold_app::store::secret_box::{Keyring, SecretBox};
 use twofold_app::{PasswordParams, Passwords, Secrets};
+use twofold_store::secret_box::{Keyring, SecretBox};
 
 const PASSWORD: &str = "correct horse battery staple";
 

@@ -27,75 +27,44 @@ pub(crate) trait PersonPermission: Copy {
     fn check(self, actor: &Facts, target: &Facts) -> Result<(), Denied>;
 }
 
-/// Declares a permission type bound to its rule and refusal event.
-macro_rules! account_permission {
-    ($(#[$doc:meta])* $name:ident, $event:literal, $rule:path) => {
+/// Declares permission types, each bound to its one rule and its refusal event: an
+/// `AccountPermission` takes the actor's facts, a `PersonPermission` the target's too.
+macro_rules! permissions {
+    ($($(#[$doc:meta])* $name:ident: $kind:ident($($facts:ident),+) => $rule:path, $event:literal;)+) => {$(
         $(#[$doc])*
         #[derive(Debug, Clone, Copy)]
         pub(crate) struct $name;
-        impl AccountPermission for $name {
+        impl $kind for $name {
             const REFUSED: &'static str = $event;
-            fn check(self, actor: &Facts) -> Result<(), Denied> {
-                $rule(actor)
+            fn check(self, $($facts: &Facts),+) -> Result<(), Denied> {
+                $rule($($facts),+)
             }
         }
-    };
+    )+};
 }
 
-macro_rules! person_permission {
-    ($(#[$doc:meta])* $name:ident, $event:literal, $rule:path) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy)]
-        pub(crate) struct $name;
-        impl PersonPermission for $name {
-            const REFUSED: &'static str = $event;
-            fn check(self, actor: &Facts, target: &Facts) -> Result<(), Denied> {
-                $rule(actor, target)
-            }
-        }
-    };
-}
-
-account_permission!(
+permissions! {
     /// Seeing the account's people (and their recovery requests).
-    ListPeople, "people.list_refused", rules::may_list_people
-);
-account_permission!(
+    ListPeople: AccountPermission(actor) => rules::may_list_people, "people.list_refused";
     /// Reading the account's audit log.
-    ViewAudit, "audit.view_refused", rules::may_view_audit
-);
-account_permission!(
+    ViewAudit: AccountPermission(actor) => rules::may_view_audit, "audit.view_refused";
     /// Reading the account's 2FA policy (the page and `GET /api/v1/account/policy`).
-    ReadPolicy, "policy.read_refused", rules::may_read_policy
-);
-account_permission!(
+    ReadPolicy: AccountPermission(actor) => rules::may_read_policy, "policy.read_refused";
     /// Requiring 2FA of everyone, and the grace period.
-    SetPolicy, "policy.change_refused", rules::may_set_policy
-);
-account_permission!(
+    SetPolicy: AccountPermission(actor) => rules::may_set_policy, "policy.change_refused";
     /// Registering, re-keying and removing the account's applications.
-    ManageApps, "oidc.client_change_refused", rules::may_manage_apps
-);
-person_permission!(
+    ManageApps: AccountPermission(actor) => rules::may_manage_apps, "oidc.client_change_refused";
     /// Opening a person's profile.
-    ViewPerson, "person.view_refused", rules::may_view_person
-);
-person_permission!(
+    ViewPerson: PersonPermission(actor, target) => rules::may_view_person, "person.view_refused";
     /// Turning off a person's 2FA.
-    DisableTwoFactor, "two_factor.disable_refused", rules::may_disable_two_factor
-);
-person_permission!(
+    DisableTwoFactor: PersonPermission(actor, target) => rules::may_disable_two_factor, "two_factor.disable_refused";
     /// Unlocking a person's locked second factors.
-    UnlockTwoFactor, "two_factor.unlock_refused", rules::may_unlock_two_factor
-);
-person_permission!(
+    UnlockTwoFactor: PersonPermission(actor, target) => rules::may_unlock_two_factor, "two_factor.unlock_refused";
     /// Signing a person out everywhere.
-    ManageSignIn, "sessions.end_refused", rules::may_manage_sign_in
-);
-person_permission!(
+    ManageSignIn: PersonPermission(actor, target) => rules::may_manage_sign_in, "sessions.end_refused";
     /// Handing the account to an Administrator.
-    TransferOwnership, "ownership.transfer_refused", rules::may_transfer_ownership
-);
+    TransferOwnership: PersonPermission(actor, target) => rules::may_transfer_ownership, "ownership.transfer_refused";
+}
 
 /// Making a person an Administrator or a User.
 #[derive(Debug, Clone, Copy)]

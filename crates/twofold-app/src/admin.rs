@@ -20,6 +20,7 @@ use crate::access::{
 };
 use crate::audit::Parties;
 use crate::proof::ProofFor;
+use crate::sign_in::CurrentSession;
 use crate::{App, Error, RequestContext, Result};
 
 /// The account's 2FA policy as its readers see it, with whether the reader may change it.
@@ -42,9 +43,38 @@ impl AccountPolicy {
     }
 }
 
-/// A person's open session as their session list shows it.
-pub type Session = SessionRow;
-pub type Notice = notices::NoticeRow;
+/// One of a person's open sessions as their session list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenSession {
+    /// The id the list and `DELETE /api/v1/me/sessions/{id}` name it by.
+    pub id: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    /// The session of the request that asked.
+    pub current: bool,
+}
+
+impl OpenSession {
+    fn of(row: SessionRow, current: &CurrentSession) -> Self {
+        OpenSession {
+            current: row.id_hash == current.session.id_hash,
+            id: row.id_hash,
+            user_agent: row.user_agent,
+            ip: row.ip,
+            created_at: row.created_at,
+            last_seen_at: row.last_seen_at,
+        }
+    }
+}
+
+/// A note left for a person ("Your administrator … turned off …"), shown once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub text: String,
+    pub created_at: i64,
+}
 
 /// "29 Nov 2026" for notices.
 pub(crate) fn day(unix: i64) -> String {
@@ -132,9 +162,11 @@ impl App {
         Ok(ended)
     }
 
-    pub async fn my_sessions(&self, user: &Person) -> Result<Vec<Session>> {
+    /// The open sessions of the person signed in on `current`, which is marked.
+    pub async fn my_sessions(&self, current: &CurrentSession) -> Result<Vec<OpenSession>> {
         let mut conn = self.store().conn().await?;
-        Ok(sessions::live_for_subject(&mut conn, Realm::People, user.id, self.now()).await?)
+        let rows = sessions::live_for_subject(&mut conn, Realm::People, current.user.id, self.now()).await?;
+        Ok(rows.into_iter().map(|row| OpenSession::of(row, current)).collect())
     }
 
     /// Ends one of your own sessions, by the id the session list shows.
@@ -232,7 +264,7 @@ impl App {
         if let Some(last) = unseen.last() {
             notices::mark_seen(&mut conn, user.id, last.id, self.now()).await?;
         }
-        Ok(unseen)
+        Ok(unseen.into_iter().map(|n| Notice { text: n.text, created_at: n.created_at }).collect())
     }
 }
 

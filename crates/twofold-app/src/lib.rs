@@ -50,8 +50,6 @@ pub use secrets::Secrets;
 pub use system::{OsEntropy, SystemClock};
 pub use twofold_domain as domain;
 pub use twofold_domain::person::Person;
-pub use twofold_store as store;
-pub use twofold_store::Realm;
 
 /// Settings that shape behaviour (as opposed to where to listen or store).
 #[derive(Debug, Clone)]

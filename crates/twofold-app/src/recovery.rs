@@ -23,8 +23,61 @@ pub struct LostDevice {
     pub role: Role,
     /// The account's Owner and Administrators (other than the person): who can help.
     pub helpers: Vec<(String, Role)>,
-    pub request: Option<RequestRow>,
+    pub request: Option<RecoveryRequest>,
     pub sms_recovery_active: bool,
+}
+
+/// A request to support for SMS recovery, as the app shows it: support sees the contact
+/// number whole; the person and their account's managers see it masked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryRequest {
+    pub id: i64,
+    pub user_id: i64,
+    pub message: String,
+    pub contact: String,
+    /// `open`, `taken`, `granted` or `declined`.
+    pub status: String,
+    /// The operator who took it.
+    pub operator_id: Option<i64>,
+    pub created_at: i64,
+    pub decided_at: Option<i64>,
+}
+
+impl RecoveryRequest {
+    /// For support, who call the number back.
+    pub(crate) fn whole(row: RequestRow) -> Self {
+        RecoveryRequest {
+            id: row.id,
+            user_id: row.user_id,
+            message: row.message,
+            contact: row.contact,
+            status: row.status,
+            operator_id: row.operator_id,
+            created_at: row.created_at,
+            decided_at: row.decided_at,
+        }
+    }
+
+    /// For the person and their account's Owner and Administrators.
+    pub(crate) fn masked(row: RequestRow) -> Self {
+        let contact = mask(&row.contact);
+        RecoveryRequest { contact, ..Self::whole(row) }
+    }
+}
+
+/// Support's SMS recovery for a person, as support's card shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsGrant {
+    pub id: i64,
+    pub reason: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl From<GrantRow> for SmsGrant {
+    fn from(g: GrantRow) -> Self {
+        SmsGrant { id: g.id, reason: g.reason, created_at: g.created_at, expires_at: g.expires_at }
+    }
 }
 
 fn not_enabled() -> Error {
@@ -36,9 +89,19 @@ fn not_enabled() -> Error {
 
 impl App {
     /// The person's grant if it works now, and their verified number: both are needed.
-    pub async fn active_grant(&self, user_id: i64) -> Result<Option<(GrantRow, Phone)>> {
+    async fn active_grant(&self, user_id: i64) -> Result<Option<(GrantRow, Phone)>> {
         let mut conn = self.store().conn().await?;
         self.active_grant_on(&mut conn, user_id).await
+    }
+
+    /// Whether support's SMS recovery works for the person now (a grant and a number).
+    pub async fn sms_recovery_active(&self, user_id: i64) -> Result<bool> {
+        Ok(self.active_grant(user_id).await?.is_some())
+    }
+
+    /// Refuses unless support's SMS recovery works for the person now.
+    pub(crate) async fn require_sms_recovery(&self, user_id: i64) -> Result<()> {
+        if self.sms_recovery_active(user_id).await? { Ok(()) } else { Err(not_enabled()) }
     }
 
     async fn active_grant_on(&self, conn: &mut Conn, user_id: i64) -> Result<Option<(GrantRow, Phone)>> {
@@ -94,9 +157,7 @@ impl App {
         ctx: &RequestContext,
     ) -> Result<NewSessionToken> {
         let user = &pending.user;
-        if self.active_grant(user.id).await?.is_none() {
-            return Err(not_enabled());
-        }
+        self.require_sms_recovery(user.id).await?;
         let code = crate::sms::typed_sms_code(code)?;
         self.attempt(Guard::sms_sign_in(user), ctx, |armed| async {
             if self.check_code(user, Purpose::SignIn, &pending.session.id_hash, &code).await?.is_none() {
@@ -124,7 +185,7 @@ impl App {
             .filter(|p| p.id != user.id && p.role.is_manager() && p.is_active())
             .map(|p| (p.name, p.role))
             .collect();
-        let request = recovery::latest_request(&mut conn, user.id).await?;
+        let request = recovery::latest_request(&mut conn, user.id).await?.map(RecoveryRequest::masked);
         drop(conn);
         Ok(LostDevice {
             role: user.role,
@@ -141,7 +202,7 @@ impl App {
         message: &str,
         contact: &str,
         ctx: &RequestContext,
-    ) -> Result<RequestRow> {
+    ) -> Result<RecoveryRequest> {
         let user = &pending.user;
         let message = message.trim();
         if message.is_empty() || message.chars().count() > 2000 {
@@ -159,7 +220,7 @@ impl App {
         self.record(&mut tx, now, ctx, Parties::own(user), "recovery.requested", json!({ "request_id": id })).await?;
         let row = recovery::request_by_id(&mut tx, id).await?.ok_or(Error::NotFound("No such request."))?;
         commit(tx).await?;
-        Ok(row)
+        Ok(RecoveryRequest::masked(row))
     }
 
     /// Undecided recovery requests about the actor's people (Owner and Administrators).
@@ -167,20 +228,15 @@ impl App {
         &self,
         actor: &Person,
         ctx: &RequestContext,
-    ) -> Result<Vec<(RequestRow, String)>> {
+    ) -> Result<Vec<(RecoveryRequest, String)>> {
         self.allow(actor, crate::access::ListPeople, ctx).await?;
         let mut conn = self.store().conn().await?;
         let rows = recovery::undecided_in_account(&mut conn, actor.account_id).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let name = users::by_id(&mut conn, row.user_id).await?.map(|u| u.name).unwrap_or_default();
-            out.push((row, name));
+            out.push((RecoveryRequest::masked(row), name));
         }
         Ok(out)
     }
-}
-
-/// The contact number of a request, masked for Owners and Administrators.
-pub fn masked_contact(row: &RequestRow) -> String {
-    mask(&row.contact)
 }

@@ -23,7 +23,7 @@ use crate::{App, Error, RequestContext, Result};
 /// strongly it is signed in (SEC-46).
 #[derive(Debug, Clone)]
 pub struct CurrentSession {
-    pub session: SessionRow,
+    pub(crate) session: SessionRow,
     pub user: Person,
     /// The token forms and API calls must echo (SEC-25).
     pub csrf_token: String,
@@ -34,6 +34,11 @@ pub struct CurrentSession {
 impl CurrentSession {
     pub fn is_signed_in(&self) -> bool {
         self.session.stage == Stage::SignedIn
+    }
+
+    /// When this session signed in (or, half-finished, passed the password).
+    pub fn signed_in_at(&self) -> i64 {
+        self.session.created_at
     }
 
     /// This session as a half-finished sign-in, if it is one.

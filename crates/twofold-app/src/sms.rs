@@ -122,9 +122,11 @@ impl App {
         Ok(Some(Phone::from_stored(challenge.e164)))
     }
 
-    /// Where the latest code for this purpose and request stands, for the pages.
-    pub async fn sms_delivery(&self, user_id: i64, purpose: Purpose, request_ref: &str) -> Result<Option<Delivery>> {
-        self.delivery(user_id, purpose, request_ref).await
+    /// Where the latest sign-in SMS code of this half-finished sign-in stands; refused
+    /// unless support's SMS recovery works for the person now.
+    pub async fn sign_in_sms_delivery(&self, pending: &crate::sign_in::PendingSignIn) -> Result<Option<Delivery>> {
+        self.require_sms_recovery(pending.user.id).await?;
+        self.delivery(pending.user.id, Purpose::SignIn, &pending.session.id_hash).await
     }
 
     /// Where the latest code for this request stands.

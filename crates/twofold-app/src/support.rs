@@ -12,15 +12,17 @@ use twofold_domain::recovery::{DEFAULT_GRANT_HOURS, MAX_GRANT_HOURS, check_reaso
 use twofold_domain::session::Stage;
 use twofold_domain::throttle::ThrottleKey;
 use twofold_domain::{password, person_name};
-use twofold_store::audit::{self, EventRow};
+use twofold_store::audit;
 use twofold_store::operators::{self, OperatorRow};
-use twofold_store::recovery::{self, GrantRow, NewGrant, RequestRow};
+use twofold_store::recovery::{self, NewGrant};
 use twofold_store::sessions::{self, SessionRow};
 use twofold_store::{Realm, commit, phones, throttles, totp, users};
 
 use crate::attempt::{Guard, Rejection, Verdict};
+use crate::audit::Event;
 use crate::audit::Parties;
 use crate::credentials::SessionOptions;
+use crate::recovery::{RecoveryRequest, SmsGrant};
 use crate::setup::email_taken;
 use crate::sign_in::normalised_email;
 use crate::two_factor::Enrolment;
@@ -31,12 +33,20 @@ pub use crate::credentials::OPERATOR_SESSIONS;
 /// A live operator session, as found from the support cookie.
 #[derive(Debug, Clone)]
 pub struct OperatorSession {
-    pub session: SessionRow,
-    pub operator: OperatorRow,
+    pub(crate) session: SessionRow,
+    pub(crate) operator: OperatorRow,
     pub csrf_token: String,
 }
 
 impl OperatorSession {
+    pub fn operator_id(&self) -> i64 {
+        self.operator.id
+    }
+
+    pub fn operator_name(&self) -> &str {
+        &self.operator.name
+    }
+
     pub fn is_signed_in(&self) -> bool {
         self.session.stage == Stage::SignedIn
     }
@@ -57,9 +67,9 @@ pub struct PersonCard {
     pub account_name: String,
     pub two_factor_since: Option<i64>,
     pub phone: Option<String>,
-    pub grant: Option<GrantRow>,
+    pub grant: Option<SmsGrant>,
     pub grant_active: bool,
-    pub recent_events: Vec<EventRow>,
+    pub recent_events: Vec<Event>,
 }
 
 /// An operator as the operator list shows them.
@@ -379,8 +389,10 @@ impl App {
                 ["two_factor.", "sign_in.", "sms.", "support.", "recovery."].iter().any(|p| e.event.starts_with(p))
             })
             .take(15)
+            .map(Event::from)
             .collect();
         let grant_active = grant.as_ref().is_some_and(|g| grant_is_active(g.expires_at, g.closed_at, self.now()));
+        let grant = grant.map(SmsGrant::from);
         Ok(PersonCard { user, account_name, two_factor_since, phone, grant, grant_active, recent_events })
     }
 
@@ -394,7 +406,7 @@ impl App {
         hours: Option<i64>,
         request_id: Option<i64>,
         ctx: &RequestContext,
-    ) -> Result<GrantRow> {
+    ) -> Result<SmsGrant> {
         let reason = check_reason(reason).map_err(|m| Error::invalid("reason_required", m))?;
         let hours = hours.unwrap_or(DEFAULT_GRANT_HOURS);
         if !(1..=MAX_GRANT_HOURS).contains(&hours) {
@@ -426,7 +438,7 @@ impl App {
         self.record(&mut tx, now, ctx, operator_parties(&user), "support.sms_recovery_granted", detail).await?;
         let grant = recovery::open_grant(&mut tx, user.id).await?.ok_or(Error::NotFound("No such grant."))?;
         commit(tx).await?;
-        Ok(grant)
+        Ok(SmsGrant::from(grant))
     }
 
     pub async fn revoke_sms_recovery(
@@ -464,23 +476,23 @@ impl App {
     }
 
     /// Undecided requests, oldest first, with the person they are about.
-    pub async fn support_queue(&self, _actor: SupportActor<'_>) -> Result<Vec<(RequestRow, Person)>> {
+    pub async fn support_queue(&self, _actor: SupportActor<'_>) -> Result<Vec<(RecoveryRequest, Person)>> {
         let mut conn = self.store().conn().await?;
         let rows = recovery::undecided(&mut conn, 200).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             if let Some(user) = users::by_id(&mut conn, row.user_id).await? {
-                out.push((row, user.into_person()));
+                out.push((RecoveryRequest::whole(row), user.into_person()));
             }
         }
         Ok(out)
     }
 
-    pub async fn support_request(&self, _actor: SupportActor<'_>, id: i64) -> Result<(RequestRow, Person)> {
+    pub async fn support_request(&self, _actor: SupportActor<'_>, id: i64) -> Result<(RecoveryRequest, Person)> {
         let mut conn = self.store().conn().await?;
         let row = recovery::request_by_id(&mut conn, id).await?.ok_or(Error::NotFound("No such request."))?;
         let user = users::by_id(&mut conn, row.user_id).await?.ok_or(Error::NotFound("No such person."))?;
-        Ok((row, user.into_person()))
+        Ok((RecoveryRequest::whole(row), user.into_person()))
     }
 
     /// An operator takes a request; another operator's take wins if it came first.

@@ -55,8 +55,27 @@ impl TwoFactorStatus {
     }
 }
 
-/// A remembered browser as the device list shows it.
-pub type Device = devices::DeviceRow;
+/// A remembered browser ("Remember for 30 days") as the device list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub id: i64,
+    pub user_agent: Option<String>,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+}
+
+impl From<devices::DeviceRow> for Device {
+    fn from(d: devices::DeviceRow) -> Self {
+        Device {
+            id: d.id,
+            user_agent: d.user_agent,
+            created_at: d.created_at,
+            last_used_at: d.last_used_at,
+            expires_at: d.expires_at,
+        }
+    }
+}
 
 impl App {
     pub async fn two_factor_status(&self, user_id: i64) -> Result<TwoFactorStatus> {
@@ -246,7 +265,7 @@ impl App {
 
     pub async fn devices(&self, user: &Person) -> Result<Vec<Device>> {
         let mut conn = self.store().conn().await?;
-        Ok(devices::for_user(&mut conn, user.id, self.now()).await?)
+        Ok(devices::for_user(&mut conn, user.id, self.now()).await?.into_iter().map(Device::from).collect())
     }
 
     pub async fn revoke_device(&self, user: &Person, id: i64, ctx: &RequestContext) -> Result<()> {

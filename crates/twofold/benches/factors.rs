@@ -15,7 +15,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{Signature, SigningKey};
 use twofold_app::domain::recovery_code::{self, RecoveryCode};
-use twofold_app::store::secret_box::{Keyring, SecretBox};
+use twofold_store::secret_box::{Keyring, SecretBox};
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, WebauthnBuilder};
 
 use authenticator::{ORIGIN, SoftKey};

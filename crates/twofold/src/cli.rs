@@ -8,9 +8,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use twofold_app::setup::NewAccount;
-use twofold_app::store::{Store, StoreOptions};
 use twofold_app::support::{OperatorChange, SupportActor};
 use twofold_app::{App, Error};
+use twofold_store::{Store, StoreOptions};
 
 use crate::config::{Config, Overrides};
 

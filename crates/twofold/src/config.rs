@@ -228,7 +228,7 @@ impl Config {
 
     /// The database to use: the given URL, or SQLite inside the data directory.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| twofold_app::store::sqlite_url_in(&self.data_dir))
+        self.database_url.clone().unwrap_or_else(|| twofold_store::sqlite_url_in(&self.data_dir))
     }
 
     pub fn public_url(&self) -> String {

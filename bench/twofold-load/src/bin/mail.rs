@@ -17,12 +17,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use twofold_app::outbox::{Channels, OutboxWorker};
-use twofold_app::store::outbox::{self, NewMessage};
-use twofold_app::store::secret_box::{Keyring, SecretBox};
-use twofold_app::store::{Store, StoreOptions};
 use twofold_app::{App, AppConfig, Secrets};
 use twofold_channels::mail::MailConfig;
 use twofold_channels::sms::FileProvider;
+use twofold_store::outbox::{self, NewMessage};
+use twofold_store::secret_box::{Keyring, SecretBox};
+use twofold_store::{Store, StoreOptions};
 
 fn arrived(maildir: &Path) -> usize {
     std::fs::read_dir(maildir.join("new")).map(|d| d.count()).unwrap_or(0)
@@ -69,7 +69,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let store = Store::connect(&twofold_app::store::sqlite_url_in(&dir), &StoreOptions::default()).await?;
+    let store = Store::connect(&twofold_store::sqlite_url_in(&dir), &StoreOptions::default()).await?;
     store.migrate().await?;
     let sealer = SecretBox::new(Keyring::generate()?);
     let app = App::with_system(store.clone(), AppConfig::default(), Secrets::fixed(sealer.clone()))?;
@@ -88,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..messages {
         outbox::enqueue(&mut tx, &message(&letter(&sealer, i)?), now).await?;
     }
-    twofold_app::store::commit(tx).await?;
+    twofold_store::commit(tx).await?;
     let started = Instant::now();
     while arrived(&maildir) < messages && started.elapsed() < Duration::from_secs(120) {
         worker.run_once().await?;

@@ -16,11 +16,11 @@ use anyhow::Context;
 use axum::extract::State;
 use axum::http::StatusCode;
 use twofold_app::outbox::{Channels, OutboxWorker};
-use twofold_app::store::outbox::NewMessage;
-use twofold_app::store::secret_box::{Keyring, SecretBox};
-use twofold_app::store::{Store, StoreOptions, outbox};
 use twofold_app::{App, AppConfig, Secrets};
 use twofold_channels::mail::MailConfig;
+use twofold_store::outbox::NewMessage;
+use twofold_store::secret_box::{Keyring, SecretBox};
+use twofold_store::{Store, StoreOptions, outbox};
 
 #[derive(Clone, Default)]
 struct Receiver {
@@ -53,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
 
     let dir = std::env::temp_dir().join(format!("twofold-outbox-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let store = Store::connect(&twofold_app::store::sqlite_url_in(&dir), &StoreOptions::default()).await?;
+    let store = Store::connect(&twofold_store::sqlite_url_in(&dir), &StoreOptions::default()).await?;
     store.migrate().await?;
     let sealer = SecretBox::new(Keyring::generate()?);
     let app = App::with_system(store.clone(), AppConfig::default(), Secrets::fixed(sealer.clone()))?;
@@ -70,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
         let body = sealer.seal("sms_body", 0, format!("Twofold: notice {i}").as_bytes())?;
         outbox::enqueue(&mut tx, &sms_notice(&body), now).await?;
     }
-    twofold_app::store::commit(tx).await?;
+    twofold_store::commit(tx).await?;
     let started = Instant::now();
     while receiver.got.load(Ordering::SeqCst) < messages && started.elapsed() < Duration::from_secs(60) {
         worker.run_once().await?;

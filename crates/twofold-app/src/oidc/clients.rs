@@ -27,6 +27,20 @@ pub struct NewApp {
     pub require_two_factor: bool,
 }
 
+/// A registered application as its lists show it (never its secret's hash).
+#[derive(Debug, Clone)]
+pub struct AppInfo {
+    pub facts: ClientFacts,
+    pub created_at: i64,
+    pub secret_rotated_at: Option<i64>,
+}
+
+impl From<ClientRow> for AppInfo {
+    fn from(row: ClientRow) -> Self {
+        AppInfo { facts: row.facts, created_at: row.created_at, secret_rotated_at: row.secret_rotated_at }
+    }
+}
+
 /// A registered application and, for a confidential one, its secret: shown this once.
 #[derive(Debug, Clone)]
 pub struct CreatedApp {
@@ -120,16 +134,16 @@ impl App {
     }
 
     /// The Owner's list of their account's applications.
-    pub async fn apps(&self, actor: &Person, ctx: &RequestContext) -> Result<Vec<ClientRow>> {
+    pub async fn apps(&self, actor: &Person, ctx: &RequestContext) -> Result<Vec<AppInfo>> {
         self.may_manage_apps(actor, ctx).await?;
         let mut conn = self.store().conn().await?;
-        Ok(clients::list(&mut conn, Some(actor.account_id)).await?)
+        Ok(clients::list(&mut conn, Some(actor.account_id)).await?.into_iter().map(AppInfo::from).collect())
     }
 
     /// Every application of the instance (the command line).
-    pub async fn all_apps(&self) -> Result<Vec<ClientRow>> {
+    pub async fn all_apps(&self) -> Result<Vec<AppInfo>> {
         let mut conn = self.store().conn().await?;
-        Ok(clients::list(&mut conn, None).await?)
+        Ok(clients::list(&mut conn, None).await?.into_iter().map(AppInfo::from).collect())
     }
 
     /// Removes an application: its grants and tokens go with it. `actor` is an Owner (their

@@ -115,12 +115,12 @@ pub struct SessionView {
 #[utoipa::path(get, path = "/api/v1/me/sessions", tag = "me", security(("session" = [])),
     responses((status = 200, body = Vec<SessionView>)))]
 async fn my_sessions(State(state): State<AppState>, ApiUser(session): ApiUser) -> ApiResult<Json<Vec<SessionView>>> {
-    let rows = state.app.my_sessions(&session.user).await?;
+    let rows = state.app.my_sessions(&session).await?;
     Ok(Json(
         rows.into_iter()
             .map(|s| SessionView {
-                current: s.id_hash == session.session.id_hash,
-                id: s.id_hash,
+                current: s.current,
+                id: s.id,
                 user_agent: s.user_agent,
                 ip: s.ip,
                 created_at: s.created_at,

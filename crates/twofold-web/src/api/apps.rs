@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use twofold_app::oidc::clients::AppInfo;
 use twofold_app::oidc::clients::{CreatedApp, NewApp};
-use twofold_app::store::oidc::clients::ClientRow;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -52,8 +52,8 @@ pub struct AppView {
     secret_rotated_at: Option<i64>,
 }
 
-impl From<ClientRow> for AppView {
-    fn from(row: ClientRow) -> Self {
+impl From<AppInfo> for AppView {
+    fn from(row: AppInfo) -> Self {
         let f = row.facts;
         AppView {
             client_id: f.client_id,

@@ -124,7 +124,7 @@ async fn me(State(state): State<AppState>, ApiUser(session): ApiUser, Client(ctx
         session: SessionStrengthView {
             method: session.strength.method.public_name().into(),
             assurance: session.strength.assurance.as_str().into(),
-            signed_in_at: session.session.created_at,
+            signed_in_at: session.signed_in_at(),
         },
         csrf_token: session.csrf_token.clone(),
     }))

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::CookieJar;
 use serde::{Deserialize, Serialize};
-use twofold_app::store::recovery::RequestRow;
+use twofold_app::recovery::RecoveryRequest;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -75,8 +75,8 @@ pub struct RequestView {
     decided_at: Option<i64>,
 }
 
-impl From<&RequestRow> for RequestView {
-    fn from(r: &RequestRow) -> Self {
+impl From<&RecoveryRequest> for RequestView {
+    fn from(r: &RecoveryRequest) -> Self {
         Self { id: r.id, status: r.status.clone(), created_at: r.created_at, decided_at: r.decided_at }
     }
 }

@@ -211,15 +211,15 @@ struct SessionsPage {
 }
 
 async fn sessions(State(state): State<AppState>, user: PageUser) -> Response {
-    let rows = match state.app.my_sessions(&user.0.user).await {
+    let rows = match state.app.my_sessions(&user.0).await {
         Ok(rows) => rows,
         Err(e) => return PageError::signed_in(&user.0, e),
     };
     let sessions = rows
         .into_iter()
         .map(|s| SessionLine {
-            current: s.id_hash == user.0.session.id_hash,
-            id: s.id_hash,
+            current: s.current,
+            id: s.id,
             browser: s.user_agent.map(|ua| ua.chars().take(80).collect()).unwrap_or_else(|| "Unknown browser".into()),
             ip: s.ip.unwrap_or_default(),
             created: when(Some(s.created_at)),

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
+use twofold_app::oidc::clients::AppInfo;
 use twofold_app::oidc::clients::NewApp;
-use twofold_app::store::oidc::clients::ClientRow;
 
 use super::form::CsrfForm;
 use super::{Chrome, PageError, render};
@@ -65,7 +65,7 @@ async fn page(
     notice: Option<String>,
     error: Option<String>,
 ) -> Response {
-    let apps: Vec<ClientRow> = match state.app.apps(&user.0.user, ctx).await {
+    let apps: Vec<AppInfo> = match state.app.apps(&user.0.user, ctx).await {
         Ok(apps) => apps,
         Err(e) => return PageError::signed_in(&user.0, e),
     };

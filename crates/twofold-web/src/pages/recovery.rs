@@ -10,7 +10,6 @@ use axum::routing::get;
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 use twofold_app::domain::Role;
-use twofold_app::domain::sms::Purpose;
 use twofold_app::sign_in::PendingSignIn;
 
 use super::form::{CodeForm, CsrfForm, PlainForm};
@@ -39,20 +38,7 @@ struct SmsPage {
 
 async fn sms_page(state: &AppState, pending: &PendingSignIn, error: Option<(StatusCode, String)>) -> Response {
     let chrome = Chrome::anonymous(pending.csrf_token.clone());
-    match state.app.active_grant(pending.user.id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            let e = twofold_app::Error::Refused {
-                code: "sms_recovery_not_enabled",
-                message:
-                    "SMS sign-in is not enabled for you. Use your authenticator app, or see \"Lost your device?\"."
-                        .into(),
-            };
-            return PageError::new(e, chrome).into_response();
-        }
-        Err(e) => return PageError::new(e, chrome).into_response(),
-    }
-    let delivery = match state.app.sms_delivery(pending.user.id, Purpose::SignIn, &pending.session.id_hash).await {
+    let delivery = match state.app.sign_in_sms_delivery(pending).await {
         Ok(d) => d.map(|d| DeliveryView::new(d, state.app.now())),
         Err(e) => return PageError::new(e, chrome).into_response(),
     };

@@ -163,7 +163,7 @@ async fn home_page(state: &AppState, op: &OperatorSession, error: Option<String>
         // A page, not JSON, also when the database is unreachable.
         Err(e) => {
             let page = HomePage {
-                operator: Some(op.operator.name.clone()),
+                operator: Some(op.operator_name().to_owned()),
                 csrf_token: op.csrf_token.clone(),
                 queue: Vec::new(),
                 error: Some(message(&e)),
@@ -186,8 +186,12 @@ async fn home_page(state: &AppState, op: &OperatorSession, error: Option<String>
         });
     }
     let status = error.as_ref().map_or(StatusCode::OK, |_| StatusCode::NOT_FOUND);
-    let page =
-        HomePage { operator: Some(op.operator.name.clone()), csrf_token: op.csrf_token.clone(), queue: lines, error };
+    let page = HomePage {
+        operator: Some(op.operator_name().to_owned()),
+        csrf_token: op.csrf_token.clone(),
+        queue: lines,
+        error,
+    };
     render(status, &page)
 }
 
@@ -248,7 +252,7 @@ fn person_page(
 ) -> Response {
     let status = error.as_ref().map_or(StatusCode::OK, |e| e.0);
     let page = PersonPage {
-        operator: Some(op.operator.name.clone()),
+        operator: Some(op.operator_name().to_owned()),
         csrf_token: op.csrf_token.clone(),
         card: CardView::new(card),
         notice,
@@ -380,7 +384,7 @@ async fn request_page(
     };
     let now = state.app.now();
     let page = RequestPage {
-        operator: Some(op.operator.name.clone()),
+        operator: Some(op.operator_name().to_owned()),
         csrf_token: op.csrf_token.clone(),
         id: row.id,
         user_id: user.id,
@@ -390,7 +394,7 @@ async fn request_page(
         age: format!("{} ago", age(now, row.created_at)),
         due: when(Some(row.created_at + REQUEST_TARGET_SECONDS)),
         can_take: row.status == "open",
-        can_decide: row.status == "taken" && row.operator_id == Some(op.operator.id),
+        can_decide: row.status == "taken" && row.operator_id == Some(op.operator_id()),
         status: row.status,
         contact: row.contact,
         message: row.message,

@@ -67,7 +67,7 @@ async fn page(
     let operators = operators
         .into_iter()
         .map(|o| Line {
-            is_me: o.id == op.operator.id,
+            is_me: o.id == op.operator_id(),
             email: o.email,
             name: o.name,
             enrolled: o.totp.is_enabled(),
@@ -76,7 +76,7 @@ async fn page(
         })
         .collect();
     let page = OperatorsPage {
-        operator: Some(op.operator.name.clone()),
+        operator: Some(op.operator_name().to_owned()),
         csrf_token: op.csrf_token.clone(),
         operators,
         notice,

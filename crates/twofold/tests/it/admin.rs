@@ -275,7 +275,7 @@ async fn unlocking_clears_a_locked_second_factor(db: TestDb) {
     let mut conn = t.app.store().conn().await.unwrap();
     let now = twofold_app::domain::Clock::now(&*t.clock);
     for _ in 0..100 {
-        twofold_app::store::throttles::record_failure(
+        twofold_store::throttles::record_failure(
             &mut conn,
             &twofold_app::domain::throttle::ThrottleKey::Totp { user_id: user.id },
             now,

@@ -210,8 +210,8 @@ async fn sec_30_sign_in_decisions_are_audited_with_ip_and_user_agent(db: TestDb)
     http.post_json("/api/v1/login", &json!({ "email": "owner@acme.test", "password": "not the password" })).await;
     http.post_json("/api/v1/login", &json!({ "email": "owner@acme.test", "password": PASSWORD })).await;
     let mut conn = t.app.store().conn().await.unwrap();
-    let q = twofold_app::store::audit::Query { account_id: Some(owner.account_id), limit: 10, ..Default::default() };
-    let events = twofold_app::store::audit::list(&mut conn, &q).await.unwrap();
+    let q = twofold_store::audit::Query { account_id: Some(owner.account_id), limit: 10, ..Default::default() };
+    let events = twofold_store::audit::list(&mut conn, &q).await.unwrap();
     let succeeded = events.iter().find(|e| e.event == "sign_in.succeeded").unwrap();
     let failed = events.iter().find(|e| e.event == "sign_in.failed").unwrap();
     for e in [succeeded, failed] {

@@ -9,8 +9,8 @@ use sqlx::{AssertSqlSafe, Connection, Executor};
 use twofold_app::Person;
 use twofold_app::audit::{ChainBreak, ChainProblem, ChainReport};
 use twofold_app::domain::Role;
-use twofold_app::store::audit::{self, NewEvent, chain};
-use twofold_app::store::{Backend, sqlite_url_in};
+use twofold_store::audit::{self, NewEvent, chain};
+use twofold_store::{Backend, sqlite_url_in};
 
 use crate::support::server::{Server, binary};
 use crate::support::{Http, PASSWORD, TestApp, TestDb};

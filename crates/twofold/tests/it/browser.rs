@@ -263,13 +263,13 @@ async fn an_operator_unlocks_another_in_the_browser() {
     add_operator(&server).await;
     add_operator_named(&server, "lee@twofold.test").await;
     // Lee's code counter reaches the lock (what 100 wrong codes leave behind).
-    let url = twofold_app::store::sqlite_url_in(server.data_dir());
-    let store = twofold_app::store::Store::connect(&url, &Default::default()).await.unwrap();
+    let url = twofold_store::sqlite_url_in(server.data_dir());
+    let store = twofold_store::Store::connect(&url, &Default::default()).await.unwrap();
     let mut conn = store.conn().await.unwrap();
-    let lee = twofold_app::store::operators::by_email(&mut conn, "lee@twofold.test").await.unwrap().unwrap();
+    let lee = twofold_store::operators::by_email(&mut conn, "lee@twofold.test").await.unwrap().unwrap();
     let key = twofold_app::domain::throttle::ThrottleKey::OperatorTotp { operator_id: lee.id };
     for _ in 0..100 {
-        twofold_app::store::throttles::record_failure(&mut conn, &key, 0).await.unwrap();
+        twofold_store::throttles::record_failure(&mut conn, &key, 0).await.unwrap();
     }
     drop(conn);
 
@@ -289,8 +289,8 @@ async fn an_operator_unlocks_another_in_the_browser() {
     let listed = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && listed.contains("lee@twofold.test") && !listed.contains("LOCKED"), "{listed}");
     let mut conn = store.conn().await.unwrap();
-    let q = twofold_app::store::audit::Query { limit: 100, ..Default::default() };
-    let events = twofold_app::store::audit::list(&mut conn, &q).await.unwrap();
+    let q = twofold_store::audit::Query { limit: 100, ..Default::default() };
+    let events = twofold_store::audit::list(&mut conn, &q).await.unwrap();
     assert!(events.iter().any(|e| e.event == "support.operator_unlocked"));
     browser.close().await;
 }

@@ -106,7 +106,7 @@ fn migrate_reports_the_schema_version() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let expected = format!("schema version {}", twofold_app::store::Store::latest_version());
+    let expected = format!("schema version {}", twofold_store::Store::latest_version());
     assert!(String::from_utf8_lossy(&out.stdout).contains(&expected));
     assert!(data.path().join("twofold.db").exists());
 }

@@ -233,7 +233,7 @@ async fn after_an_sms_sign_in_the_person_resets_2fa_and_the_grant_closes(db: Tes
     let csrf = http.get("/me/two-factor/disable").await.form_csrf();
     let r = http.post_form("/me/two-factor/disable", &[("csrf_token", &csrf), ("password", PASSWORD)]).await;
     assert_eq!(r.status, 303);
-    assert!(t.app.active_grant(t.user("owner@acme.test").await.id).await.unwrap().is_none(), "the grant closed");
+    assert!(!t.app.sms_recovery_active(t.user("owner@acme.test").await.id).await.unwrap(), "the grant closed");
     let api = t.signed_in("owner@acme.test").await;
     t.clock.advance(60); // the SMS cooldown since the sign-in code
     let new = t.enable_two_factor(&api).await;

@@ -201,7 +201,7 @@ async fn discovery_names_every_endpoint_and_the_jwks_publishes_an_es256_key(db: 
     assert!(key.get("d").is_none(), "never the private part");
     // The private half is sealed at rest (SEC-41, SEC-10): not the raw 32 bytes.
     let mut conn = t.app.store().conn().await.unwrap();
-    let rows = twofold_app::store::oidc::keys::all(&mut conn).await.unwrap();
+    let rows = twofold_store::oidc::keys::all(&mut conn).await.unwrap();
     assert_eq!(rows.len(), 1, "one key, created once");
     assert!(rows[0].secret_box.len() > 32 + 16, "sealed: nonce, ciphertext and tag");
 }
@@ -396,7 +396,7 @@ async fn sec_40_a_code_of_another_client_an_expired_code_and_a_wrong_secret_are_
     let r = rp.post_raw("/oauth2/token", "application/x-www-form-urlencoded", query(&form), &[]).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let mut conn = t.app.store().conn().await.unwrap();
-    let row = twofold_app::store::oidc::clients::by_id(&mut conn, &client.client.client_id).await.unwrap().unwrap();
+    let row = twofold_store::oidc::clients::by_id(&mut conn, &client.client.client_id).await.unwrap().unwrap();
     assert_ne!(row.secret_hash.as_deref(), client.client_secret.as_deref());
 }
 

@@ -6,9 +6,9 @@
 use serde_json::json;
 use twofold_app::domain::otp::Secret;
 use twofold_app::domain::throttle::ThrottleKey;
-use twofold_app::store::throttles;
 use twofold_app::support::{OperatorChange, SupportActor};
 use twofold_app::{AppConfig, RequestContext};
+use twofold_store::throttles;
 
 use crate::support::{Http, PASSWORD, PHONE, TestApp, TestDb};
 
@@ -165,8 +165,8 @@ async fn sec_34_a_locked_operator_is_unlocked_by_another_operator_or_the_shell(d
 /// The events recorded outside every account (operators' own).
 async fn support_events(t: &TestApp) -> Vec<String> {
     let mut conn = t.app.store().conn().await.unwrap();
-    let q = twofold_app::store::audit::Query { limit: 1000, ..Default::default() };
-    let rows = twofold_app::store::audit::list(&mut conn, &q).await.unwrap();
+    let q = twofold_store::audit::Query { limit: 1000, ..Default::default() };
+    let rows = twofold_store::audit::list(&mut conn, &q).await.unwrap();
     rows.into_iter().filter(|r| r.account_id.is_none()).map(|r| r.event).collect()
 }
 
@@ -215,7 +215,7 @@ async fn expired_operator_sessions_are_swept(db: TestDb) {
     let swept = t.app.sweep_expired_sessions().await.unwrap();
     assert!(swept >= 1, "the idle operator session is deleted, not only refused");
     let mut conn = t.app.store().conn().await.unwrap();
-    let left = twofold_app::store::sessions::delete_expired(&mut conn, twofold_app::Realm::Support, i64::MAX).await;
+    let left = twofold_store::sessions::delete_expired(&mut conn, twofold_store::Realm::Support, i64::MAX).await;
     assert_eq!(left.unwrap(), 0, "nothing of support was left behind");
 }
 
@@ -293,9 +293,9 @@ async fn sec_10_key_rotation_reseals_the_operators_keys_too(db: TestDb) {
     assert_eq!((rotation.resealed, rotation.skipped), (2, 0), "the person's key and the operator's");
     let op = t.app.operators().await.unwrap().remove(0);
     let mut conn = t.app.store().conn().await.unwrap();
-    let row = twofold_app::store::totp::get(&mut conn, twofold_app::Realm::Support, op.id).await.unwrap().unwrap();
+    let row = twofold_store::totp::get(&mut conn, twofold_store::Realm::Support, op.id).await.unwrap().unwrap();
     drop(conn);
-    let key_id = twofold_app::store::secret_box::SecretBox::key_id_of(&row.secret_box).unwrap();
+    let key_id = twofold_store::secret_box::SecretBox::key_id_of(&row.secret_box).unwrap();
     assert_eq!(key_id, rotation.new_key_id, "sealed under the new key");
     // The operator still signs in with the same app.
     let http = t.http();
@@ -308,8 +308,8 @@ async fn sec_10_key_rotation_reseals_the_operators_keys_too(db: TestDb) {
 /// Operators enrolled before migration 7 keep their app: the key, the replay mark and the
 /// time it went on move to the new table, and their open sessions still work.
 async fn migration_7_moves_operators_authenticator_apps(db: TestDb) {
-    use twofold_app::Realm;
-    use twofold_app::store::{Store, StoreOptions, sessions, totp};
+    use twofold_store::Realm;
+    use twofold_store::{Store, StoreOptions, sessions, totp};
     let store = Store::connect(&db.url, &StoreOptions::default()).await.unwrap();
     store.migrate_to(6).await.unwrap();
     let mut conn = store.conn().await.unwrap();

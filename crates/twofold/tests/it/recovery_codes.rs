@@ -173,7 +173,7 @@ async fn sec_35_turning_two_factor_off_voids_every_code(db: TestDb) {
         .await;
     assert_eq!(r.status, 204, "{}", r.text());
     let mut conn = t.app.store().conn().await.unwrap();
-    let left = twofold_app::store::factors::of_person(&mut conn, owner.id).await.unwrap().recovery_codes_left;
+    let left = twofold_store::factors::of_person(&mut conn, owner.id).await.unwrap().recovery_codes_left;
     assert_eq!(left, 0);
     drop(conn);
     // Turning it on again issues a new set; the old codes never come back.

@@ -369,6 +369,6 @@ async fn turning_two_factor_off_removes_keys_and_codes(db: TestDb) {
         .await;
     assert_eq!(r.status, 204, "{}", r.text());
     let mut conn = t.app.store().conn().await.unwrap();
-    let f = twofold_app::store::factors::of_person(&mut conn, pat.id).await.unwrap();
+    let f = twofold_store::factors::of_person(&mut conn, pat.id).await.unwrap();
     assert_eq!((f.security_keys, f.recovery_codes_left, f.is_on()), (0, 0, false));
 }

@@ -3,8 +3,8 @@
 use twofold_app::RequestContext;
 use twofold_app::domain::Role;
 use twofold_app::setup::NewAccount;
-use twofold_app::store::users::{self, NewUser};
-use twofold_app::store::{Store, StoreError, accounts};
+use twofold_store::users::{self, NewUser};
+use twofold_store::{Store, StoreError, accounts};
 
 use crate::support::{PASSWORD, TestApp, TestDb};
 

@@ -111,15 +111,13 @@ async fn sec_05_sec_08_a_code_is_accepted_once_and_a_replay_counts_as_a_failure(
     let r = second.post_json("/api/v1/login/totp", &json!({ "code": t.code(&secret, -1) })).await;
     assert_eq!(r.status, 401);
     let mut conn = t.app.store().conn().await.unwrap();
-    let failures = twofold_app::store::throttles::get(
-        &mut conn,
-        &twofold_app::domain::throttle::ThrottleKey::Totp { user_id: o.id },
-    )
-    .await
-    .unwrap();
+    let failures =
+        twofold_store::throttles::get(&mut conn, &twofold_app::domain::throttle::ThrottleKey::Totp { user_id: o.id })
+            .await
+            .unwrap();
     assert_eq!(failures.consecutive, 2, "replays count as failures");
-    let q = twofold_app::store::audit::Query { account_id: Some(o.account_id), limit: 50, ..Default::default() };
-    let events = twofold_app::store::audit::list(&mut conn, &q).await.unwrap();
+    let q = twofold_store::audit::Query { account_id: Some(o.account_id), limit: 50, ..Default::default() };
+    let events = twofold_store::audit::list(&mut conn, &q).await.unwrap();
     assert_eq!(
         events.iter().filter(|e| e.event == "sign_in.totp_rejected" && e.detail.contains("\"replay\"")).count(),
         2
@@ -325,7 +323,7 @@ async fn sec_10_the_database_holds_no_secret_in_the_clear(db: TestDb) {
     let sealed: Vec<u8> =
         sqlx::query_scalar("SELECT secret_box FROM totp_credentials").fetch_one(&mut *conn).await.unwrap();
     assert!(!contains(&sealed, secret.as_bytes()) && !contains(&sealed, base32.as_bytes()));
-    if t.app.store().backend() == twofold_app::store::Backend::Postgres {
+    if t.app.store().backend() == twofold_store::Backend::Postgres {
         // Every row of every table as text, as a dump would show them.
         let tables =
             ["accounts", "users", "sessions", "audit_events", "throttles", "totp_credentials", "remembered_devices"];

@@ -3,7 +3,7 @@
 //! dropped afterwards, so tests run in parallel without seeing each other.
 
 use sqlx::Executor;
-use twofold_app::store::{Store, StoreOptions};
+use twofold_store::{Store, StoreOptions};
 
 pub struct TestDb {
     pub url: String,
@@ -14,7 +14,7 @@ pub struct TestDb {
 impl TestDb {
     pub async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().unwrap();
-        let url = twofold_app::store::sqlite_url_in(dir.path());
+        let url = twofold_store::sqlite_url_in(dir.path());
         TestDb { url, _dir: Some(dir), drop_from: None }
     }
 

@@ -99,9 +99,9 @@ impl TestApp {
     }
 
     pub async fn with_config(db: TestDb, config: AppConfig) -> TestApp {
-        let keyring = twofold_app::store::secret_box::Keyring::generate().unwrap();
+        let keyring = twofold_store::secret_box::Keyring::generate().unwrap();
         let spec = keyring.to_spec().to_string();
-        let secrets = Secrets::fixed(twofold_app::store::secret_box::SecretBox::new(keyring));
+        let secrets = Secrets::fixed(twofold_store::secret_box::SecretBox::new(keyring));
         let mut test = Self::with_secrets(db, config, secrets).await;
         test.secret_spec = Some(spec);
         test
@@ -188,7 +188,7 @@ impl TestApp {
 
     pub async fn user(&self, email: &str) -> Person {
         let mut conn = self.app.store().conn().await.unwrap();
-        twofold_app::store::users::by_email(&mut conn, email).await.unwrap().unwrap().into_person()
+        twofold_store::users::by_email(&mut conn, email).await.unwrap().unwrap().into_person()
     }
 
     /// A client signed in as `email` through the API.
@@ -301,8 +301,8 @@ impl TestApp {
     /// The details of every `event` in the log (any account or none), oldest first.
     pub async fn details_of(&self, event: &str) -> Vec<serde_json::Value> {
         let mut conn = self.app.store().conn().await.unwrap();
-        let q = twofold_app::store::audit::Query { limit: 1000, ..Default::default() };
-        let mut rows = twofold_app::store::audit::list(&mut conn, &q).await.unwrap();
+        let q = twofold_store::audit::Query { limit: 1000, ..Default::default() };
+        let mut rows = twofold_store::audit::list(&mut conn, &q).await.unwrap();
         rows.reverse();
         rows.into_iter().filter(|r| r.event == event).map(|r| serde_json::from_str(&r.detail).unwrap()).collect()
     }
@@ -310,8 +310,8 @@ impl TestApp {
     /// The audit events of an account, oldest first, as (event, actor, target).
     pub async fn events(&self, account_id: i64) -> Vec<(String, Option<i64>, Option<i64>)> {
         let mut conn = self.app.store().conn().await.unwrap();
-        let q = twofold_app::store::audit::Query { account_id: Some(account_id), limit: 1000, ..Default::default() };
-        let mut rows = twofold_app::store::audit::list(&mut conn, &q).await.unwrap();
+        let q = twofold_store::audit::Query { account_id: Some(account_id), limit: 1000, ..Default::default() };
+        let mut rows = twofold_store::audit::list(&mut conn, &q).await.unwrap();
         rows.reverse();
         rows.into_iter().map(|r| (r.event, r.actor_user_id, r.target_user_id)).collect()
     }
