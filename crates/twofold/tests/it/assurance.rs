@@ -80,7 +80,8 @@ async fn sec_46_a_stolen_session_cannot_plant_a_passkey_without_the_password(db:
 }
 
 /// The changes a thief could use that take a password proof in the same request.
-const CHANGES: [&str; 7] = [
+const CHANGES: [&str; 8] = [
+    "adding a security key or passkey",
     "new recovery codes",
     "turning one's own 2FA off",
     "changing the phone",
@@ -93,6 +94,9 @@ const CHANGES: [&str; 7] = [
 /// Tries change `what` on `http` (a signed-in Owner) with `password`; `other` is the
 /// Administrator the last two act on.
 async fn attempt(http: &Http, what: &str, other: i64, password: &str) -> Response {
+    if what == "adding a security key or passkey" {
+        return register_with(http, &mut SoftKey::passkey(), Some(password)).await;
+    }
     let (method, path, body) = match what {
         "new recovery codes" => (Method::POST, "/api/v1/me/two-factor/recovery-codes".to_string(), json!({})),
         "turning one's own 2FA off" => (Method::DELETE, "/api/v1/me/two-factor".into(), json!({})),
@@ -114,7 +118,7 @@ async fn attempt(http: &Http, what: &str, other: i64, password: &str) -> Respons
 }
 
 async fn sec_46_twelve_wrong_password_proofs_on_each_change_meet_the_sign_in_budget(db: TestDb) {
-    let t = TestApp::new(db).await;
+    let t = TestApp::with_webauthn(db).await;
     for (n, what) in CHANGES.into_iter().enumerate() {
         let owner = t.account(&format!("a{n}")).await;
         let admin = t.person(&owner, &format!("adam@a{n}.test"), Role::Admin).await;
