@@ -34,10 +34,12 @@ impl App {
     /// The decision for a request to `host` and `path` (as the proxy described them) from a
     /// browser holding `raw_session` (the session cookie's value, if it sent one).
     pub async fn forward_auth(&self, raw_session: Option<&str>, host: &str, path: &str) -> Result<Gate> {
-        let rule = self.config().forward_auth.rule_for(host, path);
-        if rule.is_none() {
-            return Ok(Gate::Forbidden(Refusal::NoRule));
-        }
+        // A path that could be read two ways is refused before anything else (SEC-49).
+        let rule = match self.config().forward_auth.decide_rule(host, path) {
+            Ok(Some(rule)) => Some(rule),
+            Ok(None) => return Ok(Gate::Forbidden(Refusal::NoRule)),
+            Err(why) => return Ok(Gate::Forbidden(why)),
+        };
         let Some(raw) = raw_session else {
             return Ok(Gate::SignIn);
         };

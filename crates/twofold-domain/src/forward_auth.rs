@@ -69,6 +69,8 @@ pub enum Refusal {
     NoRule,
     Role,
     Account,
+    /// The path could be read more than one way (SEC-49): refused, whatever the rules.
+    AmbiguousPath,
 }
 
 impl Refusal {
@@ -77,6 +79,7 @@ impl Refusal {
             Refusal::NoRule => "no_rule",
             Refusal::Role => "role",
             Refusal::Account => "account",
+            Refusal::AmbiguousPath => "ambiguous_path",
         }
     }
 }
@@ -123,16 +126,25 @@ impl Rules {
         self.0.is_empty()
     }
 
-    /// The rule for a request: the one of its host with the longest matching path prefix.
-    /// The path is compared as an application might read it (see [`canonical_path`]), so
-    /// that `/%61dmin`, `//admin`, `/x/../admin`, `/ADMIN` or `/admin;x` are still `/admin`.
+    /// The rule for a request: the one of its host with the longest matching path prefix,
+    /// the path read once (see [`read_path`]): `/%61dmin`, `//admin` and `/ADMIN` are
+    /// `/admin`. A path another reader could see differently is refused (SEC-49).
+    pub fn decide_rule(&self, host: &str, path: &str) -> Result<Option<&Rule>, Refusal> {
+        let path = read_path(path).ok_or(Refusal::AmbiguousPath)?;
+        Ok(self.rule_for_read(host, &path))
+    }
+
+    /// [`Rules::decide_rule`], for a path known to read one way (`None` otherwise).
     pub fn rule_for(&self, host: &str, path: &str) -> Option<&Rule> {
+        self.decide_rule(host, path).ok().flatten()
+    }
+
+    fn rule_for_read(&self, host: &str, path: &str) -> Option<&Rule> {
         let host = host_without_port(host);
-        let path = canonical_path(path);
         self.0
             .iter()
             .filter(|r| r.host.eq_ignore_ascii_case(host))
-            .filter(|r| r.path_prefix.as_deref().is_none_or(|p| path_has_prefix(&path, &canonical_path(p))))
+            .filter(|r| r.path_prefix.as_deref().is_none_or(|p| path_has_prefix(path, &prefix_path(p))))
             .max_by_key(|r| r.path_prefix.as_deref().map_or(0, str::len))
     }
 
@@ -193,28 +205,47 @@ fn path_has_prefix(path: &str, prefix: &str) -> bool {
     prefix.is_empty() || path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// A path the way the most lenient application behind the proxy could read it, so that no
-/// spelling slips past a stricter rule: the query cut off, percent-escapes decoded (twice,
-/// for double encoding), backslashes as slashes, `;parameters` dropped from each segment,
-/// empty and `.` segments skipped, `..` resolved, and lower case.
-pub fn canonical_path(raw: &str) -> String {
+/// A path read once, the one way every reader agrees on, or `None` when a proxy, Twofold
+/// and the application could read it differently (SEC-49). Normalising "better" than the
+/// application is the hole: Twofold would judge one path and the application serve another.
+/// So the query is cut off and percent-escapes decoded once, and the path is refused when,
+/// before or after that decode, it holds a backslash, a `;` (matrix parameters), a `%`
+/// (double encoding), an encoded `/`, `\` or `.`, a `.` or `..` segment, a control
+/// character or invalid UTF-8. What is left is compared in lower case with empty segments
+/// dropped, which can only make a stricter rule match (`//ADMIN` is `/admin`).
+pub fn read_path(raw: &str) -> Option<String> {
     let raw = raw.split(['?', '#']).next().unwrap_or("");
-    let decoded = percent_decode(&percent_decode(raw));
-    let mut segments: Vec<&str> = Vec::new();
-    for segment in decoded.split(['/', '\\']) {
-        let segment = segment.split(';').next().unwrap_or("");
+    if raw.contains(['\\', ';']) || has_encoded(raw, &["2f", "5c", "2e", "25"]) {
+        return None;
+    }
+    let decoded = percent_decode(raw)?;
+    if decoded.contains(['\\', ';', '%', '?', '#']) || decoded.chars().any(char::is_control) {
+        return None;
+    }
+    let mut segments = Vec::new();
+    for segment in decoded.split('/') {
         match segment {
-            "" | "." => {}
-            ".." => {
-                segments.pop();
-            }
+            "" => {}
+            "." | ".." => return None,
             other => segments.push(other),
         }
     }
-    format!("/{}", segments.join("/")).to_lowercase()
+    Some(format!("/{}", segments.join("/")).to_lowercase())
 }
 
-fn percent_decode(text: &str) -> String {
+/// A rule's own `path_prefix`, compared in the same form (it was checked at start).
+fn prefix_path(prefix: &str) -> String {
+    read_path(prefix).unwrap_or_else(|| prefix.to_lowercase())
+}
+
+/// Whether `raw` holds one of these percent-escapes (lower-case hex, any case in `raw`).
+fn has_encoded(raw: &str, escapes: &[&str]) -> bool {
+    let lower = raw.to_ascii_lowercase();
+    escapes.iter().any(|e| lower.contains(&format!("%{e}")))
+}
+
+/// Percent-escapes decoded once; `None` when the bytes are not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -231,7 +262,7 @@ fn percent_decode(text: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -315,25 +346,42 @@ mod tests {
     #[test]
     fn sec_43_no_spelling_of_a_path_slips_past_its_rule() {
         let rules = rules();
-        for path in [
-            "/admin",
-            "/admin/",
-            "/ADMIN/users",
-            "/%61dmin",
-            "/%2561dmin",
-            "//admin",
-            "/./admin",
-            "/x/../admin",
-            "/admin;jsessionid=1",
-            "\\admin",
-            "/admin%2fusers",
-            "/admin?x=1",
-        ] {
+        for path in ["/admin", "/admin/", "/ADMIN/users", "/%61dmin", "//admin", "/admin?x=1", "/admin#top"] {
             let rule = rules.rule_for("wiki.example.test", path).unwrap();
             assert_eq!(rule.path_prefix.as_deref(), Some("/admin"), "{path}");
         }
-        assert_eq!(canonical_path("/a/b/../../../etc"), "/etc");
         assert_eq!(rules.rule_for("wiki.example.test", "/administrator").unwrap().path_prefix, None);
+        assert_eq!(rules.rule_for("wiki.example.test", "/caf%C3%A9/menu").unwrap().path_prefix, None);
+    }
+
+    #[test]
+    fn sec_49_a_path_that_could_be_read_two_ways_is_refused_whatever_the_rules() {
+        let rules = rules();
+        for path in [
+            // The four spellings that climbed out of /admin in Twofold's reading only.
+            "/admin/secret/..;/..;/x",
+            "/admin/secret/%252e%252e/%252e%252e/x",
+            "/admin/secret%5C..%5C..%5Cx",
+            "/admin/secret%2F..%2F..%2Fx",
+            // And their kin: each is read one way by some reader and another by the next.
+            "/%2561dmin",
+            "/./admin",
+            "/x/../admin",
+            "/x/%2e%2e/admin",
+            "/admin;jsessionid=1",
+            "/admin%3Bx",
+            "\\admin",
+            "/admin%2fusers",
+            "/%ZZ",
+            "/100%",
+            "/a%00b",
+            "/%FF",
+            "/a%3Fb",
+        ] {
+            assert_eq!(rules.decide_rule("wiki.example.test", path), Err(Refusal::AmbiguousPath), "{path}");
+            assert_eq!(rules.rule_for("wiki.example.test", path), None, "{path}");
+        }
+        assert_eq!(read_path("/A//b/c/"), Some("/a/b/c".into()));
     }
 
     #[test]

@@ -21,7 +21,17 @@ on_both_databases!(
     a_person_without_2fa_is_led_through_the_wizard_and_sent_back,
     sec_46_a_password_session_made_before_2fa_went_on_elsewhere_signs_in_again_for_every_consumer,
     sec_46_an_overdue_policy_sends_forward_auth_to_the_wizard_as_it_does_the_pages,
+    sec_49_paths_another_reader_could_climb_out_of_a_rule_with_are_refused_on_both_endpoints,
 );
+
+/// The four spellings of the review that climbed out of `/admin` in Twofold's reading
+/// while the application stayed inside it (SEC-49).
+pub const CLIMBING_PATHS: [&str; 4] = [
+    "/admin/secret/..;/..;/x",
+    "/admin/secret/%252e%252e/%252e%252e/x",
+    "/admin/secret%5C..%5C..%5Cx",
+    "/admin/secret%2F..%2F..%2Fx",
+];
 
 const APP: &str = "http://wiki.acme.test:8443/docs/page?x=1";
 
@@ -339,4 +349,23 @@ async fn sec_46_an_overdue_policy_sends_forward_auth_to_the_wizard_as_it_does_th
     let wizard = format!("http://auth.acme.test:8080/me/two-factor/enable?rd={}", url_encode("http://open.acme.test/"));
     assert_eq!((r.status, r.header("location")), (302, Some(wizard)));
     assert_eq!(uma.get("/api/v1/users/1").await.error_code(), "two_factor_required", "as the API answers");
+}
+
+async fn sec_49_paths_another_reader_could_climb_out_of_a_rule_with_are_refused_on_both_endpoints(db: TestDb) {
+    let t = app(db).await;
+    let owner = t.account("acme").await;
+    t.person(&owner, "uma@acme.test", Role::User).await;
+    let uma = t.signed_in("uma@acme.test").await;
+    t.enable_two_factor_with_phone(&uma, "+353851230001").await;
+    // A User with 2FA passes the wiki and is kept out of its admin area.
+    assert_eq!(forward(&uma, "http://wiki.acme.test/x", true, &[]).await.status, 200);
+    assert_eq!(forward(&uma, "http://wiki.acme.test/admin/secret", true, &[]).await.status, 403);
+    for path in CLIMBING_PATHS {
+        let url = format!("http://wiki.acme.test{path}");
+        for r in [forward(&uma, &url, true, &[]).await, auth_request(&uma, &url).await] {
+            assert_eq!((r.status, r.error_code().as_str()), (403, "forbidden"), "{path}");
+            assert!(r.text().contains("ambiguous_path"), "{path}: {}", r.text());
+            assert!(r.header("remote-user").is_none(), "{path}");
+        }
+    }
 }

@@ -405,3 +405,35 @@ async fn sec_46_nginx_sends_an_older_password_session_to_sign_in_again() {
 async fn sec_46_caddy_sends_an_older_password_session_to_sign_in_again() {
     an_older_password_session_signs_in_again("caddy").await;
 }
+
+/// SEC-49 behind a real proxy: a User with 2FA reaches the application but not its admin
+/// area; the four spellings that climbed out of `/admin` in Twofold's old reading are
+/// refused by the proxy, and the upstream (which decodes as a framework does) never sees
+/// them.
+async fn ambiguous_paths_are_refused(kind: &str) {
+    let Some(s) = stack(kind).await else { return };
+    let owner = create_account(&s).await;
+    invite(&s, &owner, "uma@acme.test").await;
+    let key = enable(&s, "uma@acme.test").await;
+    let client = s.client();
+    sign_in_through_pages(&s, &client, &s.auth("/login"), "uma@acme.test", Some(&key)).await;
+    assert_eq!(get(&client, &s.app("/docs/x"), &[]).await.status(), 200, "{kind}");
+    assert_eq!(get(&client, &s.app("/admin/secret"), &[]).await.status(), 403, "{kind}");
+    for path in crate::forward_auth::CLIMBING_PATHS {
+        let r = get(&client, &s.app(path), &[]).await;
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap_or_default();
+        assert!(matches!(status, 400 | 403), "{kind} {path}: {status} {body}");
+        assert!(!body.contains("remote_user"), "{kind} {path}: the upstream answered: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sec_49_nginx_refuses_paths_the_application_could_read_otherwise() {
+    ambiguous_paths_are_refused("nginx").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sec_49_caddy_refuses_paths_the_application_could_read_otherwise() {
+    ambiguous_paths_are_refused("caddy").await;
+}
