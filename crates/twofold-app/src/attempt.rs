@@ -3,14 +3,21 @@
 //! verification codes, the operators' codes, recovery codes, and security keys.
 //!
 //! ```text
-//!  gate (every counter of the guess) ──closed──▶ 429 wait / 403 locked  (nothing verified)
+//!  reserve (a place in every counter of the guess, one atomic statement each, SEC-47)
+//!      │ the gate counts the guesses in flight ahead as failures made now
+//!      ├─ closed ─▶ give the places back ─▶ 429 wait / 403 locked  (nothing verified)
 //!      │ open
 //!      ▼
 //!  verify (the factor's own check, a closure)
-//!      ├─ Accepted ─▶ the closure's success transaction calls Armed::succeeded (reset)
-//!      └─ Rejected ─▶ count the failure on every counter ─▶ audit `<factor>_rejected` ─▶ at the lock:
-//!                     audit `<realm>.locked` and tell the person ─▶ 401 with the hint
+//!      ├─ Accepted ─▶ the closure's success transaction calls Armed::succeeded (reset the
+//!      │              guard's own counter, give back the others' places)
+//!      └─ Rejected ─▶ count the failure on every counter (which gives the places back)
+//!                     ─▶ audit `<factor>_rejected` ─▶ at the lock: audit `<realm>.locked`
+//!                     and tell the person ─▶ 401 with the hint
 //! ```
+//! Taking the place before the check is what holds a budget under concurrency: forty
+//! wrong passwords sent at once used to all be checked, since each read the count before
+//! any had been counted (the check is a slow hash); now the sixth sees five ahead of it.
 //! A factor plugs in with a [`Guard`] constructor (its counter, event and parties) and a
 //! closure that answers [`Verdict`]; it writes none of the steps above itself.
 
@@ -19,7 +26,7 @@ use std::future::Future;
 use serde_json::json;
 use twofold_domain::otp::Verification;
 use twofold_domain::person::Person;
-use twofold_domain::throttle::{Failures, Gate, ThrottleKey, source_of};
+use twofold_domain::throttle::{Gate, ThrottleKey, source_of};
 use twofold_store::operators::OperatorRow;
 use twofold_store::{commit, throttles};
 
@@ -59,9 +66,10 @@ impl<'a> Guard<'a> {
     }
 
     /// A password at sign-in (SEC-44). From a browser that has signed in as this person
-    /// before (`known_browser`: its token's digest), only that browser's own budget counts,
-    /// so strangers' failures cannot lock the person out of it. From anywhere else, the
-    /// email's shared budget and the source's budget across all emails both gate.
+    /// before under their current password (`known_browser`: its token's digest), that
+    /// browser's own budget counts instead of the email's, so strangers' failures cannot
+    /// lock the person out of it. From anywhere else, the email's shared budget. The
+    /// source's budget across all emails gates both (SEC-48).
     pub fn password(
         email: &'a str,
         person: Option<&'a Person>,
@@ -71,9 +79,10 @@ impl<'a> Guard<'a> {
         let subject = Subject::Email { email, person };
         let rejected_event = "sign_in.failed";
         match known_browser {
+            // Its own budget instead of the email's, never instead of the source's (SEC-48).
             Some(digest) => {
                 let key = ThrottleKey::PasswordFromKnownBrowser { digest };
-                Guard::new(key, rejected_event, subject, "password")
+                Guard::new(key, rejected_event, subject, "password").with_source_budget(ctx)
             }
             None => {
                 let key = ThrottleKey::Password { email: email.to_owned() };
@@ -149,11 +158,6 @@ impl<'a> Guard<'a> {
         let key = ThrottleKey::OperatorTotp { operator_id: operator.id };
         let subject = Subject::Operator { email: &operator.email };
         Guard::new(key, "support.totp_rejected", subject, "totp")
-    }
-
-    /// The counter this guess is gated by and a success clears.
-    pub fn key(&self) -> &ThrottleKey {
-        &self.key
     }
 
     /// Every counter of the guess: the one a success clears first.
@@ -232,19 +236,22 @@ pub(crate) enum Verdict<T> {
     Rejected(Rejection),
 }
 
-/// Handed to the factor's check once the gate is open; its success transaction calls
-/// [`Armed::succeeded`] so that the reset commits with the success, or not at all.
+/// Handed to the factor's check once its places are taken and the gate is open; its
+/// success transaction calls [`Armed::succeeded`] so that the reset commits with the
+/// success, or not at all.
 #[must_use = "call succeeded() in the success transaction"]
 pub(crate) struct Armed {
     key: ThrottleKey,
-    had_failures: bool,
+    also: Vec<ThrottleKey>,
 }
 
 impl Armed {
-    /// Clears the counter, skipping the statement when there was nothing to clear.
+    /// Clears the guard's own counter (its place with it) and gives back the places in
+    /// the counters no success clears.
     pub async fn succeeded(self, conn: &mut twofold_store::Conn) -> Result<()> {
-        if self.had_failures {
-            throttles::reset(conn, &self.key).await?;
+        throttles::reset(conn, &self.key).await?;
+        for key in &self.also {
+            throttles::release(conn, key).await?;
         }
         Ok(())
     }
@@ -277,48 +284,56 @@ impl App {
         Ok(keys.iter().zip(failures).any(|(key, f)| key.policy().gate(f, now) == Gate::Locked))
     }
 
-    /// Runs one guess through the pipeline: gate, `verify`, then count and audit a failure.
+    /// Runs one guess through the pipeline: reserve and gate, `verify`, then count and
+    /// audit a failure.
     pub(crate) async fn attempt<T, F, Fut>(&self, guard: Guard<'_>, ctx: &RequestContext, verify: F) -> Result<T>
     where
         F: FnOnce(Armed) -> Fut,
         Fut: Future<Output = Result<Verdict<T>>>,
     {
-        let mut conn = self.store().conn().await?;
-        let failures = if guard.also.is_empty() {
-            vec![throttles::get(&mut conn, &guard.key).await?]
-        } else {
-            throttles::get_many(&mut conn, &guard.keys()).await?
-        };
-        drop(conn);
-        self.attempt_after_read(guard, ctx, &failures, verify).await
+        let armed = self.reserve(&guard).await?;
+        match verify(armed).await {
+            Ok(Verdict::Accepted(done)) => Ok(done),
+            Ok(Verdict::Rejected(rejection)) => Err(self.count_failure(&guard, rejection, ctx).await),
+            Err(e) => {
+                // The check did not run to a verdict: its places go back, nothing is counted.
+                self.release(&guard).await;
+                Err(e)
+            }
+        }
     }
 
-    /// The pipeline once the gate's rows are read, in the order of the guard's counters:
-    /// by [`App::attempt`], or by a factor that reads its one counter in the same statement
-    /// as its credential (the authenticator code).
-    pub(crate) async fn attempt_after_read<T, F, Fut>(
-        &self,
-        guard: Guard<'_>,
-        ctx: &RequestContext,
-        failures: &[Failures],
-        verify: F,
-    ) -> Result<T>
-    where
-        F: FnOnce(Armed) -> Fut,
-        Fut: Future<Output = Result<Verdict<T>>>,
-    {
+    /// Takes the guess's place in each of its counters (SEC-47) and decides the gate with
+    /// the guesses in flight ahead of it; a closed gate gives the places back.
+    async fn reserve(&self, guard: &Guard<'_>) -> Result<Armed> {
         let now = self.now();
         let keys = guard.keys();
-        let counted = |i: usize| failures.get(i).copied().unwrap_or_default();
-        gate_error(strictest(keys.iter().enumerate().map(|(i, key)| key.policy().gate(counted(i), now))))?;
-        let own = counted(0);
-        let armed = Armed {
-            key: guard.key.clone(),
-            had_failures: own.consecutive > 0 && !guard.key.policy().forgotten(own, now),
+        let mut conn = self.store().conn().await?;
+        let mut gates = Vec::with_capacity(keys.len());
+        for key in &keys {
+            let reserved = throttles::reserve(&mut conn, key, now).await?;
+            gates.push(key.policy().gate_behind(reserved.failures, reserved.ahead, now));
+        }
+        drop(conn);
+        if let Err(closed) = gate_error(strictest(gates)) {
+            self.release(guard).await;
+            return Err(closed);
+        }
+        Ok(Armed { key: guard.key.clone(), also: guard.also.clone() })
+    }
+
+    /// Gives back the guess's places; a failure to do so only delays them by
+    /// [`throttles::RESERVATION_SECONDS`], so it is logged, not answered.
+    async fn release(&self, guard: &Guard<'_>) {
+        let released = async {
+            let mut conn = self.store().conn().await?;
+            for key in guard.keys() {
+                throttles::release(&mut conn, &key).await?;
+            }
+            Ok::<_, Error>(())
         };
-        match verify(armed).await? {
-            Verdict::Accepted(done) => Ok(done),
-            Verdict::Rejected(rejection) => Err(self.count_failure(&guard, rejection, ctx).await),
+        if let Err(e) = released.await {
+            tracing::warn!(error = %e, "a guess's places in its budgets were not given back");
         }
     }
 

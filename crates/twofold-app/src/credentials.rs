@@ -184,10 +184,10 @@ impl App {
         Ok(otp::verify(&self.config().totp, &secret, code, now, last))
     }
 
-    /// A code against the realm's authenticator app, through the attempt pipeline: the
-    /// credential is read with the gate's row in one statement, then the code is checked
-    /// (SEC-05, SEC-07). `verify` gets the row with the step to accept or why the code
-    /// failed (`None` when there is no credential) and answers the verdict.
+    /// A code against the realm's authenticator app, through the attempt pipeline: once the
+    /// guess has its place in the budget, the credential is read and the code checked
+    /// (SEC-05, SEC-07, SEC-47). `verify` gets the row with the step to accept or why the
+    /// code failed (`None` when there is no credential) and answers the verdict.
     pub(crate) async fn attempt_totp<T, F, Fut>(
         &self,
         guard: Guard<'_>,
@@ -200,10 +200,10 @@ impl App {
         F: FnOnce(Armed, Option<(TotpRow, Result<i64, Rejection>)>) -> Fut,
         Fut: Future<Output = Result<Verdict<T>>>,
     {
-        let mut conn = self.store().conn().await?;
-        let (failures, row) = totp::get_with_failures(&mut conn, realm, subject_id, guard.key()).await?;
-        drop(conn);
-        self.attempt_after_read(guard, ctx, &[failures], |armed| async move {
+        self.attempt(guard, ctx, |armed| async move {
+            let mut conn = self.store().conn().await?;
+            let row = totp::get(&mut conn, realm, subject_id).await?;
+            drop(conn);
             let found = match row {
                 Some(row) => {
                     let matched = match self.check_totp(realm, &row, code, self.now())? {

@@ -10,18 +10,20 @@ use crate::{App, Result};
 
 impl App {
     /// A fresh known-browser token for `user_id`, to be kept by the browser that just gave
-    /// the right password.
-    pub(crate) fn issue_known_browser(&self, user_id: i64, now: i64) -> String {
+    /// the right password, bound to the password's stored hash (SEC-48).
+    pub(crate) fn issue_known_browser(&self, user_id: i64, password_hash: &str, now: i64) -> String {
         let claim = KnownBrowser { user_id, issued_at: now };
-        claim.token(&self.secrets().mac(MAC_LABEL, claim.payload().as_bytes()))
+        claim.token(&self.secrets().mac(MAC_LABEL, claim.mac_input(&token::hash(password_hash)).as_bytes()))
     }
 
     /// The digest naming this browser's own budget, when it proves it has signed in as
-    /// `user_id` before: by a valid known-browser token, or by a live remembered device.
+    /// `user_id` before, under the password it has now: by a valid known-browser token
+    /// minted under `password_hash`, or by a live remembered device (which a password change
+    /// deletes).
     pub(crate) async fn known_browser_digest(
         &self,
         conn: &mut Conn,
-        user_id: i64,
+        (user_id, password_hash): (i64, &str),
         known_browser: Option<&str>,
         remembered_device: Option<&str>,
         now: i64,
@@ -29,7 +31,7 @@ impl App {
         if let Some(raw) = known_browser
             && let Some((claim, mac)) = KnownBrowser::parse(raw)
             && claim.vouches_for(user_id, now)
-            && self.secrets().verify_mac(MAC_LABEL, claim.payload().as_bytes(), mac)
+            && self.secrets().verify_mac(MAC_LABEL, claim.mac_input(&token::hash(password_hash)).as_bytes(), mac)
         {
             return Ok(Some(token::hash(raw)));
         }

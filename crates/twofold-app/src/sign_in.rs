@@ -206,18 +206,18 @@ impl App {
             Some(row) => (row.password_hash.clone(), Some(row.into_person())),
             None => (None, None),
         };
-        let known = match &user {
-            Some(user) => {
+        let known = match (&user, hash.as_deref()) {
+            (Some(user), Some(hash)) => {
                 let (known, device) = (attempt.known_browser, attempt.device_token);
-                self.known_browser_digest(&mut conn, user.id, known, device, self.now()).await?
+                self.known_browser_digest(&mut conn, (user.id, hash), known, device, self.now()).await?
             }
-            None => None,
+            _ => None,
         };
         drop(conn);
         let guard = Guard::password(&email, user.as_ref(), known, ctx);
         self.attempt(guard, ctx, |armed| async {
             let ok = self.password_ok(attempt.password, hash.as_deref()).await?;
-            let Some(user) = user.as_ref().filter(|_| ok) else {
+            let (Some(user), Some(hash)) = (user.as_ref().filter(|_| ok), hash.as_deref()) else {
                 let why = if user.is_some() { Rejection::WRONG_PASSWORD } else { Rejection::UNKNOWN_EMAIL };
                 return Ok(Verdict::Rejected(why));
             };
@@ -226,7 +226,7 @@ impl App {
             armed.succeeded(&mut tx).await?;
             let (mut new, factors) = self.after_password(&mut tx, user, attempt, ctx, now).await?;
             commit(tx).await?;
-            new.known_browser = Some(self.issue_known_browser(user.id, now));
+            new.known_browser = Some(self.issue_known_browser(user.id, hash, now));
             // The grant is read after the commit: nothing of the write transaction waits
             // for it. The second step is asked only of people with a factor on.
             if new.stage == Stage::SecondFactor {

@@ -77,6 +77,19 @@ impl ThrottlePolicy {
         self.forget_after.map_or(i64::MIN, |quiet| now.saturating_sub(quiet))
     }
 
+    /// The gate for a guess that took its place behind `ahead` guesses still in flight
+    /// (SEC-47): each of those may yet fail, so they count as failures made now. A lock
+    /// is judged on the stored count alone, since guesses in flight have not failed yet.
+    pub fn gate_behind(&self, stored: Failures, ahead: u32, now: i64) -> Gate {
+        let gate = self.gate(stored, now);
+        if gate != Gate::Open || ahead == 0 {
+            return gate;
+        }
+        let counted = if self.forgotten(stored, now) { 0 } else { stored.consecutive };
+        let wait = self.wait_after(counted.saturating_add(ahead));
+        if wait > 0 { Gate::Wait { seconds: wait } } else { Gate::Open }
+    }
+
     pub fn gate(&self, failures: Failures, now: i64) -> Gate {
         if self.forgotten(failures, now) {
             return Gate::Open;
@@ -195,6 +208,26 @@ mod tests {
     use super::*;
 
     const P: ThrottlePolicy = ThrottlePolicy::SECOND_FACTOR;
+
+    #[test]
+    fn sec_47_guesses_in_flight_count_as_failures_made_now() {
+        let none = Failures::default();
+        // Of forty guesses arriving together, the first five go ahead, the rest wait.
+        let open: Vec<u32> = (0..40).filter(|ahead| P.gate_behind(none, *ahead, 1_000) == Gate::Open).collect();
+        assert_eq!(open, [0, 1, 2, 3, 4]);
+        assert_eq!(P.gate_behind(none, 5, 1_000), Gate::Wait { seconds: 30 });
+        // Three stored failures leave room for two in flight.
+        assert_eq!(P.gate_behind(after(3, 900), 1, 1_000), Gate::Open);
+        assert_eq!(P.gate_behind(after(3, 900), 2, 1_000), Gate::Wait { seconds: 30 });
+        // The source budget: fifteen, and a count forgotten after an hour starts afresh.
+        let source = ThrottlePolicy::SOURCE;
+        assert_eq!(source.gate_behind(none, 14, 1_000), Gate::Open);
+        assert_eq!(source.gate_behind(none, 15, 1_000), Gate::Wait { seconds: 60 });
+        assert_eq!(source.gate_behind(after(15, 0), 3, 10_000), Gate::Open);
+        // A lock is judged on what failed, not on what is in flight.
+        assert_eq!(P.gate_behind(after(100, 0), 0, 1_000_000), Gate::Locked);
+        assert!(matches!(P.gate_behind(after(99, 0), 5, 1_000_000), Gate::Wait { .. }));
+    }
 
     fn after(consecutive: u32, last_at: i64) -> Failures {
         Failures { consecutive, last_at }

@@ -69,6 +69,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0011_audit_head_follows.sql"),
         include_str!("../migrations/postgres/0011_audit_head_follows.sql"),
     ),
+    (
+        12,
+        "throttle_reservations",
+        include_str!("../migrations/sqlite/0012_throttle_reservations.sql"),
+        include_str!("../migrations/postgres/0012_throttle_reservations.sql"),
+    ),
 ];
 
 /// The migrations up to and including `up_to` for one backend.

@@ -18,7 +18,7 @@ pub async fn get(conn: &mut Conn, key: &ThrottleKey) -> Result<Failures> {
 
 /// The counter read from two columns starting at `at` (`consecutive, last_at`), which are
 /// NULL when a LEFT JOIN found no row: no failures.
-pub(crate) fn failures_at(r: &sqlx::any::AnyRow, at: usize) -> Result<Failures> {
+fn failures_at(r: &sqlx::any::AnyRow, at: usize) -> Result<Failures> {
     let consecutive: Option<i64> = r.try_get(at)?;
     let last_at: Option<i64> = r.try_get(at + 1)?;
     Ok(match (consecutive, last_at) {
@@ -30,14 +30,16 @@ pub(crate) fn failures_at(r: &sqlx::any::AnyRow, at: usize) -> Result<Failures> 
 }
 
 /// Counts one more failure in a single atomic statement, so that failures made at the
-/// same moment on different instances all count; a count its policy has forgotten (no
-/// failure for `forget_after`) starts again at one. Answers the new state.
+/// same moment on different instances all count, and gives back the guess's place; a count
+/// its policy has forgotten (no failure for `forget_after`) starts again at one. Answers
+/// the new state.
 pub async fn record_failure(conn: &mut Conn, key: &ThrottleKey, now: i64) -> Result<Failures> {
     let r = sqlx::query(
         "INSERT INTO throttles (subject, consecutive, last_at) VALUES ($1, 1, $2)
          ON CONFLICT (subject) DO UPDATE SET
            consecutive = CASE WHEN throttles.last_at <= $3 THEN 1 ELSE throttles.consecutive + 1 END,
-           last_at = excluded.last_at
+           last_at = excluded.last_at,
+           pending = CASE WHEN throttles.pending > 0 THEN throttles.pending - 1 ELSE 0 END
          RETURNING consecutive, last_at",
     )
     .bind(key.subject())
@@ -47,6 +49,49 @@ pub async fn record_failure(conn: &mut Conn, key: &ThrottleKey, now: i64) -> Res
     .await?;
     let consecutive: i64 = r.try_get(0)?;
     Ok(Failures { consecutive: u32::try_from(consecutive).unwrap_or(u32::MAX), last_at: r.try_get(1)? })
+}
+
+/// How long a place taken for a guess in flight is kept when it is never given back (a
+/// request that died between taking it and its answer); far above any check's time.
+pub const RESERVATION_SECONDS: i64 = 60;
+
+/// A counter with the guesses in flight before this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reserved {
+    pub failures: Failures,
+    /// Places taken before this one and not given back yet.
+    pub ahead: u32,
+}
+
+/// Takes a place for one guess on `key` before it is checked (SEC-47), in one atomic
+/// statement, so that of guesses arriving at once on any number of instances each sees
+/// the ones before it. Places older than [`RESERVATION_SECONDS`] are forgotten.
+pub async fn reserve(conn: &mut Conn, key: &ThrottleKey, now: i64) -> Result<Reserved> {
+    let r = sqlx::query(
+        "INSERT INTO throttles (subject, consecutive, last_at, pending, pending_at) VALUES ($1, 0, 0, 1, $2)
+         ON CONFLICT (subject) DO UPDATE SET
+           pending = CASE WHEN throttles.pending_at <= $3 THEN 1 ELSE throttles.pending + 1 END,
+           pending_at = excluded.pending_at
+         RETURNING consecutive, last_at, pending",
+    )
+    .bind(key.subject())
+    .bind(now)
+    .bind(now.saturating_sub(RESERVATION_SECONDS))
+    .fetch_one(conn)
+    .await?;
+    let failures = failures_at(&r, 0)?;
+    let pending: i64 = r.try_get(2)?;
+    Ok(Reserved { failures, ahead: u32::try_from(pending.saturating_sub(1)).unwrap_or(0) })
+}
+
+/// Gives a place back without a verdict (the guess was refused before its check, or the
+/// check itself failed to run).
+pub async fn release(conn: &mut Conn, key: &ThrottleKey) -> Result<()> {
+    sqlx::query("UPDATE throttles SET pending = CASE WHEN pending > 0 THEN pending - 1 ELSE 0 END WHERE subject = $1")
+        .bind(key.subject())
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// A success (or an administrator's reset) clears the count.

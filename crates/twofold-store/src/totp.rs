@@ -5,10 +5,9 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use twofold_domain::credential::TotpState;
-use twofold_domain::throttle::{Failures, ThrottleKey};
 
 use crate::realm::{Realm, sql};
-use crate::{Conn, Result, throttles};
+use crate::{Conn, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TotpRow {
@@ -63,34 +62,6 @@ pub async fn get(conn: &mut Conn, realm: Realm, subject_id: i64) -> Result<Optio
         .fetch_optional(conn)
         .await?;
     row.map(|r| from_row_at(&r, 0)).transpose()
-}
-
-/// The credential and the failures counted on `throttle`, in one statement: what a code
-/// at sign-in needs before it is checked (the attempt pipeline's gate, then the code).
-pub async fn get_with_failures(
-    conn: &mut Conn,
-    realm: Realm,
-    subject_id: i64,
-    throttle: &ThrottleKey,
-) -> Result<(Failures, Option<TotpRow>)> {
-    let columns = COLUMNS.replace(", ", ", c.");
-    let r = sqlx::query(sql(
-        realm,
-        &format!(
-            "SELECT t.consecutive, t.last_at, c.{columns}
-             FROM (SELECT 1 AS one) k
-             LEFT JOIN throttles t ON t.subject = $1
-             LEFT JOIN {{totp}} c ON c.{{subject}} = $2"
-        ),
-    ))
-    .bind(throttle.subject())
-    .bind(subject_id)
-    .fetch_one(conn)
-    .await?;
-    let failures = throttles::failures_at(&r, 0)?;
-    let subject: Option<i64> = r.try_get(2)?;
-    let row = if subject.is_some() { Some(from_row_at(&r, 2)?) } else { None };
-    Ok((failures, row))
 }
 
 /// Starts (or restarts) an enrolment with a new sealed secret. Answers false when 2FA is

@@ -14,7 +14,37 @@ on_both_databases!(
     sec_44_one_address_over_300_emails_is_answered_429_within_20_guesses,
     sec_44_a_source_budget_covers_an_ipv6_64_and_is_forgotten_after_an_hour,
     sec_44_two_instances_share_the_budgets,
+    sec_47_forty_wrong_passwords_at_once_for_one_email_on_two_instances_check_at_most_five,
+    sec_47_forty_wrong_passwords_at_once_over_forty_emails_from_one_address_check_at_most_fifteen,
+    sec_47_forty_wrong_password_proofs_at_once_check_at_most_five,
+    sec_47_two_hundred_wrong_codes_at_once_check_at_most_five,
 );
+
+/// Sends `n` password steps at the same moment, alternating between two instances over
+/// one database, from `ip`; `email(i)` and `password(i)` name each. Answers the statuses.
+async fn at_once(
+    t: &TestApp,
+    n: usize,
+    ip: &'static str,
+    email: impl Fn(usize) -> String,
+    password: impl Fn(usize) -> String,
+) -> Vec<u16> {
+    let instances = [
+        std::sync::Arc::new(t.http_behind_proxy()),
+        std::sync::Arc::new(Http::new(t.second_instance_behind_proxy().await)),
+    ];
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let (http, email, password) = (instances[i % 2].clone(), email(i), password(i));
+        guesses.spawn(async move { login_from(&http, ip, &email, &password).await.status });
+    }
+    guesses.join_all().await
+}
+
+fn checked(statuses: &[u16]) -> usize {
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "only refusals and waits: {statuses:?}");
+    statuses.iter().filter(|s| **s == 401).count()
+}
 
 /// The password step from `ip`, as a reverse proxy in front would report it.
 async fn login_from(http: &Http, ip: &str, email: &str, password: &str) -> Response {
@@ -31,7 +61,7 @@ async fn sec_44_the_owner_signs_in_from_their_known_browser_while_a_stranger_ham
     let laptop = t.http_behind_proxy();
     assert_eq!(login_from(&laptop, "198.51.100.10", OWNER, PASSWORD).await.status, 200);
     let known = laptop.cookie("twofold_browser").expect("a right password makes the browser known");
-    assert!(known.starts_with(&format!("v1.{}.", owner.id)), "{known}");
+    assert!(known.starts_with(&format!("v2.{}.", owner.id)), "{known}");
 
     // A stranger hammers the Owner's email, from several addresses.
     let stranger = t.http_behind_proxy();
@@ -169,4 +199,66 @@ async fn sec_44_one_address_over_300_emails_meets_429_within_20_guesses_on_loopb
     assert!(first.is_some_and(|n| n <= 20), "first 429 at {first:?}");
     assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 285);
+}
+
+async fn sec_47_forty_wrong_passwords_at_once_for_one_email_on_two_instances_check_at_most_five(db: TestDb) {
+    let t = TestApp::new(db).await;
+    t.account("acme").await;
+    let statuses = at_once(&t, 40, "203.0.113.50", |_| OWNER.to_owned(), |i| format!("guess {i}")).await;
+    let checked = checked(&statuses);
+    assert!((1..=5).contains(&checked), "{checked} of 40 checked: {statuses:?}");
+    assert_eq!(t.details_of("sign_in.failed").await.len(), checked, "each check counted once");
+    // The budget still holds afterwards, for the right password too.
+    assert_eq!(login_from(&t.http_behind_proxy(), "198.51.100.1", OWNER, PASSWORD).await.status, 429);
+}
+
+async fn sec_47_forty_wrong_passwords_at_once_over_forty_emails_from_one_address_check_at_most_fifteen(db: TestDb) {
+    let t = TestApp::new(db).await;
+    t.account("acme").await;
+    let statuses =
+        at_once(&t, 40, "203.0.113.60", |i| format!("person{i}@acme.test"), |_| "Winter2026!".to_owned()).await;
+    let checked = checked(&statuses);
+    assert!((1..=15).contains(&checked), "{checked} of 40 checked: {statuses:?}");
+    // Another address is not slowed down.
+    assert_eq!(login_from(&t.http_behind_proxy(), "198.51.100.2", OWNER, PASSWORD).await.status, 200);
+}
+
+async fn sec_47_forty_wrong_password_proofs_at_once_check_at_most_five(db: TestDb) {
+    let t = TestApp::new(db).await;
+    t.account("acme").await;
+    let http = std::sync::Arc::new(t.signed_in(OWNER).await);
+    let mut proofs = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let http = http.clone();
+        proofs.spawn(async move {
+            let body = json!({ "password": format!("guess {i}") });
+            http.post_json("/api/v1/me/two-factor/recovery-codes", &body).await.status
+        });
+    }
+    let statuses = proofs.join_all().await;
+    let checked = checked(&statuses);
+    assert!((1..=5).contains(&checked), "{checked} of 40 checked: {statuses:?}");
+}
+
+async fn sec_47_two_hundred_wrong_codes_at_once_check_at_most_five(db: TestDb) {
+    let t = TestApp::new(db).await;
+    t.account("acme").await;
+    let enrol = t.signed_in(OWNER).await;
+    let secret = t.enable_two_factor(&enrol).await;
+    let pending = t.password_step(OWNER, false).await;
+    let cookie = pending.cookie("twofold_session").unwrap();
+    let csrf = pending.csrf();
+    let right = t.code(&secret, 0);
+    let instances = [std::sync::Arc::new(pending), std::sync::Arc::new(Http::new(t.second_instance().await))];
+    instances[1].set_cookie("twofold_session", &cookie);
+    instances[1].set_csrf(&csrf);
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let http = instances[i % 2].clone();
+        let code = if right == "000000" { "111111".to_owned() } else { "000000".to_owned() };
+        guesses.spawn(async move { http.post_json("/api/v1/login/totp", &json!({ "code": code })).await.status });
+    }
+    let statuses = guesses.join_all().await;
+    let checked = checked(&statuses);
+    assert!((1..=5).contains(&checked), "{checked} of 200 checked: {statuses:?}");
 }

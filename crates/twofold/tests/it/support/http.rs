@@ -61,6 +61,11 @@ impl Http {
         }
     }
 
+    /// The CSRF token this client echoes, to hand to another client of the same session.
+    pub fn csrf(&self) -> String {
+        self.csrf.lock().unwrap().clone().unwrap_or_default()
+    }
+
     pub fn set_csrf(&self, token: &str) {
         *self.csrf.lock().unwrap() = Some(token.to_string());
     }
