@@ -38,6 +38,9 @@ pub enum Error {
     /// A password-reset link that was used, expired, voided or never existed (410).
     #[error("This link has expired or was already used. Ask for a new one from the sign-in page.")]
     LinkExpired,
+    /// The first-run setup link, once any account exists (410, SEC-54).
+    #[error("This setup link has ended: the first account exists. Sign in instead.")]
+    SetupLinkEnded,
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
     #[error("{message}")]

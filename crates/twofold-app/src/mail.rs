@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::macros::format_description;
 use twofold_domain::person::Person;
+use twofold_domain::person_name::inert;
 use twofold_store::outbox::{self, NewMessage};
 use twofold_store::{Conn, accounts};
 
@@ -36,8 +37,8 @@ struct Letterhead<'a> {
 
 impl Letterhead<'_> {
     fn letter(&self, subject: String, paragraphs: &[String], link: Option<(&str, &str)>) -> Letter {
-        let greeting = format!("Hello {},", self.to_name);
-        let signature = format!("{}, through {}", self.account, self.issuer);
+        let greeting = format!("Hello {},", inert(self.to_name));
+        let signature = format!("{}, through {}", inert(self.account), self.issuer);
         let mut text = format!("{greeting}\n\n");
         let mut html = format!("<p>{}</p>\n", escape(&greeting));
         for (i, paragraph) in paragraphs.iter().enumerate() {
@@ -54,8 +55,8 @@ impl Letterhead<'_> {
         text.push_str(&format!("-- \n{signature}\n"));
         html.push_str(&format!("<p style=\"color:#555\">{}</p>\n", escape(&signature)));
         Letter {
-            from_name: format!("{} (via {})", self.account, self.issuer),
-            to_name: self.to_name.to_owned(),
+            from_name: format!("{} (via {})", inert(self.account), self.issuer),
+            to_name: inert(self.to_name),
             subject,
             text,
             html: format!("<!doctype html>\n<html><body style=\"font-family:sans-serif\">\n{html}</body></html>\n"),
@@ -73,6 +74,7 @@ impl Letter {
         expires_at: i64,
     ) -> Self {
         let head = Letterhead { issuer, account, to_name: &to.name };
+        let (inviter, account) = (inert(inviter), inert(account));
         let paragraphs = [
             format!("{inviter} invited you to {account}. Choose your password to sign in:"),
             format!(
@@ -93,7 +95,11 @@ impl Letter {
             ),
             "If you did not ask for this, ignore this message: your password stays as it is.".to_owned(),
         ];
-        head.letter(format!("Reset your {account} password"), &paragraphs, Some(("Choose a new password", url)))
+        head.letter(
+            format!("Reset your {} password", inert(account)),
+            &paragraphs,
+            Some(("Choose a new password", url)),
+        )
     }
 
     /// A security notice: what happened, and when. No link, no code (SEC-39).

@@ -53,6 +53,9 @@ impl App {
             return Ok(());
         }
         let expires_at = policy.reset_link_expires_at(now);
+        // Only the newest link works: an older one, perhaps in a mailbox someone else
+        // reads too, stops at once (SEC-54).
+        password_resets::delete_for_user(&mut tx, user.id).await?;
         password_resets::insert(&mut tx, &link.hash, user.id, now, expires_at).await?;
         let url = self.url(&format!("/password-reset/{}", link.raw));
         let account = self.account_name_in(&mut tx, user.account_id).await?;

@@ -62,12 +62,16 @@ impl App {
         Ok(self.url(&format!("/setup/{}", new.raw)))
     }
 
-    pub async fn setup_link_is_valid(&self, raw: &str) -> Result<bool> {
-        if !token::is_well_formed(raw) {
-            return Ok(false);
-        }
+    /// Whether the setup link works now, without using it: `SetupLinkEnded` (410) once any
+    /// account exists, however it was made (SEC-54), `LinkInvalid` (404) otherwise.
+    pub async fn check_setup_link(&self, raw: &str) -> Result<()> {
         let mut conn = self.store().conn().await?;
-        Ok(links::setup_is_valid(&mut conn, &token::hash(raw), self.now()).await?)
+        if accounts::count(&mut conn).await? > 0 {
+            return Err(Error::SetupLinkEnded);
+        }
+        let valid =
+            token::is_well_formed(raw) && links::setup_is_valid(&mut conn, &token::hash(raw), self.now()).await?;
+        if valid { Ok(()) } else { Err(Error::LinkInvalid) }
     }
 
     /// Creates the first account and its Owner through the setup link, and signs the
@@ -86,7 +90,8 @@ impl App {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         if !links::consume_setup(&mut tx, &token::hash(raw), now).await? {
-            return Err(Error::LinkInvalid);
+            drop(tx);
+            return Err(self.check_setup_link(raw).await.err().unwrap_or(Error::LinkInvalid));
         }
         let owner = create(self, &mut tx, &checked, &hash, ctx, now).await?;
         let options = crate::credentials::SessionOptions::default();
@@ -125,6 +130,8 @@ async fn create(
     now: i64,
 ) -> Result<Person> {
     let account_id = accounts::insert(conn, &checked.account_name, now).await?;
+    // Any account, however made, ends every printed setup link (SEC-54).
+    links::void_setup_links(conn).await?;
     let owner_id = users::insert(
         conn,
         &NewUser {

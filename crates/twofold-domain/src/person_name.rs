@@ -12,6 +12,10 @@ pub enum NameError {
     TooLong,
     #[error("A name cannot contain control characters or invisible formatting characters.")]
     HiddenCharacters,
+    /// Names go into messages; a mail client would turn a link-like name into a second
+    /// link beside the one the message exists for (SEC-54).
+    #[error("A name cannot look like a web or email address.")]
+    LooksLikeAddress,
 }
 
 /// Characters that change how surrounding text is displayed without being seen:
@@ -42,7 +46,39 @@ pub fn parse(input: &str) -> Result<String, NameError> {
     if folded.chars().count() > MAX_CHARS {
         return Err(NameError::TooLong);
     }
+    if looks_like_address(&folded) {
+        return Err(NameError::LooksLikeAddress);
+    }
     Ok(folded)
+}
+
+/// A name as a message shows it: unchanged, unless it was stored before link-like names
+/// were refused and looks like an address; then its `.`, `:`, `/` and `@` become spaces,
+/// so that no mail client makes a link of it (SEC-54).
+pub fn inert(name: &str) -> String {
+    if looks_like_address(name) {
+        let spaced: String = name.chars().map(|c| if matches!(c, '.' | ':' | '/' | '@') { ' ' } else { c }).collect();
+        spaced.split_whitespace().collect::<Vec<_>>().join(" ")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// What mail clients turn into a link: a scheme (`https://`, `mailto:`), `www.`, an `@`
+/// between characters, or a host name (`evil.test`, `login.evil.example/x`): a dot
+/// between a letter or digit and at least two letters. "Dr. Ada", "J. R. R. Tolkien" and
+/// "Acme Inc." stay names.
+fn looks_like_address(name: &str) -> bool {
+    let lower = name.to_lowercase();
+    if lower.contains("://") || lower.contains("www.") || lower.contains("mailto:") {
+        return true;
+    }
+    let chars: Vec<char> = lower.chars().collect();
+    chars.windows(3).any(|w| matches!(w, [a, '@', b] if !a.is_whitespace() && !b.is_whitespace()))
+        || chars.windows(4).any(|w| match w {
+            [before, '.', x, y] => before.is_alphanumeric() && x.is_alphabetic() && y.is_alphabetic(),
+            _ => false,
+        })
 }
 
 #[cfg(test)]
@@ -60,6 +96,32 @@ mod tests {
         for bad in ["Ada\u{202E}ecalevol", "Ad\u{200B}a", "Ada\u{0007}", "\u{FEFF}Ada", "Ada\u{2066}x"] {
             assert_eq!(parse(bad), Err(NameError::HiddenCharacters), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn sec_54_names_that_a_mail_client_would_link_are_refused() {
+        for bad in [
+            "https://evil.test/login",
+            "Eve http://x",
+            "www.evil.test",
+            "evil.test",
+            "Ada (login.evil.example/x)",
+            "ada@evil.test",
+            "mailto:ada",
+            "Acme.com Support",
+        ] {
+            assert_eq!(parse(bad), Err(NameError::LooksLikeAddress), "{bad:?}");
+        }
+        for good in ["Dr. Ada Lovelace", "J. R. R. Tolkien", "Acme Inc.", "O'Neil & Sons", "Ada @ home", "3.5 Team"] {
+            assert!(parse(good).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn sec_54_a_link_like_name_stored_before_the_rule_is_shown_inert() {
+        assert_eq!(inert("https://evil.test/login"), "https evil test login");
+        assert_eq!(inert("Dr. Ada"), "Dr. Ada");
+        assert!(!looks_like_address(&inert("ada@evil.test www.x.org")));
     }
 
     #[test]

@@ -16,6 +16,11 @@ pub async fn insert_setup(conn: &mut Conn, token_hash: &str, now: i64, expires_a
     Ok(())
 }
 
+/// Ends every unused setup link: an account exists now.
+pub async fn void_setup_links(conn: &mut Conn) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM setup_tokens WHERE used_at IS NULL").execute(conn).await?.rows_affected())
+}
+
 /// Whether the setup link is valid now (unused and unexpired), without using it.
 pub async fn setup_is_valid(conn: &mut Conn, token_hash: &str, now: i64) -> Result<bool> {
     let found: Option<i64> =
@@ -27,10 +32,12 @@ pub async fn setup_is_valid(conn: &mut Conn, token_hash: &str, now: i64) -> Resu
     Ok(found.is_some())
 }
 
-/// Uses the setup link once: of concurrent callers, exactly one gets `true`.
+/// Uses the setup link once: of concurrent callers, exactly one gets `true`; none once an
+/// account exists.
 pub async fn consume_setup(conn: &mut Conn, token_hash: &str, now: i64) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE setup_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
+        "UPDATE setup_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
+           AND NOT EXISTS (SELECT 1 FROM accounts)",
     )
     .bind(now)
     .bind(token_hash)

@@ -26,7 +26,7 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
         Error::Denied(Denied::Forbidden) => (StatusCode::FORBIDDEN, "forbidden"),
         Error::Denied(Denied::OwnerProtected) => (StatusCode::FORBIDDEN, "owner_protected"),
         Error::LinkInvalid => (StatusCode::NOT_FOUND, "link_invalid"),
-        Error::LinkExpired => (StatusCode::GONE, "link_expired"),
+        Error::LinkExpired | Error::SetupLinkEnded => (StatusCode::GONE, "link_expired"),
         Error::Refused { code, .. } => (StatusCode::FORBIDDEN, code),
         Error::Conflict { code, .. } => (StatusCode::CONFLICT, code),
         Error::Invalid { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),

@@ -3,12 +3,13 @@
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+use subtle::ConstantTimeEq;
 
 use crate::AppState;
 
@@ -36,8 +37,22 @@ async fn readyz(State(state): State<AppState>) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "database_unreachable" }))).into_response()
 }
 
-async fn metrics_text(State(state): State<AppState>) -> String {
-    state.metrics.render()
+/// Prometheus text; with `metrics_token` set, only for `Authorization: Bearer <token>`
+/// (the counters tell an outsider how sign-ins and guesses go).
+async fn metrics_text(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(expected) = state.web.metrics_token.as_deref() {
+        let sent = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let matches = sent.len() == expected.len() && bool::from(sent.as_bytes().ct_eq(expected.as_bytes()));
+        if !matches {
+            let refusal = (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], "metrics need a token\n");
+            return refusal.into_response();
+        }
+    }
+    state.metrics.render().into_response()
 }
 
 /// Counts requests and their latency by route pattern (never by raw path, which may hold

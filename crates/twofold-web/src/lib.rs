@@ -33,6 +33,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct WebConfig {
     /// Take the client address from the last `X-Forwarded-For` hop (behind a proxy you run).
     pub trust_forwarded_for: bool,
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>` (SEC-54).
+    pub metrics_token: Option<String>,
 }
 
 /// What every handler can reach.

@@ -36,6 +36,9 @@ pub struct Config {
     pub log_level: String,
     /// Trust the last `X-Forwarded-For` hop as the client address (behind your own proxy).
     pub trust_forwarded_for: bool,
+    /// A bearer token `/metrics` asks for (at least 16 characters); unset, anyone who
+    /// reaches the port reads it, so keep the port private then.
+    pub metrics_token: Option<String>,
     /// `file` (the default: nothing leaves the machine), `twilio` or `webhook`.
     pub sms_provider: String,
     /// Where the `file` provider appends messages; default `<data_dir>/sms-outbox.jsonl`.
@@ -109,6 +112,7 @@ impl Default for Config {
             log_format: None,
             log_level: "info".into(),
             trust_forwarded_for: false,
+            metrics_token: None,
             sms_provider: "file".into(),
             sms_file: None,
             twilio_account_sid: None,
@@ -193,6 +197,9 @@ impl Config {
         }
         if !(1..=3600).contains(&self.sms_cooldown_seconds) || !(1..=100).contains(&self.sms_per_hour) {
             return Err("sms_cooldown_seconds must be 1 to 3600 and sms_per_hour 1 to 100".into());
+        }
+        if self.metrics_token.as_deref().is_some_and(|t| t.chars().count() < 16 || t.chars().any(char::is_whitespace)) {
+            return Err("metrics_token must be at least 16 characters, without spaces".into());
         }
         if self.session_idle_minutes < 1 || self.session_absolute_hours < 1 {
             return Err("session_idle_minutes and session_absolute_hours must be at least 1".into());
@@ -344,7 +351,12 @@ impl Config {
     pub fn redacted(&self) -> serde_json::Value {
         let mut shown = self.clone();
         shown.database_url = shown.database_url.as_deref().map(redact_url);
-        for secret in [&mut shown.secret_key, &mut shown.twilio_auth_token, &mut shown.sms_webhook_secret] {
+        for secret in [
+            &mut shown.secret_key,
+            &mut shown.twilio_auth_token,
+            &mut shown.sms_webhook_secret,
+            &mut shown.metrics_token,
+        ] {
             *secret = secret.as_ref().map(|_| "***".to_string());
         }
         shown.sms_webhook_url = shown.sms_webhook_url.as_deref().map(redact_url);

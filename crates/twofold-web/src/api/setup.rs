@@ -32,7 +32,7 @@ pub struct SetupBody {
 /// Creates the first account and its Owner with the setup link printed at first start, and signs the Owner in.
 #[utoipa::path(post, path = "/api/v1/setup/{token}", tag = "setup", request_body = SetupBody,
     params(("token" = String, Path, description = "The token of the setup link")),
-    responses((status = 200, body = SignInView), (status = 404, description = "`link_invalid`", body = ErrorView), (status = 422, body = ErrorView)))]
+    responses((status = 200, body = SignInView), (status = 404, description = "`link_invalid`", body = ErrorView), (status = 410, description = "`link_expired`: an account exists, so the setup link has ended", body = ErrorView), (status = 422, body = ErrorView)))]
 async fn setup(
     State(state): State<AppState>,
     jar: CookieJar,

@@ -35,20 +35,15 @@ struct SetupPage {
     error: Option<String>,
 }
 
-fn link_invalid(chrome: Chrome) -> Response {
-    PageError::new(Error::LinkInvalid, chrome).into_response()
-}
-
 async fn show_setup(
     State(state): State<AppState>,
     any: AnySession,
     jar: CookieJar,
     Path(token): Path<String>,
 ) -> Response {
-    match state.app.setup_link_is_valid(&token).await {
-        Ok(true) => {}
-        Ok(false) => return link_invalid(Chrome::anonymous(String::new())),
-        Err(e) => return PageError::anonymous(e),
+    // 404 for a link that never worked, 410 once an account exists (SEC-54).
+    if let Err(e) = state.app.check_setup_link(&token).await {
+        return PageError::anonymous(e);
     }
     let (jar, csrf) = form_token(&state.app, jar, any.0.as_ref());
     let page = SetupPage {
@@ -90,7 +85,7 @@ async fn submit_setup(
             let jar = jar.add(cookies::session(&state.app, session.token));
             (jar, Redirect::to("/home")).into_response()
         }
-        Err(Error::LinkInvalid) => link_invalid(Chrome::anonymous(String::new())),
+        Err(e @ (Error::LinkInvalid | Error::SetupLinkEnded)) => PageError::anonymous(e),
         Err(e) => {
             let page = SetupPage {
                 chrome: Chrome::anonymous(form.csrf_token.clone()),

@@ -45,7 +45,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
-    let state = AppState::new(app.clone(), WebConfig { trust_forwarded_for: config.trust_forwarded_for });
+    let state = AppState::new(
+        app.clone(),
+        WebConfig { trust_forwarded_for: config.trust_forwarded_for, metrics_token: config.metrics_token.clone() },
+    );
     let router = twofold_web::router(state);
     tokio::spawn(sweep_sessions(app.clone()));
     tracing::info!(%address, public_url = %config.public_url(), ready_ms = started.elapsed().as_millis() as u64, "listening");

@@ -41,8 +41,9 @@ async fn setup_link_creates_the_account_and_signs_the_owner_in_once(db: TestDb) 
     let mut second = body.clone();
     second["owner_email"] = json!("b@acme.test");
     let again = t.http().post_json(&format!("/api/v1/setup/{token}"), &second).await;
-    assert_eq!(again.status, 404);
-    assert_eq!(again.error_code(), "link_invalid");
+    // Used, and an account exists: the link has ended (SEC-54).
+    assert_eq!(again.status, 410);
+    assert_eq!(again.error_code(), "link_expired");
 }
 
 async fn setup_link_expires_after_an_hour(db: TestDb) {

@@ -30,6 +30,7 @@ mod pages;
 mod pipeline;
 mod proxies;
 mod recovery_codes;
+mod review_holes;
 mod security;
 mod security_keys;
 mod sms;

@@ -94,9 +94,10 @@ async fn setup_page_creates_the_account_and_signs_in(db: TestDb) {
         .await;
     assert_eq!(r.header("location").as_deref(), Some("/home"), "{}", r.text());
     assert!(http.get("/home").await.text().contains("Welcome, Ada"));
+    // Used, and an account exists: the link has ended (SEC-54).
     let used = t.http().get(path).await;
-    assert_eq!(used.status, 404);
-    assert!(used.text().contains("invalid, expired or already used"));
+    assert_eq!(used.status, 410);
+    assert!(used.text().contains("This setup link has ended"), "{}", used.text());
 }
 
 async fn invitation_page_sets_the_password(db: TestDb) {

@@ -121,7 +121,7 @@ impl TestApp {
 
     /// A second instance behind a trusted proxy, as [`TestApp::http_behind_proxy`].
     pub async fn second_instance_behind_proxy(&self) -> axum::Router {
-        self.second_instance_with(WebConfig { trust_forwarded_for: true }).await
+        self.second_instance_with(WebConfig { trust_forwarded_for: true, ..WebConfig::default() }).await
     }
 
     async fn second_instance_with(&self, web: WebConfig) -> axum::Router {
@@ -166,7 +166,10 @@ impl TestApp {
     /// A client behind a trusted reverse proxy: the address it names in `X-Forwarded-For`
     /// is the one the server sees (a test's way to speak from many addresses).
     pub fn http_behind_proxy(&self) -> Http {
-        Http::new(twofold_web::router(AppState::new(self.app.clone(), WebConfig { trust_forwarded_for: true })))
+        Http::new(twofold_web::router(AppState::new(
+            self.app.clone(),
+            WebConfig { trust_forwarded_for: true, ..WebConfig::default() },
+        )))
     }
 
     /// Creates an account with an Owner `owner@<slug>.test`; answers the Owner.
