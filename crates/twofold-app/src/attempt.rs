@@ -257,6 +257,12 @@ impl Armed {
     }
 }
 
+/// Longest a guess waits behind guesses in flight before it is answered 429.
+const QUEUE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How often a waiting guess asks again: a password check takes 20–50 ms.
+const QUEUE_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// The strictest of several gates: a lock over any wait, the longest wait over none.
 fn strictest(gates: impl IntoIterator<Item = Gate>) -> Gate {
     gates.into_iter().fold(Gate::Open, |worst, gate| match (worst, gate) {
@@ -264,6 +270,14 @@ fn strictest(gates: impl IntoIterator<Item = Gate>) -> Gate {
         (Gate::Wait { seconds: a }, Gate::Wait { seconds: b }) => Gate::Wait { seconds: a.max(b) },
         (Gate::Open, other) | (other, Gate::Open) => other,
     })
+}
+
+/// The gate of a guess over its counters with the places ahead of it, and the gate their
+/// own failures alone would give.
+fn gates(keys: &[ThrottleKey], seen: &[throttles::Reserved], now: i64) -> (Gate, Gate) {
+    let with_ahead = keys.iter().zip(seen).map(|(k, r)| k.policy().gate_behind(r.failures, r.ahead, now));
+    let by_failures = keys.iter().zip(seen).map(|(k, r)| k.policy().gate(r.failures, now));
+    (strictest(with_ahead), strictest(by_failures))
 }
 
 /// The one place a throttle decision becomes an answer.
@@ -291,6 +305,9 @@ impl App {
         F: FnOnce(Armed) -> Fut,
         Fut: Future<Output = Result<Verdict<T>>>,
     {
+        // A password guess waits for its turn at the hash before it takes its places, and
+        // keeps the turn until its failure is counted.
+        let _turn = if guard.method == "password" { Some(self.passwords().turn().await?) } else { None };
         let armed = self.reserve(&guard).await?;
         match verify(armed).await {
             Ok(Verdict::Accepted(done)) => Ok(done),
@@ -304,22 +321,50 @@ impl App {
     }
 
     /// Takes the guess's place in each of its counters (SEC-47) and decides the gate with
-    /// the guesses in flight ahead of it; a closed gate gives the places back.
+    /// the guesses in flight ahead of it; a closed gate gives the places back. A gate closed
+    /// only by guesses still in flight (none of the counters' own failures closes it) waits
+    /// for them, up to [`QUEUE_FOR`], and asks again: sign-ins arriving together from one
+    /// office address pass once those ahead succeed, while an attacker's guesses, once they
+    /// have failed, close the gate for the rest.
     async fn reserve(&self, guard: &Guard<'_>) -> Result<Armed> {
-        let now = self.now();
         let keys = guard.keys();
-        let mut conn = self.store().conn().await?;
-        let mut gates = Vec::with_capacity(keys.len());
-        for key in &keys {
-            let reserved = throttles::reserve(&mut conn, key, now).await?;
-            gates.push(key.policy().gate_behind(reserved.failures, reserved.ahead, now));
-        }
-        drop(conn);
-        if let Err(closed) = gate_error(strictest(gates)) {
+        let queued = std::time::Instant::now();
+        loop {
+            let now = self.now();
+            let mut conn = self.store().conn().await?;
+            let mut reserved = Vec::with_capacity(keys.len());
+            for key in &keys {
+                reserved.push(throttles::reserve(&mut conn, key, now).await?);
+            }
+            drop(conn);
+            let (gate, by_failures) = gates(&keys, &reserved, now);
+            let Err(closed) = gate_error(gate) else {
+                return Ok(Armed { key: guard.key.clone(), also: guard.also.clone() });
+            };
             self.release(guard).await;
-            return Err(closed);
+            if by_failures != Gate::Open {
+                return Err(closed);
+            }
+            // Only guesses in flight close it: look (one read, no place taken) until they
+            // have answered, then take places again.
+            loop {
+                if queued.elapsed() >= QUEUE_FOR {
+                    return Err(closed);
+                }
+                tokio::time::sleep(QUEUE_POLL).await;
+                let now = self.now();
+                let mut conn = self.store().conn().await?;
+                let seen = throttles::peek_many(&mut conn, &keys, now).await?;
+                drop(conn);
+                let (gate, by_failures) = gates(&keys, &seen, now);
+                if by_failures != Gate::Open {
+                    return Err(gate_error(by_failures).err().unwrap_or(closed));
+                }
+                if gate == Gate::Open {
+                    break;
+                }
+            }
         }
-        Ok(Armed { key: guard.key.clone(), also: guard.also.clone() })
     }
 
     /// Gives back the guess's places; a failure to do so only delays them by

@@ -37,6 +37,12 @@ pub struct Passwords {
     /// permit): allocating and faulting it in afresh for every sign-in cost 40% of the
     /// time and kept hundreds of MB resident under load (docs/performance.md).
     memory: Arc<Mutex<Vec<Vec<Block>>>>,
+    /// Turns for password guesses, twice the hashing permits (so that the hash stays busy
+    /// while other guesses do their database work): a guess holds one from
+    /// before it takes its places in the budgets until its failure is counted (SEC-47), so
+    /// that guesses waiting for the hash are not guesses in flight, and honest sign-ins
+    /// arriving together are queued here, not refused by the budgets.
+    turns: Arc<Semaphore>,
 }
 
 impl Passwords {
@@ -50,7 +56,18 @@ impl Passwords {
             .hash_password_with_salt(b"decoy password that is never anyone's", &decoy_salt)
             .map_err(|e| Error::Internal(format!("hashing failed: {e}")))?
             .to_string();
-        Ok(Self { params, permits: Arc::new(Semaphore::new(cores)), decoy: decoy.into(), memory: Arc::default() })
+        Ok(Self {
+            params,
+            permits: Arc::new(Semaphore::new(cores)),
+            decoy: decoy.into(),
+            memory: Arc::default(),
+            turns: Arc::new(Semaphore::new(cores * 2)),
+        })
+    }
+
+    /// Waits for a turn to guess a password (see `turns`).
+    pub(crate) async fn turn(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        self.turns.clone().acquire_owned().await.map_err(|_| Error::Unavailable)
     }
 
     /// Hashes a new password with a fresh salt (PHC string format).

@@ -84,6 +84,33 @@ pub async fn reserve(conn: &mut Conn, key: &ThrottleKey, now: i64) -> Result<Res
     Ok(Reserved { failures, ahead: u32::try_from(pending.saturating_sub(1)).unwrap_or(0) })
 }
 
+/// Several counters with the places taken in each, read without taking one, in the order
+/// of `keys`: what a guess waiting behind guesses in flight looks at before it asks again.
+pub async fn peek_many(conn: &mut Conn, keys: &[ThrottleKey], now: i64) -> Result<Vec<Reserved>> {
+    let subjects: Vec<String> = keys.iter().map(ThrottleKey::subject).collect();
+    if subjects.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT subject, consecutive, last_at, CASE WHEN pending_at > $1 THEN pending ELSE 0 END
+         FROM throttles WHERE subject IN ({})",
+        (2..=subjects.len() + 1).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now.saturating_sub(RESERVATION_SECONDS));
+    for subject in &subjects {
+        query = query.bind(subject.as_str());
+    }
+    let mut found = std::collections::HashMap::new();
+    for r in &query.fetch_all(conn).await? {
+        let subject: String = r.try_get(0)?;
+        let pending: i64 = r.try_get(3)?;
+        let reserved = Reserved { failures: failures_at(r, 1)?, ahead: u32::try_from(pending).unwrap_or(0) };
+        found.insert(subject, reserved);
+    }
+    let none = Reserved { failures: Failures::default(), ahead: 0 };
+    Ok(subjects.iter().map(|s| found.get(s).copied().unwrap_or(none)).collect())
+}
+
 /// Gives a place back without a verdict (the guess was refused before its check, or the
 /// check itself failed to run).
 pub async fn release(conn: &mut Conn, key: &ThrottleKey) -> Result<()> {

@@ -29,28 +29,7 @@ async fn first_start_prints_a_setup_link_that_creates_the_account() {
 #[tokio::test]
 async fn account_create_reads_the_password_from_stdin_and_the_server_accepts_it() {
     let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(binary())
-        .args([
-            "account",
-            "create",
-            "--name",
-            "Acme",
-            "--owner-email",
-            "Ada@Acme.test",
-            "--owner-name",
-            "Ada Owner",
-            "--password-stdin",
-        ])
-        .arg("--data-dir")
-        .arg(data.path())
-        .env_remove("TWOFOLD_DATABASE_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = crate::support::server::account_create(data.path(), "Ada@Acme.test");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("ada@acme.test"));
 

@@ -2,14 +2,11 @@
 //! known browsers after a password change (SEC-48), and the small rules of SEC-54 (the
 //! setup link, older reset links, link-like names, `/metrics`).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use serde_json::json;
 use twofold_web::{AppState, WebConfig};
 
 use crate::support::http::{Http, Response};
-use crate::support::server::{Server, binary};
+use crate::support::server::Server;
 use crate::support::{PASSWORD, TestApp, TestDb};
 
 on_both_databases!(
@@ -173,19 +170,7 @@ async fn sec_54_metrics_ask_for_the_token_when_one_is_set(db: TestDb) {
 async fn sec_54_a_printed_setup_link_dies_when_the_command_line_creates_the_account() {
     let server = Server::start(&[], &[]).await;
     let link = server.setup_link().expect("a setup link on first start");
-    let mut child = Command::new(binary())
-        .args(["account", "create", "--name", "Acme", "--owner-email", "ada@acme.test", "--owner-name", "Ada Owner"])
-        .arg("--password-stdin")
-        .arg("--data-dir")
-        .arg(server.data_dir())
-        .env_remove("TWOFOLD_DATABASE_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = crate::support::server::account_create(server.data_dir(), "ada@acme.test");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let token = link.rsplit('/').next().unwrap();
     let client = crate::support::client(false);

@@ -146,3 +146,22 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// `twofold account create` on `data_dir` (SQLite), the password on standard input, as an
+/// operator types it; answers what the command printed and its status.
+pub fn account_create(data_dir: &std::path::Path, email: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(binary())
+        .args(["account", "create", "--name", "Acme", "--owner-email", email, "--owner-name", "Ada Owner"])
+        .arg("--password-stdin")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("TWOFOLD_DATABASE_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{}\n", super::PASSWORD).as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
