@@ -412,7 +412,12 @@ impl App {
             commit(tx).await?;
             Ok::<_, Error>(())
         };
-        match written.await {
+        let written = written.await;
+        if written.is_err() {
+            // Not counted: at least give the places back.
+            self.release(guard).await;
+        }
+        match written {
             Ok(()) => match guard.method {
                 "password" => Error::InvalidCredentials,
                 "recovery_code" => Error::InvalidRecoveryCode,

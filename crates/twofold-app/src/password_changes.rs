@@ -4,6 +4,7 @@
 
 use serde_json::json;
 use twofold_domain::person::Person;
+use twofold_domain::person_name::inert;
 use twofold_domain::throttle::ThrottleKey;
 use twofold_domain::{email::Email, password, token};
 use twofold_store::oidc::grants as oidc_grants;
@@ -186,7 +187,8 @@ fn reset_notice(keys: &[SecurityKeyRow]) -> String {
             .map(|k| {
                 format!(
                     "\"{}\" ({}, added {})",
-                    k.name,
+                    // Whoever added the key chose its name: never a link here (SEC-54).
+                    inert(&k.name),
                     if k.passkey { "passkey" } else { "security key" },
                     day(k.created_at)
                 )

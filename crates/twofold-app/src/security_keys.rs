@@ -329,7 +329,8 @@ impl App {
             Some(self.issue_recovery_codes(&mut tx, user, ctx, now).await?)
         };
         let text = format!(
-            "a security key (\"{name}\") was added to your account. If this was not you, contact your administrator now."
+            "a security key (\"{}\") was added to your account. If this was not you, contact your administrator now.",
+            twofold_domain::person_name::inert(&name)
         );
         self.queue_notice(&mut tx, user, "A security key was added", &text, now).await?;
         commit(tx).await?;

@@ -191,7 +191,17 @@ impl App {
         let user = &current.user;
         let mut conn = self.store().conn().await?;
         let row = pending_row(&mut conn, user.id).await?;
+        let has_key = factors::of_person(&mut conn, user.id).await?.security_keys > 0;
         drop(conn);
+        // Beside a security key, the app is a second factor added to an account that has
+        // one: a session that did not pass it may not add another, nor count as two-factor
+        // for having done so (SEC-46).
+        if has_key && !current.strength.is_two_factor() {
+            return Err(Error::Refused {
+                code: "two_factor_required",
+                message: "Sign in again with your security key to add an authenticator app.".into(),
+            });
+        }
         let reference = enrolment_ref(&row.secret_box);
         let code = crate::sms::typed_sms_code(code)?;
         self.attempt(Guard::phone_verification(user), ctx, |armed| async {
@@ -203,11 +213,12 @@ impl App {
             if !totp::enable(&mut tx, Realm::People, user.id, now).await? {
                 return Err(Error::conflict("enrolment_changed", "The set-up was restarted elsewhere; start again."));
             }
+            // The counter before the audit head: every transaction takes the two in this order.
+            armed.succeeded(&mut tx).await?;
             // A security key may have turned 2FA on before: then its codes stay.
             let first_factor = factors::of_person(&mut tx, user.id).await?.security_keys == 0;
             let codes =
                 if first_factor { Some(self.issue_recovery_codes(&mut tx, user, ctx, now).await?) } else { None };
-            armed.succeeded(&mut tx).await?;
             let enrolled = SignInMethod::Enrolled.as_str();
             sessions::set_method(&mut tx, Realm::People, &current.session.id_hash, enrolled).await?;
             phones::set_verified(&mut tx, user.id, phone.e164(), now).await?;
@@ -312,6 +323,9 @@ impl App {
             return Ok(false);
         }
         devices::delete_for_user(conn, user.id).await?;
+        // Sessions that passed the factor keep no credit for it: a factor added later must
+        // be passed again before a session counts as two-factor (SEC-46).
+        sessions::forget_methods(conn, Realm::People, user.id).await?;
         // Applications signed in through the factor lose their tokens with it (SEC-42).
         oidc_grants::revoke_for_user(conn, user.id, now, "two_factor_off").await?;
         throttles::reset_all(conn, &ThrottleKey::second_factors_of_person(user.id)).await?;

@@ -103,6 +103,12 @@ impl Rules {
             if rule.path_prefix.as_deref().is_some_and(|p| !p.starts_with('/')) {
                 return Err(format!("forward_auth rule for {}: path_prefix must start with /", rule.host));
             }
+            if let Some(prefix) = rule.path_prefix.as_deref().filter(|p| read_path(p).is_none()) {
+                return Err(format!(
+                    "forward_auth rule for {}: path_prefix {prefix:?} could be read more than one way (see docs/forward-auth.md)",
+                    rule.host
+                ));
+            }
             if rule.roles.as_ref().is_some_and(Vec::is_empty) || rule.accounts.as_ref().is_some_and(Vec::is_empty) {
                 return Err(format!(
                     "forward_auth rule for {}: an empty roles or accounts list lets nobody in",
@@ -145,7 +151,7 @@ impl Rules {
             .iter()
             .filter(|r| r.host.eq_ignore_ascii_case(host))
             .filter(|r| r.path_prefix.as_deref().is_none_or(|p| path_has_prefix(path, &prefix_path(p))))
-            .max_by_key(|r| r.path_prefix.as_deref().map_or(0, str::len))
+            .max_by_key(|r| r.path_prefix.as_deref().map_or(0, |p| prefix_path(p).trim_end_matches('/').len()))
     }
 
     /// Whether a rule names this host: the only hosts `rd` may send people to (SEC-43).
@@ -219,7 +225,9 @@ pub fn read_path(raw: &str) -> Option<String> {
         return None;
     }
     let decoded = percent_decode(raw)?;
-    if decoded.contains(['\\', ';', '%', '?', '#']) || decoded.chars().any(char::is_control) {
+    if decoded.contains(['\\', ';', '%', '?', '#'])
+        || decoded.chars().any(|c| c.is_control() || looks_like_separator(c))
+    {
         return None;
     }
     let mut segments = Vec::new();
@@ -227,10 +235,19 @@ pub fn read_path(raw: &str) -> Option<String> {
         match segment {
             "" => {}
             "." | ".." => return None,
+            // Windows and some frameworks strip a segment's trailing dots and spaces.
+            other if other.ends_with(['.', ' ']) => return None,
             other => segments.push(other),
         }
     }
     Some(format!("/{}", segments.join("/")).to_lowercase())
+}
+
+/// Characters that Unicode normalisation (NFKC) folds into a dot or a slash, which an
+/// application that normalises would read as one: fullwidth and small forms, the one-dot
+/// leader, the division and fraction slashes.
+fn looks_like_separator(c: char) -> bool {
+    matches!(c, '\u{FF0E}' | '\u{FF0F}' | '\u{FE52}' | '\u{2024}' | '\u{2215}' | '\u{2044}' | '\u{FF3C}' | '\u{FE68}')
 }
 
 /// A rule's own `path_prefix`, compared in the same form (it was checked at start).
@@ -377,6 +394,10 @@ mod tests {
             "/a%00b",
             "/%FF",
             "/a%3Fb",
+            "/public/\u{FF0E}\u{FF0E}/admin",
+            "/public/%EF%BC%8E%EF%BC%8E/admin",
+            "/admin./x",
+            "/admin%20/x",
         ] {
             assert_eq!(rules.decide_rule("wiki.example.test", path), Err(Refusal::AmbiguousPath), "{path}");
             assert_eq!(rules.rule_for("wiki.example.test", path), None, "{path}");
@@ -432,6 +453,8 @@ mod tests {
         assert!(Rules::new(vec![rule("https://wiki.example.test", None, None)]).is_err());
         assert!(Rules::new(vec![rule("wiki.example.test:443", None, None)]).is_err());
         assert!(Rules::new(vec![rule("wiki.example.test", Some("admin"), None)]).is_err());
+        assert!(Rules::new(vec![rule("wiki.example.test", Some("/a%2Fb"), None)]).is_err());
+        assert!(Rules::new(vec![rule("wiki.example.test", Some("/x/./y"), None)]).is_err());
         assert!(Rules::new(vec![rule("wiki.example.test", None, Some(vec![]))]).is_err());
     }
 }

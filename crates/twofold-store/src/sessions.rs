@@ -161,6 +161,16 @@ pub async fn promote(conn: &mut Conn, realm: Realm, pending_hash: &str, new: &Ne
     Ok(done.rows_affected() == 1)
 }
 
+/// Every session of a subject counts as signed in with the password alone from now on
+/// (their factors were turned off).
+pub async fn forget_methods(conn: &mut Conn, realm: Realm, subject_id: i64) -> Result<u64> {
+    let done = sqlx::query(sql(realm, "UPDATE {sessions} SET method = 'password' WHERE {subject} = $1"))
+        .bind(subject_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// Records a second factor proven inside an open session (the 2FA wizard's code).
 pub async fn set_method(conn: &mut Conn, realm: Realm, id_hash: &str, method: &str) -> Result<()> {
     sqlx::query(sql(realm, "UPDATE {sessions} SET method = $2 WHERE id_hash = $1"))

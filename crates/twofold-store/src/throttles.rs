@@ -65,13 +65,15 @@ pub struct Reserved {
 
 /// Takes a place for one guess on `key` before it is checked (SEC-47), in one atomic
 /// statement, so that of guesses arriving at once on any number of instances each sees
-/// the ones before it. Places older than [`RESERVATION_SECONDS`] are forgotten.
+/// the ones before it. Places are forgotten [`RESERVATION_SECONDS`] after the first of them
+/// was taken (not the last, so that a stream of guesses cannot keep lost places alive).
 pub async fn reserve(conn: &mut Conn, key: &ThrottleKey, now: i64) -> Result<Reserved> {
     let r = sqlx::query(
         "INSERT INTO throttles (subject, consecutive, last_at, pending, pending_at) VALUES ($1, 0, 0, 1, $2)
          ON CONFLICT (subject) DO UPDATE SET
            pending = CASE WHEN throttles.pending_at <= $3 THEN 1 ELSE throttles.pending + 1 END,
-           pending_at = excluded.pending_at
+           pending_at = CASE WHEN throttles.pending_at <= $3 OR throttles.pending = 0
+                             THEN excluded.pending_at ELSE throttles.pending_at END
          RETURNING consecutive, last_at, pending",
     )
     .bind(key.subject())

@@ -18,6 +18,7 @@ on_both_databases!(
     sec_46_me_tells_how_this_session_signed_in_and_what_it_is_worth_now,
     sec_46_the_policy_page_and_route_answer_alike_for_each_role,
     sec_46_every_refused_permission_is_audited_under_its_own_event,
+    sec_46_a_one_factor_session_cannot_add_the_app_beside_a_security_key,
 );
 
 const WRONG: &str = "not the password, alas";
@@ -153,7 +154,7 @@ async fn sec_46_twelve_wrong_password_proofs_on_each_change_meet_the_sign_in_bud
 }
 
 async fn sec_46_me_tells_how_this_session_signed_in_and_what_it_is_worth_now(db: TestDb) {
-    let t = TestApp::new(db).await;
+    let t = TestApp::with_webauthn(db).await;
     let owner = t.account("acme").await;
     let older = t.signed_in(&owner.email).await;
     let me = older.get("/api/v1/me").await.json();
@@ -190,6 +191,29 @@ async fn sec_46_me_tells_how_this_session_signed_in_and_what_it_is_worth_now(db:
         .await;
     assert_eq!(r.status, 204, "{}", r.text());
     assert_eq!(coded.get("/api/v1/me").await.json()["session"]["assurance"], "one_factor");
+    // A factor added later does not hand back the credit: it must be passed again.
+    assert_eq!(register_with(&coded, &mut SoftKey::security_key(), Some(PASSWORD)).await.status, 201);
+    assert_eq!(coded.get("/api/v1/me").await.json()["session"]["assurance"], "one_factor");
+}
+
+async fn sec_46_a_one_factor_session_cannot_add_the_app_beside_a_security_key(db: TestDb) {
+    let t = TestApp::with_webauthn(db).await;
+    t.account("acme").await;
+    let http = t.signed_in("owner@acme.test").await;
+    assert_eq!(register_with(&http, &mut SoftKey::security_key(), Some(PASSWORD)).await.status, 201);
+    // The key is on; this session signed in with the password alone. The wizard's last
+    // step would make it two-factor and replace the phone: refused.
+    let r = http.post_json("/api/v1/me/two-factor/enrollment", &json!({})).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let secret = twofold_app::domain::otp::Secret::from_base32(r.json()["secret"].as_str().unwrap()).unwrap();
+    let r = http.post_json("/api/v1/me/two-factor/enrollment/code", &json!({ "code": t.code(&secret, 0) })).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = http.post_json("/api/v1/me/two-factor/enrollment/phone", &json!({ "phone": "+353851112299" })).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let sms = t.sms_code_to("+353851112299").await;
+    let r = http.post_json("/api/v1/me/two-factor/enrollment/phone/verify", &json!({ "code": sms })).await;
+    assert_eq!((r.status, r.error_code().as_str()), (403, "two_factor_required"), "{}", r.text());
+    assert_eq!(http.get("/api/v1/me").await.json()["session"]["assurance"], "one_factor");
 }
 
 async fn sec_46_the_policy_page_and_route_answer_alike_for_each_role(db: TestDb) {
