@@ -115,7 +115,7 @@ impl App {
         }
         let allowed = self.allow_on(actor, DisableTwoFactor, target_id, ctx).await?;
         let target = allowed.target();
-        let _proof = self.prove_password(actor, password, ProofFor::on(target, DisableTwoFactor::REFUSED), ctx).await?;
+        self.prove_password(actor, password, ProofFor::on(target, DisableTwoFactor::REFUSED), ctx).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let sms = format!("{} turned off two-factor authentication for your account.", actor.name);
@@ -240,8 +240,7 @@ impl App {
         ctx: &RequestContext,
     ) -> Result<()> {
         let target = self.allow_on(owner, TransferOwnership, target_id, ctx).await?.into_target();
-        let _proof =
-            self.prove_password(owner, password, ProofFor::on(&target, TransferOwnership::REFUSED), ctx).await?;
+        self.prove_password(owner, password, ProofFor::on(&target, TransferOwnership::REFUSED), ctx).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         // Demote first: the database holds one Owner per account at every statement.

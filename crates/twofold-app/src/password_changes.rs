@@ -127,7 +127,7 @@ impl App {
         if current == new_password {
             return Err(Error::invalid("weak_password", "Choose a password different from the current one."));
         }
-        let _proof = self.prove_password(user, current, ProofFor::own("password.change_refused"), ctx).await?;
+        self.prove_password(user, current, ProofFor::own("password.change_refused"), ctx).await?;
         let hash = self.passwords().hash(new_password, self.salt()).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;

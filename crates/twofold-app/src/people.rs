@@ -91,14 +91,15 @@ impl App {
     /// Administrators.
     pub async fn people(&self, actor: &Person, ctx: &RequestContext) -> Result<Vec<PersonSummary>> {
         let allowed = self.allow(actor, ListPeople, ctx).await?;
-        self.summaries(allowed.actor().account_id, None).await
+        self.summaries(allowed.actor().account_id).await
     }
 
     /// The Users tab for `actor`: what they may see and do there, in one answer.
     pub async fn users_tab(&self, actor: &Person, ctx: &RequestContext) -> Result<UsersTab> {
         let facts = actor.facts();
         let lists = ListPeople.check(&facts).is_ok();
-        let people = self.summaries(actor.account_id, if lists { None } else { Some(actor.id) }).await?;
+        let people =
+            if lists { self.summaries(actor.account_id).await? } else { vec![self.own_summary(actor, ctx).await?] };
         let recovery_requests = if lists {
             self.recovery_requests_in_account(actor, ctx)
                 .await?
@@ -117,8 +118,22 @@ impl App {
         })
     }
 
-    /// The account's people (or only `only`) with their factors, phones and requirement.
-    async fn summaries(&self, account: i64, only: Option<i64>) -> Result<Vec<PersonSummary>> {
+    /// A User's own line of the Users tab, from their profile: nothing else of the account
+    /// is read.
+    async fn own_summary(&self, actor: &Person, ctx: &RequestContext) -> Result<PersonSummary> {
+        let own = self.profile(actor, actor.id, ctx).await?;
+        let mut conn = self.store().conn().await?;
+        let policy = accounts::policy(&mut conn, actor.account_id).await?;
+        drop(conn);
+        let two_factor_since = own.two_factor.enabled_at();
+        let has = two_factor_since.is_some();
+        let requirement = policy::requirement(policy.require_two_factor_since, policy.grace_days, has, self.now());
+        let factors = own.two_factor.factors;
+        Ok(PersonSummary { user: own.person, two_factor_since, factors, phone: own.phone, requirement })
+    }
+
+    /// The account's people with their factors, phones and requirement.
+    async fn summaries(&self, account: i64) -> Result<Vec<PersonSummary>> {
         let mut conn = self.store().conn().await?;
         let factors: HashMap<i64, SecondFactors> = factors::in_account(&mut conn, account).await?.into_iter().collect();
         let phones: HashMap<i64, String> = phones::in_account(&mut conn, account).await?.into_iter().collect();
@@ -127,7 +142,6 @@ impl App {
         let people = users::in_account(&mut conn, account).await?;
         Ok(people
             .into_iter()
-            .filter(|u| only.is_none_or(|id| id == u.id))
             .map(UserRow::into_person)
             .map(|user| {
                 let factors = factors.get(&user.id).copied().unwrap_or(SecondFactors::NONE);

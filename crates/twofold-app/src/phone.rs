@@ -28,7 +28,7 @@ impl App {
         ctx: &RequestContext,
     ) -> Result<SentCode> {
         let user = &session.user;
-        let _proof = self.prove_password(user, password, ProofFor::own("phone.change_refused"), ctx).await?;
+        self.prove_password(user, password, ProofFor::own("phone.change_refused"), ctx).await?;
         let phone = parse_phone(phone)?;
         let mut conn = self.store().conn().await?;
         let current = phones::get(&mut conn, user.id).await?;

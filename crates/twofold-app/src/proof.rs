@@ -10,14 +10,6 @@ use twofold_domain::person::Person;
 use crate::attempt::{Guard, Rejection, Verdict};
 use crate::{App, RequestContext, Result};
 
-/// Proof that the person just typed their password. Only [`App::prove_password`] makes
-/// one, so a use case that takes it cannot be reached without the proof.
-#[derive(Debug)]
-#[must_use]
-pub(crate) struct PasswordProof {
-    _private: (),
-}
-
 /// What a proof is for, as the audit log names a refusal, and whom the change touches.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ProofFor<'a> {
@@ -42,14 +34,14 @@ impl<'a> ProofFor<'a> {
 impl App {
     /// Checks `password` as `prover`'s, through the sign-in's guessing budgets: a wrong one
     /// answers 401 `invalid_credentials` (audited as `what.refused_event`), a throttled
-    /// one 429 before any hashing.
+    /// one 429 before any hashing. Every change a thief could use calls it first.
     pub(crate) async fn prove_password(
         &self,
         prover: &Person,
         password: &str,
         what: ProofFor<'_>,
         ctx: &RequestContext,
-    ) -> Result<PasswordProof> {
+    ) -> Result<()> {
         let guard = Guard::password_proof(prover, what.target, what.refused_event, ctx);
         self.attempt(guard, ctx, |armed| async {
             if !self.password_matches(prover, password).await? {
@@ -57,7 +49,7 @@ impl App {
             }
             let mut conn = self.store().conn().await?;
             armed.succeeded(&mut conn).await?;
-            Ok(Verdict::Accepted(PasswordProof { _private: () }))
+            Ok(Verdict::Accepted(()))
         })
         .await
     }

@@ -44,7 +44,7 @@ impl App {
         password: &str,
         ctx: &RequestContext,
     ) -> Result<Vec<String>> {
-        let _proof = self.prove_password(user, password, ProofFor::own("recovery_codes.refused"), ctx).await?;
+        self.prove_password(user, password, ProofFor::own("recovery_codes.refused"), ctx).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         if !factors::of_person(&mut tx, user.id).await?.is_on() {

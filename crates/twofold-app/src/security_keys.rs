@@ -276,8 +276,7 @@ impl App {
         let user = &session.user;
         let KeyRegistration { challenge_id, name, credential, password } = *registration;
         let name = key_name(name)?;
-        let _proof =
-            self.prove_password(user, password, ProofFor::own("security_key.registration_failed"), ctx).await?;
+        self.prove_password(user, password, ProofFor::own("security_key.registration_failed"), ctx).await?;
         let checked = async {
             let ceremony = match self.take_ceremony(Purpose::Register, &session.session.id_hash, challenge_id).await? {
                 Ok(c) => c,
@@ -371,7 +370,7 @@ impl App {
         password: &str,
         ctx: &RequestContext,
     ) -> Result<()> {
-        let _proof = self.prove_password(user, password, ProofFor::own("security_key.removal_refused"), ctx).await?;
+        self.prove_password(user, password, ProofFor::own("security_key.removal_refused"), ctx).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         if !security_keys::delete(&mut tx, id, user.id).await? {

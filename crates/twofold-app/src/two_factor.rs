@@ -293,7 +293,7 @@ impl App {
     /// Turns off your own 2FA after re-entering the password (SEC-24). The key and every
     /// remembered browser are deleted.
     pub async fn disable_own_two_factor(&self, user: &Person, password: &str, ctx: &RequestContext) -> Result<()> {
-        let _proof = self.prove_password(user, password, ProofFor::own("two_factor.disable_refused"), ctx).await?;
+        self.prove_password(user, password, ProofFor::own("two_factor.disable_refused"), ctx).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let text = "two-factor authentication was turned off for your account. If this was not you, contact your administrator now.";
