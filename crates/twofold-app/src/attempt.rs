@@ -422,7 +422,10 @@ impl App {
                 "password" => Error::InvalidCredentials,
                 "recovery_code" => Error::InvalidRecoveryCode,
                 "webauthn" => Error::InvalidSecurityKey,
-                _ => Error::InvalidCode { clock_offset_seconds: rejection.clock_offset_seconds },
+                _ => Error::InvalidCode {
+                    clock_offset_seconds: rejection.clock_offset_seconds,
+                    already_used: rejection == Rejection::REPLAY,
+                },
             },
             Err(e) => e,
         }

@@ -11,9 +11,10 @@ pub enum Error {
     InvalidCredentials,
     #[error("Sign in first.")]
     Unauthenticated,
-    /// A wrong, replayed or mistimed one-time code; the offset when it matched a nearby time.
-    #[error("{}", crate::two_factor::invalid_code_message(*clock_offset_seconds))]
-    InvalidCode { clock_offset_seconds: Option<i64> },
+    /// A wrong, replayed or mistimed one-time code; the offset when it matched a nearby time,
+    /// and whether it was right but already used (the next one is the one to enter).
+    #[error("{}", crate::two_factor::invalid_code_message(*clock_offset_seconds, *already_used))]
+    InvalidCode { clock_offset_seconds: Option<i64>, already_used: bool },
     /// A recovery code that is wrong or already used.
     #[error("That recovery code is not valid or was already used. Each code works once.")]
     InvalidRecoveryCode,

@@ -360,9 +360,12 @@ fn already_enabled() -> Error {
     )
 }
 
-/// The sentence for a rejected code, with the clock hint when there is one.
-pub fn invalid_code_message(clock_offset_seconds: Option<i64>) -> String {
+/// The sentence for a rejected code: already used (say to wait for the next), or with the
+/// clock hint when there is one.
+pub fn invalid_code_message(clock_offset_seconds: Option<i64>, already_used: bool) -> String {
     match clock_offset_seconds {
+        // A right code a second time: most often the one just entered in the wizard.
+        _ if already_used => "That code was already used. Wait for the next code from your authenticator app (a new one appears every 30 seconds) and enter it.".into(),
         Some(offset) => format!(
             "That code is not valid now. Your phone's clock seems to be {}. Set it to update automatically, then try a new code.",
             describe_offset(offset)

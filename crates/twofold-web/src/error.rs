@@ -73,7 +73,7 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let (status, code) = classify(&e);
         let clock_offset = match e {
-            Error::InvalidCode { clock_offset_seconds } => clock_offset_seconds,
+            Error::InvalidCode { clock_offset_seconds, .. } => clock_offset_seconds,
             _ => None,
         };
         Self { status, code, message: message(&e), retry_after: retry_after(&e), clock_offset }

@@ -107,15 +107,22 @@ async fn sec_05_sec_08_a_code_is_accepted_once_and_a_replay_counts_as_a_failure(
     let r = second.post_json("/api/v1/login/totp", &json!({ "code": code })).await;
     assert_eq!(r.status, 401, "the same code twice");
     assert_eq!(r.error_code(), "invalid_code");
+    // Said as it is: the code was right, and used; the next one is the one to enter.
+    let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(message.starts_with("That code was already used. Wait for the next code"), "{message}");
     // An earlier step's code is a replay too, once a later one was accepted.
     let r = second.post_json("/api/v1/login/totp", &json!({ "code": t.code(&secret, -1) })).await;
     assert_eq!(r.status, 401);
+    // A code that was never right stays "not valid".
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let r = second.post_json("/api/v1/login/totp", &json!({ "code": wrong })).await;
+    assert!(r.json()["error"]["message"].as_str().unwrap().starts_with("That code is not valid"), "{}", r.text());
     let mut conn = t.app.store().conn().await.unwrap();
     let failures =
         twofold_store::throttles::get(&mut conn, &twofold_app::domain::throttle::ThrottleKey::Totp { user_id: o.id })
             .await
             .unwrap();
-    assert_eq!(failures.consecutive, 2, "replays count as failures");
+    assert_eq!(failures.consecutive, 3, "replays count as failures, as wrong codes do");
     let q = twofold_store::audit::Query { account_id: Some(o.account_id), limit: 50, ..Default::default() };
     let events = twofold_store::audit::list(&mut conn, &q).await.unwrap();
     assert_eq!(
