@@ -3,10 +3,12 @@
 //! request of a protected application. The proxy describes the request in `X-Forwarded-*`
 //! or `X-Original-*` headers; `Remote-*` headers a client sent are never read (SEC-43).
 
+use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
+use twofold_app::domain::forward_auth::Refusal;
 use twofold_app::forward_auth::{Gate, Identity};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -155,6 +157,67 @@ fn refused(gate: &Gate) -> Response {
     }
 }
 
+/// The refusal as a person reads it, where the proxy shows Twofold's answer (Caddy,
+/// Traefik): which application, why, and a way on.
+#[derive(Template)]
+#[template(path = "forward_refused.html")]
+struct RefusedPage {
+    host: String,
+    reason: &'static str,
+    advice: &'static str,
+    code: &'static str,
+    home: String,
+    switch: String,
+}
+
+fn refused_page(state: &AppState, gate: &Gate, original: &Original) -> Option<Response> {
+    let (code, reason, advice) = match gate {
+        Gate::SetUpTwoFactor => (
+            "two_factor_required",
+            "This application asks for two-factor authentication, and your account has none yet.",
+            "Turn it on from your profile in Twofold, then open the application again.",
+        ),
+        Gate::Forbidden(Refusal::Role) => (
+            "forbidden",
+            "This application is open to other roles in your account than yours.",
+            "If you need it, ask your account's Owner or an Administrator.",
+        ),
+        Gate::Forbidden(Refusal::Account) => (
+            "forbidden",
+            "This application is for the people of another account.",
+            "If you have an account there too, sign in as that person.",
+        ),
+        Gate::Forbidden(Refusal::NoRule) => (
+            "forbidden",
+            "Twofold has no rule that lets anyone into this address.",
+            "If you expected to use it, tell whoever runs it: the address may be mistyped or not set up yet.",
+        ),
+        Gate::Forbidden(Refusal::AmbiguousPath) => (
+            "forbidden",
+            "The address could be read in more than one way (a dot segment, an encoded slash or \
+             similar), so it is refused for everyone.",
+            "Check the link, or open the application from its start page.",
+        ),
+        _ => return None,
+    };
+    let page = RefusedPage {
+        host: original.host.clone(),
+        reason,
+        advice,
+        code,
+        home: state.app.url("/home"),
+        switch: state.app.url(&format!("/logout?rd={}", crate::percent::encode(&original.url))),
+    };
+    let mut response = crate::pages::render(StatusCode::FORBIDDEN, &page);
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Some(response)
+}
+
+/// A person's browser asking for any page (`Accept: text/html`), whatever the method.
+fn wants_html(headers: &HeaderMap) -> bool {
+    header_str(headers, "accept").is_some_and(|a| a.contains("text/html"))
+}
+
 fn with_location(mut response: Response, location: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(location) {
         response.headers_mut().insert(header::LOCATION, value);
@@ -164,7 +227,8 @@ fn with_location(mut response: Response, location: &str) -> Response {
 
 /// For Traefik `forwardAuth` and Caddy `forward_auth`: 200 with the identity headers; a
 /// browser GET that must sign in is redirected (302) to the login page and back; other
-/// requests get 401; a rule that refuses, 403.
+/// requests get 401; a rule that refuses, 403: a readable page for a browser (`Accept:
+/// text/html`), the JSON error for anything else.
 #[utoipa::path(get, path = "/api/v1/authz/forward-auth", tag = "forward-auth",
     params(
         ("X-Forwarded-Host" = String, Header, description = "The protected host"),
@@ -177,7 +241,7 @@ fn with_location(mut response: Response, location: &str) -> Response {
         (status = 302, description = "A browser that must sign in (or set up 2FA) first: `Location` is Twofold's page, with `rd`"),
         (status = 400, description = "`invalid_forwarded_request`", body = ErrorView),
         (status = 401, description = "`unauthenticated`", body = ErrorView),
-        (status = 403, description = "`forbidden` or `two_factor_required`", body = ErrorView),
+        (status = 403, description = "`forbidden` or `two_factor_required`: an HTML page naming the application and the reason for `Accept: text/html`", body = ErrorView),
     ))]
 async fn forward_auth(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap) -> Response {
     let (original, gate) = match decide(&state, &jar, &headers, from_forwarded).await {
@@ -189,6 +253,8 @@ async fn forward_auth(State(state): State<AppState>, jar: CookieJar, headers: He
         Gate::SignIn | Gate::SignInAgain | Gate::SetUpTwoFactor if is_browser_get(&original, &headers) => {
             with_location(StatusCode::FOUND.into_response(), &detour(&state, &gate, &original))
         }
+        // Caddy and Traefik show this answer to the person: a page for a browser.
+        other if wants_html(&headers) => refused_page(&state, other, &original).unwrap_or_else(|| refused(other)),
         other => refused(other),
     }
 }

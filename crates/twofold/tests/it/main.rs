@@ -20,6 +20,7 @@ mod cli;
 mod connections;
 mod customer_success;
 mod delivery;
+mod deploy_files;
 mod email;
 mod forward_auth;
 mod multi_instance;

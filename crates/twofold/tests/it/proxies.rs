@@ -50,7 +50,12 @@ impl Stack {
     }
 
     fn app(&self, path: &str) -> String {
-        format!("http://app.example.test:{}{path}", self.port)
+        format!("http://{}{path}", self.app_host())
+    }
+
+    /// The application's host as Caddy describes it to Twofold (`X-Forwarded-Host`).
+    fn app_host(&self) -> String {
+        format!("app.example.test:{}", self.port)
     }
 
     fn client(&self) -> reqwest::Client {
@@ -320,7 +325,22 @@ async fn journey(kind: &str) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(get(&uma, &s.app("/admin/settings"), &[]).await.status(), 403, "{kind}");
+    let r = get(&uma, &s.app("/admin/settings"), &[]).await;
+    assert_eq!(r.status(), 403, "{kind}");
+    let html = r.text().await.unwrap();
+    if kind == "caddy" {
+        // Caddy shows Twofold's answer: a page for a person, naming the application.
+        assert!(html.contains(&format!("You cannot open {}", s.app_host())), "{html}");
+        assert!(html.contains("other roles") && !html.contains("\"error\""), "{html}");
+    }
+    assert!(!html.contains("remote_user"), "{kind}: the upstream was not reached");
+    // A script (no text/html) gets the JSON error.
+    let r = uma.get(s.app("/admin/settings")).header("accept", "application/json").send().await.unwrap();
+    assert_eq!(r.status(), 403, "{kind}");
+    if kind == "caddy" {
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "forbidden");
+    }
     let r = get(&uma, &page, &[]).await;
     assert_eq!(r.status(), 302, "{kind}");
     assert!(location(&r).starts_with(&s.auth("/me/two-factor/enable?rd=")), "{kind}: {}", location(&r));
@@ -373,6 +393,37 @@ async fn a_browser_reaches_an_application_behind_caddy_after_signing_in() {
     browser.wait_for_path("/wiki/home").await;
     assert!(browser.url().await.starts_with(&s.app("/wiki/home")), "{}", browser.url().await);
     assert!(browser.text("body").await.contains("ada@acme.test"), "the upstream saw who signed in");
+    browser.close().await;
+}
+
+/// A User in Chromium opens the application's admin area behind Caddy, which a rule keeps
+/// for Administrators: after signing in they read a page naming the application and why,
+/// not JSON, and its link takes them back to Twofold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_refused_behind_caddy_reads_a_page_that_says_why() {
+    let Some(browser) = Browser::start().await else { return };
+    let Some(s) = stack("caddy").await else { return };
+    let owner = create_account(&s).await;
+    invite(&s, &owner, "uma@acme.test").await;
+    let key = enable(&s, "uma@acme.test").await;
+    browser.goto(&s.app("/admin/settings")).await;
+    browser.wait_for_path("/login").await;
+    browser.fill("#email", "uma@acme.test").await;
+    browser.fill("#password", PASSWORD).await;
+    browser.click("#login-form button[type=submit]").await;
+    browser.wait_for_path("/login/code").await;
+    browser.fill("#code", &code_at(&key, 30)).await;
+    browser.click("#code-form button[type=submit]").await;
+    browser.wait_for_path("/admin/settings").await;
+    let heading = browser.text("#refused-heading").await;
+    assert_eq!(heading, format!("You cannot open {}", s.app_host()));
+    let reason = browser.text("#refused-reason").await;
+    assert!(reason.contains("other roles"), "{reason}");
+    assert!(!browser.text("body").await.contains("{\"error\""), "no raw JSON");
+    browser.screenshot("forward-auth-refused").await;
+    browser.click("#refused-home").await;
+    browser.wait_for_path("/home").await;
+    assert!(browser.url().await.starts_with(&s.auth("/home")), "{}", browser.url().await);
     browser.close().await;
 }
 
