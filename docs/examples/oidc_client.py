@@ -23,7 +23,7 @@ import urllib.parse
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.jose import JsonWebKey, jwt
+from authlib.jose import JsonWebKey, JsonWebToken
 
 
 def wait_for_callback(port: int, timeout: float) -> dict:
@@ -96,6 +96,8 @@ def main() -> None:
         discovery["token_endpoint"], code=callback["code"], code_verifier=verifier
     )
     keys = JsonWebKey.import_key_set(requests.get(discovery["jwks_uri"], timeout=10).json())
+    # Only the algorithms the provider signs with (ES256, RS256): never `none` or HS256.
+    jwt = JsonWebToken(discovery["id_token_signing_alg_values_supported"])
     claims = jwt.decode(
         token["id_token"],
         keys,
@@ -107,7 +109,8 @@ def main() -> None:
     )
     claims.validate()
     userinfo = session.get(discovery["userinfo_endpoint"], timeout=10).json()
-    print(json.dumps({"id_token": dict(claims), "userinfo": userinfo}), flush=True)
+    out = {"id_token": dict(claims), "id_token_alg": claims.header["alg"], "userinfo": userinfo}
+    print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ pub async fn seed_client(store: &Store) -> Result<Client> {
         redirect_uris: &[REDIRECT.to_owned()],
         post_logout_redirect_uris: &[],
         require_two_factor: false,
+        id_token_alg: Default::default(),
     };
     clients::insert(&mut conn, &new, unix_now()).await?;
     // The load tool's requests borrow their headers for the whole run.

@@ -165,6 +165,11 @@ impl App {
         self.inner.entropy.as_ref()
     }
 
+    /// The entropy for work moved off the async threads.
+    pub(crate) fn entropy_handle(&self) -> Arc<dyn Entropy> {
+        self.inner.entropy.clone()
+    }
+
     pub(crate) fn signing_key_cache(&self) -> &oidc::keys::KeyCache {
         &self.inner.signing_key
     }

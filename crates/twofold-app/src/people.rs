@@ -9,6 +9,7 @@ use twofold_domain::person::Person;
 use twofold_domain::phone::mask;
 use twofold_domain::policy::{self, Requirement};
 use twofold_domain::{Role, password, person_name, token};
+use twofold_store::links::InvitationLinks;
 use twofold_store::users::{self, NewUser, UserRow};
 use twofold_store::{accounts, commit, factors, links, phones};
 
@@ -20,7 +21,8 @@ use crate::mail::Letter;
 use crate::setup::email_taken;
 use crate::{App, Error, RequestContext, Result};
 
-/// An invitation just made: the link is shown once to the inviter.
+/// An invitation just made. `url` is shown once to the inviter; the person gets another
+/// link by mail, and only that one proves their address when it is used.
 #[derive(Debug, Clone)]
 pub struct Invitation {
     pub user: Person,
@@ -185,7 +187,7 @@ impl App {
             Ok(ok) => ok,
             Err(e) => return Err(self.refused(actor, None, Invite::REFUSED, e, ctx).await),
         };
-        let link = token::generate(self.entropy());
+        let (mailed, shown) = (token::generate(self.entropy()), token::generate(self.entropy()));
         let mut tx = self.store().begin().await?;
         let new_user = NewUser {
             account_id: actor.account_id,
@@ -196,12 +198,14 @@ impl App {
             now,
         };
         let id = users::insert(&mut tx, &new_user).await.map_err(email_taken)?;
-        links::insert_invitation(&mut tx, &link.hash, id, actor.id, now, now + self.config().invitation_ttl).await?;
-        let user = users::by_id(&mut tx, id).await?.ok_or(Error::NotFound("No such person."))?.into_person();
-        let url = self.url(&format!("/invitations/{}", link.raw));
-        let account = self.account_name_in(&mut tx, actor.account_id).await?;
         let expires_at = now + self.config().invitation_ttl;
-        let letter = Letter::invitation(&self.config().issuer, &account, &user, &actor.name, &url, expires_at);
+        let both = InvitationLinks { mailed_hash: &mailed.hash, shown_hash: &shown.hash };
+        links::insert_invitation(&mut tx, &both, id, actor.id, now, expires_at).await?;
+        let user = users::by_id(&mut tx, id).await?.ok_or(Error::NotFound("No such person."))?.into_person();
+        let url = self.url(&format!("/invitations/{}", shown.raw));
+        let mailed_url = self.url(&format!("/invitations/{}", mailed.raw));
+        let account = self.account_name_in(&mut tx, actor.account_id).await?;
+        let letter = Letter::invitation(&self.config().issuer, &account, &user, &actor.name, &mailed_url, expires_at);
         let outbox_id = self.queue_email(&mut tx, &user, "invitation", &letter, now).await?;
         self.record(
             &mut tx,
@@ -235,10 +239,15 @@ impl App {
         let hash = self.passwords().hash(password, self.salt()).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        let id = links::consume_invitation(&mut tx, &token::hash(raw), now).await?.ok_or(Error::LinkInvalid)?;
-        users::set_password(&mut tx, id, &hash, now).await?;
-        let user = users::by_id(&mut tx, id).await?.ok_or(Error::LinkInvalid)?.into_person();
-        self.record(&mut tx, now, ctx, Parties::own(&user), "invitation.accepted", json!({})).await?;
+        let used = links::consume_invitation(&mut tx, &token::hash(raw), now).await?.ok_or(Error::LinkInvalid)?;
+        users::set_password(&mut tx, used.user_id, &hash, now).await?;
+        if used.mailed {
+            // The mailed link reached this mailbox alone: the address is proven (`email_verified`).
+            users::mark_email_verified(&mut tx, used.user_id, now).await?;
+        }
+        let user = users::by_id(&mut tx, used.user_id).await?.ok_or(Error::LinkInvalid)?.into_person();
+        let link = if used.mailed { "mailed" } else { "shown" };
+        self.record(&mut tx, now, ctx, Parties::own(&user), "invitation.accepted", json!({ "link": link })).await?;
         commit(tx).await?;
         Ok(user)
     }

@@ -1,4 +1,4 @@
-//! The cost of one ES256 ID token (sign: the token endpoint's share; verify: what a relying
+//! The cost of one ES256 and one RS256 ID token (sign: the token endpoint's share; verify: what a relying
 //! party and the logout endpoint's `id_token_hint` check pay), against its floor, one
 //! SHA-256 of the same signing input.
 //!
@@ -10,18 +10,26 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use twofold_domain::Entropy;
-use twofold_domain::oidc::jws::{Es256Key, verify};
+use twofold_domain::oidc::jws::{Alg, SigningKey, verify};
 
-struct Os;
-impl Entropy for Os {
+/// A SHA-256 counter stream: reproducible keys, random enough for the RSA prime search.
+struct Stream(std::sync::atomic::AtomicU64);
+impl Entropy for Stream {
     fn fill(&self, buf: &mut [u8]) {
-        // Fixed bytes are enough for a benchmark key.
-        buf.iter_mut().enumerate().for_each(|(i, b)| *b = (i as u8).wrapping_mul(37).wrapping_add(11));
+        for chunk in buf.chunks_mut(32) {
+            let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            chunk.iter_mut().zip(Sha256::digest(n.to_be_bytes())).for_each(|(b, d)| *b = d);
+        }
     }
 }
 
 fn benches(c: &mut Criterion) {
-    let key = Es256Key::from_secret("bench", &Es256Key::generate(&Os)).unwrap_or_else(|| unreachable!());
+    let entropy = Stream(0.into());
+    let key = |alg| {
+        let secret = SigningKey::generate(alg, &entropy).unwrap_or_else(|_| unreachable!());
+        SigningKey::from_secret(alg, "bench", &secret).unwrap_or_else(|| unreachable!())
+    };
+    let (es256, rs256) = (key(Alg::Es256), key(Alg::Rs256));
     let claims = json!({
         "iss": "https://auth.acme.example", "sub": "12345", "aud": "0123456789abcdef0123456789abcdef",
         "azp": "0123456789abcdef0123456789abcdef", "iat": 1_800_000_000, "exp": 1_800_000_600,
@@ -30,14 +38,20 @@ fn benches(c: &mut Criterion) {
         "email": "ada@acme.example", "email_verified": true, "name": "Ada Owner",
         "account": { "id": "7", "name": "Acme" }, "role": "owner",
     });
-    let token = key.sign(&claims);
-    let keys = [key.public()];
+    let token = es256.sign(&claims);
     let input = token.rsplit_once('.').map(|(i, _)| i.to_owned()).unwrap_or_default();
     c.bench_function("sha256_of_the_signing_input", |b| {
         b.iter(|| black_box(Sha256::digest(black_box(input.as_bytes()))))
     });
-    c.bench_function("es256_sign_id_token", |b| b.iter(|| black_box(key.sign(black_box(&claims)))));
-    c.bench_function("es256_verify_id_token", |b| b.iter(|| black_box(verify(black_box(&token), &keys).is_ok())));
+    for key in [es256, rs256] {
+        let alg = key.alg().as_str().to_lowercase();
+        let token = key.sign(&claims);
+        let keys = [key.public()];
+        c.bench_function(&format!("{alg}_sign_id_token"), |b| b.iter(|| black_box(key.sign(black_box(&claims)))));
+        c.bench_function(&format!("{alg}_verify_id_token"), |b| {
+            b.iter(|| black_box(verify(black_box(&token), &keys).is_ok()))
+        });
+    }
 }
 
 criterion_group!(group, benches);

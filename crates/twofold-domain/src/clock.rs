@@ -48,6 +48,35 @@ impl Entropy for CountingEntropy {
     }
 }
 
+/// Test entropy: a SHA-256 stream over (seed, counter). Looks random, is reproducible.
+/// The test that enrollment really uses the OS CSPRNG lives in the app crate (SEC-02).
+#[cfg(test)]
+pub(crate) struct Sha256Stream {
+    seed: u64,
+    counter: std::sync::Mutex<u64>,
+}
+
+#[cfg(test)]
+impl Sha256Stream {
+    pub(crate) fn new(seed: u64) -> Self {
+        Self { seed, counter: std::sync::Mutex::new(0) }
+    }
+}
+
+#[cfg(test)]
+impl Entropy for Sha256Stream {
+    fn fill(&self, buf: &mut [u8]) {
+        use sha2::{Digest, Sha256};
+        let mut counter = self.counter.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for chunk in buf.chunks_mut(32) {
+            let block =
+                Sha256::new().chain_update(self.seed.to_be_bytes()).chain_update(counter.to_be_bytes()).finalize();
+            *counter += 1;
+            chunk.copy_from_slice(&block[..chunk.len()]);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

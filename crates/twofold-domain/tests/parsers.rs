@@ -109,7 +109,7 @@ proptest! {
 
     #[test]
     fn oidc_inputs_are_refused_cleanly(token in any::<String>(), parts in proptest::collection::vec("[A-Za-z0-9_-]{0,40}", 3), uri in any::<String>(), verifier in "[A-Za-z0-9._~-]{43,128}") {
-        let keys = [jws::Es256Key::from_secret("k1", &[1; 32]).map(|k| k.public()).expect("a key")];
+        let keys = [jws::SigningKey::from_secret(jws::Alg::Es256, "k1", &[1; 32]).map(|k| k.public()).expect("a key")];
         prop_assert!(jws::verify(&token, &keys).is_err());
         prop_assert!(jws::verify(&parts.join("."), &keys).is_err());
         let _ = client::check_uri(&uri);

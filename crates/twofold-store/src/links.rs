@@ -46,24 +46,35 @@ pub async fn consume_setup(conn: &mut Conn, token_hash: &str, now: i64) -> Resul
     Ok(done.rows_affected() == 1)
 }
 
+/// An invitation's two links: the one mailed to the address and the one shown once to the
+/// inviter. Only the mailed one proves the mailbox when it is used.
+pub struct InvitationLinks<'a> {
+    pub mailed_hash: &'a str,
+    pub shown_hash: &'a str,
+}
+
 pub async fn insert_invitation(
     conn: &mut Conn,
-    token_hash: &str,
+    links: &InvitationLinks<'_>,
     user_id: i64,
     invited_by: i64,
     now: i64,
     expires_at: i64,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO invitations (token_hash, user_id, invited_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(token_hash)
-    .bind(user_id)
-    .bind(invited_by)
-    .bind(now)
-    .bind(expires_at)
-    .execute(conn)
-    .await?;
+    for (hash, mailed) in [(links.mailed_hash, 1_i64), (links.shown_hash, 0)] {
+        sqlx::query(
+            "INSERT INTO invitations (token_hash, user_id, invited_by, created_at, expires_at, mailed)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(hash)
+        .bind(user_id)
+        .bind(invited_by)
+        .bind(now)
+        .bind(expires_at)
+        .bind(mailed)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
@@ -78,15 +89,30 @@ pub async fn invitation_user(conn: &mut Conn, token_hash: &str, now: i64) -> Res
     row.map(|r| r.try_get(0)).transpose().map_err(Into::into)
 }
 
-/// Uses the invitation once; answers the person it was for, or `None` if it was already
-/// used, expired, or never existed.
-pub async fn consume_invitation(conn: &mut Conn, token_hash: &str, now: i64) -> Result<Option<i64>> {
+/// An invitation used: its person, and whether the link was the mailed one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsedInvitation {
+    pub user_id: i64,
+    pub mailed: bool,
+}
+
+/// Uses the invitation once, through either of its links, and ends the other; answers
+/// `None` if it was already used, expired, or never existed.
+pub async fn consume_invitation(conn: &mut Conn, token_hash: &str, now: i64) -> Result<Option<UsedInvitation>> {
     let row = sqlx::query(
-        "UPDATE invitations SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
+        "UPDATE invitations SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
+         RETURNING user_id, mailed",
     )
     .bind(now)
     .bind(token_hash)
-    .fetch_optional(conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    row.map(|r| r.try_get(0)).transpose().map_err(Into::into)
+    let Some(row) = row else { return Ok(None) };
+    let (user_id, mailed): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+    sqlx::query("UPDATE invitations SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(Some(UsedInvitation { user_id, mailed: mailed == 1 }))
 }

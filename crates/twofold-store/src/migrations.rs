@@ -75,6 +75,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0012_throttle_reservations.sql"),
         include_str!("../migrations/postgres/0012_throttle_reservations.sql"),
     ),
+    (
+        13,
+        "rs256_and_mailed_invitations",
+        include_str!("../migrations/sqlite/0013_rs256_and_mailed_invitations.sql"),
+        include_str!("../migrations/postgres/0013_rs256_and_mailed_invitations.sql"),
+    ),
 ];
 
 /// The migrations up to and including `up_to` for one backend.

@@ -244,6 +244,7 @@ mod tests {
             require_two_factor: false,
             redirect_uris: vec!["https://a.test/cb".into()],
             post_logout_redirect_uris: vec![],
+            id_token_alg: Default::default(),
         }
     }
 

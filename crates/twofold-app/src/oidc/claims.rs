@@ -39,12 +39,16 @@ pub(crate) fn person_claims(subject: &Subject, grant: &GrantRow) -> Map<String, 
     claims.insert("sub".into(), json!(person.id.to_string()));
     if has_scope(&grant.scope, "email") {
         claims.insert("email".into(), json!(person.email));
-        // Only a link that the mailbox alone received proves the address: an invitation's
-        // is shown to the inviter too, so accepting it does not.
+        // Only a link that the mailbox alone received proves the address: the mailed
+        // invitation link or a reset link, not the invitation link shown to the inviter.
         claims.insert("email_verified".into(), json!(subject.email_verified));
     }
     if has_scope(&grant.scope, "profile") {
         claims.insert("name".into(), json!(person.name));
+        // Twofold has no usernames apart from the address, unique per instance: what
+        // applications that key on `preferred_username` (JupyterHub, synapse) need. `sub`
+        // stays the key that never changes.
+        claims.insert("preferred_username".into(), json!(person.email));
     }
     claims.insert("account".into(), json!({ "id": person.account_id.to_string(), "name": subject.account_name }));
     claims.insert("role".into(), json!(person.role.as_str()));

@@ -5,7 +5,7 @@ use data_encoding::HEXLOWER;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 use twofold_domain::oidc::client::{ClientFacts, check_registration};
-
+use twofold_domain::oidc::jws::Alg;
 use twofold_domain::person::Person;
 use twofold_domain::token;
 use twofold_store::oidc::clients::{self, ClientRow, NewClient};
@@ -25,6 +25,8 @@ pub struct NewApp {
     /// No secret: a single-page or native app, which must use PKCE.
     pub public: bool,
     pub require_two_factor: bool,
+    /// How its ID tokens are signed.
+    pub id_token_alg: Alg,
 }
 
 /// A registered application as its lists show it (never its secret's hash).
@@ -106,6 +108,7 @@ impl App {
             redirect_uris: &new.redirect_uris,
             post_logout_redirect_uris: &new.post_logout_redirect_uris,
             require_two_factor: new.require_two_factor,
+            id_token_alg: new.id_token_alg,
         };
         clients::insert(&mut tx, &row, now).await?;
         let detail = json!({
@@ -113,6 +116,7 @@ impl App {
             "name": name,
             "public": new.public,
             "require_two_factor": new.require_two_factor,
+            "id_token_alg": new.id_token_alg.as_str(),
             "redirect_uris": new.redirect_uris,
         });
         self.record(&mut tx, now, ctx, parties, "oidc.client_created", detail).await?;
@@ -125,6 +129,7 @@ impl App {
             require_two_factor: new.require_two_factor,
             redirect_uris: new.redirect_uris.clone(),
             post_logout_redirect_uris: new.post_logout_redirect_uris.clone(),
+            id_token_alg: new.id_token_alg,
         };
         Ok(CreatedApp { client, client_secret: secret.map(|s| s.raw) })
     }

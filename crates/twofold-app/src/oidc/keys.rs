@@ -1,12 +1,12 @@
-//! The ID-token signing keys (SEC-41): created on first use, sealed at rest, rotated with
-//! an overlap, published as a JWKS.
+//! The ID-token signing keys (SEC-41): one per algorithm (ES256, RS256), created on first
+//! use, sealed at rest, rotated with an overlap, published together as one JWKS.
 
 use std::sync::{Arc, RwLock};
 
 use data_encoding::BASE64URL_NOPAD;
 use serde_json::{Value, json};
 use twofold_domain::oidc::KEY_OVERLAP_SECONDS;
-use twofold_domain::oidc::jws::{self, Es256Key, PublicKey};
+use twofold_domain::oidc::jws::{Alg, PublicKey, SigningKey};
 use twofold_store::oidc::keys::{self, KeyRow};
 use twofold_store::{Conn, commit};
 
@@ -15,20 +15,22 @@ use crate::{App, Error, Result};
 /// The AEAD purpose of a sealed signing key; bound to owner 0 (the instance).
 const PURPOSE: &str = "oidc_signing_key";
 
-/// The parsed signing key, kept while the database names the same key: parsing derives
-/// the public point, as costly as a signature.
+/// The parsed signing keys, kept while the database names the same ones: parsing derives
+/// the public half, as costly as a signature (an RSA key's far more).
 #[derive(Default)]
-pub struct KeyCache(RwLock<Option<(String, Arc<Es256Key>)>>);
+pub struct KeyCache(RwLock<Vec<Arc<SigningKey>>>);
 
 impl KeyCache {
-    fn get(&self, kid: &str) -> Option<Arc<Es256Key>> {
+    fn get(&self, kid: &str) -> Option<Arc<SigningKey>> {
         let guard = self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        guard.as_ref().filter(|(k, _)| k == kid).map(|(_, key)| key.clone())
+        guard.iter().find(|k| k.kid() == kid).cloned()
     }
 
-    fn put(&self, key: Arc<Es256Key>) {
+    /// Keeps `key` as its algorithm's signing key, in place of the one before.
+    fn put(&self, key: Arc<SigningKey>) {
         let mut guard = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *guard = Some((key.kid().to_owned(), key));
+        guard.retain(|k| k.alg() != key.alg());
+        guard.push(key);
     }
 }
 
@@ -36,61 +38,81 @@ impl KeyCache {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyInfo {
     pub kid: String,
+    pub alg: Alg,
     pub created_at: i64,
     pub retired_at: Option<i64>,
 }
 
-/// What a rotation did.
+/// What a rotation did, for one algorithm.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRotation {
+    pub alg: Alg,
     pub new_kid: String,
     pub retired_kid: Option<String>,
     /// Until when the retired key stays published.
     pub published_until: Option<i64>,
 }
 
+/// A key made and sealed, not yet stored.
+struct NewKey {
+    kid: String,
+    alg: Alg,
+    sealed: Vec<u8>,
+    public_jwk: String,
+}
+
 impl App {
-    /// The key that signs now, created on the first call of the instance.
-    pub(crate) async fn signing_key(&self) -> Result<Arc<Es256Key>> {
+    /// The key of `alg` that signs now, created on the first call of the instance.
+    pub(crate) async fn signing_key(&self, alg: Alg) -> Result<Arc<SigningKey>> {
         let mut conn = self.store().conn().await?;
-        let row = match keys::signing(&mut conn, jws::ALG).await? {
+        let row = match keys::signing(&mut conn, alg.as_str()).await? {
             Some(row) => row,
             None => {
+                drop(conn);
+                let new = self.new_key(alg).await?;
+                let mut conn = self.store().conn().await?;
                 // Two instances may race here: the unique index keeps one, the other reads it.
-                let _ = self.insert_signing_key(&mut conn).await;
-                keys::signing(&mut conn, jws::ALG).await?.ok_or_else(|| Error::Internal("no signing key".into()))?
+                let _ = store_key(&mut conn, &new, self.now()).await;
+                keys::signing(&mut conn, alg.as_str()).await?.ok_or_else(|| Error::Internal("no signing key".into()))?
             }
         };
-        drop(conn);
         if let Some(key) = self.signing_key_cache().get(&row.kid) {
             return Ok(key);
         }
-        let key = Arc::new(self.open_key(&row)?);
+        let key = Arc::new(self.open_key(alg, &row)?);
         self.signing_key_cache().put(key.clone());
         Ok(key)
     }
 
-    fn open_key(&self, row: &KeyRow) -> Result<Es256Key> {
+    fn open_key(&self, alg: Alg, row: &KeyRow) -> Result<SigningKey> {
         let secret = self.secrets().open(PURPOSE, 0, &row.secret_box)?;
-        Es256Key::from_secret(&row.kid, &secret)
+        SigningKey::from_secret(alg, &row.kid, &secret)
             .ok_or_else(|| Error::Internal("a stored signing key is malformed".into()))
     }
 
-    async fn insert_signing_key(&self, conn: &mut Conn) -> Result<String> {
-        let secret = Es256Key::generate(self.entropy());
+    /// Makes and seals a key off the async threads: an RSA key's prime search takes a
+    /// good fraction of a second.
+    async fn new_key(&self, alg: Alg) -> Result<NewKey> {
+        let entropy = self.entropy_handle();
+        let secret = tokio::task::spawn_blocking(move || SigningKey::generate(alg, entropy.as_ref()))
+            .await
+            .map_err(|e| Error::Internal(format!("key generation: {e}")))?
+            .map_err(|e| Error::Internal(format!("key generation: {e}")))?;
         let mut id = [0u8; 12];
         self.entropy().fill(&mut id);
         let kid = BASE64URL_NOPAD.encode(&id);
-        let key = Es256Key::from_secret(&kid, &secret).ok_or_else(|| Error::Internal("key generation".into()))?;
+        let key =
+            SigningKey::from_secret(alg, &kid, &secret).ok_or_else(|| Error::Internal("key generation".into()))?;
         let sealed = self.secrets().seal(PURPOSE, 0, &secret)?;
-        keys::insert(conn, &kid, jws::ALG, &sealed, &key.public().jwk().to_string(), self.now()).await?;
-        Ok(kid)
+        Ok(NewKey { kid, alg, sealed, public_jwk: key.public().jwk().to_string() })
     }
 
     /// The keys whose signatures may still be met: the signing one and those in overlap.
     pub async fn published_keys(&self) -> Result<Vec<PublicKey>> {
-        // The first discovery of a fresh instance publishes the key it will sign with.
-        self.signing_key().await?;
+        // The first discovery of a fresh instance publishes the keys it will sign with.
+        for alg in Alg::ALL {
+            self.signing_key(alg).await?;
+        }
         let mut conn = self.store().conn().await?;
         let rows = keys::published(&mut conn, self.now() - KEY_OVERLAP_SECONDS).await?;
         Ok(rows
@@ -105,17 +127,23 @@ impl App {
         Ok(json!({ "keys": keys }))
     }
 
-    /// `twofold oidc keys rotate`: a new key signs from now on; the old one stays published
-    /// for the overlap, so tokens it signed still verify (SEC-41).
-    pub async fn rotate_signing_key(&self) -> Result<KeyRotation> {
-        let now = self.now();
-        let mut tx = self.store().begin().await?;
-        // The write first: on SQLite a transaction that read first could not write later.
-        let retired = keys::retire_signing(&mut tx, jws::ALG, now).await?;
-        let new_kid = self.insert_signing_key(&mut tx).await?;
-        commit(tx).await?;
-        let published_until = retired.as_ref().map(|_| now + KEY_OVERLAP_SECONDS);
-        Ok(KeyRotation { new_kid, retired_kid: retired, published_until })
+    /// `twofold oidc keys rotate`: for each algorithm, a new key signs from now on; the old
+    /// one stays published for the overlap, so tokens it signed still verify (SEC-41).
+    pub async fn rotate_signing_keys(&self) -> Result<Vec<KeyRotation>> {
+        let mut rotations = Vec::new();
+        for alg in Alg::ALL {
+            // Made before the transaction: the write lock is not held through a prime search.
+            let new = self.new_key(alg).await?;
+            let now = self.now();
+            let mut tx = self.store().begin().await?;
+            // The write first: on SQLite a transaction that read first could not write later.
+            let retired = keys::retire_signing(&mut tx, alg.as_str(), now).await?;
+            store_key(&mut tx, &new, now).await?;
+            commit(tx).await?;
+            let published_until = retired.as_ref().map(|_| now + KEY_OVERLAP_SECONDS);
+            rotations.push(KeyRotation { alg, new_kid: new.kid, retired_kid: retired, published_until });
+        }
+        Ok(rotations)
     }
 
     pub async fn signing_keys(&self) -> Result<Vec<KeyInfo>> {
@@ -123,7 +151,12 @@ impl App {
         let rows = keys::all(&mut conn).await?;
         Ok(rows
             .into_iter()
-            .map(|r| KeyInfo { kid: r.kid, created_at: r.created_at, retired_at: r.retired_at })
+            .map(|r| KeyInfo {
+                alg: Alg::parse(&r.alg).unwrap_or_default(),
+                kid: r.kid,
+                created_at: r.created_at,
+                retired_at: r.retired_at,
+            })
             .collect())
     }
 
@@ -144,4 +177,9 @@ impl App {
         }
         Ok((resealed, skipped))
     }
+}
+
+async fn store_key(conn: &mut Conn, key: &NewKey, now: i64) -> Result<()> {
+    keys::insert(conn, &key.kid, key.alg.as_str(), &key.sealed, &key.public_jwk, now).await?;
+    Ok(())
 }

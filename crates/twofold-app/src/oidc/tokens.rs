@@ -71,7 +71,7 @@ impl App {
         // The client first (RFC 6749 §5.2: a bad client is invalid_client, whatever else).
         let client = self.client_of(auth).await?;
         let code = well_formed(req.code.as_deref(), "code")?;
-        let key = self.signing_key().await?;
+        let key = self.signing_key(client.facts.id_token_alg).await?;
         let now = self.now();
         // The conditional update comes first in the transaction: on SQLite a transaction
         // that read before writing could not take the write lock after a concurrent commit.
@@ -115,7 +115,7 @@ impl App {
     async fn refresh(&self, auth: &ClientAuth, req: &TokenRequest, ctx: &RequestContext) -> OAuthResult<TokenAnswer> {
         let client = self.client_of(auth).await?;
         let presented = well_formed(req.refresh_token.as_deref(), "refresh token")?;
-        let key = self.signing_key().await?;
+        let key = self.signing_key(client.facts.id_token_alg).await?;
         let now = self.now();
         // The conditional update comes first in the transaction: on SQLite a transaction
         // that read before writing could not take the write lock after a concurrent commit.

@@ -35,6 +35,8 @@ pub struct ClientFacts {
     pub require_two_factor: bool,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
+    /// How its ID tokens are signed (`id_token_signed_response_alg`).
+    pub id_token_alg: super::jws::Alg,
 }
 
 impl ClientFacts {
@@ -120,6 +122,7 @@ mod tests {
             require_two_factor: false,
             redirect_uris: vec!["https://wiki.example.test/callback".into()],
             post_logout_redirect_uris: vec![],
+            id_token_alg: Default::default(),
         }
     }
 

@@ -235,6 +235,7 @@ mod tests {
             require_two_factor: false,
             redirect_uris: vec![REDIRECT.into()],
             post_logout_redirect_uris: vec![],
+            id_token_alg: Default::default(),
         }
     }
 

@@ -103,39 +103,13 @@ impl Eq for Secret {}
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
-pub(crate) mod tests {
+mod tests {
     use std::collections::HashSet;
-    use std::sync::Mutex;
 
     use proptest::prelude::*;
-    use sha2::{Digest, Sha256};
 
     use super::*;
-
-    /// Test entropy: a SHA-256 stream over (seed, counter). Looks random, is reproducible.
-    /// The test that enrollment really uses the OS CSPRNG lives in the app crate (SEC-02).
-    pub(crate) struct Sha256Stream {
-        seed: u64,
-        counter: Mutex<u64>,
-    }
-
-    impl Sha256Stream {
-        pub(crate) fn new(seed: u64) -> Self {
-            Self { seed, counter: Mutex::new(0) }
-        }
-    }
-
-    impl Entropy for Sha256Stream {
-        fn fill(&self, buf: &mut [u8]) {
-            let mut counter = self.counter.lock().unwrap();
-            for chunk in buf.chunks_mut(32) {
-                let block =
-                    Sha256::new().chain_update(self.seed.to_be_bytes()).chain_update(counter.to_be_bytes()).finalize();
-                *counter += 1;
-                chunk.copy_from_slice(&block[..chunk.len()]);
-            }
-        }
-    }
+    use crate::clock::Sha256Stream;
 
     // SEC-02: 1,000 generated secrets are all different (and each is 160 bits).
     #[test]

@@ -215,7 +215,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::otp::secret::tests::Sha256Stream;
+    use crate::clock::Sha256Stream;
 
     const SEED_SHA1: &[u8] = b"12345678901234567890";
     const SEED_SHA256: &[u8] = b"12345678901234567890123456789012";

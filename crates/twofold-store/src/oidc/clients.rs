@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 use twofold_domain::oidc::client::ClientFacts;
+use twofold_domain::oidc::jws::Alg;
 
 use crate::{Conn, Result};
 
@@ -22,9 +23,10 @@ pub struct NewClient<'a> {
     pub redirect_uris: &'a [String],
     pub post_logout_redirect_uris: &'a [String],
     pub require_two_factor: bool,
+    pub id_token_alg: Alg,
 }
 
-const COLUMNS: &str = "client_id, name, account_id, secret_hash, redirect_uris, post_logout_redirect_uris, require_two_factor, created_at, secret_rotated_at";
+const COLUMNS: &str = "client_id, name, account_id, secret_hash, redirect_uris, post_logout_redirect_uris, require_two_factor, created_at, secret_rotated_at, id_token_alg";
 
 fn lines(stored: &str) -> Vec<String> {
     stored.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect()
@@ -35,6 +37,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<ClientRow> {
     let redirects: String = r.try_get(4)?;
     let post_logout: String = r.try_get(5)?;
     let require: i64 = r.try_get(6)?;
+    let alg: String = r.try_get(9)?;
     Ok(ClientRow {
         facts: ClientFacts {
             client_id: r.try_get(0)?,
@@ -44,6 +47,8 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<ClientRow> {
             require_two_factor: require != 0,
             redirect_uris: lines(&redirects),
             post_logout_redirect_uris: lines(&post_logout),
+            // The column's CHECK admits only the algorithms `Alg` names.
+            id_token_alg: Alg::parse(&alg).unwrap_or_default(),
         },
         secret_hash,
         created_at: r.try_get(7)?,
@@ -53,8 +58,8 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<ClientRow> {
 
 pub async fn insert(conn: &mut Conn, new: &NewClient<'_>, now: i64) -> Result<()> {
     sqlx::query(
-        "INSERT INTO oidc_clients (client_id, name, account_id, secret_hash, redirect_uris, post_logout_redirect_uris, require_two_factor, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO oidc_clients (client_id, name, account_id, secret_hash, redirect_uris, post_logout_redirect_uris, require_two_factor, created_at, id_token_alg)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(new.client_id)
     .bind(new.name)
@@ -64,6 +69,7 @@ pub async fn insert(conn: &mut Conn, new: &NewClient<'_>, now: i64) -> Result<()
     .bind(new.post_logout_redirect_uris.join("\n"))
     .bind(i64::from(new.require_two_factor))
     .bind(now)
+    .bind(new.id_token_alg.as_str())
     .execute(conn)
     .await?;
     Ok(())

@@ -7,13 +7,14 @@ use crate::{Conn, Result};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRow {
     pub kid: String,
+    pub alg: String,
     pub secret_box: Vec<u8>,
     pub public_jwk: String,
     pub created_at: i64,
     pub retired_at: Option<i64>,
 }
 
-const COLUMNS: &str = "kid, secret_box, public_jwk, created_at, retired_at";
+const COLUMNS: &str = "kid, secret_box, public_jwk, created_at, retired_at, alg";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<KeyRow> {
     Ok(KeyRow {
@@ -22,10 +23,11 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<KeyRow> {
         public_jwk: r.try_get(2)?,
         created_at: r.try_get(3)?,
         retired_at: r.try_get(4)?,
+        alg: r.try_get(5)?,
     })
 }
 
-/// The key that signs now.
+/// The key of `alg` that signs now.
 pub async fn signing(conn: &mut Conn, alg: &str) -> Result<Option<KeyRow>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM oidc_keys WHERE alg = $1 AND retired_at IS NULL"

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use twofold_app::domain::oidc::jws::Alg;
 use twofold_app::oidc::clients::AppInfo;
 use twofold_app::oidc::clients::{CreatedApp, NewApp};
 use utoipa::ToSchema;
@@ -38,6 +39,38 @@ pub struct NewAppBody {
     /// People without 2FA are led through the wizard before the application gets a code.
     #[serde(default)]
     require_two_factor: bool,
+    /// How the application's ID tokens are signed (OpenID Connect Dynamic Registration
+    /// §2). Default `ES256`.
+    #[serde(default)]
+    id_token_signed_response_alg: IdTokenAlg,
+}
+
+/// The ID-token signature algorithms Twofold offers.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, ToSchema)]
+pub enum IdTokenAlg {
+    #[default]
+    #[serde(rename = "ES256")]
+    Es256,
+    #[serde(rename = "RS256")]
+    Rs256,
+}
+
+impl From<IdTokenAlg> for Alg {
+    fn from(alg: IdTokenAlg) -> Alg {
+        match alg {
+            IdTokenAlg::Es256 => Alg::Es256,
+            IdTokenAlg::Rs256 => Alg::Rs256,
+        }
+    }
+}
+
+impl From<Alg> for IdTokenAlg {
+    fn from(alg: Alg) -> IdTokenAlg {
+        match alg {
+            Alg::Es256 => IdTokenAlg::Es256,
+            Alg::Rs256 => IdTokenAlg::Rs256,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -46,6 +79,7 @@ pub struct AppView {
     name: String,
     public: bool,
     require_two_factor: bool,
+    id_token_signed_response_alg: IdTokenAlg,
     redirect_uris: Vec<String>,
     post_logout_redirect_uris: Vec<String>,
     created_at: i64,
@@ -60,6 +94,7 @@ impl From<AppInfo> for AppView {
             name: f.name,
             public: f.public,
             require_two_factor: f.require_two_factor,
+            id_token_signed_response_alg: f.id_token_alg.into(),
             redirect_uris: f.redirect_uris,
             post_logout_redirect_uris: f.post_logout_redirect_uris,
             created_at: row.created_at,
@@ -127,6 +162,7 @@ async fn add(
         post_logout_redirect_uris: body.post_logout_redirect_uris,
         public: body.public,
         require_two_factor: body.require_two_factor,
+        id_token_alg: body.id_token_signed_response_alg.into(),
     };
     let app = state.app.add_app(&session.user, &new, &ctx).await?;
     Ok((StatusCode::CREATED, Json(created(state.app.issuer(), app))))

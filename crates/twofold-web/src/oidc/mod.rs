@@ -60,13 +60,13 @@ async fn discovery(State(state): State<AppState>) -> Response {
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["ES256"],
+        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
         "token_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "azp", "sid",
-            "email", "email_verified", "name", "account", "role"
+            "email", "email_verified", "name", "preferred_username", "account", "role"
         ],
         "acr_values_supported": [ACR_TWO_FACTOR, ACR_PASSWORD],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
+use twofold_app::domain::oidc::jws::Alg;
 use twofold_app::oidc::clients::AppInfo;
 use twofold_app::oidc::clients::NewApp;
 
@@ -36,6 +37,7 @@ pub struct AppRow {
     name: String,
     public: bool,
     require_two_factor: bool,
+    id_token_alg: &'static str,
     redirect_uris: Vec<String>,
 }
 
@@ -76,6 +78,7 @@ async fn page(
             name: r.facts.name,
             public: r.facts.public,
             require_two_factor: r.facts.require_two_factor,
+            id_token_alg: r.facts.id_token_alg.as_str(),
             redirect_uris: r.facts.redirect_uris,
         })
         .collect();
@@ -115,6 +118,8 @@ pub struct AppForm {
     public: Option<String>,
     #[serde(default)]
     require_two_factor: Option<String>,
+    #[serde(default)]
+    id_token_alg: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,6 +146,7 @@ async fn add(
         post_logout_redirect_uris: lines(&form.post_logout_redirect_uris),
         public: form.public.is_some(),
         require_two_factor: form.require_two_factor.is_some(),
+        id_token_alg: Alg::parse(&form.id_token_alg).unwrap_or_default(),
     };
     match state.app.add_app(&user.0.user, &new, &ctx).await {
         Ok(created) => {

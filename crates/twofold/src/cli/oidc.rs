@@ -1,6 +1,7 @@
 //! `twofold oidc`: registered applications and the ID-token signing keys.
 
 use clap::Subcommand;
+use twofold_app::domain::oidc::jws::Alg;
 use twofold_app::oidc::clients::NewApp;
 
 use super::{app_error, open_app};
@@ -38,6 +39,9 @@ pub enum ClientCommand {
         /// Where the application may send people after signing out; repeat for more.
         #[arg(long = "post-logout-redirect-uri")]
         post_logout_redirect_uris: Vec<String>,
+        /// How its ID tokens are signed: ES256 (the default) or RS256.
+        #[arg(long = "id-token-alg", value_name = "ALG", default_value = "ES256", value_parser = parse_alg)]
+        id_token_alg: Alg,
     },
     /// Every registered application.
     List,
@@ -47,8 +51,8 @@ pub enum ClientCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum SigningKeysCommand {
-    /// A new key signs from now on; the old one stays published for two days, so tokens it
-    /// signed still verify.
+    /// For each algorithm (ES256, RS256), a new key signs from now on; the old one stays
+    /// published for two days, so tokens it signed still verify.
     Rotate,
     /// The signing keys, newest first.
     List,
@@ -64,8 +68,10 @@ pub async fn run(command: OidcCommand, config: &Config) -> anyhow::Result<()> {
             account,
             require_two_factor,
             post_logout_redirect_uris,
+            id_token_alg,
         }) => {
-            let new = NewApp { name, redirect_uris, post_logout_redirect_uris, public, require_two_factor };
+            let new =
+                NewApp { name, redirect_uris, post_logout_redirect_uris, public, require_two_factor, id_token_alg };
             let created = app.add_instance_app(&new, account.as_deref()).await.map_err(app_error)?;
             println!("client_id: {}", created.client.client_id);
             if let Some(secret) = created.client_secret {
@@ -73,6 +79,15 @@ pub async fn run(command: OidcCommand, config: &Config) -> anyhow::Result<()> {
                 println!("The secret is shown this once; only its hash is kept.");
             }
             println!("issuer: {}", app.issuer());
+            if config.public_url.is_none() {
+                // The issuer is whatever this command's configuration says; applications must
+                // be given the address people actually reach.
+                println!(
+                    "That issuer is the default: set public_url in the configuration file (or \
+                     TWOFOLD_PUBLIC_URL) to the address people reach Twofold at, the same for \
+                     this command and for `twofold serve`."
+                );
+            }
         }
         OidcCommand::Client(ClientCommand::List) => {
             for row in app.all_apps().await.map_err(app_error)? {
@@ -88,21 +103,26 @@ pub async fn run(command: OidcCommand, config: &Config) -> anyhow::Result<()> {
             println!("Removed application {client_id}.");
         }
         OidcCommand::Keys(SigningKeysCommand::Rotate) => {
-            let rotation = app.rotate_signing_key().await.map_err(app_error)?;
-            match (rotation.retired_kid, rotation.published_until) {
-                (Some(old), Some(until)) => println!(
-                    "ID tokens are now signed with key {}; key {old} stays published until {until} (Unix time).",
-                    rotation.new_kid
-                ),
-                _ => println!("ID tokens are now signed with key {}.", rotation.new_kid),
+            for rotation in app.rotate_signing_keys().await.map_err(app_error)? {
+                let (alg, new) = (rotation.alg, &rotation.new_kid);
+                match (rotation.retired_kid, rotation.published_until) {
+                    (Some(old), Some(until)) => println!(
+                        "{alg} ID tokens are now signed with key {new}; key {old} stays published until {until} (Unix time)."
+                    ),
+                    _ => println!("{alg} ID tokens are now signed with key {new}."),
+                }
             }
         }
         OidcCommand::Keys(SigningKeysCommand::List) => {
             for key in app.signing_keys().await.map_err(app_error)? {
                 let state = key.retired_at.map_or_else(|| "signing".to_owned(), |t| format!("retired at {t}"));
-                println!("{}\tES256\tcreated {}\t{state}", key.kid, key.created_at);
+                println!("{}\t{}\tcreated {}\t{state}", key.kid, key.alg, key.created_at);
             }
         }
     }
     Ok(())
+}
+
+fn parse_alg(s: &str) -> Result<Alg, String> {
+    Alg::parse(&s.to_uppercase()).ok_or_else(|| "choose ES256 or RS256".to_owned())
 }

@@ -319,6 +319,7 @@ async fn sec_46_a_password_session_made_before_2fa_went_on_elsewhere_signs_in_ag
         post_logout_redirect_uris: vec![],
         public: false,
         require_two_factor: true,
+        ..Default::default()
     };
     let strict = t.app.add_instance_app(&strict, None).await.unwrap();
     let authorize = format!(

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use twofold_app::RequestContext;
 use twofold_app::domain::Role;
-use twofold_app::domain::oidc::jws::{self, PublicKey};
+use twofold_app::domain::oidc::jws::{self, Alg, PublicKey};
 use twofold_app::domain::otp::Secret;
 use twofold_app::oidc::clients::{CreatedApp, NewApp};
 
@@ -19,7 +19,7 @@ use crate::support::http::{Http, Response};
 use crate::support::{PASSWORD, TestApp, TestDb, url_encode};
 
 on_both_databases!(
-    discovery_names_every_endpoint_and_the_jwks_publishes_an_es256_key,
+    discovery_names_every_endpoint_and_the_jwks_publishes_an_es256_and_an_rs256_key,
     sec_40_sec_41_a_code_is_redeemed_once_for_a_signed_id_token_and_working_tokens,
     sec_40_redirect_uris_must_match_exactly_and_faults_are_never_redirected_there,
     sec_40_a_public_client_needs_pkce_and_a_wrong_or_missing_verifier_burns_the_code,
@@ -31,6 +31,7 @@ on_both_databases!(
     sec_41_an_account_scoped_client_never_gets_another_accounts_person,
     sec_41_a_two_factor_client_never_gets_a_token_for_a_password_only_session,
     sec_41_signing_keys_rotate_with_an_overlap,
+    preferred_username_is_the_address_and_only_the_mailed_invitation_link_proves_it,
     prompt_none_prompt_login_and_max_age_behave_as_the_standard_says,
     malformed_or_hostile_parameters_get_oauth_errors_never_a_500,
     rp_initiated_logout_ends_the_session_and_returns_only_to_a_registered_uri,
@@ -50,8 +51,21 @@ async fn register(t: &TestApp, public: bool, require_two_factor: bool, owner: Op
         post_logout_redirect_uris: vec![LOGGED_OUT.into()],
         public,
         require_two_factor,
+        ..NewApp::default()
     };
     t.app.add_instance_app(&new, owner).await.unwrap()
+}
+
+/// An instance-wide confidential application whose ID tokens are signed with `alg`.
+async fn register_signed_with(t: &TestApp, alg: Alg) -> CreatedApp {
+    let new = NewApp {
+        name: format!("Wiki {alg}"),
+        redirect_uris: vec![REDIRECT.into()],
+        post_logout_redirect_uris: vec![LOGGED_OUT.into()],
+        id_token_alg: alg,
+        ..NewApp::default()
+    };
+    t.app.add_instance_app(&new, None).await.unwrap()
 }
 
 /// A PKCE pair: (verifier, S256 challenge).
@@ -164,7 +178,7 @@ async fn owner_with_two_factor(t: &TestApp) -> (Http, Secret) {
     (t.signed_in_with_code("owner@acme.test", &secret).await, secret)
 }
 
-async fn discovery_names_every_endpoint_and_the_jwks_publishes_an_es256_key(db: TestDb) {
+async fn discovery_names_every_endpoint_and_the_jwks_publishes_an_es256_and_an_rs256_key(db: TestDb) {
     let t = TestApp::new(db).await;
     let http = t.http();
     let r = http.get("/.well-known/openid-configuration").await;
@@ -184,7 +198,9 @@ async fn discovery_names_every_endpoint_and_the_jwks_publishes_an_es256_key(db: 
     }
     assert_eq!(d["response_types_supported"], json!(["code"]));
     assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
-    assert_eq!(d["id_token_signing_alg_values_supported"], json!(["ES256"]));
+    // OpenID Connect Discovery §3: RS256 must be among them.
+    assert_eq!(d["id_token_signing_alg_values_supported"], json!(["ES256", "RS256"]));
+    assert!(d["claims_supported"].as_array().unwrap().contains(&json!("preferred_username")));
     assert_eq!(
         d["token_endpoint_auth_methods_supported"],
         json!(["client_secret_basic", "client_secret_post", "none"])
@@ -193,17 +209,33 @@ async fn discovery_names_every_endpoint_and_the_jwks_publishes_an_es256_key(db: 
     let r = http.get("/oauth2/jwks").await;
     assert_eq!(r.header("cache-control").as_deref(), Some("public, max-age=300"), "relying parties may cache it");
     let keys = r.json();
-    let key = &keys["keys"][0];
-    assert_eq!(
-        (key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()),
-        (Some("EC"), Some("P-256"), Some("ES256"))
-    );
-    assert!(key.get("d").is_none(), "never the private part");
-    // The private half is sealed at rest (SEC-41, SEC-10): not the raw 32 bytes.
+    let kinds: Vec<_> = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["kty"].as_str().unwrap().to_owned(), k["alg"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert!(kinds.contains(&("EC".into(), "ES256".into())) && kinds.contains(&("RSA".into(), "RS256".into())));
+    for key in keys["keys"].as_array().unwrap() {
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(key.get(private).is_none(), "never the private part ({private})");
+        }
+    }
+    let rsa = keys["keys"].as_array().unwrap().iter().find(|k| k["kty"] == "RSA").unwrap();
+    let modulus = BASE64URL_NOPAD.decode(rsa["n"].as_str().unwrap().as_bytes()).unwrap();
+    assert!(modulus.len() * 8 >= 2048, "an RSA key of {} bits", modulus.len() * 8);
+    // The private halves are sealed at rest (SEC-41, SEC-10): an RSA key's DER is not
+    // there in the clear, and the EC key is more than its raw 32 bytes.
     let mut conn = t.app.store().conn().await.unwrap();
     let rows = twofold_store::oidc::keys::all(&mut conn).await.unwrap();
-    assert_eq!(rows.len(), 1, "one key, created once");
-    assert!(rows[0].secret_box.len() > 32 + 16, "sealed: nonce, ciphertext and tag");
+    assert_eq!(rows.len(), 2, "one key per algorithm, created once");
+    for row in &rows {
+        assert!(row.secret_box.len() > 32 + 16, "sealed: nonce, ciphertext and tag");
+        assert!(!row.secret_box.windows(modulus.len().min(64)).any(|w| w == &modulus[..64]));
+    }
+    // A second look publishes the same keys.
+    assert_eq!(http.get("/oauth2/jwks").await.json(), keys);
 }
 
 async fn sec_40_sec_41_a_code_is_redeemed_once_for_a_signed_id_token_and_working_tokens(db: TestDb) {
@@ -228,6 +260,7 @@ async fn sec_40_sec_41_a_code_is_redeemed_once_for_a_signed_id_token_and_working
     assert_eq!(claims["email"], "owner@acme.test");
     assert_eq!(claims["email_verified"], false, "created without a mailed link: not proven");
     assert_eq!(claims["name"], "Olive Owner");
+    assert_eq!(claims["preferred_username"], "owner@acme.test", "scope profile: the address");
     assert_eq!(claims["role"], "owner");
     assert_eq!(claims["account"], json!({ "id": owner.account_id.to_string(), "name": "acme" }));
     assert_eq!(claims["amr"], json!(["pwd", "otp", "mfa"]), "the factors this session used");
@@ -628,38 +661,85 @@ async fn sec_41_a_two_factor_client_never_gets_a_token_for_a_password_only_sessi
 
 async fn sec_41_signing_keys_rotate_with_an_overlap(db: TestDb) {
     let t = TestApp::new(db).await;
-    let client = register(&t, false, false, None).await;
+    let es256 = register(&t, false, false, None).await;
+    let rs256 = register_signed_with(&t, Alg::Rs256).await;
     let (http, secret) = owner_with_two_factor(&t).await;
     let rp = t.http();
-    let code = code_for(&http, &client.client.client_id, None).await;
-    let before = redeem(&rp, &client, &code, None).await.json()["id_token"].as_str().unwrap().to_owned();
-    let rotation = t.app.rotate_signing_key().await.unwrap();
-    assert!(rotation.retired_kid.is_some());
-    let code = code_for(&http, &client.client.client_id, None).await;
-    let after = redeem(&rp, &client, &code, None).await.json()["id_token"].as_str().unwrap().to_owned();
+    let mut before = Vec::new();
+    for client in [&es256, &rs256] {
+        let code = code_for(&http, &client.client.client_id, None).await;
+        before.push(redeem(&rp, client, &code, None).await.json()["id_token"].as_str().unwrap().to_owned());
+    }
+    let rotations = t.app.rotate_signing_keys().await.unwrap();
+    assert_eq!(rotations.iter().map(|r| r.alg).collect::<Vec<_>>(), Alg::ALL, "both keys rotate");
     let keys = published_keys(&rp).await;
-    assert_eq!(keys.len(), 2, "the new key and the retired one");
-    assert!(jws::verify(&before, &keys).is_ok(), "a token signed before the rotation still verifies");
-    assert!(jws::verify(&after, &keys).is_ok());
+    assert_eq!(keys.len(), 4, "each algorithm's new key and its retired one");
     let kid = |token: &str| {
         let header: Value =
             serde_json::from_slice(&BASE64URL_NOPAD.decode(token.split('.').next().unwrap().as_bytes()).unwrap())
                 .unwrap();
-        header["kid"].as_str().unwrap().to_owned()
+        (header["alg"].as_str().unwrap().to_owned(), header["kid"].as_str().unwrap().to_owned())
     };
-    assert_eq!(kid(&after), rotation.new_kid);
-    assert_eq!(Some(kid(&before)), rotation.retired_kid);
-    // After the overlap the retired key is gone.
+    for ((client, before), rotation) in [&es256, &rs256].into_iter().zip(&before).zip(&rotations) {
+        let code = code_for(&http, &client.client.client_id, None).await;
+        let after = redeem(&rp, client, &code, None).await.json()["id_token"].as_str().unwrap().to_owned();
+        assert!(jws::verify(before, &keys).is_ok(), "a token signed before the rotation still verifies");
+        assert!(jws::verify(&after, &keys).is_ok());
+        let alg = rotation.alg.as_str().to_owned();
+        assert_eq!(kid(&after), (alg.clone(), rotation.new_kid.clone()));
+        assert_eq!(Some(kid(before)), rotation.retired_kid.clone().map(|k| (alg, k)));
+    }
+    // After the overlap the retired keys are gone.
     t.clock.advance(twofold_app::domain::oidc::KEY_OVERLAP_SECONDS + 1);
     t.app.sweep_expired_sessions().await.unwrap();
     let keys = published_keys(&rp).await;
-    assert_eq!(keys.len(), 1);
-    assert!(jws::verify(&before, &keys).is_err());
+    assert_eq!(keys.len(), 2);
+    for before in &before {
+        assert!(jws::verify(before, &keys).is_err());
+    }
     // `twofold keys rotate` re-seals the signing keys with the secrets.
     t.app.rotate_keys().await.unwrap();
     let http = t.signed_in_with_code("owner@acme.test", &secret).await;
-    let code = code_for(&http, &client.client.client_id, None).await;
-    assert_eq!(redeem(&rp, &client, &code, None).await.status, 200);
+    for client in [&es256, &rs256] {
+        let code = code_for(&http, &client.client.client_id, None).await;
+        let r = redeem(&rp, client, &code, None).await;
+        assert_eq!(r.status, 200);
+        assert!(jws::verify(r.json()["id_token"].as_str().unwrap(), &keys).is_ok());
+    }
+}
+
+async fn preferred_username_is_the_address_and_only_the_mailed_invitation_link_proves_it(db: TestDb) {
+    let t = TestApp::new(db).await;
+    let client = register_signed_with(&t, Alg::Rs256).await;
+    t.account("acme").await;
+    let owner = t.signed_in("owner@acme.test").await;
+    let rp = t.http();
+    for (email, by_mail) in [("pat@acme.test", true), ("sam@acme.test", false)] {
+        let r =
+            owner.post_json("/api/v1/users", &json!({ "email": email, "name": "New Person", "role": "user" })).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        let shown = r.json()["invitation_url"].as_str().unwrap().to_owned();
+        let mailed = t.mailed_link(email, "/invitations/").await;
+        assert_ne!(shown, mailed, "the inviter is shown another link than the one mailed");
+        let (used, other) = if by_mail { (&mailed, &shown) } else { (&shown, &mailed) };
+        let accept = |link: &str| format!("/api/v1/invitations/{}", link.rsplit('/').next().unwrap());
+        let password = json!({ "password": PASSWORD });
+        assert_eq!(rp.post_json(&accept(used), &password).await.status, 200);
+        assert_eq!(rp.post_json(&accept(other), &password).await.status, 404, "using one link ends the other");
+        let http = t.signed_in(email).await;
+        let code = code_for(&http, &client.client.client_id, None).await;
+        let tokens = redeem(&rp, &client, &code, None).await.json();
+        let id_token = tokens["id_token"].as_str().unwrap();
+        let header: Value =
+            serde_json::from_slice(&BASE64URL_NOPAD.decode(id_token.split('.').next().unwrap().as_bytes()).unwrap())
+                .unwrap();
+        assert_eq!(header["alg"], "RS256", "the application asked for RS256");
+        let claims = verified_claims(&rp, id_token).await;
+        assert_eq!(claims["preferred_username"], email);
+        assert_eq!(claims["email_verified"], by_mail, "{email}: proven only by the mailed link");
+        let info = userinfo(&rp, tokens["access_token"].as_str().unwrap()).await.json();
+        assert_eq!((&info["preferred_username"], &info["email_verified"]), (&json!(email), &json!(by_mail)));
+    }
 }
 
 async fn prompt_none_prompt_login_and_max_age_behave_as_the_standard_says(db: TestDb) {

@@ -207,6 +207,33 @@ async fn openidconnect_journey(db: TestDb) {
     assert_eq!(r.status(), 200);
     assert!(client.exchange_refresh_token(&refresh).unwrap().request_async(&send).await.is_err(), "revoked");
 
+    // An RS256 application (`--id-token-alg RS256`): discovery offers RS256, its ID token
+    // verifies against the JWKS's RSA key, and an ES256-only verifier refuses it.
+    let (rs_id, rs_secret) =
+        add_client(&db_args, &env, &["--name", "Legacy", "--redirect-uri", REDIRECT, "--id-token-alg", "RS256"]);
+    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(a.base.clone()).unwrap(), &send).await.unwrap();
+    let rs256 = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
+    assert!(metadata.id_token_signing_alg_values_supported().contains(&rs256));
+    let rs_client =
+        CoreClient::from_provider_metadata(metadata, ClientId::new(rs_id), Some(ClientSecret::new(rs_secret.unwrap())))
+            .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    let (challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _, nonce) = rs_client
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .add_scope(Scope::new("email".into()))
+        .add_scope(Scope::new("profile".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let code = code_from(&browser, &url).await;
+    let rs_tokens =
+        rs_client.exchange_code(code).unwrap().set_pkce_verifier(pkce_verifier).request_async(&send).await.unwrap();
+    let rs_token = rs_tokens.id_token().unwrap();
+    assert_eq!(rs_token.signing_alg().unwrap(), &rs256);
+    let rs_verifier = rs_client.id_token_verifier().set_allowed_algs(vec![rs256]);
+    let claims = rs_token.claims(&rs_verifier, &nonce).expect("the RS256 ID token verifies against the JWKS");
+    assert_eq!(claims.preferred_username().map(|u| u.as_str()), Some("ada@acme.test"));
+    assert!(rs_token.claims(&verifier, &nonce).is_err(), "not an ES256 token");
+
     // RP-initiated logout with the ID token as the hint: the session ends on every instance.
     let hint = tokens.id_token().unwrap().to_string();
     let logout = format!(
@@ -352,8 +379,12 @@ async fn the_authlib_script_of_the_integrator_docs_signs_in_against_the_real_ser
     let port = crate::support::server::free_port();
     let redirect = format!("http://127.0.0.1:{port}/callback");
     let data_dir = server.data_dir().display().to_string();
-    let (id, client_secret) =
-        add_client(&["--data-dir", &data_dir], &[], &["--name", "Script", "--redirect-uri", &redirect]);
+    // An application registered for RS256, the algorithm libraries assume (issue 33).
+    let (id, client_secret) = add_client(
+        &["--data-dir", &data_dir],
+        &[],
+        &["--name", "Script", "--redirect-uri", &redirect, "--id-token-alg", "RS256"],
+    );
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/examples/oidc_client.py");
     let mut child = Command::new(python)
         .args([
@@ -391,6 +422,8 @@ async fn the_authlib_script_of_the_integrator_docs_signs_in_against_the_real_ser
     let line = next_line(&rx).expect("the script prints the claims");
     let out: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{line}"));
     assert_eq!(out["id_token"]["email"], "ada@acme.test");
+    assert_eq!(out["id_token_alg"], "RS256", "verified by Authlib against the JWKS's RSA key");
+    assert_eq!(out["id_token"]["preferred_username"], "ada@acme.test");
     assert_eq!(out["id_token"]["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
     assert_eq!(out["userinfo"]["role"], "owner");
     let status = child.wait().unwrap();
