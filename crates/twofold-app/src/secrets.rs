@@ -155,3 +155,51 @@ impl App {
         })
     }
 }
+
+/// What the keyring makes of every stored secret: the check a restore runs before it puts
+/// a backup in place (`twofold restore`), since a backup without its keys is only as good
+/// as the keyring it will be opened with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyringCheck {
+    pub opened: usize,
+    pub failed: usize,
+    /// Key ids that sealed secrets name and the keyring does not hold.
+    pub missing_key_ids: std::collections::BTreeSet<u32>,
+}
+
+impl KeyringCheck {
+    pub fn opens_everything(&self) -> bool {
+        self.failed == 0
+    }
+
+    fn tally(&mut self, blob: &[u8], opened: std::result::Result<Vec<u8>, SecretBoxError>) {
+        match opened {
+            Ok(_) => self.opened += 1,
+            Err(e) => {
+                self.failed += 1;
+                if let (SecretBoxError::UnknownKey(_), Ok(id)) = (e, SecretBox::key_id_of(blob)) {
+                    self.missing_key_ids.insert(id);
+                }
+            }
+        }
+    }
+}
+
+impl App {
+    /// Opens every sealed secret (both realms' authenticator keys, the ID-token signing
+    /// keys) with the current keyring, without changing anything.
+    pub async fn check_keyring(&self) -> Result<KeyringCheck> {
+        let sealing = self.secrets().current();
+        let mut check = KeyringCheck::default();
+        let mut conn = self.store().conn().await?;
+        for realm in Realm::ALL {
+            for (subject_id, blob) in totp::all_sealed(&mut conn, realm).await? {
+                check.tally(&blob, sealing.open(totp_purpose(realm), subject_id, &blob));
+            }
+        }
+        for row in twofold_store::oidc::keys::all(&mut conn).await? {
+            check.tally(&row.secret_box, sealing.open(crate::oidc::keys::PURPOSE, 0, &row.secret_box));
+        }
+        Ok(check)
+    }
+}

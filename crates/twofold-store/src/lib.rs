@@ -10,6 +10,7 @@ mod migrations;
 
 pub mod accounts;
 pub mod audit;
+pub mod backup;
 pub mod challenges;
 pub mod devices;
 pub mod factors;

@@ -68,6 +68,27 @@ enum Command {
     /// The OpenID Connect provider: applications and signing keys.
     #[command(subcommand)]
     Oidc(oidc::OidcCommand),
+    /// Write a consistent copy of the SQLite database while the server runs (PostgreSQL:
+    /// use pg_dump).
+    Backup {
+        /// The file to write; it must not exist. Written under a temporary name and renamed
+        /// only when complete.
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+        /// Put the keyring in too, the whole file sealed under a passphrase read from
+        /// standard input (at least 12 characters).
+        #[arg(long)]
+        include_keys: bool,
+    },
+    /// Restore a backup into the data directory: checked (integrity, schema version,
+    /// keyring) before anything changes, migrated, and its audit log verified.
+    Restore {
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+        /// Replace a database already in the data directory (it is kept, renamed).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -261,6 +282,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Audit(AuditCommand::Verify { checkpoint }) => verify_audit(&config, checkpoint.as_deref()).await,
         Command::Audit(AuditCommand::Checkpoint { output }) => audit_checkpoint(&config, output.as_deref()).await,
         Command::Oidc(command) => oidc::run(command, &config).await,
+        Command::Backup { output, include_keys } => crate::backup::command(&config, &output, include_keys).await,
+        Command::Restore { input, force } => crate::backup::restore(&config, &input, force).await,
         Command::Keys(KeysCommand::Rotate) => {
             let app = open_app(&config).await?;
             let rotation = app.rotate_keys().await.map_err(app_error)?;
@@ -418,7 +441,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 }
 
 /// The data directory holds the database and keys: readable by its owner only.
-fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+pub(crate) fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", dir.display()))?;
     #[cfg(unix)]
@@ -430,7 +453,7 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 /// The password from standard input, without the trailing newline.
-fn read_password() -> anyhow::Result<String> {
+pub(crate) fn read_password() -> anyhow::Result<String> {
     let mut input = String::new();
     std::io::stdin().take(4096).read_to_string(&mut input)?;
     let password = input.strip_suffix('\n').map(|p| p.strip_suffix('\r').unwrap_or(p)).unwrap_or(&input);

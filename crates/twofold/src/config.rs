@@ -90,6 +90,13 @@ pub struct Config {
     pub cookie_domain: Option<String>,
     /// `[forward_auth]`: the `[[forward_auth.rules]]` of the protected hosts.
     pub forward_auth: ForwardAuthConfig,
+    /// Where `serve` writes scheduled backups of the SQLite database (unset: none). They
+    /// hold no keyring: keep `secret.key` safe apart.
+    pub backup_dir: Option<PathBuf>,
+    /// Hours between scheduled backups (fractions allowed, down to a second).
+    pub backup_every_hours: f64,
+    /// How many scheduled backups to keep; older ones are deleted.
+    pub backup_keep: usize,
 }
 
 /// `[forward_auth]` in the TOML file.
@@ -139,6 +146,9 @@ impl Default for Config {
             outbox_lease_seconds: twofold_app::outbox::LEASE_SECONDS,
             cookie_domain: None,
             forward_auth: ForwardAuthConfig::default(),
+            backup_dir: None,
+            backup_every_hours: 24.0,
+            backup_keep: 7,
         }
     }
 }
@@ -223,6 +233,17 @@ impl Config {
         }
         if !(1..=100_000).contains(&self.http_max_connections) {
             return Err("http_max_connections must be between 1 and 100000".into());
+        }
+        if !(1.0 / 3600.0..=24.0 * 366.0).contains(&self.backup_every_hours)
+            || !(1..=10_000).contains(&self.backup_keep)
+        {
+            return Err(
+                "backup_every_hours must be between 0.0003 (a second) and 8784, and backup_keep between 1 and 10000"
+                    .into(),
+            );
+        }
+        if self.backup_dir.is_some() && self.database_url.as_deref().is_some_and(|u| u.starts_with("postgres")) {
+            return Err("backup_dir backs up the embedded SQLite database: for PostgreSQL use pg_dump".into());
         }
         if !(twofold_app::outbox::MIN_LEASE_SECONDS..=3600).contains(&self.outbox_lease_seconds) {
             return Err(format!(
@@ -479,6 +500,8 @@ mod tests {
             Just("database_acquire_timeout_ms"),
             Just("cookie_domain"),
             Just("outbox_lease_seconds"),
+            Just("backup_every_hours"),
+            Just("backup_keep"),
             Just("trust_forwarded_for"),
             Just("[forward_auth]"),
             Just("[[forward_auth.rules]]"),

@@ -13,7 +13,7 @@ use twofold_store::{Conn, commit};
 use crate::{App, Error, Result};
 
 /// The AEAD purpose of a sealed signing key; bound to owner 0 (the instance).
-const PURPOSE: &str = "oidc_signing_key";
+pub(crate) const PURPOSE: &str = "oidc_signing_key";
 
 /// The parsed signing keys, kept while the database names the same ones: parsing derives
 /// the public half, as costly as a signature (an RSA key's far more).

@@ -51,6 +51,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let router = twofold_web::router(state);
     tokio::spawn(sweep_sessions(app.clone()));
+    if let Some(dir) = &config.backup_dir {
+        let every = Duration::from_secs_f64(config.backup_every_hours * 3600.0);
+        let schedule = crate::backup::schedule::Schedule { dir: dir.clone(), every, keep: config.backup_keep };
+        tracing::info!(dir = %dir.display(), every_seconds = every.as_secs(), keep = config.backup_keep, "scheduled backups");
+        tokio::spawn(crate::backup::schedule::run(app.clone(), schedule));
+    }
     tracing::info!(%address, public_url = %config.public_url(), ready_ms = started.elapsed().as_millis() as u64, "listening");
     listener::serve(listener, router, listener::limits_of(&config), shutdown_signal()).await;
     // Let the worker finish the message in hand; a lease covers anything cut short.

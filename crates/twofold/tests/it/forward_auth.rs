@@ -122,8 +122,15 @@ async fn sec_43_each_visitor_gets_the_answer_the_rules_give(db: TestDb) {
     // A User without 2FA: the /admin rule refuses the role; elsewhere the wizard first.
     let _user = t.person(&owner, "uma@acme.test", Role::User).await;
     let uma = t.signed_in("uma@acme.test").await;
-    let r = forward(&uma, "http://wiki.acme.test/admin/users", true, &[]).await;
+    let r = forward(&uma, "http://wiki.acme.test/admin/users", false, &[]).await;
     assert_eq!((r.status, r.error_code().as_str()), (403, "forbidden"));
+    // A browser is shown a page that names the application and why, not JSON.
+    let r = forward(&uma, "http://wiki.acme.test/admin/users", true, &[]).await;
+    assert_eq!(r.status, 403);
+    assert!(r.header("content-type").is_some_and(|c| c.starts_with("text/html")), "{:?}", r.header("content-type"));
+    let page = r.text();
+    assert!(page.contains("You cannot open wiki.acme.test") && page.contains("other roles"), "{page}");
+    assert!(page.contains("href=\"http://auth.acme.test:8080/home\""), "a way back to Twofold: {page}");
     let r = forward(&uma, APP, true, &[]).await;
     assert_eq!(r.status, 302);
     assert_eq!(
@@ -363,10 +370,13 @@ async fn sec_49_paths_another_reader_could_climb_out_of_a_rule_with_are_refused_
     assert_eq!(forward(&uma, "http://wiki.acme.test/admin/secret", true, &[]).await.status, 403);
     for path in CLIMBING_PATHS {
         let url = format!("http://wiki.acme.test{path}");
-        for r in [forward(&uma, &url, true, &[]).await, auth_request(&uma, &url).await] {
+        for r in [forward(&uma, &url, false, &[]).await, auth_request(&uma, &url).await] {
             assert_eq!((r.status, r.error_code().as_str()), (403, "forbidden"), "{path}");
             assert!(r.text().contains("ambiguous_path"), "{path}: {}", r.text());
             assert!(r.header("remote-user").is_none(), "{path}");
         }
+        let r = forward(&uma, &url, true, &[]).await;
+        assert_eq!(r.status, 403, "{path}");
+        assert!(r.text().contains("more than one way"), "{path}: {}", r.text());
     }
 }

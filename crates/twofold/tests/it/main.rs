@@ -15,6 +15,7 @@ mod api_people;
 mod api_sign_in;
 mod assurance;
 mod audit;
+mod backups;
 mod browser;
 mod cli;
 mod connections;
