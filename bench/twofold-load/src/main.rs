@@ -10,6 +10,7 @@
 #![allow(clippy::indexing_slicing, clippy::expect_used, clippy::panic)]
 
 mod argon;
+mod backup;
 mod client;
 mod load;
 mod oidc;
@@ -120,6 +121,9 @@ enum PhaseChoice {
     Oidc,
     /// The whole sign-in (password, then code) at concurrency 1, as one person sees it.
     WholeSignIn,
+    /// `twofold backup` and `twofold restore` of the seeded database while the server runs
+    /// (SQLite only), against a plain copy of the file.
+    Backup,
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {
@@ -160,6 +164,7 @@ struct Run {
     raw_argon2id: argon::Rate,
     raw_argon2id_reused_memory: argon::Rate,
     phases: Vec<Phase>,
+    backup: Option<backup::Times>,
 }
 
 impl Run {
@@ -541,6 +546,15 @@ async fn measure_on(args: &Args, binary: &Path, dir: &Path, backend: Backend, ur
         print_phase(&phases);
     }
 
+    let backup = if on(PhaseChoice::Backup) && backend == Backend::Sqlite {
+        let (binary, dir, key) = (binary.to_path_buf(), dir.to_path_buf(), secret_key.clone());
+        let times = tokio::task::spawn_blocking(move || backup::measure(&binary, &dir, &key)).await??;
+        times.print();
+        Some(times)
+    } else {
+        None
+    };
+
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_idle_after_load_kib = rss_kib(server.pid);
     let rss_peak_hwm_kib = status_kib(server.pid, "VmHWM").unwrap_or(0);
@@ -573,6 +587,7 @@ async fn measure_on(args: &Args, binary: &Path, dir: &Path, backend: Backend, ur
         raw_argon2id,
         raw_argon2id_reused_memory,
         phases,
+        backup,
     })
 }
 

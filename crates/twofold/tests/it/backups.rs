@@ -323,4 +323,22 @@ async fn serve_keeps_the_newest_scheduled_backups_and_reports_the_last_in_metric
     let newest = backups.path().join(&names[1]);
     let facts = twofold_store::backup::inspect(&newest).await.unwrap();
     assert!(facts.intact && facts.accounts == 1 && facts.people == 1, "{facts:?}");
+
+    // Restarted with a daily schedule: the last backup is reported at once, and the next is
+    // due a day after it, not at start.
+    drop(server);
+    let env = [("TWOFOLD_BACKUP_DIR", path(backups.path())), ("TWOFOLD_BACKUP_EVERY_HOURS", "24")];
+    let server = Server::start(&[], &env).await;
+    let metrics = crate::support::client(false)
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let size = std::fs::metadata(&newest).unwrap().len();
+    assert!(metrics.contains(&format!("twofold_backup_last_size_bytes {size}")), "{metrics}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(std::fs::read_dir(backups.path()).unwrap().count(), 2, "no backup at start: the last is recent");
 }
