@@ -48,6 +48,8 @@ permissions! {
     ListPeople: AccountPermission(actor) => rules::may_list_people, "people.list_refused";
     /// Reading the account's audit log.
     ViewAudit: AccountPermission(actor) => rules::may_view_audit, "audit.view_refused";
+    /// The Overview and the people export.
+    ViewOverview: AccountPermission(actor) => rules::may_view_overview, "overview.view_refused";
     /// Reading the account's 2FA policy (the page and `GET /api/v1/account/policy`).
     ReadPolicy: AccountPermission(actor) => rules::may_read_policy, "policy.read_refused";
     /// Requiring 2FA of everyone, and the grace period.

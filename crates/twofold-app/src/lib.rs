@@ -18,6 +18,7 @@ mod mail;
 mod notices;
 pub mod oidc;
 pub mod outbox;
+pub mod overview;
 pub mod password_changes;
 pub mod people;
 pub mod phone;

@@ -15,7 +15,9 @@ use twofold_store::{accounts, commit, factors, links, phones};
 
 use std::collections::HashMap;
 
-use crate::access::{AccountPermission, ChangeRole, Invite, ListPeople, ReadPolicy, SetPolicy, ViewPerson};
+use crate::access::{
+    AccountPermission, ChangeRole, Invite, ListPeople, ReadPolicy, SetPolicy, ViewOverview, ViewPerson,
+};
 use crate::audit::Parties;
 use crate::mail::Letter;
 use crate::setup::email_taken;
@@ -74,6 +76,8 @@ pub struct UsersTab {
     pub manages_account: bool,
     /// Whether the viewer may read the policy (its tab).
     pub reads_policy: bool,
+    /// Whether the viewer sees the Overview (its tab).
+    pub views_overview: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +121,7 @@ impl App {
             recovery_requests,
             manages_account: SetPolicy.check(&facts).is_ok(),
             reads_policy: ReadPolicy.check(&facts).is_ok(),
+            views_overview: ViewOverview.check(&facts).is_ok(),
         })
     }
 
@@ -135,7 +140,7 @@ impl App {
     }
 
     /// The account's people with their factors, phones and requirement.
-    async fn summaries(&self, account: i64) -> Result<Vec<PersonSummary>> {
+    pub(crate) async fn summaries(&self, account: i64) -> Result<Vec<PersonSummary>> {
         let mut conn = self.store().conn().await?;
         let factors: HashMap<i64, SecondFactors> = factors::in_account(&mut conn, account).await?.into_iter().collect();
         let phones: HashMap<i64, String> = phones::in_account(&mut conn, account).await?.into_iter().collect();

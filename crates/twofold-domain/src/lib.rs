@@ -13,6 +13,7 @@ pub mod known_browser;
 pub mod mail;
 pub mod oidc;
 pub mod otp;
+pub mod overview;
 pub mod password;
 pub mod percent;
 pub mod permissions;

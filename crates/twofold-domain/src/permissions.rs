@@ -160,6 +160,12 @@ pub fn may_view_audit(actor: &Facts) -> Verdict {
     may_list_people(actor)
 }
 
+/// The Overview (adoption, policy, activity, what needs attention) and the people export:
+/// those who see the people and the audit log it is made of.
+pub fn may_view_overview(actor: &Facts) -> Verdict {
+    may_view_audit(actor)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +176,13 @@ mod tests {
     const USER: Facts = Facts { id: 3, account_id: 10, role: Role::User };
     const USER2: Facts = Facts { id: 6, account_id: 10, role: Role::User };
     const STRANGER: Facts = Facts { id: 4, account_id: 20, role: Role::User };
+
+    #[test]
+    fn owners_and_administrators_see_the_overview_users_do_not() {
+        assert_eq!(may_view_overview(&OWNER), Ok(()));
+        assert_eq!(may_view_overview(&ADMIN), Ok(()));
+        assert_eq!(may_view_overview(&USER), Err(Denied::Forbidden));
+    }
 
     #[test]
     fn only_the_owner_manages_the_accounts_applications() {

@@ -185,7 +185,11 @@ pub async fn list(conn: &mut Conn, q: &Query) -> Result<Vec<EventRow>> {
     rows.iter().map(event_row).collect()
 }
 
-fn event_row(r: &AnyRow) -> Result<EventRow> {
+/// The columns [`event_row`] reads, in its order.
+pub(crate) const EVENT_COLUMNS: &str =
+    "id, account_id, actor_user_id, target_user_id, event, detail, ip, user_agent, created_at";
+
+pub(crate) fn event_row(r: &AnyRow) -> Result<EventRow> {
     Ok(EventRow {
         id: r.try_get(0)?,
         account_id: r.try_get(1)?,

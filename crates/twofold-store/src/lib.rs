@@ -19,6 +19,7 @@ pub mod notices;
 pub mod oidc;
 pub mod operators;
 pub mod outbox;
+pub mod overview;
 pub mod password_resets;
 pub mod phones;
 pub mod rate_limits;

@@ -81,6 +81,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0013_rs256_and_mailed_invitations.sql"),
         include_str!("../migrations/postgres/0013_rs256_and_mailed_invitations.sql"),
     ),
+    (
+        14,
+        "overview",
+        include_str!("../migrations/sqlite/0014_overview.sql"),
+        include_str!("../migrations/postgres/0014_overview.sql"),
+    ),
 ];
 
 /// The migrations up to and including `up_to` for one backend.

@@ -72,7 +72,7 @@ fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct EventView {
+pub(crate) struct EventView {
     id: i64,
     event: String,
     actor_user_id: Option<i64>,

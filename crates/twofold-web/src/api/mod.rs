@@ -8,6 +8,7 @@ mod auth;
 mod authz;
 mod body;
 mod document;
+mod overview;
 pub mod passwords;
 mod people;
 mod recovery;
@@ -60,6 +61,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(two_factor::router())
         .merge(admin::router())
+        .merge(overview::router())
         .merge(recovery::router())
         .merge(recovery_codes::router())
         .merge(security_keys::router())

@@ -4,8 +4,10 @@ mod admin;
 mod apps;
 mod audit;
 mod auth;
+mod charts;
 mod factors;
 pub(crate) mod form;
+mod overview;
 mod passwords;
 mod people;
 mod recovery;
@@ -41,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .merge(recovery::router())
         .merge(return_to::router())
         .merge(audit::router())
+        .merge(overview::router())
         .route("/static/app.css", get(|| asset("text/css", include_str!("../../static/app.css"))))
         .route("/static/app.js", get(|| asset("text/javascript", include_str!("../../static/app.js"))))
         .route("/static/webauthn.js", get(|| asset("text/javascript", include_str!("../../static/webauthn.js"))))

@@ -40,6 +40,8 @@ struct HomePage {
     name: String,
     account_name: String,
     role_label: &'static str,
+    /// Owners and Administrators find the Overview first.
+    sees_overview: bool,
 }
 
 async fn home(State(state): State<AppState>, PageUser(session): PageUser) -> Response {
@@ -58,6 +60,7 @@ async fn home(State(state): State<AppState>, PageUser(session): PageUser) -> Res
         name: u.name.clone(),
         account_name,
         role_label: u.role.label(),
+        sees_overview: state.app.sees_overview(u),
         chrome: Chrome::signed_in(&session),
     };
     render(StatusCode::OK, &page)
@@ -137,6 +140,8 @@ struct UsersPage {
     is_owner: bool,
     /// Whether the Security policy tab is shown (Owner and Administrators).
     reads_policy: bool,
+    /// Whether the Overview tab is shown (Owner and Administrators).
+    views_overview: bool,
     /// Open recovery requests about the account's people: (name, status, since).
     recovery_requests: Vec<(String, String, String)>,
     people: Vec<PersonView>,
@@ -152,6 +157,7 @@ async fn users_page(state: &AppState, session: &CurrentSession, ctx: &RequestCon
         chrome: Chrome::signed_in(session),
         is_owner: tab.manages_account,
         reads_policy: tab.reads_policy,
+        views_overview: tab.views_overview,
         recovery_requests: tab
             .recovery_requests
             .into_iter()

@@ -96,12 +96,14 @@ async fn sec_32_unknown_email_and_wrong_password_answer_alike(db: TestDb) {
         assert_eq!(a.status, b.status);
         assert_eq!(a.json(), b.json(), "the bodies must not tell the cases apart");
     }
-    wrong.sort();
-    unknown.sort();
-    let (w, u) = (wrong[2].as_secs_f64(), unknown[2].as_secs_f64());
+    // The fastest of each case: a busy neighbour only ever adds time, so the minimum is
+    // the measurement least moved by noise (a median of four failed once in CI on a
+    // shared machine).
+    let fastest = |times: &[std::time::Duration]| times.iter().min().map_or(0.0, |d| d.as_secs_f64());
+    let (w, u) = (fastest(&wrong), fastest(&unknown));
     // Both cases pay one Argon2id verification; a missing decoy would make unknown
     // emails answer many times faster.
-    assert!(u > w * 0.4 && u < w * 2.5, "median wrong password {w:.4}s vs unknown email {u:.4}s");
+    assert!(u > w * 0.4 && u < w * 2.5, "fastest wrong password {w:.4}s vs unknown email {u:.4}s");
 }
 
 async fn sec_09_password_guesses_are_throttled_per_email_across_clients(db: TestDb) {

@@ -28,6 +28,7 @@ mod multi_instance;
 mod oidc;
 mod oidc_relying_parties;
 mod openapi;
+mod overview;
 mod pages;
 mod pipeline;
 mod proxies;

@@ -69,6 +69,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/v1/me/password"),
     ("get", "/api/v1/authz/forward-auth"),
     ("get", "/api/v1/authz/auth-request"),
+    ("get", "/api/v1/account/overview"),
+    ("get", "/api/v1/account/people.csv"),
 ];
 
 #[tokio::test]

@@ -24,7 +24,7 @@ on_both_databases!(
 );
 
 /// Registers `key` for the person signed in on `http`; answers the registration's body.
-async fn register(http: &Http, key: &mut SoftKey, name: &str) -> Value {
+pub(crate) async fn register(http: &Http, key: &mut SoftKey, name: &str) -> Value {
     let start = http.post_json("/api/v1/me/security-keys/registration", &json!({})).await;
     assert_eq!(start.status, 200, "{}", start.text());
     let start = start.json();

@@ -182,8 +182,19 @@ impl TestApp {
 
     /// Invites a person into `owner`'s account and sets their password; answers them.
     pub async fn person(&self, owner: &Person, email: &str, role: twofold_app::domain::Role) -> Person {
+        self.person_named(owner, email, "Pat Person", role).await
+    }
+
+    /// As [`TestApp::person`], with a name of one's own.
+    pub async fn person_named(
+        &self,
+        owner: &Person,
+        email: &str,
+        name: &str,
+        role: twofold_app::domain::Role,
+    ) -> Person {
         let owner = self.user(&owner.email).await;
-        let new = twofold_app::people::NewPerson { email, name: "Pat Person", role };
+        let new = twofold_app::people::NewPerson { email, name, role };
         let invitation = self.app.invite(&owner, &new, &RequestContext::default()).await.unwrap();
         let token = invitation.url.rsplit('/').next().unwrap().to_string();
         self.app.accept_invitation(&token, PASSWORD, &RequestContext::default()).await.unwrap()

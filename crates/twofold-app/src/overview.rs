@@ -1,0 +1,390 @@
+//! The Overview an Owner or Administrator reads at a glance: who is protected, what the
+//! policy still waits for, how sign-ins went, what needs them now. One answer for the page
+//! and `GET /api/v1/account/overview`, and the people export beside it.
+
+use std::collections::HashMap;
+
+use twofold_domain::factors::SecondFactors;
+use twofold_domain::overview::{self as rules, DayActivity};
+use twofold_domain::person::{Person, PersonStatus};
+use twofold_domain::policy::Requirement;
+use twofold_domain::throttle::ThrottlePolicy;
+use twofold_store::overview as reads;
+
+use crate::access::{AccountPermission, ViewOverview};
+use crate::audit::Event;
+use crate::people::PersonSummary;
+use crate::{App, RequestContext, Result};
+
+/// A person the Overview names, linked to their profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub id: i64,
+    pub name: String,
+}
+
+/// A person the policy still waits for: days over the deadline, or days left before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyLine {
+    pub person: Named,
+    pub days: i64,
+}
+
+/// People with 2FA, of the active ones, and by factor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Adoption {
+    /// People who chose a password (invitations not yet used are left out).
+    pub active: usize,
+    pub with_two_factor: usize,
+    pub authenticator_app: usize,
+    /// A security key or passkey.
+    pub security_key: usize,
+    /// With 2FA and at most `LOW_RECOVERY_CODES` recovery codes left.
+    pub recovery_codes_low: usize,
+    /// `(day, people with 2FA at its end)` for the last 90 days, oldest first.
+    pub trend: Vec<(i64, i64)>,
+}
+
+impl Adoption {
+    /// Whole per cent of active people with 2FA, rounded down (so 99 of 100 never reads
+    /// as 100%); 0 with nobody active.
+    pub fn percent(&self) -> usize {
+        (self.with_two_factor * 100).checked_div(self.active).unwrap_or(0)
+    }
+}
+
+/// A recovery request waiting for support.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingRequest {
+    pub person: Named,
+    pub status: String,
+    pub created_at: i64,
+}
+
+/// A key added lately.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKey {
+    pub person: Named,
+    pub name: String,
+    pub passkey: bool,
+    pub added_at: i64,
+}
+
+/// An application and how many sign-ins it got in 30 days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppUse {
+    pub client_id: String,
+    pub name: String,
+    pub sign_ins: i64,
+}
+
+/// What needs the Owner now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attention {
+    pub locked: Vec<Named>,
+    pub recovery_requests: Vec<WaitingRequest>,
+    /// People with 2FA and no verified phone for recovery.
+    pub without_phone: Vec<Named>,
+    pub new_keys: Vec<NewKey>,
+    pub top_apps: Vec<AppUse>,
+}
+
+/// The whole Overview.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub generated_at: i64,
+    pub adoption: Adoption,
+    pub policy_required: bool,
+    pub overdue: Vec<PolicyLine>,
+    pub in_grace: Vec<PolicyLine>,
+    /// The last 30 days, oldest first.
+    pub activity: Vec<DayActivity>,
+    pub attention: Attention,
+    /// The newest security events (at most ten).
+    pub recent: Vec<Event>,
+}
+
+fn named(p: &Person) -> Named {
+    Named { id: p.id, name: p.name.clone() }
+}
+
+fn adoption(people: &[PersonSummary]) -> Adoption {
+    let active: Vec<&PersonSummary> =
+        people.iter().filter(|p| matches!(p.user.status, PersonStatus::Active { .. })).collect();
+    let on = |f: &SecondFactors| f.is_on();
+    Adoption {
+        active: active.len(),
+        with_two_factor: active.iter().filter(|p| on(&p.factors)).count(),
+        authenticator_app: active.iter().filter(|p| p.factors.totp.enabled_since().is_some()).count(),
+        security_key: active.iter().filter(|p| p.factors.security_keys > 0).count(),
+        recovery_codes_low: active
+            .iter()
+            .filter(|p| on(&p.factors) && p.factors.recovery_codes_left <= rules::LOW_RECOVERY_CODES)
+            .count(),
+        trend: Vec::new(),
+    }
+}
+
+/// Overdue people (days over) and those inside the grace period (days left), by urgency;
+/// active people only.
+fn policy_lines(
+    people: &[PersonSummary],
+    required_since: Option<i64>,
+    grace_days: i64,
+    now: i64,
+) -> (Vec<PolicyLine>, Vec<PolicyLine>) {
+    let (mut overdue, mut in_grace) = (Vec::new(), Vec::new());
+    let deadline = required_since.map(|since| since + grace_days * rules::DAY);
+    // Open invitations are left out, as in the adoption figures: nobody can set up 2FA
+    // before choosing a password.
+    for p in people.iter().filter(|p| matches!(p.user.status, PersonStatus::Active { .. })) {
+        match p.requirement {
+            Requirement::Overdue => {
+                let over = deadline.map_or(0, |d| rules::days_over(d, now));
+                overdue.push(PolicyLine { person: named(&p.user), days: over });
+            }
+            Requirement::DueBy { deadline } => {
+                let left = rules::days_left(deadline, now);
+                in_grace.push(PolicyLine { person: named(&p.user), days: left });
+            }
+            Requirement::Met => {}
+        }
+    }
+    overdue.sort_by(|a, b| b.days.cmp(&a.days).then_with(|| a.person.name.cmp(&b.person.name)));
+    in_grace.sort_by(|a, b| a.days.cmp(&b.days).then_with(|| a.person.name.cmp(&b.person.name)));
+    (overdue, in_grace)
+}
+
+impl App {
+    /// Whether Home leads `actor` to the Overview first (asked of the permission's rule,
+    /// without a refusal in the audit log: nothing was refused).
+    pub fn sees_overview(&self, actor: &Person) -> bool {
+        ViewOverview.check(&actor.facts()).is_ok()
+    }
+
+    /// The Overview of `actor`'s account: Owners and Administrators.
+    pub async fn overview(&self, actor: &Person, ctx: &RequestContext) -> Result<Overview> {
+        self.allow(actor, ViewOverview, ctx).await?;
+        let account = actor.account_id;
+        let now = self.now();
+        let today = rules::day_of(now);
+        let people = self.summaries(account).await?;
+        let mut conn = self.store().conn().await?;
+        let policy = twofold_store::accounts::policy(&mut conn, account).await?;
+        let mut adoption = adoption(&people);
+        let trend_since = (today - rules::TREND_DAYS + 1) * rules::DAY;
+        let changes =
+            reads::events_per_day(&mut conn, account, &["two_factor.enabled", "two_factor.disabled"], trend_since)
+                .await?;
+        let deltas: Vec<(i64, i64)> =
+            changes.iter().map(|(day, event, n)| (*day, if event == "two_factor.enabled" { *n } else { -n })).collect();
+        let (current, ceiling) = (adoption.with_two_factor as i64, adoption.active as i64);
+        adoption.trend = rules::adoption_trend(current, &deltas, today, rules::TREND_DAYS, ceiling);
+        let activity_since = (today - rules::ACTIVITY_DAYS + 1) * rules::DAY;
+        let events: Vec<&str> = rules::Activity::EVENTS.iter().map(|(e, _)| *e).collect();
+        let rows = reads::events_per_day(&mut conn, account, &events, activity_since).await?;
+        let activity = rules::activity(&rows, today, rules::ACTIVITY_DAYS);
+        let recent = reads::newest_of(&mut conn, account, &rules::SECURITY_EVENTS, 10).await?;
+        drop(conn);
+        let (overdue, in_grace) = policy_lines(&people, policy.require_two_factor_since, policy.grace_days, now);
+        let attention = self.attention(actor, &people, activity_since, ctx).await?;
+        Ok(Overview {
+            generated_at: now,
+            adoption,
+            policy_required: policy.require_two_factor_since.is_some(),
+            overdue,
+            in_grace,
+            activity,
+            attention,
+            recent: recent.into_iter().map(Event::from).collect(),
+        })
+    }
+
+    async fn attention(
+        &self,
+        actor: &Person,
+        people: &[PersonSummary],
+        since: i64,
+        ctx: &RequestContext,
+    ) -> Result<Attention> {
+        let account = actor.account_id;
+        let now = self.now();
+        let lock_after = ThrottlePolicy::SECOND_FACTOR.lock_after.map_or(i64::MAX, i64::from);
+        let mut conn = self.store().conn().await?;
+        let locked = reads::locked_people(&mut conn, account, lock_after).await?;
+        let keys = reads::keys_added_since(&mut conn, account, now - rules::NEW_KEY_DAYS * rules::DAY).await?;
+        let issued = reads::details_of(&mut conn, account, "oidc.token_issued", since, 100_000).await?;
+        let clients = twofold_store::oidc::clients::list(&mut conn, None).await?;
+        drop(conn);
+        let names: HashMap<i64, &str> = people.iter().map(|p| (p.user.id, p.user.name.as_str())).collect();
+        let requests = self.recovery_requests_in_account(actor, ctx).await?;
+        Ok(Attention {
+            locked: locked.into_iter().map(|(id, name)| Named { id, name }).collect(),
+            recovery_requests: requests
+                .into_iter()
+                .map(|(r, name)| WaitingRequest {
+                    person: Named { id: r.user_id, name: names.get(&r.user_id).map_or(name, |n| (*n).to_owned()) },
+                    status: r.status,
+                    created_at: r.created_at,
+                })
+                .collect(),
+            without_phone: people
+                .iter()
+                .filter(|p| p.factors.is_on() && p.phone.is_none())
+                .map(|p| named(&p.user))
+                .collect(),
+            new_keys: keys
+                .into_iter()
+                .map(|k| NewKey {
+                    person: Named { id: k.user_id, name: k.person_name },
+                    name: k.key_name,
+                    passkey: k.passkey,
+                    added_at: k.created_at,
+                })
+                .collect(),
+            top_apps: top_apps(&issued, &clients),
+        })
+    }
+}
+
+/// Sign-ins per application from the `oidc.token_issued` details, most first (five).
+fn top_apps(details: &[String], clients: &[twofold_store::oidc::clients::ClientRow]) -> Vec<AppUse> {
+    let mut counts: HashMap<String, i64> = HashMap::new();
+    for detail in details {
+        let client = serde_json::from_str::<serde_json::Value>(detail)
+            .ok()
+            .and_then(|d| d.get("client_id").and_then(|v| v.as_str()).map(str::to_owned));
+        if let Some(client) = client {
+            *counts.entry(client).or_default() += 1;
+        }
+    }
+    let mut apps: Vec<AppUse> = counts
+        .into_iter()
+        .filter_map(|(client_id, sign_ins)| {
+            let name = clients.iter().find(|c| c.facts.client_id == client_id)?.facts.name.clone();
+            Some(AppUse { client_id, name, sign_ins })
+        })
+        .collect();
+    apps.sort_by(|a, b| b.sign_ins.cmp(&a.sign_ins).then_with(|| a.name.cmp(&b.name)));
+    apps.truncate(5);
+    apps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_apps_counts_each_token_and_names_only_registered_applications() {
+        let client = |id: &str, name: &str| twofold_store::oidc::clients::ClientRow {
+            facts: twofold_domain::oidc::client::ClientFacts {
+                client_id: id.into(),
+                name: name.into(),
+                account_id: None,
+                public: false,
+                require_two_factor: false,
+                redirect_uris: vec![],
+                post_logout_redirect_uris: vec![],
+                id_token_alg: Default::default(),
+            },
+            secret_hash: None,
+            created_at: 0,
+            secret_rotated_at: None,
+        };
+        let clients = [client("a", "Wiki"), client("b", "Reports")];
+        let details: Vec<String> = [
+            r#"{"client_id":"b"}"#,
+            r#"{"client_id":"a"}"#,
+            r#"{"client_id":"b"}"#,
+            r#"{"client_id":"gone"}"#,
+            "not json",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        let apps = top_apps(&details, &clients);
+        assert_eq!(
+            apps.iter().map(|a| (a.name.as_str(), a.sign_ins)).collect::<Vec<_>>(),
+            [("Reports", 2), ("Wiki", 1)]
+        );
+    }
+}
+
+/// One CSV field: quoted when it must be (RFC 4180), and never read as a formula by a
+/// spreadsheet (a leading `=`, `+`, `-`, `@`, tab or carriage return gets a `'`; OWASP's
+/// CSV-injection advice), since names are typed by people.
+fn csv_field(value: &str) -> String {
+    let value =
+        if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
+    if value.contains([',', '"', '\n', '\r']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value }
+}
+
+fn csv_line(fields: &[String]) -> String {
+    let mut line = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
+    line.push_str("\r\n");
+    line
+}
+
+impl App {
+    /// The account's people with their 2FA state, as CSV, for the Owner's own reports.
+    pub async fn people_csv(&self, actor: &Person, ctx: &RequestContext) -> Result<String> {
+        self.allow(actor, ViewOverview, ctx).await?;
+        let people = self.summaries(actor.account_id).await?;
+        let date = |t: i64| rules::date_of(rules::day_of(t));
+        let header = [
+            "name",
+            "email",
+            "role",
+            "status",
+            "two_factor",
+            "since",
+            "authenticator_app",
+            "security_keys",
+            "recovery_codes_left",
+            "phone",
+            "policy",
+        ];
+        let mut out = csv_line(&header.map(str::to_owned));
+        for p in &people {
+            let status = match p.user.status {
+                PersonStatus::Active { .. } => "active",
+                PersonStatus::Invited => "invited",
+            };
+            let policy = match p.requirement {
+                Requirement::Met => "met".to_owned(),
+                Requirement::DueBy { deadline } => format!("due {}", date(deadline)),
+                Requirement::Overdue => "overdue".to_owned(),
+            };
+            out.push_str(&csv_line(&[
+                p.user.name.clone(),
+                p.user.email.clone(),
+                p.user.role.as_str().to_owned(),
+                status.to_owned(),
+                if p.factors.is_on() { "on" } else { "off" }.to_owned(),
+                p.two_factor_since.map(date).unwrap_or_default(),
+                if p.factors.totp.enabled_since().is_some() { "yes" } else { "no" }.to_owned(),
+                p.factors.security_keys.to_string(),
+                p.factors.recovery_codes_left.to_string(),
+                p.phone.clone().unwrap_or_default(),
+                policy,
+            ]));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(csv_field("Ada Owner"), "Ada Owner");
+        assert_eq!(csv_field("Owner, Ada"), "\"Owner, Ada\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(\"http://x\")"), "\"'=HYPERLINK(\"\"http://x\"\")\"");
+        assert_eq!(csv_field("+1 555"), "'+1 555");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_line(&["a".into(), "b,c".into()]), "a,\"b,c\"\r\n");
+    }
+}

@@ -1,0 +1,119 @@
+//! The Overview's reads: events per day from the audit log, and the account's people in
+//! the states that need the Owner. Each is one statement over an index, so that the page
+//! stays fast at 10,000 people and 1,000,000 audit events (docs/performance.md).
+
+use sqlx::Row;
+
+use crate::{Conn, Result};
+
+/// `$first, $first+1, …` for `n` values: the placeholders of an `IN` list.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// How many of each of `events` the account logged per UTC day since `since`:
+/// `(day since 1970, event, count)`.
+pub async fn events_per_day(
+    conn: &mut Conn,
+    account_id: i64,
+    events: &[&str],
+    since: i64,
+) -> Result<Vec<(i64, String, i64)>> {
+    let statement = format!(
+        "SELECT created_at / 86400, event, COUNT(*) FROM audit_events
+         WHERE account_id = $1 AND event IN ({}) AND created_at >= $2
+         GROUP BY created_at / 86400, event",
+        placeholders(3, events.len())
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(statement)).bind(account_id).bind(since);
+    for event in events {
+        query = query.bind(*event);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+}
+
+/// The details (JSON text) of the account's `event`s since `since`, newest first, at most
+/// `limit`.
+pub async fn details_of(conn: &mut Conn, account_id: i64, event: &str, since: i64, limit: i64) -> Result<Vec<String>> {
+    let details = sqlx::query_scalar(
+        "SELECT detail FROM audit_events WHERE account_id = $1 AND event = $2 AND created_at >= $3
+         ORDER BY created_at DESC LIMIT $4",
+    )
+    .bind(account_id)
+    .bind(event)
+    .bind(since)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(details)
+}
+
+/// The account's people whose second factors are locked: `throttle_subject` names each
+/// person's key (`totp:<id>`), locked at `lock_after` consecutive failures.
+pub async fn locked_people(conn: &mut Conn, account_id: i64, lock_after: i64) -> Result<Vec<(i64, String)>> {
+    let rows = sqlx::query(
+        "SELECT u.id, u.name FROM users u JOIN throttles t ON t.subject = 'totp:' || u.id
+         WHERE u.account_id = $1 AND t.consecutive >= $2 ORDER BY u.name, u.id",
+    )
+    .bind(account_id)
+    .bind(lock_after)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
+/// A security key or passkey added lately.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddedKey {
+    pub user_id: i64,
+    pub person_name: String,
+    pub key_name: String,
+    pub passkey: bool,
+    pub created_at: i64,
+}
+
+/// Keys the account's people added since `since`, newest first.
+pub async fn keys_added_since(conn: &mut Conn, account_id: i64, since: i64) -> Result<Vec<AddedKey>> {
+    let rows = sqlx::query(
+        "SELECT u.id, u.name, w.name, w.passkey, w.created_at FROM webauthn_credentials w
+         JOIN users u ON u.id = w.user_id
+         WHERE u.account_id = $1 AND w.created_at >= $2 ORDER BY w.created_at DESC, w.id DESC LIMIT 100",
+    )
+    .bind(account_id)
+    .bind(since)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let passkey: i64 = r.try_get(3)?;
+            Ok(AddedKey {
+                user_id: r.try_get(0)?,
+                person_name: r.try_get(1)?,
+                key_name: r.try_get(2)?,
+                passkey: passkey != 0,
+                created_at: r.try_get(4)?,
+            })
+        })
+        .collect()
+}
+
+/// The account's newest events among `events`, at most `limit`.
+pub async fn newest_of(
+    conn: &mut Conn,
+    account_id: i64,
+    events: &[&str],
+    limit: i64,
+) -> Result<Vec<crate::audit::EventRow>> {
+    let statement = format!(
+        "SELECT {} FROM audit_events WHERE account_id = $1 AND event IN ({}) ORDER BY created_at DESC, id DESC LIMIT $2",
+        crate::audit::EVENT_COLUMNS,
+        placeholders(3, events.len())
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(statement)).bind(account_id).bind(limit);
+    for event in events {
+        query = query.bind(*event);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter().map(crate::audit::event_row).collect()
+}
