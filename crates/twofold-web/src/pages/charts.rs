@@ -53,6 +53,29 @@ fn y_axis(out: &mut String, top: i64) {
     }
 }
 
+/// Where the x axis names the `i`th of `n` days: every `every`th day, centred, and the last
+/// day flush right (so it stays inside the chart), dropping a periodic label too close to
+/// it to be read apart.
+fn label_at(i: usize, n: usize, every: usize) -> Option<&'static str> {
+    if i + 1 == n {
+        Some("end")
+    } else if i % every == 0 && i + every / 2 < n {
+        Some("middle")
+    } else {
+        None
+    }
+}
+
+/// A date under the x axis, as `MM-DD`.
+fn x_label(out: &mut String, x: f64, anchor: &str, date: &str) {
+    let _ = write!(
+        out,
+        r#"<text class="axis" x="{x:.1}" y="{}" text-anchor="{anchor}">{}</text>"#,
+        HEIGHT - 8.0,
+        date.get(5..).unwrap_or(date)
+    );
+}
+
 /// Sign-ins per day: succeeded and failed stacked, a mark above a day with locks.
 pub fn activity(days: &[DayActivity]) -> String {
     let mut out = String::new();
@@ -90,14 +113,9 @@ pub fn activity(days: &[DayActivity]) -> String {
             );
         }
         out.push_str("</g>");
-        if i % 7 == 0 || i + 1 == days.len() {
-            let _ = write!(
-                out,
-                r#"<text class="axis" x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
-                x + bar / 2.0,
-                HEIGHT - 8.0,
-                date.get(5..).unwrap_or(&date)
-            );
+        if let Some(anchor) = label_at(i, days.len(), 7) {
+            let x = if anchor == "end" { x + bar } else { x + bar / 2.0 };
+            x_label(&mut out, x, anchor, &date);
         }
     }
     out.push_str("</svg>");
@@ -124,15 +142,8 @@ pub fn trend(points: &[(i64, i64)], active: i64) -> String {
         line.join(" ")
     );
     for (i, (day, _)) in points.iter().enumerate() {
-        if i % 30 == 0 || i + 1 == points.len() {
-            let date = date_of(*day);
-            let _ = write!(
-                out,
-                r#"<text class="axis" x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
-                LEFT + step * i as f64,
-                HEIGHT - 8.0,
-                date.get(5..).unwrap_or(&date)
-            );
+        if let Some(anchor) = label_at(i, points.len(), 30) {
+            x_label(&mut out, LEFT + step * i as f64, anchor, &date_of(*day));
         }
     }
     out.push_str("</svg>");
@@ -145,6 +156,14 @@ mod tests {
 
     fn day(day: i64, succeeded: i64, failed: i64, locked: i64) -> DayActivity {
         DayActivity { day, succeeded, failed, locked }
+    }
+
+    #[test]
+    fn date_labels_never_crowd_the_last_day() {
+        let labelled: Vec<usize> = (0..30).filter(|i| label_at(*i, 30, 7).is_some()).collect();
+        assert_eq!(labelled, [0, 7, 14, 21, 29], "day 28 would overlap day 29");
+        assert_eq!(label_at(29, 30, 7), Some("end"));
+        assert_eq!((0..90).filter(|i| label_at(*i, 90, 30).is_some()).collect::<Vec<_>>(), [0, 30, 60, 89]);
     }
 
     #[test]

@@ -454,3 +454,75 @@ async fn a_forgotten_password_is_reset_by_mail_and_the_code_step_follows() {
     browser.wait_for_path("/home").await;
     browser.close().await;
 }
+
+/// The Overview in Chromium for an account with people in several states: its figures,
+/// lists and day table match `GET /api/v1/account/overview`, and axe-core finds nothing
+/// wrong in the light or the dark colour scheme.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_matches_its_api_and_passes_axe_in_light_and_dark() {
+    let Some(browser) = Browser::start().await else { return };
+    let server = Server::start(&[], &[]).await;
+    let owner = create_account(&server).await;
+    let key = enable_by_api(&server, "ada@acme.test", "+353851234560").await;
+    invite(&server, &owner, "ann@acme.test", "admin").await;
+    enable_by_api(&server, "ann@acme.test", "+353851234567").await;
+    invite(&server, &owner, "uma@acme.test", "user").await;
+    // An invitation not yet taken up, and a wrong password.
+    owner
+        .post(&server, "/api/v1/users", serde_json::json!({ "email": "ian@acme.test", "name": "Ian", "role": "user" }))
+        .await;
+    let wrong = serde_json::json!({ "email": "uma@acme.test", "password": "not the password" });
+    let r =
+        crate::support::client(false).post(format!("{}/api/v1/login", server.base)).json(&wrong).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let policy = owner
+        .put(&server, "/api/v1/account/policy", serde_json::json!({ "require_two_factor": true, "grace_days": 14 }))
+        .await;
+    assert_eq!(policy["require_two_factor"], true, "{policy}");
+
+    sign_in_as_owner(&browser, &server).await;
+    browser.wait_for_path("/login/code").await;
+    browser.fill("#code", &code_at(&key, 30)).await;
+    browser.click("#code-form button[type=submit]").await;
+    browser.wait_for_path("/home").await;
+    browser.click("#overview-link").await;
+    browser.wait_for_path("/overview").await;
+    let api = owner.get(&server, "/api/v1/account/overview").await;
+    let people = &api["people"];
+    assert_eq!((people["active"].as_i64(), people["with_two_factor"].as_i64()), (Some(3), Some(2)), "{api}");
+    for (css, number) in [
+        ("#with-two-factor", &people["with_two_factor"]),
+        ("#active", &people["active"]),
+        ("#factor-app", &people["by_factor"]["authenticator_app"]),
+        ("#factor-key", &people["by_factor"]["security_key"]),
+        ("#codes-low", &people["by_factor"]["recovery_codes_low"]),
+    ] {
+        assert_eq!(browser.text(css).await, number.to_string(), "{css}");
+    }
+    let in_grace = browser.text("#in-grace").await;
+    assert_eq!(in_grace.lines().count(), api["policy"]["in_grace"].as_array().unwrap().len(), "{in_grace}");
+    assert!(in_grace.contains("14 days left"), "{in_grace}");
+    // The day table (newest first) holds the chart's numbers.
+    browser.click("#activity-details summary").await;
+    let today = api["sign_ins"].as_array().unwrap().last().unwrap().clone();
+    let row = browser.text("#activity-table tbody tr").await;
+    let expected =
+        format!("{} {} {} {}", today["date"].as_str().unwrap(), today["succeeded"], today["failed"], today["locked"]);
+    assert_eq!(row, expected);
+    assert!(today["failed"].as_i64().unwrap() >= 1 && today["succeeded"].as_i64().unwrap() >= 3, "{today}");
+
+    browser.client.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
+    browser.screenshot("overview-light").await;
+    if let Some(violations) = browser.axe_violations().await {
+        assert!(violations.is_empty(), "axe-core, light scheme: {violations:#?}");
+    }
+    browser.prefer_dark(true).await;
+    let background =
+        browser.client.execute("return getComputedStyle(document.body).backgroundColor", vec![]).await.unwrap();
+    assert_eq!(background, "rgb(17, 21, 28)", "the dark scheme applies");
+    browser.screenshot("overview-dark").await;
+    if let Some(violations) = browser.axe_violations().await {
+        assert!(violations.is_empty(), "axe-core, dark scheme: {violations:#?}");
+    }
+    browser.close().await;
+}

@@ -60,6 +60,22 @@ impl Api {
             .await;
         r.unwrap().json().await.unwrap_or_default()
     }
+
+    pub async fn put(&self, server: &Server, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let r = self
+            .client
+            .put(format!("{}{path}", server.base))
+            .header("x-csrf-token", &self.csrf)
+            .json(&body)
+            .send()
+            .await;
+        r.unwrap().json().await.unwrap_or_default()
+    }
+
+    pub async fn get(&self, server: &Server, path: &str) -> serde_json::Value {
+        let r = self.client.get(format!("{}{path}", server.base)).send().await;
+        r.unwrap().json().await.unwrap_or_default()
+    }
 }
 
 pub async fn invite(server: &Server, owner: &Api, email: &str, role: &str) -> serde_json::Value {

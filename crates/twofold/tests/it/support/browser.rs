@@ -46,7 +46,59 @@ impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
     }
 }
 
+/// One Chrome DevTools Protocol command through chromedriver's `goog/cdp/execute`.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (axum::http::Method::POST, Some(json!({ "cmd": self.cmd, "params": self.params }).to_string()))
+    }
+}
+
+/// axe-core as `.ci/run` installs it (`npm install --prefix target/axe axe-core`), or where
+/// `TWOFOLD_AXE_JS` points.
+fn axe_source() -> Option<String> {
+    let path = std::env::var("TWOFOLD_AXE_JS").map(std::path::PathBuf::from).unwrap_or_else(|_| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/axe/node_modules/axe-core/axe.min.js")
+    });
+    std::fs::read_to_string(path).ok()
+}
+
 impl Browser {
+    /// Asks the page's style sheet for its dark (`true`) or light colour scheme, as a
+    /// system set to dark mode would.
+    pub async fn prefer_dark(&self, dark: bool) {
+        let value = if dark { "dark" } else { "light" };
+        let params = json!({ "features": [{ "name": "prefers-color-scheme", "value": value }] });
+        self.client.issue_cmd(Cdp { cmd: "Emulation.setEmulatedMedia", params }).await.unwrap();
+    }
+
+    /// axe-core's violations on the current page (WCAG 2.1 A and AA, and best practice),
+    /// one line each with the elements concerned; `None` (after saying so) without axe-core.
+    pub async fn axe_violations(&self) -> Option<Vec<String>> {
+        let Some(source) = axe_source() else {
+            super::skip("axe-core check", "axe-core is not installed (npm install --prefix target/axe axe-core)");
+            return None;
+        };
+        self.client.execute(&source, vec![]).await.unwrap();
+        let run = r#"
+            const done = arguments[arguments.length - 1];
+            axe.run(document, { resultTypes: ["violations"] })
+                .then(r => done(r.violations.map(v => v.id + ": " + v.help + " at " + v.nodes.map(n => n.target.join(" ")).join(", "))))
+                .catch(e => done(["axe failed: " + e]));
+        "#;
+        let found = self.client.execute_async(run, vec![]).await.unwrap();
+        Some(serde_json::from_value(found).unwrap())
+    }
+
     /// Plugs a virtual security key into this browser.
     pub async fn add_virtual_authenticator(&self) {
         self.client.issue_cmd(AddVirtualAuthenticator).await.unwrap();
