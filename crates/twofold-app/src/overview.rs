@@ -247,14 +247,21 @@ impl App {
     }
 }
 
+/// The application a token-issued detail names, when it records a sign-in (a code
+/// redeemed), not an application keeping its session (a refresh).
+fn signed_in_to(detail: &str) -> Option<String> {
+    let d = serde_json::from_str::<serde_json::Value>(detail).ok()?;
+    if d.get("grant_type").and_then(|g| g.as_str()) == Some("refresh_token") {
+        return None;
+    }
+    d.get("client_id").and_then(|v| v.as_str()).map(str::to_owned)
+}
+
 /// Sign-ins per application from the `oidc.token_issued` details, most first (five).
 fn top_apps(details: &[String], clients: &[twofold_store::oidc::clients::ClientRow]) -> Vec<AppUse> {
     let mut counts: HashMap<String, i64> = HashMap::new();
     for detail in details {
-        let client = serde_json::from_str::<serde_json::Value>(detail)
-            .ok()
-            .and_then(|d| d.get("client_id").and_then(|v| v.as_str()).map(str::to_owned));
-        if let Some(client) = client {
+        if let Some(client) = signed_in_to(detail) {
             *counts.entry(client).or_default() += 1;
         }
     }
@@ -268,46 +275,6 @@ fn top_apps(details: &[String], clients: &[twofold_store::oidc::clients::ClientR
     apps.sort_by(|a, b| b.sign_ins.cmp(&a.sign_ins).then_with(|| a.name.cmp(&b.name)));
     apps.truncate(5);
     apps
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn top_apps_counts_each_token_and_names_only_registered_applications() {
-        let client = |id: &str, name: &str| twofold_store::oidc::clients::ClientRow {
-            facts: twofold_domain::oidc::client::ClientFacts {
-                client_id: id.into(),
-                name: name.into(),
-                account_id: None,
-                public: false,
-                require_two_factor: false,
-                redirect_uris: vec![],
-                post_logout_redirect_uris: vec![],
-                id_token_alg: Default::default(),
-            },
-            secret_hash: None,
-            created_at: 0,
-            secret_rotated_at: None,
-        };
-        let clients = [client("a", "Wiki"), client("b", "Reports")];
-        let details: Vec<String> = [
-            r#"{"client_id":"b"}"#,
-            r#"{"client_id":"a"}"#,
-            r#"{"client_id":"b"}"#,
-            r#"{"client_id":"gone"}"#,
-            "not json",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-        let apps = top_apps(&details, &clients);
-        assert_eq!(
-            apps.iter().map(|a| (a.name.as_str(), a.sign_ins)).collect::<Vec<_>>(),
-            [("Reports", 2), ("Wiki", 1)]
-        );
-    }
 }
 
 /// One CSV field: quoted when it must be (RFC 4180), and never read as a formula by a
@@ -374,8 +341,50 @@ impl App {
 }
 
 #[cfg(test)]
-mod csv_tests {
+mod tests {
     use super::*;
+
+    #[test]
+    fn top_apps_counts_each_sign_in_not_refreshes_and_names_only_registered_applications() {
+        let client = |id: &str, name: &str| twofold_store::oidc::clients::ClientRow {
+            facts: twofold_domain::oidc::client::ClientFacts {
+                client_id: id.into(),
+                name: name.into(),
+                account_id: None,
+                public: false,
+                require_two_factor: false,
+                redirect_uris: vec![],
+                post_logout_redirect_uris: vec![],
+                id_token_alg: Default::default(),
+            },
+            secret_hash: None,
+            created_at: 0,
+            secret_rotated_at: None,
+        };
+        let clients = [client("a", "Wiki"), client("b", "Reports")];
+        let details: Vec<String> = [
+            r#"{"client_id":"b"}"#,
+            r#"{"client_id":"a"}"#,
+            r#"{"client_id":"b"}"#,
+            r#"{"client_id":"gone"}"#,
+            r#"{"client_id":"a","grant_type":"refresh_token"}"#,
+            "not json",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        let apps = top_apps(&details, &clients);
+        assert_eq!(
+            apps.iter().map(|a| (a.name.as_str(), a.sign_ins)).collect::<Vec<_>>(),
+            [("Reports", 2), ("Wiki", 1)]
+        );
+    }
+
+    #[test]
+    fn the_percentage_rounds_down_and_survives_an_empty_account() {
+        let of = |with_two_factor, active| Adoption { with_two_factor, active, ..Adoption::default() }.percent();
+        assert_eq!((of(2, 3), of(99, 100), of(5, 5), of(0, 0)), (66, 99, 100, 0));
+    }
 
     #[test]
     fn csv_fields_are_quoted_and_never_formulas() {

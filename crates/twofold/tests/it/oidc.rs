@@ -38,6 +38,7 @@ on_both_databases!(
     owners_manage_their_accounts_apps_through_the_api,
     the_apps_tab_registers_an_app_and_shows_its_secret_once,
     a_person_signs_in_through_the_pages_and_the_login_page_names_the_application,
+    the_overview_counts_sign_ins_per_application_not_refreshes,
 );
 
 const REDIRECT: &str = "https://app.example.test/cb";
@@ -1108,4 +1109,31 @@ async fn a_person_signs_in_through_the_pages_and_the_login_page_names_the_applic
     let code = param(&location_params(&r), "code").unwrap();
     let tokens = redeem(&t.http(), &client, &code, Some(&verifier)).await;
     assert_eq!(tokens.status, 200, "{}", tokens.text());
+}
+
+async fn the_overview_counts_sign_ins_per_application_not_refreshes(db: TestDb) {
+    let t = TestApp::new(db).await;
+    let wiki = register(&t, false, false, None).await;
+    let new = NewApp { name: "Reports".into(), redirect_uris: vec![REDIRECT.into()], ..NewApp::default() };
+    let reports = t.app.add_instance_app(&new, None).await.unwrap();
+    let (http, _) = owner_with_two_factor(&t).await;
+    let rp = t.http();
+    for _ in 0..2 {
+        let code = code_for(&http, &wiki.client.client_id, None).await;
+        assert_eq!(redeem(&rp, &wiki, &code, None).await.status, 200);
+    }
+    let code = code_for(&http, &reports.client.client_id, None).await;
+    let tokens = redeem(&rp, &reports, &code, None).await.json();
+    let refreshed = refresh(&rp, &reports, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text());
+    let o = http.get("/api/v1/account/overview").await.json();
+    let apps: Vec<(String, i64)> = o["needs_attention"]["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["name"].as_str().unwrap().to_owned(), a["sign_ins"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(apps, [("Wiki".to_owned(), 2), ("Reports".to_owned(), 1)], "a refresh is not a sign-in");
+    let page = http.get("/overview").await.text();
+    assert!(page.contains("<li>Wiki: 2</li>"), "{page}");
 }
