@@ -59,7 +59,7 @@ fn y_axis(out: &mut String, top: i64) {
 fn label_at(i: usize, n: usize, every: usize) -> Option<&'static str> {
     if i + 1 == n {
         Some("end")
-    } else if i % every == 0 && i + every / 2 < n {
+    } else if i.is_multiple_of(every) && i + every / 2 < n {
         Some("middle")
     } else {
         None
