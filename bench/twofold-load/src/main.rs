@@ -14,6 +14,7 @@ mod backup;
 mod client;
 mod load;
 mod oidc;
+mod overview;
 mod people;
 mod server;
 mod stats;
@@ -75,6 +76,9 @@ struct Args {
     /// People per account (the first of each is its Owner).
     #[arg(long, value_name = "M", default_value_t = 100)]
     people_per_account: usize,
+    /// Audit events written to the first account's log for the overview phase.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    audit_events: u64,
     /// Most requests of one phase.
     #[arg(long, value_name = "R", default_value_t = 30_000)]
     max_requests: u64,
@@ -124,6 +128,9 @@ enum PhaseChoice {
     /// `twofold backup` and `twofold restore` of the seeded database while the server runs
     /// (SQLite only), against a plain copy of the file.
     Backup,
+    /// The Owner's Overview of the first account after `--audit-events` events were added
+    /// to its log, one request at a time, against `/healthz` one at a time.
+    Overview,
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {
@@ -174,6 +181,8 @@ impl Run {
 }
 
 const FLOOR: &str = "healthz (HTTP floor)";
+const FLOOR_ONE: &str = "healthz, one at a time (floor)";
+const OVERVIEW: &str = "account overview (Owner)";
 const SECOND_STEP: &str = "second step (valid code)";
 const WRONG: &str = "second step (wrong code)";
 const SIGN_IN: &str = "password step";
@@ -543,6 +552,28 @@ async fn measure_on(args: &Args, binary: &Path, dir: &Path, backend: Backend, ur
             measured(TWO_INSTANCES, c, &all, async { (closed_loop(&all, c, bounds, source).await, ()) }).await.0;
         phase.name = format!("second step, {} instances", args.instances);
         phases.push(phase);
+        print_phase(&phases);
+    }
+
+    // 7. The Overview of an account with a long audit log, one request at a time.
+    if on(PhaseChoice::Overview) {
+        let started = Instant::now();
+        overview::seed_events(&store, &people, args.audit_events).await?;
+        println!("wrote {} audit events in {:.1} s", args.audit_events, started.elapsed().as_secs_f64());
+        let cookie = overview::owner_cookie(&store, &people).await?;
+        settle().await;
+        let one = Bounds { seconds: args.seconds, max_requests: 200 };
+        let floor: Source = Arc::new(|_| Some(Job { call: Call::get("/healthz"), expect: 200 }));
+        let work = async { (closed_loop(&targets, 1, one, floor).await, ()) };
+        phases.push(measured(FLOOR_ONE, 1, &targets, work).await.0);
+        print_phase(&phases);
+        let source: Source = Arc::new(move |_| {
+            let mut call = Call::get("/api/v1/account/overview");
+            call.cookie = Some(cookie.clone());
+            Some(Job { call, expect: 200 })
+        });
+        let work = async { (closed_loop(&targets, 1, one, source).await, ()) };
+        phases.push(measured(OVERVIEW, 1, &targets, work).await.0);
         print_phase(&phases);
     }
 
