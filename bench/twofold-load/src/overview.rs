@@ -65,8 +65,8 @@ pub async fn seed_events(store: &Store, people: &People, count: u64) -> Result<i
     }
     if store.backend() == twofold_store::Backend::Postgres {
         // What autovacuum does within a minute of a bulk load (its analyze threshold is a
-        // tenth of the table); without it the planner still believes the table is empty.
-        store.conn().await?.execute("ANALYZE audit_events").await?;
+        // tenth of a table); without it the planner still believes the tables are empty.
+        store.conn().await?.execute("ANALYZE").await?;
     }
     Ok(account)
 }
