@@ -8,7 +8,7 @@ use twofold_domain::factors::SecondFactors;
 use twofold_domain::overview::{self as rules, DayActivity};
 use twofold_domain::person::{Person, PersonStatus};
 use twofold_domain::policy::Requirement;
-use twofold_domain::throttle::ThrottlePolicy;
+use twofold_domain::throttle::{Failures, Gate, ThrottleKey};
 use twofold_store::overview as reads;
 
 use crate::access::{AccountPermission, ViewOverview};
@@ -53,6 +53,37 @@ impl Adoption {
     }
 }
 
+/// A list the Overview names in part: the first [`rules::LISTED`], and how many there are
+/// (just after 2FA is required, "overdue" can be everyone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed<T> {
+    pub shown: Vec<T>,
+    pub total: usize,
+}
+
+impl<T> Listed<T> {
+    fn of(mut all: Vec<T>) -> Self {
+        let total = all.len();
+        all.truncate(rules::LISTED);
+        Listed { shown: all, total }
+    }
+
+    /// How many are not named.
+    pub fn more(&self) -> usize {
+        self.total.saturating_sub(self.shown.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+}
+
+impl<T> Default for Listed<T> {
+    fn default() -> Self {
+        Listed { shown: Vec::new(), total: 0 }
+    }
+}
+
 /// A recovery request waiting for support.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaitingRequest {
@@ -81,10 +112,10 @@ pub struct AppUse {
 /// What needs the Owner now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attention {
-    pub locked: Vec<Named>,
+    pub locked: Listed<Named>,
     pub recovery_requests: Vec<WaitingRequest>,
     /// People with 2FA and no verified phone for recovery.
-    pub without_phone: Vec<Named>,
+    pub without_phone: Listed<Named>,
     pub new_keys: Vec<NewKey>,
     pub top_apps: Vec<AppUse>,
 }
@@ -95,8 +126,8 @@ pub struct Overview {
     pub generated_at: i64,
     pub adoption: Adoption,
     pub policy_required: bool,
-    pub overdue: Vec<PolicyLine>,
-    pub in_grace: Vec<PolicyLine>,
+    pub overdue: Listed<PolicyLine>,
+    pub in_grace: Listed<PolicyLine>,
     /// The last 30 days, oldest first.
     pub activity: Vec<DayActivity>,
     pub attention: Attention,
@@ -132,9 +163,9 @@ fn policy_lines(
     required_since: Option<i64>,
     grace_days: i64,
     now: i64,
-) -> (Vec<PolicyLine>, Vec<PolicyLine>) {
+) -> (Listed<PolicyLine>, Listed<PolicyLine>) {
     let (mut overdue, mut in_grace) = (Vec::new(), Vec::new());
-    let deadline = required_since.map(|since| since + grace_days * rules::DAY);
+    let deadline = required_since.map(|since| twofold_domain::policy::deadline(since, grace_days));
     // Open invitations are left out, as in the adoption figures: nobody can set up 2FA
     // before choosing a password.
     for p in people.iter().filter(|p| matches!(p.user.status, PersonStatus::Active { .. })) {
@@ -152,7 +183,7 @@ fn policy_lines(
     }
     overdue.sort_by(|a, b| b.days.cmp(&a.days).then_with(|| a.person.name.cmp(&b.person.name)));
     in_grace.sort_by(|a, b| a.days.cmp(&b.days).then_with(|| a.person.name.cmp(&b.person.name)));
-    (overdue, in_grace)
+    (Listed::of(overdue), Listed::of(in_grace))
 }
 
 impl App {
@@ -209,17 +240,22 @@ impl App {
     ) -> Result<Attention> {
         let account = actor.account_id;
         let now = self.now();
-        let lock_after = ThrottlePolicy::SECOND_FACTOR.lock_after.map_or(i64::MAX, i64::from);
+        // Only counters that could be locked are read: at least the lowest lock of any
+        // second factor (100 today); there are few such rows, whatever the account's size.
+        let lowest_lock = ThrottleKey::second_factors_of_person(0).iter().filter_map(|k| k.policy().lock_after).min();
         let mut conn = self.store().conn().await?;
-        let locked = reads::locked_people(&mut conn, account, lock_after).await?;
+        let counters = match lowest_lock {
+            Some(at) => twofold_store::throttles::at_least(&mut conn, i64::from(at)).await?,
+            None => HashMap::new(),
+        };
         let keys = reads::keys_added_since(&mut conn, account, now - rules::NEW_KEY_DAYS * rules::DAY).await?;
-        let issued = reads::details_of(&mut conn, account, "oidc.token_issued", since, 100_000).await?;
+        let issued = reads::sign_in_details(&mut conn, account, since).await?;
         let clients = twofold_store::oidc::clients::list(&mut conn, None).await?;
         drop(conn);
         let names: HashMap<i64, &str> = people.iter().map(|p| (p.user.id, p.user.name.as_str())).collect();
         let requests = self.recovery_requests_in_account(actor, ctx).await?;
         Ok(Attention {
-            locked: locked.into_iter().map(|(id, name)| Named { id, name }).collect(),
+            locked: Listed::of(locked(people, &counters, now)),
             recovery_requests: requests
                 .into_iter()
                 .map(|(r, name)| WaitingRequest {
@@ -228,11 +264,9 @@ impl App {
                     created_at: r.created_at,
                 })
                 .collect(),
-            without_phone: people
-                .iter()
-                .filter(|p| p.factors.is_on() && p.phone.is_none())
-                .map(|p| named(&p.user))
-                .collect(),
+            without_phone: Listed::of(
+                people.iter().filter(|p| p.factors.is_on() && p.phone.is_none()).map(|p| named(&p.user)).collect(),
+            ),
             new_keys: keys
                 .into_iter()
                 .map(|k| NewKey {
@@ -245,6 +279,19 @@ impl App {
             top_apps: top_apps(&issued, &clients),
         })
     }
+}
+
+/// People any of whose second factors is locked, judged by the attempt pipeline's own gate
+/// over every counter that locks a person (the app, SMS sign-in, phone check, recovery
+/// codes, security keys), as the profile judges it.
+fn locked(people: &[PersonSummary], counters: &HashMap<String, Failures>, now: i64) -> Vec<Named> {
+    let is_locked =
+        |key: &ThrottleKey| counters.get(&key.subject()).is_some_and(|f| key.policy().gate(*f, now) == Gate::Locked);
+    people
+        .iter()
+        .filter(|p| ThrottleKey::second_factors_of_person(p.user.id).iter().any(is_locked))
+        .map(|p| named(&p.user))
+        .collect()
 }
 
 /// The application a token-issued detail names, when it records a sign-in (a code

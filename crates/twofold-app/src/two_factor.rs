@@ -227,7 +227,9 @@ impl App {
             devices::delete_for_user(&mut tx, user.id).await?;
             twofold_store::recovery::close(&mut tx, user.id, "re_enrolled", now).await?;
             let detail = json!({ "method": "totp", "phone": phone.masked() });
-            self.record(&mut tx, now, ctx, Parties::own(user), "two_factor.enabled", detail).await?;
+            // "Enabled" only when 2FA turns on: the Overview's adoption trend counts these.
+            let event = if first_factor { "two_factor.enabled" } else { "authenticator_app.added" };
+            self.record(&mut tx, now, ctx, Parties::own(user), event, detail).await?;
             commit(tx).await?;
             Ok(Verdict::Accepted(codes))
         })

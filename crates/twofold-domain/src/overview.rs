@@ -10,13 +10,16 @@ pub const ACTIVITY_DAYS: i64 = 30;
 pub const TREND_DAYS: i64 = 90;
 /// Security keys and passkeys added this recently are listed.
 pub const NEW_KEY_DAYS: i64 = 7;
+/// The most people one list of the Overview names; the rest are counted ("and 12 more").
+pub const LISTED: usize = 50;
 /// Recovery codes left at or below this are "running low".
 pub const LOW_RECOVERY_CODES: u32 = 3;
 
 /// The events listed under "Last security events": changes to how people sign in, who may
 /// do what, and signs of an attack. Sign-ins themselves are the activity chart's.
-pub const SECURITY_EVENTS: [&str; 21] = [
+pub const SECURITY_EVENTS: [&str; 22] = [
     "two_factor.enabled",
+    "authenticator_app.added",
     "two_factor.disabled",
     "two_factor.locked",
     "two_factor.unlocked",

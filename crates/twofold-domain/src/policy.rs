@@ -14,12 +14,17 @@ pub enum Requirement {
 /// Longest grace period the Owner can give.
 pub const MAX_GRACE_DAYS: i64 = 90;
 
+/// When the grace period of a policy required since `since` ends.
+pub fn deadline(since: i64, grace_days: i64) -> i64 {
+    since.saturating_add(grace_days.clamp(0, MAX_GRACE_DAYS) * 86_400)
+}
+
 pub fn requirement(required_since: Option<i64>, grace_days: i64, has_two_factor: bool, now: i64) -> Requirement {
     let Some(since) = required_since else { return Requirement::Met };
     if has_two_factor {
         return Requirement::Met;
     }
-    let deadline = since.saturating_add(grace_days.clamp(0, MAX_GRACE_DAYS) * 86_400);
+    let deadline = deadline(since, grace_days);
     if now < deadline { Requirement::DueBy { deadline } } else { Requirement::Overdue }
 }
 

@@ -155,6 +155,22 @@ pub async fn get_many(conn: &mut Conn, keys: &[ThrottleKey]) -> Result<Vec<Failu
     Ok(subjects.iter().map(|s| found.get(s).copied().unwrap_or_default()).collect())
 }
 
+/// Every counter with at least `consecutive` failures in a row, by subject: the few that
+/// may be locked, for the Overview to match against people's counters.
+pub async fn at_least(conn: &mut Conn, consecutive: i64) -> Result<std::collections::HashMap<String, Failures>> {
+    let rows = sqlx::query("SELECT subject, consecutive, last_at FROM throttles WHERE consecutive >= $1")
+        .bind(consecutive)
+        .fetch_all(conn)
+        .await?;
+    let mut found = std::collections::HashMap::new();
+    for r in &rows {
+        let consecutive: i64 = r.try_get(1)?;
+        let failures = Failures { consecutive: u32::try_from(consecutive).unwrap_or(u32::MAX), last_at: r.try_get(2)? };
+        found.insert(r.try_get(0)?, failures);
+    }
+    Ok(found)
+}
+
 /// Clears several counters in one statement (an unlock clears every lock of a person);
 /// answers how many were set.
 pub async fn reset_all(conn: &mut Conn, keys: &[ThrottleKey]) -> Result<u64> {

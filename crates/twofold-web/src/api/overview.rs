@@ -77,8 +77,13 @@ pub struct InGrace {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PolicyStateView {
     required: bool,
+    /// The first 50, most overdue first.
     overdue: Vec<Overdue>,
+    /// How many are overdue in all.
+    overdue_total: usize,
+    /// The first 50, fewest days left first.
     in_grace: Vec<InGrace>,
+    in_grace_total: usize,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -119,10 +124,13 @@ pub struct AppUseView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AttentionView {
+    /// The first 50.
     locked: Vec<PersonRef>,
+    locked_total: usize,
     recovery_requests: Vec<RequestView>,
-    /// People with 2FA and no verified phone for recovery.
+    /// People with 2FA and no verified phone for recovery (the first 50).
     without_phone: Vec<PersonRef>,
+    without_phone_total: usize,
     /// Security keys and passkeys added in the last 7 days.
     new_security_keys: Vec<KeyView>,
     /// The applications signed in to most in 30 days.
@@ -167,14 +175,18 @@ impl From<Overview> for OverviewView {
             },
             policy: PolicyStateView {
                 required: o.policy_required,
+                overdue_total: o.overdue.total,
                 overdue: o
                     .overdue
+                    .shown
                     .into_iter()
                     .map(line)
                     .map(|(id, name, days_over)| Overdue { id, name, days_over })
                     .collect(),
+                in_grace_total: o.in_grace.total,
                 in_grace: o
                     .in_grace
+                    .shown
                     .into_iter()
                     .map(line)
                     .map(|(id, name, days_left)| InGrace { id, name, days_left })
@@ -186,7 +198,8 @@ impl From<Overview> for OverviewView {
                 .map(|d| DayView { date: date_of(d.day), succeeded: d.succeeded, failed: d.failed, locked: d.locked })
                 .collect(),
             needs_attention: AttentionView {
-                locked: attention.locked.into_iter().map(PersonRef::from).collect(),
+                locked_total: attention.locked.total,
+                locked: attention.locked.shown.into_iter().map(PersonRef::from).collect(),
                 recovery_requests: attention
                     .recovery_requests
                     .into_iter()
@@ -197,7 +210,8 @@ impl From<Overview> for OverviewView {
                         created_at: r.created_at,
                     })
                     .collect(),
-                without_phone: attention.without_phone.into_iter().map(PersonRef::from).collect(),
+                without_phone_total: attention.without_phone.total,
+                without_phone: attention.without_phone.shown.into_iter().map(PersonRef::from).collect(),
                 new_security_keys: attention
                     .new_keys
                     .into_iter()

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use twofold_app::domain::overview::{DayActivity, date_of};
-use twofold_app::overview::{Adoption, Attention, PolicyLine};
+use twofold_app::overview::{Adoption, Attention, Listed, PolicyLine};
 
 use super::{Chrome, PageError, charts, render, when};
 use crate::AppState;
@@ -43,8 +43,8 @@ struct OverviewPage {
     /// Whole percent of active people with 2FA.
     percent: usize,
     policy_required: bool,
-    overdue: Vec<PolicyLine>,
-    in_grace: Vec<PolicyLine>,
+    overdue: Listed<PolicyLine>,
+    in_grace: Listed<PolicyLine>,
     days: Vec<DayRow>,
     totals: (i64, i64, i64),
     activity_chart: String,

@@ -7,11 +7,13 @@ use twofold_app::domain::Role;
 use twofold_app::domain::throttle::ThrottleKey;
 
 use crate::security_keys::register;
-use crate::support::authenticator::SoftKey;
+use crate::support::authenticator::{ORIGIN, SoftKey};
 use crate::support::{Http, PHONE, TestApp, TestDb};
 
 on_both_databases!(
     the_overview_counts_people_in_every_state_and_follows_the_clock,
+    a_lock_on_any_second_factor_counts_and_adding_the_app_to_a_key_is_no_second_enable,
+    long_lists_name_fifty_and_count_the_rest,
     users_get_no_overview_and_no_export,
     the_export_lists_everyone_and_defuses_formulas,
 );
@@ -219,4 +221,65 @@ async fn the_export_lists_everyone_and_defuses_formulas(db: TestDb) {
     let ian = lines.iter().find(|l| l.contains("ian@acme.test")).unwrap();
     assert!(ian.starts_with("\"Ian, \"\"the new one\"\"\",") && ian.contains(",invited,off,"), "{ian}");
     assert!(!csv.contains(PHONE), "phones are masked in the export");
+}
+
+async fn a_lock_on_any_second_factor_counts_and_adding_the_app_to_a_key_is_no_second_enable(db: TestDb) {
+    let t = TestApp::with_webauthn(db).await;
+    let o = t.account("acme").await;
+    let kim = t.person_named(&o, "kim@acme.test", "Kim Keys", Role::User).await;
+    let mut key = SoftKey::security_key();
+    register(&t.signed_in("kim@acme.test").await, &mut key, "YubiKey").await;
+    // Kim signs in with the key and adds the app: 2FA was already on, and the log says so.
+    let kim_http = t.password_step("kim@acme.test", false).await;
+    let c = kim_http.post_json("/api/v1/login/webauthn/challenge", &json!({})).await.json();
+    let credential = key.sign(&c["public_key"], ORIGIN);
+    let r = kim_http
+        .post_json("/api/v1/login/webauthn", &json!({ "challenge_id": c["challenge_id"], "credential": credential }))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    kim_http.set_csrf(r.json()["csrf_token"].as_str().unwrap());
+    t.enable_two_factor(&kim_http).await;
+    let events: Vec<String> = t.events(o.account_id).await.into_iter().map(|(e, _, _)| e).collect();
+    assert_eq!(events.iter().filter(|e| *e == "two_factor.enabled").count(), 1, "{events:?}");
+    assert_eq!(events.iter().filter(|e| *e == "authenticator_app.added").count(), 1, "{events:?}");
+    // Locked by recovery-code guesses, not the app's: the Overview says so as the profile does.
+    let mut conn = t.app.store().conn().await.unwrap();
+    let now = twofold_app::domain::Clock::now(&*t.clock);
+    for _ in 0..100 {
+        twofold_store::throttles::record_failure(&mut conn, &ThrottleKey::RecoveryCode { user_id: kim.id }, now)
+            .await
+            .unwrap();
+    }
+    drop(conn);
+    let owner = t.signed_in("owner@acme.test").await;
+    let o = owner.get("/api/v1/account/overview").await.json();
+    assert_eq!(ids(&o["needs_attention"]["locked"]), [kim.id], "{o}");
+    assert_eq!(o["people"]["with_two_factor"], 1);
+    assert_eq!(
+        (o["people"]["by_factor"]["authenticator_app"].as_i64(), o["people"]["by_factor"]["security_key"].as_i64()),
+        (Some(1), Some(1))
+    );
+    let recent: Vec<&str> =
+        o["recent_events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert!(recent.contains(&"authenticator_app.added"), "{recent:?}");
+    let profile = owner.get(&format!("/users/{}", kim.id)).await.text();
+    assert!(profile.contains("Unlock two-factor sign-in"), "the profile agrees that Kim is locked");
+}
+
+async fn long_lists_name_fifty_and_count_the_rest(db: TestDb) {
+    let t = TestApp::new(db).await;
+    let o = t.account("acme").await;
+    for i in 0..51 {
+        t.person_named(&o, &format!("p{i}@acme.test"), &format!("Person {i:02}"), Role::User).await;
+    }
+    let owner = t.signed_in("owner@acme.test").await;
+    let r = owner.put_json("/api/v1/account/policy", &json!({ "require_two_factor": true, "grace_days": 7 })).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let o = owner.get("/api/v1/account/overview").await.json();
+    // Everyone, the Owner too, is inside the grace period: 52 people, 50 named.
+    assert_eq!(o["policy"]["in_grace"].as_array().unwrap().len(), 50, "{o}");
+    assert_eq!(o["policy"]["in_grace_total"], 52);
+    assert_eq!((o["policy"]["overdue"].as_array().unwrap().len(), o["policy"]["overdue_total"].as_i64()), (0, Some(0)));
+    let page = owner.get("/overview").await.text();
+    assert!(page.contains("and 2 more"), "the page counts those it does not name");
 }
