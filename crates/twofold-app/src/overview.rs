@@ -218,7 +218,7 @@ impl App {
         let recent = reads::newest_of(&mut conn, account, &rules::SECURITY_EVENTS, 10).await?;
         drop(conn);
         let (overdue, in_grace) = policy_lines(&people, policy.require_two_factor_since, policy.grace_days, now);
-        let attention = self.attention(actor, &people, activity_since, ctx).await?;
+        let attention = self.attention(actor, &people, activity_since).await?;
         Ok(Overview {
             generated_at: now,
             adoption,
@@ -231,13 +231,7 @@ impl App {
         })
     }
 
-    async fn attention(
-        &self,
-        actor: &Person,
-        people: &[PersonSummary],
-        since: i64,
-        ctx: &RequestContext,
-    ) -> Result<Attention> {
+    async fn attention(&self, actor: &Person, people: &[PersonSummary], since: i64) -> Result<Attention> {
         let account = actor.account_id;
         let now = self.now();
         // Only counters that could be locked are read: at least the lowest lock of any
@@ -251,15 +245,21 @@ impl App {
         let keys = reads::keys_added_since(&mut conn, account, now - rules::NEW_KEY_DAYS * rules::DAY).await?;
         let issued = reads::sign_in_details(&mut conn, account, since).await?;
         let clients = twofold_store::oidc::clients::list(&mut conn, None).await?;
+        // On the same connection, named from the people already read: the Overview's
+        // permission covers them (asking `recovery_requests_in_account` would check it
+        // again and read each name once more).
+        let requests = twofold_store::recovery::undecided_in_account(&mut conn, account).await?;
         drop(conn);
         let names: HashMap<i64, &str> = people.iter().map(|p| (p.user.id, p.user.name.as_str())).collect();
-        let requests = self.recovery_requests_in_account(actor, ctx).await?;
         Ok(Attention {
             locked: Listed::of(locked(people, &counters, now)),
             recovery_requests: requests
                 .into_iter()
-                .map(|(r, name)| WaitingRequest {
-                    person: Named { id: r.user_id, name: names.get(&r.user_id).map_or(name, |n| (*n).to_owned()) },
+                .map(|r| WaitingRequest {
+                    person: Named {
+                        id: r.user_id,
+                        name: names.get(&r.user_id).map_or_else(String::new, |n| (*n).to_owned()),
+                    },
                     status: r.status,
                     created_at: r.created_at,
                 })
@@ -324,66 +324,12 @@ fn top_apps(details: &[String], clients: &[twofold_store::oidc::clients::ClientR
     apps
 }
 
-/// One CSV field: quoted when it must be (RFC 4180), and never read as a formula by a
-/// spreadsheet (a leading `=`, `+`, `-`, `@`, tab or carriage return gets a `'`; OWASP's
-/// CSV-injection advice), since names are typed by people.
-fn csv_field(value: &str) -> String {
-    let value =
-        if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
-    if value.contains([',', '"', '\n', '\r']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value }
-}
-
-fn csv_line(fields: &[String]) -> String {
-    let mut line = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
-    line.push_str("\r\n");
-    line
-}
-
 impl App {
-    /// The account's people with their 2FA state, as CSV, for the Owner's own reports.
-    pub async fn people_csv(&self, actor: &Person, ctx: &RequestContext) -> Result<String> {
+    /// The account's people with their 2FA state and factors, for the Owner's own reports
+    /// (the web face writes them as CSV).
+    pub async fn people_export(&self, actor: &Person, ctx: &RequestContext) -> Result<Vec<PersonSummary>> {
         self.allow(actor, ViewOverview, ctx).await?;
-        let people = self.summaries(actor.account_id).await?;
-        let date = |t: i64| rules::date_of(rules::day_of(t));
-        let header = [
-            "name",
-            "email",
-            "role",
-            "status",
-            "two_factor",
-            "since",
-            "authenticator_app",
-            "security_keys",
-            "recovery_codes_left",
-            "phone",
-            "policy",
-        ];
-        let mut out = csv_line(&header.map(str::to_owned));
-        for p in &people {
-            let status = match p.user.status {
-                PersonStatus::Active { .. } => "active",
-                PersonStatus::Invited => "invited",
-            };
-            let policy = match p.requirement {
-                Requirement::Met => "met".to_owned(),
-                Requirement::DueBy { deadline } => format!("due {}", date(deadline)),
-                Requirement::Overdue => "overdue".to_owned(),
-            };
-            out.push_str(&csv_line(&[
-                p.user.name.clone(),
-                p.user.email.clone(),
-                p.user.role.as_str().to_owned(),
-                status.to_owned(),
-                if p.factors.is_on() { "on" } else { "off" }.to_owned(),
-                p.two_factor_since.map(date).unwrap_or_default(),
-                if p.factors.totp.enabled_since().is_some() { "yes" } else { "no" }.to_owned(),
-                p.factors.security_keys.to_string(),
-                p.factors.recovery_codes_left.to_string(),
-                p.phone.clone().unwrap_or_default(),
-                policy,
-            ]));
-        }
-        Ok(out)
+        self.summaries(actor.account_id).await
     }
 }
 
@@ -431,16 +377,5 @@ mod tests {
     fn the_percentage_rounds_down_and_survives_an_empty_account() {
         let of = |with_two_factor, active| Adoption { with_two_factor, active, ..Adoption::default() }.percent();
         assert_eq!((of(2, 3), of(99, 100), of(5, 5), of(0, 0)), (66, 99, 100, 0));
-    }
-
-    #[test]
-    fn csv_fields_are_quoted_and_never_formulas() {
-        assert_eq!(csv_field("Ada Owner"), "Ada Owner");
-        assert_eq!(csv_field("Owner, Ada"), "\"Owner, Ada\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(\"http://x\")"), "\"'=HYPERLINK(\"\"http://x\"\")\"");
-        assert_eq!(csv_field("+1 555"), "'+1 555");
-        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(csv_line(&["a".into(), "b,c".into()]), "a,\"b,c\"\r\n");
     }
 }

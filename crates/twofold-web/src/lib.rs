@@ -4,6 +4,7 @@
 mod api;
 mod client;
 mod cookies;
+mod csv;
 mod error;
 mod health;
 mod oidc;

@@ -5,8 +5,11 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use twofold_app::domain::overview::date_of;
+use twofold_app::domain::overview::{date_of, day_of};
+use twofold_app::domain::person::PersonStatus;
+use twofold_app::domain::policy::Requirement;
 use twofold_app::overview::{Named, Overview, PolicyLine};
+use twofold_app::people::PersonSummary;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -15,6 +18,7 @@ use super::audit::EventView;
 use super::views::ErrorView;
 use crate::AppState;
 use crate::client::Client;
+use crate::csv;
 use crate::error::ApiResult;
 use crate::session::ApiUser;
 
@@ -263,11 +267,57 @@ async fn people_csv(
     ApiUser(session): ApiUser,
     Client(ctx): Client,
 ) -> ApiResult<Response> {
-    let csv = state.app.people_csv(&session.user, &ctx).await?;
+    let body = people_document(&state.app.people_export(&session.user, &ctx).await?);
     let headers = [
         (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
         (header::CONTENT_DISPOSITION, "attachment; filename=\"people.csv\""),
         (header::CACHE_CONTROL, "no-store"),
     ];
-    Ok((headers, csv).into_response())
+    Ok((headers, body).into_response())
+}
+
+const PEOPLE_HEADER: [&str; 11] = [
+    "name",
+    "email",
+    "role",
+    "status",
+    "two_factor",
+    "since",
+    "authenticator_app",
+    "security_keys",
+    "recovery_codes_left",
+    "phone",
+    "policy",
+];
+
+/// The people list as CSV: a header row and one row per person, dates as `YYYY-MM-DD` (UTC),
+/// phones masked as on the pages.
+fn people_document(people: &[PersonSummary]) -> String {
+    let date = |t: i64| date_of(day_of(t));
+    let mut out = csv::line(PEOPLE_HEADER.iter().map(|h| (*h).to_owned()));
+    for p in people {
+        let status = match p.user.status {
+            PersonStatus::Active { .. } => "active",
+            PersonStatus::Invited => "invited",
+        };
+        let policy = match p.requirement {
+            Requirement::Met => "met".to_owned(),
+            Requirement::DueBy { deadline } => format!("due {}", date(deadline)),
+            Requirement::Overdue => "overdue".to_owned(),
+        };
+        out.push_str(&csv::line([
+            p.user.name.clone(),
+            p.user.email.clone(),
+            p.user.role.as_str().to_owned(),
+            status.to_owned(),
+            if p.factors.is_on() { "on" } else { "off" }.to_owned(),
+            p.two_factor_since.map(date).unwrap_or_default(),
+            if p.factors.totp.enabled_since().is_some() { "yes" } else { "no" }.to_owned(),
+            p.factors.security_keys.to_string(),
+            p.factors.recovery_codes_left.to_string(),
+            p.phone.clone().unwrap_or_default(),
+            policy,
+        ]));
+    }
+    out
 }
