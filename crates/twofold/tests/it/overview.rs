@@ -14,6 +14,7 @@ on_both_databases!(
     the_overview_counts_people_in_every_state_and_follows_the_clock,
     a_lock_on_any_second_factor_counts_and_adding_the_app_to_a_key_is_no_second_enable,
     long_lists_name_fifty_and_count_the_rest,
+    sec_27_an_overview_never_counts_or_names_another_accounts_people,
     users_get_no_overview_and_no_export,
     the_export_lists_everyone_and_defuses_formulas,
 );
@@ -282,4 +283,22 @@ async fn long_lists_name_fifty_and_count_the_rest(db: TestDb) {
     assert_eq!((o["policy"]["overdue"].as_array().unwrap().len(), o["policy"]["overdue_total"].as_i64()), (0, Some(0)));
     let page = owner.get("/overview").await.text();
     assert!(page.contains("and 2 more"), "the page counts those it does not name");
+}
+
+async fn sec_27_an_overview_never_counts_or_names_another_accounts_people(db: TestDb) {
+    let t = TestApp::new(db).await;
+    let acme = t.account("acme").await;
+    let rival = t.account("rival").await;
+    t.person_named(&rival, "ruth@rival.test", "Ruth Rival", Role::User).await;
+    t.enable_two_factor(&t.signed_in("owner@rival.test").await).await;
+    let wrong = json!({ "email": "ruth@rival.test", "password": "not it" });
+    assert_eq!(t.http().post_json("/api/v1/login", &wrong).await.status, 401);
+    t.person_named(&acme, "ann@acme.test", "Ann Acme", Role::Admin).await;
+    let admin = t.signed_in("ann@acme.test").await;
+    let o = admin.get("/api/v1/account/overview").await.json();
+    assert_eq!((o["people"]["active"].as_i64(), o["people"]["with_two_factor"].as_i64()), (Some(2), Some(0)), "{o}");
+    assert_eq!(sum(&o["sign_ins"], "failed"), 0, "rival's failed sign-in is not acme's");
+    let text =
+        o.to_string() + &admin.get("/api/v1/account/people.csv").await.text() + &admin.get("/overview").await.text();
+    assert!(!text.contains("Ruth") && !text.contains("rival.test"), "{text}");
 }
