@@ -58,11 +58,40 @@ pub(crate) struct Guard<'a> {
     subject: Subject<'a>,
     /// `totp`, `sms`, `password`…: recorded with every failure.
     method: &'static str,
+    /// The RADIUS client the guess came through, named in its audit events.
+    radius_client: Option<&'a str>,
 }
 
 impl<'a> Guard<'a> {
     fn new(key: ThrottleKey, rejected_event: &'static str, subject: Subject<'a>, method: &'static str) -> Self {
-        Guard { key, also: Vec::new(), rejected_event, subject, method }
+        Guard { key, also: Vec::new(), rejected_event, subject, method, radius_client: None }
+    }
+
+    /// A password given to a RADIUS client: the email's budget, shared with the web
+    /// sign-in, and in place of a source address's (which for a VPN gateway is everyone's)
+    /// the station's budget at that client, or the client's own when it names no station.
+    pub fn radius_password(
+        email: &'a str,
+        person: Option<&'a Person>,
+        client: (i64, &'a str),
+        station: Option<&str>,
+    ) -> Self {
+        let (client_id, name) = client;
+        let key = ThrottleKey::Password { email: email.to_owned() };
+        let source = match station.map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            Some(station) => ThrottleKey::RadiusStation { client_id, station: station.chars().take(64).collect() },
+            None => ThrottleKey::RadiusClient { client_id },
+        };
+        let mut guard =
+            Guard::new(key, "sign_in.failed", Subject::Email { email, person }, "password").via_radius(name);
+        guard.also.push(source);
+        guard
+    }
+
+    /// The same guess, named as coming through a RADIUS client in the audit log.
+    pub fn via_radius(mut self, client: &'a str) -> Self {
+        self.radius_client = Some(client);
+        self
     }
 
     /// A password at sign-in (SEC-44). From a browser that has signed in as this person
@@ -188,6 +217,10 @@ impl<'a> Guard<'a> {
             Subject::Prover { person, .. } => detail.insert("email".into(), json!(person.email)),
             Subject::Person(_) => None,
         };
+        if let Some(client) = self.radius_client {
+            detail.insert("via".into(), json!("radius"));
+            detail.insert("radius_client".into(), json!(client));
+        }
         serde_json::Value::Object(detail)
     }
 

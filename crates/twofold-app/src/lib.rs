@@ -23,6 +23,7 @@ pub mod password_changes;
 pub mod people;
 pub mod phone;
 pub mod qr;
+pub mod radius;
 pub mod recovery;
 pub mod recovery_codes;
 pub mod secrets;

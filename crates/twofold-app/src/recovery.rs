@@ -104,7 +104,7 @@ impl App {
         if self.sms_recovery_active(user_id).await? { Ok(()) } else { Err(not_enabled()) }
     }
 
-    async fn active_grant_on(&self, conn: &mut Conn, user_id: i64) -> Result<Option<(GrantRow, Phone)>> {
+    pub(crate) async fn active_grant_on(&self, conn: &mut Conn, user_id: i64) -> Result<Option<(GrantRow, Phone)>> {
         let Some(grant) = recovery::open_grant(conn, user_id).await? else { return Ok(None) };
         if !grant_is_active(grant.expires_at, grant.closed_at, self.now()) {
             return Ok(None);

@@ -70,26 +70,44 @@ impl App {
             let Some(code) = RecoveryCode::parse(typed) else {
                 return Ok(Verdict::Rejected(Rejection::because("malformed_code")));
             };
-            let macs = self.secrets().mac_under_each_key(&mac_label(user.id), code.canonical().as_bytes());
-            let now = self.now();
             let mut tx = self.store().begin().await?;
-            if !recovery_codes::consume(&mut tx, user.id, &macs, now).await? {
+            if !self.spend_recovery_code(&mut tx, user, &code).await? {
                 return Ok(Verdict::Rejected(Rejection::because("wrong_or_used_code")));
             }
             armed.succeeded(&mut tx).await?;
-            let factors = factors::of_person(&mut tx, user.id).await?;
-            let left = factors.recovery_codes_left;
-            self.record(&mut tx, now, ctx, Parties::own(user), "recovery_codes.used", json!({ "left": left })).await?;
-            let text = format!(
-                "a recovery code was used to sign in to your account; {left} {} left. If this was not you, contact your administrator now.",
-                if left == 1 { "is" } else { "are" }
-            );
-            self.queue_notice(&mut tx, user, "A recovery code was used", &text, now).await?;
-            let since = factors.enabled_since();
+            let since = self.recovery_code_spent(&mut tx, user, ctx).await?;
             let done = self.complete_sign_in(&mut tx, pending, SecondStep::RecoveryCode, since, ctx).await?;
             commit(tx).await?;
             Ok(Verdict::Accepted(done))
         })
         .await
+    }
+
+    /// Spends `code` in `tx` by one conditional update: false when it is wrong or used.
+    /// Every way of giving a recovery code (the second step, RADIUS) spends it here, as the
+    /// first statement of its transaction; then, after the guard's counter,
+    /// [`App::recovery_code_spent`].
+    pub(crate) async fn spend_recovery_code(&self, tx: &mut Conn, user: &Person, code: &RecoveryCode) -> Result<bool> {
+        let macs = self.secrets().mac_under_each_key(&mac_label(user.id), code.canonical().as_bytes());
+        Ok(recovery_codes::consume(tx, user.id, &macs, self.now()).await?)
+    }
+
+    /// Audits a spent code and tells the person how many are left; answers when 2FA went on.
+    pub(crate) async fn recovery_code_spent(
+        &self,
+        tx: &mut Conn,
+        user: &Person,
+        ctx: &RequestContext,
+    ) -> Result<Option<i64>> {
+        let now = self.now();
+        let factors = factors::of_person(tx, user.id).await?;
+        let left = factors.recovery_codes_left;
+        self.record(tx, now, ctx, Parties::own(user), "recovery_codes.used", json!({ "left": left })).await?;
+        let text = format!(
+            "a recovery code was used to sign in to your account; {left} {} left. If this was not you, contact your administrator now.",
+            if left == 1 { "is" } else { "are" }
+        );
+        self.queue_notice(tx, user, "A recovery code was used", &text, now).await?;
+        Ok(factors.enabled_since())
     }
 }

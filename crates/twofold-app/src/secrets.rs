@@ -148,10 +148,12 @@ impl App {
         }
         // The ID-token signing keys are secrets too.
         let (keys_resealed, keys_skipped) = self.reseal_signing_keys().await?;
+        // And the RADIUS clients' shared secrets.
+        let (radius_resealed, radius_skipped) = self.reseal_radius_secrets().await?;
         Ok(Rotation {
             new_key_id: current.current_key_id(),
-            resealed: resealed + keys_resealed,
-            skipped: skipped + keys_skipped,
+            resealed: resealed + keys_resealed + radius_resealed,
+            skipped: skipped + keys_skipped + radius_skipped,
         })
     }
 }
@@ -187,7 +189,7 @@ impl KeyringCheck {
 
 impl App {
     /// Opens every sealed secret (both realms' authenticator keys, the ID-token signing
-    /// keys) with the current keyring, without changing anything.
+    /// keys, the RADIUS clients' secrets) with the current keyring, without changing anything.
     pub async fn check_keyring(&self) -> Result<KeyringCheck> {
         let sealing = self.secrets().current();
         let mut check = KeyringCheck::default();
@@ -199,6 +201,10 @@ impl App {
         }
         for row in twofold_store::oidc::keys::all(&mut conn).await? {
             check.tally(&row.secret_box, sealing.open(crate::oidc::keys::PURPOSE, 0, &row.secret_box));
+        }
+        for row in twofold_store::radius::clients(&mut conn).await? {
+            let purpose = crate::radius::secret_purpose(&row.name);
+            check.tally(&row.secret_box, sealing.open(&purpose, 0, &row.secret_box));
         }
         Ok(check)
     }

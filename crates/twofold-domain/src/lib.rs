@@ -21,6 +21,7 @@ pub mod person;
 pub mod person_name;
 pub mod phone;
 pub mod policy;
+pub mod radius;
 pub mod recovery;
 pub mod recovery_code;
 pub mod role;

@@ -55,6 +55,13 @@ impl ThrottlePolicy {
         forget_after: Some(3600),
     };
 
+    /// For a RADIUS client that sends no `Calling-Station-Id`: everyone behind it shares
+    /// it, so it lets through 100 failures before it slows down, waits at most a minute,
+    /// and forgets after ten quiet minutes. Each email's own budget still protects each
+    /// person; this one only caps how fast the client can be used to spray many emails.
+    pub const RADIUS_CLIENT: ThrottlePolicy =
+        ThrottlePolicy { free_failures: 100, first_wait: 5, max_wait: 60, lock_after: None, forget_after: Some(600) };
+
     /// How long to wait after the `consecutive`-th failure before the next try.
     pub fn wait_after(&self, consecutive: u32) -> i64 {
         if consecutive < self.free_failures {
@@ -131,6 +138,14 @@ pub enum ThrottleKey {
     OperatorPassword { email: String },
     /// An operator's authenticator-app codes.
     OperatorTotp { operator_id: i64 },
+    /// Passwords tried through one RADIUS client from one station (its `Calling-Station-Id`:
+    /// the VPN user's address, the Wi-Fi device's MAC), across all emails: the source
+    /// budget of SEC-44, kept per station so that the gateway's own address, which every
+    /// one of its users shares, never becomes everyone's lockout.
+    RadiusStation { client_id: i64, station: String },
+    /// Passwords tried through one RADIUS client that names no station: a budget of the
+    /// client's own, larger and quicker to forget than one address's.
+    RadiusClient { client_id: i64 },
 }
 
 impl ThrottleKey {
@@ -147,6 +162,8 @@ impl ThrottleKey {
             ThrottleKey::WebAuthn { user_id } => format!("webauthn:{user_id}"),
             ThrottleKey::OperatorPassword { email } => format!("operator-password:{email}"),
             ThrottleKey::OperatorTotp { operator_id } => format!("operator-totp:{operator_id}"),
+            ThrottleKey::RadiusStation { client_id, station } => format!("radius-station:{client_id}:{station}"),
+            ThrottleKey::RadiusClient { client_id } => format!("radius-client:{client_id}"),
         }
     }
 
@@ -157,7 +174,8 @@ impl ThrottleKey {
             ThrottleKey::Password { .. }
             | ThrottleKey::PasswordFromKnownBrowser { .. }
             | ThrottleKey::OperatorPassword { .. } => ThrottlePolicy::PASSWORD,
-            ThrottleKey::PasswordFromSource { .. } => ThrottlePolicy::SOURCE,
+            ThrottleKey::PasswordFromSource { .. } | ThrottleKey::RadiusStation { .. } => ThrottlePolicy::SOURCE,
+            ThrottleKey::RadiusClient { .. } => ThrottlePolicy::RADIUS_CLIENT,
             _ => ThrottlePolicy::SECOND_FACTOR,
         }
     }

@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod overview;
 pub mod password_resets;
 pub mod phones;
+pub mod radius;
 pub mod rate_limits;
 mod realm;
 pub mod recovery;

@@ -87,6 +87,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0014_overview.sql"),
         include_str!("../migrations/postgres/0014_overview.sql"),
     ),
+    (
+        15,
+        "radius",
+        include_str!("../migrations/sqlite/0015_radius.sql"),
+        include_str!("../migrations/postgres/0015_radius.sql"),
+    ),
 ];
 
 /// The migrations up to and including `up_to` for one backend.

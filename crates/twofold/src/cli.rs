@@ -1,6 +1,7 @@
 //! The command line: `serve`, `migrate`, `account create`, and the operators' commands.
 
 mod oidc;
+mod radius;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -40,6 +41,9 @@ enum Command {
         /// The URL people reach Twofold at, if not http://<listen> (e.g. behind a proxy).
         #[arg(long, value_name = "URL")]
         public_url: Option<String>,
+        /// Also serve RADIUS on this UDP address and port (e.g. 127.0.0.1:1812).
+        #[arg(long, value_name = "ADDR")]
+        radius_listen: Option<String>,
     },
     /// Bring the database schema to this version, then exit.
     Migrate,
@@ -68,6 +72,9 @@ enum Command {
     /// The OpenID Connect provider: applications and signing keys.
     #[command(subcommand)]
     Oidc(oidc::OidcCommand),
+    /// The RADIUS server (VPNs, Wi-Fi, SSH through PAM): its clients.
+    #[command(subcommand)]
+    Radius(radius::RadiusCommand),
     /// Write a consistent copy of the SQLite database while the server runs (PostgreSQL:
     /// use pg_dump).
     Backup {
@@ -216,6 +223,10 @@ pub fn main() -> ExitCode {
             Command::Serve { public_url, .. } => public_url.clone(),
             _ => None,
         },
+        radius_listen: match &cli.command {
+            Command::Serve { radius_listen, .. } => radius_listen.clone(),
+            _ => None,
+        },
     };
     let config = match Config::load(cli.config.as_deref(), &overrides) {
         Ok(config) => config,
@@ -282,6 +293,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Audit(AuditCommand::Verify { checkpoint }) => verify_audit(&config, checkpoint.as_deref()).await,
         Command::Audit(AuditCommand::Checkpoint { output }) => audit_checkpoint(&config, output.as_deref()).await,
         Command::Oidc(command) => oidc::run(command, &config).await,
+        Command::Radius(command) => radius::run(command, &config).await,
         Command::Backup { output, include_keys } => crate::backup::command(&config, &output, include_keys).await,
         Command::Restore { input, force } => crate::backup::restore(&config, &input, force).await,
         Command::Keys(KeysCommand::Rotate) => {

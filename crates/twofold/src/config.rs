@@ -39,6 +39,9 @@ pub struct Config {
     /// A bearer token `/metrics` asks for (at least 16 characters); unset, anyone who
     /// reaches the port reads it, so keep the port private then.
     pub metrics_token: Option<String>,
+    /// Address and UDP port of the RADIUS server (`127.0.0.1:1812`, `[::]:1812`); unset,
+    /// there is none. Clients are registered with `twofold radius client add`.
+    pub radius_listen: Option<String>,
     /// `file` (the default: nothing leaves the machine), `twilio` or `webhook`.
     pub sms_provider: String,
     /// Where the `file` provider appends messages; default `<data_dir>/sms-outbox.jsonl`.
@@ -120,6 +123,7 @@ impl Default for Config {
             log_level: "info".into(),
             trust_forwarded_for: false,
             metrics_token: None,
+            radius_listen: None,
             sms_provider: "file".into(),
             sms_file: None,
             twilio_account_sid: None,
@@ -164,6 +168,8 @@ pub struct Overrides {
     pub database_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub radius_listen: Option<String>,
 }
 
 impl Config {
@@ -207,6 +213,11 @@ impl Config {
         }
         if !(1..=3600).contains(&self.sms_cooldown_seconds) || !(1..=100).contains(&self.sms_per_hour) {
             return Err("sms_cooldown_seconds must be 1 to 3600 and sms_per_hour 1 to 100".into());
+        }
+        if let Some(listen) = &self.radius_listen
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(format!("radius_listen must be an address and port such as 127.0.0.1:1812, not {listen:?}"));
         }
         if self.metrics_token.as_deref().is_some_and(|t| t.chars().count() < 16 || t.chars().any(char::is_whitespace)) {
             return Err("metrics_token must be at least 16 characters, without spaces".into());

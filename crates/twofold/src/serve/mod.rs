@@ -51,6 +51,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let router = twofold_web::router(state);
     tokio::spawn(sweep_sessions(app.clone()));
+    let radius = match &config.radius_listen {
+        Some(address) => Some(start_radius(&app, address, stop.subscribe()).await?),
+        None => None,
+    };
     if let Some(dir) = &config.backup_dir {
         let every = Duration::from_secs_f64(config.backup_every_hours * 3600.0);
         let schedule = crate::backup::schedule::Schedule { dir: dir.clone(), every, keep: config.backup_keep };
@@ -61,13 +65,39 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     listener::serve(listener, router, listener::limits_of(&config), shutdown_signal()).await;
     // Let the worker finish the message in hand; a lease covers anything cut short.
     let _ = stop.send(true);
+    if let Some(radius) = radius {
+        let _ = tokio::time::timeout(Duration::from_secs(5), radius).await;
+    }
     let _ = tokio::time::timeout(Duration::from_secs(15), worker).await;
     app.store().close().await;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Deletes expired sessions every ten minutes; safe on several instances at once.
+/// Binds the RADIUS socket and serves it until `stop`; warns of every legacy client.
+async fn start_radius(
+    app: &App,
+    address: &str,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let socket =
+        tokio::net::UdpSocket::bind(address).await.with_context(|| format!("cannot listen for RADIUS on {address}"))?;
+    let clients = app.radius_clients().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    for client in clients.iter().filter(|c| c.legacy_no_message_authenticator) {
+        tracing::warn!(
+            client = %client.name, address = %client.address,
+            "RADIUS client accepts requests without Message-Authenticator (BlastRADIUS, CVE-2024-3596): keep it on a trusted network"
+        );
+    }
+    tracing::info!(address = %socket.local_addr()?, clients = clients.len(), "RADIUS listening");
+    let app = app.clone();
+    Ok(tokio::spawn(twofold_radius::serve(app, socket, async move {
+        let _ = stop.changed().await;
+    })))
+}
+
+/// Deletes expired sessions and RADIUS challenges every ten minutes; safe on several
+/// instances at once.
 async fn sweep_sessions(app: App) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
@@ -76,6 +106,9 @@ async fn sweep_sessions(app: App) {
             Ok(0) => {}
             Ok(n) => tracing::debug!(deleted = n, "expired sessions swept"),
             Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+        }
+        if let Err(e) = app.sweep_radius().await {
+            tracing::warn!(error = %e, "RADIUS sweep failed");
         }
     }
 }

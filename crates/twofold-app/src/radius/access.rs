@@ -1,0 +1,398 @@
+//! What an Access-Request gets: the password through the sign-in's budgets, then the code
+//! (appended, or in answer to a challenge) through the second step's, and an answer that
+//! says nothing of why it refuses.
+//!
+//! ```text
+//!  no State ─ password ─┬─ wrong / unknown / throttled ───────────────▶ Reject
+//!                       ├─ no 2FA: --allow-one-factor, policy met ────▶ Accept
+//!                       ├─ append: the six digits after it ─ code ───▶ Accept | Reject
+//!                       └─ challenge: State (single use, 5 min) ──────▶ Challenge
+//!  State ─ taken once ─ code (app, SMS under a grant, recovery code) ─▶ Accept | Reject
+//! ```
+
+use serde_json::json;
+use twofold_domain::assurance::{self, Need, Outcome, PolicyFacts};
+use twofold_domain::oidc::SignInMethod;
+use twofold_domain::person::Person;
+use twofold_domain::radius::{self, AfterPassword, CHALLENGE_SECONDS, Mode};
+use twofold_domain::recovery_code::RecoveryCode;
+use twofold_domain::sms::Purpose;
+use twofold_domain::token;
+use twofold_store::{Conn, Realm, accounts, commit, factors, totp, users};
+
+use super::RadiusClient;
+use crate::attempt::{Guard, Rejection, Verdict};
+use crate::audit::Parties;
+use crate::sign_in::normalised_email;
+use crate::{App, Error, RequestContext, Result};
+
+/// An Access-Request as the server decoded it.
+#[derive(Debug, Clone, Copy)]
+pub struct RadiusRequest<'a> {
+    pub user_name: &'a str,
+    /// The revealed `User-Password`: the password, the password and code (append mode),
+    /// or the code (the answer to a challenge).
+    pub password: &'a str,
+    pub state: Option<&'a [u8]>,
+    /// `Calling-Station-Id`: the VPN user's address, the Wi-Fi device.
+    pub station: Option<&'a str>,
+}
+
+/// What the server sends back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RadiusAnswer {
+    Accept {
+        class: String,
+        message: String,
+    },
+    Challenge {
+        state: Vec<u8>,
+        message: String,
+    },
+    /// The same whatever the cause (SEC-53).
+    Reject,
+}
+
+/// How the code was given, for the audit log and the `Class` the client is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CodeKind {
+    Totp,
+    Sms,
+    RecoveryCode,
+}
+
+impl CodeKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            CodeKind::Totp => "totp",
+            CodeKind::Sms => "sms_recovery",
+            CodeKind::RecoveryCode => "recovery_code",
+        }
+    }
+
+    /// What a six-digit or recovery-shaped answer is checked as.
+    fn of(typed: &str, by_sms: bool) -> CodeKind {
+        if RecoveryCode::parse(typed).is_some() && !typed.trim().bytes().all(|b| b.is_ascii_digit()) {
+            CodeKind::RecoveryCode
+        } else if by_sms {
+            CodeKind::Sms
+        } else {
+            CodeKind::Totp
+        }
+    }
+}
+
+/// What the password step leads to.
+enum Next {
+    Answer(RadiusAnswer),
+    /// Append mode: the code that followed the password.
+    CheckCode,
+    /// Challenge mode: ask for the code; by SMS under support's grant.
+    Challenge {
+        state: Vec<u8>,
+        by_sms: bool,
+    },
+}
+
+/// Infrastructure failures leave the request unanswered (the client retries); every
+/// refusal becomes the one Access-Reject.
+fn rejected_or_failed<T>(result: Result<T>, answer: impl FnOnce(T) -> RadiusAnswer) -> Result<RadiusAnswer> {
+    match result {
+        Ok(done) => Ok(answer(done)),
+        Err(e @ (Error::Unavailable | Error::Internal(_))) => Err(e),
+        Err(_) => Ok(RadiusAnswer::Reject),
+    }
+}
+
+impl App {
+    /// Answers one Access-Request. `Err` only when the store failed: then nothing is sent.
+    pub async fn radius_access(
+        &self,
+        client: &RadiusClient,
+        request: &RadiusRequest<'_>,
+        ctx: &RequestContext,
+    ) -> Result<RadiusAnswer> {
+        match request.state {
+            Some(state) => self.radius_challenge_answered(client, state, request.password, ctx).await,
+            None => self.radius_password(client, request, ctx).await,
+        }
+    }
+
+    async fn radius_password(
+        &self,
+        client: &RadiusClient,
+        request: &RadiusRequest<'_>,
+        ctx: &RequestContext,
+    ) -> Result<RadiusAnswer> {
+        let (password, code) = match client.mode {
+            Mode::Append => match radius::split_appended(request.password) {
+                Some((password, code)) => (password, Some(code)),
+                None => (request.password, None),
+            },
+            Mode::Challenge => (request.password, None),
+        };
+        let email = normalised_email(request.user_name);
+        let mut conn = self.store().conn().await?;
+        let found = users::by_email(&mut conn, &email).await?;
+        drop(conn);
+        // Someone outside the client's account is nobody here, at the same cost.
+        let found = found.filter(|row| client.account_id.is_none_or(|account| row.account_id == account));
+        let (hash, person) = match found {
+            Some(row) => (row.password_hash.clone(), Some(row.into_person())),
+            None => (None, None),
+        };
+        let guard = Guard::radius_password(&email, person.as_ref(), (client.id, &client.name), request.station);
+        let next = self
+            .attempt(guard, ctx, |armed| async {
+                let ok = self.password_ok(password, hash.as_deref()).await?;
+                let Some(person) = person.as_ref().filter(|_| ok && hash.is_some()) else {
+                    let why = if person.is_some() { Rejection::WRONG_PASSWORD } else { Rejection::UNKNOWN_EMAIL };
+                    return Ok(Verdict::Rejected(why));
+                };
+                let mut tx = self.store().begin().await?;
+                armed.succeeded(&mut tx).await?;
+                let next = self.after_radius_password(&mut tx, client, person, code.is_some(), ctx).await?;
+                commit(tx).await?;
+                Ok(Verdict::Accepted(next))
+            })
+            .await;
+        let next = match next {
+            Ok(next) => next,
+            Err(e) => return rejected_or_failed(Err::<(), _>(e), |()| RadiusAnswer::Reject),
+        };
+        let Some(person) = person else { return Ok(RadiusAnswer::Reject) };
+        match (next, code) {
+            (Next::Challenge { state, by_sms: false }, _) => {
+                let message = "Enter the 6-digit code from your authenticator app, or a recovery code.".into();
+                Ok(RadiusAnswer::Challenge { state, message })
+            }
+            (Next::Challenge { state, by_sms: true }, _) => self.radius_sms_sent(&person, state, ctx).await,
+            (Next::Answer(answer), _) => Ok(answer),
+            (Next::CheckCode, Some(code)) => self.radius_code(client, &person, code, None, ctx).await,
+            (Next::CheckCode, None) => Ok(RadiusAnswer::Reject),
+        }
+    }
+
+    /// The password was right: accept one factor where allowed, open a challenge, or go on
+    /// to the appended code. Refusals are audited here, in the password's transaction.
+    async fn after_radius_password(
+        &self,
+        tx: &mut Conn,
+        client: &RadiusClient,
+        person: &Person,
+        code_appended: bool,
+        ctx: &RequestContext,
+    ) -> Result<Next> {
+        let now = self.now();
+        let has_two_factor = factors::of_person(tx, person.id).await?.is_on();
+        let policy = accounts::policy(tx, person.account_id).await?;
+        let policy = PolicyFacts { required_since: policy.require_two_factor_since, grace_days: policy.grace_days };
+        let strength = assurance::assess(SignInMethod::Password, has_two_factor, policy, now);
+        match radius::after_password(&strength, client.allow_one_factor) {
+            AfterPassword::Accept => Ok(Next::Answer(self.radius_accepted(tx, client, person, "password", ctx).await?)),
+            AfterPassword::Refuse(reason) => {
+                self.radius_refused(tx, client, Some(person), reason, ctx).await?;
+                Ok(Next::Answer(RadiusAnswer::Reject))
+            }
+            AfterPassword::AskCode if client.mode == Mode::Append => {
+                if !code_appended {
+                    self.radius_refused(tx, client, Some(person), "code_missing", ctx).await?;
+                    return Ok(Next::Answer(RadiusAnswer::Reject));
+                }
+                Ok(Next::CheckCode)
+            }
+            AfterPassword::AskCode => {
+                let by_sms = self.active_grant_on(tx, person.id).await?.is_some();
+                let state = token::generate(self.entropy());
+                let lifetime = (now, now + CHALLENGE_SECONDS);
+                twofold_store::radius::open_challenge(tx, &state.hash, client.id, person.id, by_sms, lifetime).await?;
+                let detail = json!({ "next": if by_sms { "sms" } else { "totp" }, "via": "radius", "radius_client": client.name });
+                self.record(tx, now, ctx, Parties::own(person), "sign_in.password_ok", detail).await?;
+                Ok(Next::Challenge { state: state.raw.into_bytes(), by_sms })
+            }
+        }
+    }
+
+    /// A challenge just opened under support's SMS grant: the code goes out now, and the
+    /// challenge says where it went.
+    async fn radius_sms_sent(&self, person: &Person, state: Vec<u8>, ctx: &RequestContext) -> Result<RadiusAnswer> {
+        let mut conn = self.store().conn().await?;
+        let grant = self.active_grant_on(&mut conn, person.id).await?;
+        drop(conn);
+        let Some((_, phone)) = grant else { return Ok(RadiusAnswer::Reject) };
+        let reference = token::hash(&String::from_utf8_lossy(&state));
+        let message = match self.send_code(person, Purpose::SignIn, &reference, &phone, ctx).await {
+            Ok(sent) => format!(
+                "A code was sent by SMS to {}; it can take up to 15 minutes. Enter it, or a recovery code.",
+                sent.sent_to
+            ),
+            Err(Error::Throttled { retry_after }) => {
+                format!("No SMS can be sent for {retry_after} seconds. Enter a recovery code, or try again later.")
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(RadiusAnswer::Challenge { state, message })
+    }
+
+    /// The answer to a challenge: the State is taken once whatever comes of the code.
+    async fn radius_challenge_answered(
+        &self,
+        client: &RadiusClient,
+        state: &[u8],
+        code: &str,
+        ctx: &RequestContext,
+    ) -> Result<RadiusAnswer> {
+        let raw = std::str::from_utf8(state).ok().filter(|s| token::is_well_formed(s));
+        let now = self.now();
+        let mut conn = self.store().conn().await?;
+        let taken = match raw {
+            Some(raw) => twofold_store::radius::take_challenge(&mut conn, &token::hash(raw), client.id, now).await?,
+            None => None,
+        };
+        let person = match taken {
+            Some(c) => users::by_id(&mut conn, c.user_id).await?.map(|row| (row.into_person(), c)),
+            None => None,
+        };
+        let Some((person, challenge)) = person else {
+            self.radius_refused(&mut conn, client, None, "unknown_or_used_state", ctx).await?;
+            return Ok(RadiusAnswer::Reject);
+        };
+        drop(conn);
+        let reference = challenge.by_sms.then(|| raw.map(token::hash)).flatten();
+        self.radius_code(client, &person, code, reference.as_deref(), ctx).await
+    }
+
+    /// Checks a code through the second step's budgets. `sms_reference` names the
+    /// challenge an SMS code was sent for.
+    async fn radius_code(
+        &self,
+        client: &RadiusClient,
+        person: &Person,
+        typed: &str,
+        sms_reference: Option<&str>,
+        ctx: &RequestContext,
+    ) -> Result<RadiusAnswer> {
+        let kind = CodeKind::of(typed, sms_reference.is_some());
+        let name = client.name.as_str();
+        let result = match (kind, sms_reference) {
+            (CodeKind::RecoveryCode, _) => {
+                self.attempt(Guard::recovery_code(person).via_radius(name), ctx, |armed| async {
+                    let Some(code) = RecoveryCode::parse(typed) else {
+                        return Ok(Verdict::Rejected(Rejection::because("malformed_code")));
+                    };
+                    let mut tx = self.store().begin().await?;
+                    if !self.spend_recovery_code(&mut tx, person, &code).await? {
+                        return Ok(Verdict::Rejected(Rejection::because("wrong_or_used_code")));
+                    }
+                    armed.succeeded(&mut tx).await?;
+                    self.recovery_code_spent(&mut tx, person, ctx).await?;
+                    self.radius_second_factor_passed(tx, client, person, kind, ctx).await
+                })
+                .await
+            }
+            (CodeKind::Sms, Some(reference)) => {
+                self.attempt(Guard::sms_sign_in(person).via_radius(name), ctx, |armed| async {
+                    if self.check_code(person, Purpose::SignIn, reference, typed).await?.is_none() {
+                        return Ok(Verdict::Rejected(Rejection::WRONG_CODE));
+                    }
+                    let mut tx = self.store().begin().await?;
+                    armed.succeeded(&mut tx).await?;
+                    self.radius_second_factor_passed(tx, client, person, kind, ctx).await
+                })
+                .await
+            }
+            _ => {
+                let Ok(code) = self.typed_code(typed) else {
+                    let mut conn = self.store().conn().await?;
+                    self.radius_refused(&mut conn, client, Some(person), "malformed_code", ctx).await?;
+                    return Ok(RadiusAnswer::Reject);
+                };
+                let guard = Guard::totp_sign_in(person).via_radius(name);
+                self.attempt_totp(guard, ctx, (Realm::People, person.id), &code, |armed, found| async move {
+                    let Some((row, matched)) = found.filter(|(row, _)| row.is_enabled()) else {
+                        return Ok(Verdict::Rejected(Rejection::because("no_authenticator_app")));
+                    };
+                    let step = match matched {
+                        Ok(step) => step,
+                        Err(why) => return Ok(Verdict::Rejected(why)),
+                    };
+                    // As at the web's second step: the conditional update first, so that a
+                    // code is accepted once whichever face or instance it reaches (SEC-05).
+                    let mut tx = self.store().begin().await?;
+                    if !totp::accept_step(&mut tx, Realm::People, person.id, step).await? {
+                        return Ok(Verdict::Rejected(Rejection::REPLAY));
+                    }
+                    armed.succeeded(&mut tx).await?;
+                    drop(row);
+                    self.radius_second_factor_passed(tx, client, person, kind, ctx).await
+                })
+                .await
+            }
+        };
+        rejected_or_failed(result, |answer| answer)
+    }
+
+    /// The code was right: asks the one answer whether two factors are met (they are,
+    /// unless 2FA went off meanwhile), audits the sign-in and commits.
+    async fn radius_second_factor_passed(
+        &self,
+        mut tx: twofold_store::Tx,
+        client: &RadiusClient,
+        person: &Person,
+        kind: CodeKind,
+        ctx: &RequestContext,
+    ) -> Result<Verdict<RadiusAnswer>> {
+        let now = self.now();
+        let has_two_factor = factors::of_person(&mut tx, person.id).await?.is_on();
+        let method = match kind {
+            CodeKind::Totp => SignInMethod::Totp,
+            CodeKind::Sms => SignInMethod::SmsRecovery,
+            CodeKind::RecoveryCode => SignInMethod::RecoveryCode,
+        };
+        let strength = assurance::assess(method, has_two_factor, PolicyFacts::default(), now);
+        if strength.meets(Need::TwoFactor) != Outcome::Met {
+            self.radius_refused(&mut tx, client, Some(person), "two_factor_off", ctx).await?;
+            commit(tx).await?;
+            return Ok(Verdict::Accepted(RadiusAnswer::Reject));
+        }
+        let answer = self.radius_accepted(&mut tx, client, person, kind.as_str(), ctx).await?;
+        commit(tx).await?;
+        Ok(Verdict::Accepted(answer))
+    }
+
+    /// Records a sign-in through RADIUS and answers the Access-Accept.
+    async fn radius_accepted(
+        &self,
+        tx: &mut Conn,
+        client: &RadiusClient,
+        person: &Person,
+        method: &'static str,
+        ctx: &RequestContext,
+    ) -> Result<RadiusAnswer> {
+        let now = self.now();
+        users::record_sign_in(tx, person.id, now).await?;
+        let detail = json!({ "method": method, "via": "radius", "radius_client": client.name });
+        self.record(tx, now, ctx, Parties::own(person), "sign_in.succeeded", detail).await?;
+        Ok(RadiusAnswer::Accept {
+            class: format!("twofold:{}:{method}", person.id),
+            message: format!("Welcome, {}.", person.name),
+        })
+    }
+
+    /// A refusal the attempt pipeline does not audit (it audits wrong passwords and codes).
+    async fn radius_refused(
+        &self,
+        conn: &mut Conn,
+        client: &RadiusClient,
+        person: Option<&Person>,
+        reason: &'static str,
+        ctx: &RequestContext,
+    ) -> Result<()> {
+        let parties = match person {
+            Some(p) => Parties::own(p),
+            None => Parties { account_id: client.account_id, ..Parties::default() },
+        };
+        let detail = json!({ "reason": reason, "radius_client": client.name });
+        self.record(conn, self.now(), ctx, parties, "radius.refused", detail).await
+    }
+}
