@@ -32,6 +32,7 @@ mod overview;
 mod pages;
 mod pipeline;
 mod proxies;
+mod radius;
 mod recovery_codes;
 mod review_holes;
 mod security;

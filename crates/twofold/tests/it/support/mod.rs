@@ -7,6 +7,7 @@ pub mod browser;
 pub mod db;
 pub mod http;
 pub mod mail;
+pub mod radius;
 pub mod server;
 pub mod sms;
 pub mod smtp;
@@ -125,10 +126,14 @@ impl TestApp {
     }
 
     async fn second_instance_with(&self, web: WebConfig) -> axum::Router {
+        twofold_web::router(AppState::new(self.second_app().await, web))
+    }
+
+    /// The application of a second instance over the same database, keys and clock.
+    pub async fn second_app(&self) -> App {
         let store = self._db.store().await;
         let secrets = Secrets::from_spec(self.secret_spec.as_deref().unwrap()).unwrap();
-        let app = App::new(store, self.app.config().clone(), secrets, self.clock.clone(), Arc::new(OsEntropy)).unwrap();
-        twofold_web::router(AppState::new(app, web))
+        App::new(store, self.app.config().clone(), secrets, self.clock.clone(), Arc::new(OsEntropy)).unwrap()
     }
 
     /// With keys kept in a file, as `twofold serve` keeps them, so that rotation can add one.
