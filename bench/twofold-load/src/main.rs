@@ -16,6 +16,7 @@ mod load;
 mod oidc;
 mod overview;
 mod people;
+mod radius;
 mod server;
 mod stats;
 mod whole;
@@ -131,6 +132,9 @@ enum PhaseChoice {
     /// The Owner's Overview of the first account after `--audit-events` events were added
     /// to its log, one request at a time, against `/healthz` one at a time.
     Overview,
+    /// RADIUS in append mode (password and code in one Access-Request) at the phases'
+    /// concurrency, against a UDP echo in its own process driven the same way.
+    Radius,
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {
@@ -203,6 +207,8 @@ const TOKEN_REFRESH: &str = "token endpoint (refresh)";
 const ISOLATION: &str = "second step during password flood";
 const FLOOD: &str = "password flood (during isolation)";
 const TWO_INSTANCES: &str = "second step, 2 instances";
+const RADIUS_FLOOR: &str = "UDP echo (RADIUS floor)";
+const RADIUS_ACCEPT: &str = "RADIUS Access-Request -> Accept (append)";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -337,6 +343,14 @@ async fn measure_on(args: &Args, binary: &Path, dir: &Path, backend: Backend, ur
     );
     let people = Arc::new(people);
 
+    let radius_listen = if args.phases.contains(&PhaseChoice::Radius) {
+        radius::add_client(binary, dir, (backend == Backend::Postgres).then_some(url), &secret_key)?;
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        Some(probe.local_addr()?)
+    } else {
+        None
+    };
+
     // Start-up on the existing database, three times; the third server stays up.
     let launch = |i: usize| Launch {
         binary,
@@ -345,6 +359,7 @@ async fn measure_on(args: &Args, binary: &Path, dir: &Path, backend: Backend, ur
         secret_key: &secret_key,
         log: dir.join(format!("server-{i}.log")),
         env: &args.server_env,
+        radius_listen,
     };
     let mut startup_ms = Vec::new();
     let mut server = None;
@@ -574,6 +589,32 @@ async fn measure_on(args: &Args, binary: &Path, dir: &Path, backend: Backend, ur
         });
         let work = async { (closed_loop(&targets, 1, one, source).await, ()) };
         phases.push(measured(OVERVIEW, 1, &targets, work).await.0);
+        print_phase(&phases);
+    }
+
+    // 6. RADIUS: the floor is a UDP echo in its own process; then each Access-Request
+    // carries a person's password and current code (each person once per time step).
+    if let Some(radius_addr) = radius_listen.filter(|_| on(PhaseChoice::Radius)) {
+        let echo = radius::Echo::start()?;
+        let echo_targets = Targets { addrs: vec![echo.addr], pids: vec![echo.pid] };
+        let payload = radius::append_request(0, &people.email(0), PASSWORD, "000000");
+        let floor: radius::Datagrams = Arc::new(move |_| Some(payload.clone()));
+        let work = async { (radius::closed_loop(echo.addr, c, bounds, floor, true).await, ()) };
+        phases.push(measured(RADIUS_FLOOR, c, &echo_targets, work).await.0);
+        print_phase(&phases);
+        drop(echo);
+        let want = (n as u64).min(args.max_requests) as usize;
+        let who = Arc::new(fresh_people(&people, want, &mut cursor).await);
+        settle().await;
+        let datagrams: radius::Datagrams = {
+            let (people, who) = (people.clone(), who.clone());
+            Arc::new(move |seq| {
+                let i = *who.get(usize::try_from(seq).ok()?)?;
+                Some(radius::append_request(seq, &people.email(i), PASSWORD, &people.take_code(i)))
+            })
+        };
+        let work = async { (radius::closed_loop(radius_addr, c, bounds, datagrams, false).await, ()) };
+        phases.push(measured(RADIUS_ACCEPT, c, &targets, work).await.0);
         print_phase(&phases);
     }
 

@@ -32,6 +32,8 @@ pub struct Launch<'a> {
     pub log: PathBuf,
     /// Extra environment (`--server-env`), e.g. allocator settings for an experiment.
     pub env: &'a [(String, String)],
+    /// Where the RADIUS server listens, for the RADIUS phase.
+    pub radius_listen: Option<SocketAddr>,
 }
 
 /// The protected host of the forward-auth phases (2FA required: every seeded person has it).
@@ -53,6 +55,9 @@ impl Server {
         command.arg("--config").arg(&config).arg("--public-url").arg(format!("http://auth.bench.test:{port}"));
         if let Some(url) = launch.database_url {
             command.arg("--database-url").arg(url);
+        }
+        if let Some(radius) = launch.radius_listen {
+            command.arg("--radius-listen").arg(radius.to_string());
         }
         // Only what we set: no TWOFOLD_* of the calling shell leaks into the measurement.
         for (name, _) in std::env::vars_os() {
