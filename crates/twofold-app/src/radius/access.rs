@@ -124,19 +124,22 @@ impl App {
         request: &RadiusRequest<'_>,
         ctx: &RequestContext,
     ) -> Result<RadiusAnswer> {
-        let (password, code) = match client.mode {
-            Mode::Append => match radius::split_appended(request.password) {
-                Some((password, code)) => (password, Some(code)),
-                None => (request.password, None),
-            },
-            Mode::Challenge => (request.password, None),
-        };
         let email = normalised_email(request.user_name);
         let mut conn = self.store().conn().await?;
         let found = users::by_email(&mut conn, &email).await?;
-        drop(conn);
         // Someone outside the client's account is nobody here, at the same cost.
         let found = found.filter(|row| client.account_id.is_none_or(|account| row.account_id == account));
+        // In append mode only people with a second factor append a code: the password of
+        // someone without one may end in six digits of its own.
+        let appends = match &found {
+            Some(row) if client.mode == Mode::Append => factors::of_person(&mut conn, row.id).await?.is_on(),
+            _ => client.mode == Mode::Append,
+        };
+        drop(conn);
+        let (password, code) = match radius::split_appended(request.password).filter(|_| appends) {
+            Some((password, code)) => (password, Some(code)),
+            None => (request.password, None),
+        };
         let (hash, person) = match found {
             Some(row) => (row.password_hash.clone(), Some(row.into_person())),
             None => (None, None),

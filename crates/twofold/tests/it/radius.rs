@@ -30,6 +30,9 @@ on_both_databases!(
     sec_53_a_retransmission_is_answered_again_but_checked_once,
     sec_53_every_reject_looks_the_same_and_nothing_secret_is_logged,
     radius_ssh_through_pam_radius_auth_and_pamtester,
+    sec_53_one_station_guessing_does_not_stall_the_gateways_other_users,
+    radius_is_served_over_ipv6,
+    radius_append_mode_leaves_the_digits_of_a_one_factor_password_alone,
 );
 
 const OWNER: &str = "owner@acme.test";
@@ -307,17 +310,33 @@ fn exchange(socket: &UdpSocket, datagram: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn client_socket(port: u16) -> UdpSocket {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket.connect(("127.0.0.1", port)).unwrap();
+    client_socket_on("127.0.0.1", port)
+}
+
+fn client_socket_on(host: &str, port: u16) -> UdpSocket {
+    let socket = UdpSocket::bind((host, 0)).unwrap();
+    socket.connect((host, port)).unwrap();
     socket.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
     socket
 }
 
 /// An Access-Request as a NAS sends it, signed with the test secret.
 fn signed_request(identifier: u8, authenticator: [u8; 16], user: &str, password: &str) -> Vec<u8> {
+    from_station(identifier, authenticator, user, password, None)
+}
+
+/// The same, naming the station the person connects from (`Calling-Station-Id`).
+fn from_station(identifier: u8, authenticator: [u8; 16], user: &str, password: &str, station: Option<&str>) -> Vec<u8> {
     let hidden = hide_password(password.as_bytes(), SECRET.as_bytes(), &authenticator);
-    let attributes = [Attribute::text(attr::USER_NAME, user), Attribute::bytes(attr::USER_PASSWORD, &hidden)];
+    let mut attributes = vec![Attribute::text(attr::USER_NAME, user), Attribute::bytes(attr::USER_PASSWORD, &hidden)];
+    if let Some(station) = station {
+        attributes.push(Attribute::text(attr::CALLING_STATION_ID, station));
+    }
     encode_request(identifier, authenticator, &attributes, SECRET.as_bytes())
+}
+
+fn code_of(reply: &[u8]) -> Code {
+    Packet::decode(reply).unwrap().code
 }
 
 async fn sec_53_a_retransmission_is_answered_again_but_checked_once(db: TestDb) {
@@ -505,4 +524,71 @@ async fn sec_53_the_binary_serves_radius_to_clients_added_from_the_command_line(
     assert!(ok);
     let after = radclient(radius_port, SECRET, &request(OWNER, PASSWORD)).await;
     assert_eq!(after.code, "none", "a removed client is unknown at once");
+}
+
+async fn sec_53_one_station_guessing_does_not_stall_the_gateways_other_users(db: TestDb) {
+    let t = TestApp::new(db).await;
+    t.account("acme").await;
+    add_client(&t.app, "vpn", "127.0.0.1", Mode::Challenge, |c| c.allow_one_factor = true).await;
+    let server = RadiusServer::start(&t.app).await;
+    let port = server.port;
+    let codes = tokio::task::spawn_blocking(move || {
+        let socket = client_socket(port);
+        let mut codes = Vec::new();
+        // One attacker's station sprays a password over 16 emails, one after another.
+        for i in 0..16u8 {
+            let request = from_station(i, [i; 16], &format!("p{i}@acme.test"), "Winter2026!", Some("198.51.100.66"));
+            codes.push(code_of(&exchange(&socket, &request).unwrap()));
+        }
+        // The Owner, behind the same gateway, from their own station; then from the attacker's.
+        let own = from_station(100, [100; 16], OWNER, PASSWORD, Some("203.0.113.10"));
+        codes.push(code_of(&exchange(&socket, &own).unwrap()));
+        let shared = from_station(101, [101; 16], OWNER, PASSWORD, Some("198.51.100.66"));
+        codes.push(code_of(&exchange(&socket, &shared).unwrap()));
+        codes
+    })
+    .await
+    .unwrap();
+    assert!(codes[..16].iter().all(|c| *c == Code::AccessReject));
+    assert_eq!(t.details_of("sign_in.failed").await.len(), 15, "the station's 15 free failures, then a wait");
+    assert_eq!(codes[16], Code::AccessAccept, "another station behind the same gateway signs in");
+    assert_eq!(codes[17], Code::AccessReject, "the guessing station waits, even with a right password");
+}
+
+async fn radius_is_served_over_ipv6(db: TestDb) {
+    let t = TestApp::new(db).await;
+    t.account("acme").await;
+    add_client(&t.app, "v6", "::1", Mode::Challenge, |c| c.allow_one_factor = true).await;
+    let server = RadiusServer::start_on(&t.app, "[::1]:0").await;
+    let port = server.port;
+    let reply = tokio::task::spawn_blocking(move || {
+        let socket = client_socket_on("::1", port);
+        exchange(&socket, &signed_request(1, [1; 16], OWNER, PASSWORD))
+    })
+    .await
+    .unwrap()
+    .expect("an answer over IPv6");
+    assert!(reply_is_genuine(&reply, &[1; 16], SECRET.as_bytes()));
+    assert_eq!(code_of(&reply), Code::AccessAccept);
+}
+
+async fn radius_append_mode_leaves_the_digits_of_a_one_factor_password_alone(db: TestDb) {
+    let t = TestApp::new(db).await;
+    t.account("acme").await;
+    let digits = "summer holidays 123456";
+    let change = serde_json::json!({ "current_password": PASSWORD, "new_password": digits });
+    assert_eq!(t.signed_in(OWNER).await.put_json("/api/v1/me/password", &change).await.status, 204);
+    add_client(&t.app, "wifi", "127.0.0.1", Mode::Append, |c| c.allow_one_factor = true).await;
+    let server = RadiusServer::start(&t.app).await;
+    let port = server.port;
+    let reply =
+        tokio::task::spawn_blocking(move || exchange(&client_socket(port), &signed_request(1, [1; 16], OWNER, digits)))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(
+        code_of(&reply),
+        Code::AccessAccept,
+        "without 2FA nothing is appended: the six digits are the password's"
+    );
 }

@@ -20,7 +20,12 @@ pub struct RadiusServer {
 
 impl RadiusServer {
     pub async fn start(app: &App) -> RadiusServer {
-        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(app, "127.0.0.1:0").await
+    }
+
+    /// On `address` (`[::1]:0` for IPv6).
+    pub async fn start_on(app: &App, address: &str) -> RadiusServer {
+        let socket = tokio::net::UdpSocket::bind(address).await.unwrap();
         let port = socket.local_addr().unwrap().port();
         let (stop, stopped) = tokio::sync::oneshot::channel();
         tokio::spawn(twofold_radius::serve(app.clone(), socket, async move {
