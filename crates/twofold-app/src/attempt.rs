@@ -68,8 +68,10 @@ impl<'a> Guard<'a> {
     }
 
     /// A password given to a RADIUS client: the email's budget, shared with the web
-    /// sign-in, and in place of a source address's (which for a VPN gateway is everyone's)
-    /// the station's budget at that client, or the client's own when it names no station.
+    /// sign-in; in place of a source address's (which for a VPN gateway is everyone's), the
+    /// station's budget at that client when it names one (normalised: one budget per IPv6
+    /// /64 or per MAC however spelled); and always the client's own, a ceiling on spraying
+    /// through it however many stations an attacker claims.
     pub fn radius_password(
         email: &'a str,
         person: Option<&'a Person>,
@@ -78,13 +80,12 @@ impl<'a> Guard<'a> {
     ) -> Self {
         let (client_id, name) = client;
         let key = ThrottleKey::Password { email: email.to_owned() };
-        let source = match station.map(|s| s.trim()).filter(|s| !s.is_empty()) {
-            Some(station) => ThrottleKey::RadiusStation { client_id, station: station.chars().take(64).collect() },
-            None => ThrottleKey::RadiusClient { client_id },
-        };
         let mut guard =
             Guard::new(key, "sign_in.failed", Subject::Email { email, person }, "password").via_radius(name);
-        guard.also.push(source);
+        if let Some(station) = station.and_then(twofold_domain::radius::station_of) {
+            guard.also.push(ThrottleKey::RadiusStation { client_id, station });
+        }
+        guard.also.push(ThrottleKey::RadiusClient { client_id });
         guard
     }
 

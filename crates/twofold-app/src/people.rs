@@ -88,6 +88,14 @@ pub struct NewPerson<'a> {
 }
 
 impl App {
+    /// The account whose Owner has `email`, for the command line's `--account OWNER_EMAIL`.
+    pub(crate) async fn account_of_owner(&self, conn: &mut twofold_store::Conn, email: &str) -> Result<i64> {
+        match users::by_email(conn, &crate::sign_in::normalised_email(email)).await? {
+            Some(row) if row.role == twofold_domain::Role::Owner => Ok(row.account_id),
+            _ => Err(Error::NotFound("No Account Owner has that email.")),
+        }
+    }
+
     pub async fn account_name(&self, account_id: i64) -> Result<String> {
         let mut conn = self.store().conn().await?;
         self.account_name_in(&mut conn, account_id).await

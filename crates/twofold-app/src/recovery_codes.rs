@@ -75,8 +75,11 @@ impl App {
                 return Ok(Verdict::Rejected(Rejection::because("wrong_or_used_code")));
             }
             armed.succeeded(&mut tx).await?;
-            let since = self.recovery_code_spent(&mut tx, user, ctx).await?;
+            // The sign-in (the person's row) before the code's audit event: every
+            // transaction takes the audit chain last, so none waits on another in a circle.
+            let since = factors::of_person(&mut tx, user.id).await?.enabled_since();
             let done = self.complete_sign_in(&mut tx, pending, SecondStep::RecoveryCode, since, ctx).await?;
+            self.recovery_code_spent(&mut tx, user, ctx).await?;
             commit(tx).await?;
             Ok(Verdict::Accepted(done))
         })
@@ -92,13 +95,8 @@ impl App {
         Ok(recovery_codes::consume(tx, user.id, &macs, self.now()).await?)
     }
 
-    /// Audits a spent code and tells the person how many are left; answers when 2FA went on.
-    pub(crate) async fn recovery_code_spent(
-        &self,
-        tx: &mut Conn,
-        user: &Person,
-        ctx: &RequestContext,
-    ) -> Result<Option<i64>> {
+    /// Audits a spent code and tells the person how many are left.
+    pub(crate) async fn recovery_code_spent(&self, tx: &mut Conn, user: &Person, ctx: &RequestContext) -> Result<()> {
         let now = self.now();
         let factors = factors::of_person(tx, user.id).await?;
         let left = factors.recovery_codes_left;
@@ -107,7 +105,6 @@ impl App {
             "a recovery code was used to sign in to your account; {left} {} left. If this was not you, contact your administrator now.",
             if left == 1 { "is" } else { "are" }
         );
-        self.queue_notice(tx, user, "A recovery code was used", &text, now).await?;
-        Ok(factors.enabled_since())
+        self.queue_notice(tx, user, "A recovery code was used", &text, now).await
     }
 }

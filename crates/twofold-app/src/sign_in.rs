@@ -154,7 +154,7 @@ pub(crate) enum SecondStep {
 }
 
 impl SecondStep {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SecondStep::Totp => "totp",
             SecondStep::SmsRecovery => "sms_recovery",
@@ -164,7 +164,7 @@ impl SecondStep {
     }
 
     /// What the session records, for the `amr` an application is told.
-    fn method(self) -> SignInMethod {
+    pub(crate) fn method(self) -> SignInMethod {
         match self {
             SecondStep::Totp => SignInMethod::Totp,
             SecondStep::SmsRecovery => SignInMethod::SmsRecovery,

@@ -114,7 +114,9 @@ pub async fn answer(app: &App, datagram: &[u8], from: SocketAddr) -> Option<Vec<
         Ok(answer) => {
             let reply = encode(&answer, &request, client.secret());
             if let Err(e) = app.radius_answered(&key, &reply).await {
+                // Its retransmissions are then answered afresh rather than dropped as in flight.
                 tracing::warn!(error = %e, "RADIUS answer not kept for retransmissions");
+                app.radius_unanswered(&key).await;
             }
             let kind = match answer {
                 RadiusAnswer::Accept { .. } => "accept",

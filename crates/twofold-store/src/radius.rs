@@ -157,15 +157,18 @@ pub enum Sighting {
     InFlight,
 }
 
-/// Claims a request by its key, forgetting requests older than `forget_before` first.
+/// Claims a request by its key. A row older than `forget_before` is forgotten and claimed
+/// anew (the sweep deletes old rows; no request pays for a table-wide delete).
 pub async fn sight(conn: &mut Conn, request_key: &str, now: i64, forget_before: i64) -> Result<Sighting> {
-    sqlx::query("DELETE FROM radius_requests WHERE created_at < $1").bind(forget_before).execute(&mut *conn).await?;
     let claimed: Option<String> = sqlx::query_scalar(
         "INSERT INTO radius_requests (request_key, created_at) VALUES ($1, $2)
-         ON CONFLICT (request_key) DO NOTHING RETURNING request_key",
+         ON CONFLICT (request_key) DO UPDATE SET created_at = excluded.created_at, reply_box = NULL
+             WHERE radius_requests.created_at < $3
+         RETURNING request_key",
     )
     .bind(request_key)
     .bind(now)
+    .bind(forget_before)
     .fetch_optional(&mut *conn)
     .await?;
     if claimed.is_some() {

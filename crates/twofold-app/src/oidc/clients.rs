@@ -9,7 +9,7 @@ use twofold_domain::oidc::jws::Alg;
 use twofold_domain::person::Person;
 use twofold_domain::token;
 use twofold_store::oidc::clients::{self, ClientRow, NewClient};
-use twofold_store::{Conn, commit, users};
+use twofold_store::{Conn, commit};
 
 use super::OAuthError;
 use crate::access::ManageApps;
@@ -70,10 +70,7 @@ impl App {
         let mut conn = self.store().conn().await?;
         let account_id = match owner_email {
             None => None,
-            Some(email) => match users::by_email(&mut conn, &email.trim().to_lowercase()).await? {
-                Some(row) if row.role == twofold_domain::Role::Owner => Some(row.account_id),
-                _ => return Err(Error::NotFound("No Account Owner has that email.")),
-            },
+            Some(email) => Some(self.account_of_owner(&mut conn, email).await?),
         };
         drop(conn);
         let parties = Parties { account_id, ..Parties::default() };

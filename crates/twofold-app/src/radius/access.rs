@@ -23,11 +23,11 @@ use twofold_store::{Conn, Realm, accounts, commit, factors, totp, users};
 use super::RadiusClient;
 use crate::attempt::{Guard, Rejection, Verdict};
 use crate::audit::Parties;
-use crate::sign_in::normalised_email;
+use crate::sign_in::{SecondStep, normalised_email};
 use crate::{App, Error, RequestContext, Result};
 
 /// An Access-Request as the server decoded it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct RadiusRequest<'a> {
     pub user_name: &'a str,
     /// The revealed `User-Password`: the password, the password and code (append mode),
@@ -36,6 +36,13 @@ pub struct RadiusRequest<'a> {
     pub state: Option<&'a [u8]>,
     /// `Calling-Station-Id`: the VPN user's address, the Wi-Fi device.
     pub station: Option<&'a str>,
+}
+
+/// Never prints the password or the State.
+impl std::fmt::Debug for RadiusRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RadiusRequest").field("user_name", &self.user_name).finish_non_exhaustive()
+    }
 }
 
 /// What the server sends back.
@@ -53,32 +60,15 @@ pub enum RadiusAnswer {
     Reject,
 }
 
-/// How the code was given, for the audit log and the `Class` the client is told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CodeKind {
-    Totp,
-    Sms,
-    RecoveryCode,
-}
-
-impl CodeKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            CodeKind::Totp => "totp",
-            CodeKind::Sms => "sms_recovery",
-            CodeKind::RecoveryCode => "recovery_code",
-        }
-    }
-
-    /// What a six-digit or recovery-shaped answer is checked as.
-    fn of(typed: &str, by_sms: bool) -> CodeKind {
-        if RecoveryCode::parse(typed).is_some() && !typed.trim().bytes().all(|b| b.is_ascii_digit()) {
-            CodeKind::RecoveryCode
-        } else if by_sms {
-            CodeKind::Sms
-        } else {
-            CodeKind::Totp
-        }
+/// What a challenge's answer is checked as: a recovery code by its shape, else the SMS
+/// code when the challenge sent one, else the authenticator app's code.
+fn step_of(typed: &str, by_sms: bool) -> SecondStep {
+    if RecoveryCode::parse(typed).is_some() && !typed.trim().bytes().all(|b| b.is_ascii_digit()) {
+        SecondStep::RecoveryCode
+    } else if by_sms {
+        SecondStep::SmsRecovery
+    } else {
+        SecondStep::Totp
     }
 }
 
@@ -113,7 +103,7 @@ impl App {
         ctx: &RequestContext,
     ) -> Result<RadiusAnswer> {
         match request.state {
-            Some(state) => self.radius_challenge_answered(client, state, request.password, ctx).await,
+            Some(state) => self.radius_challenge_answered(client, state, request, ctx).await,
             None => self.radius_password(client, request, ctx).await,
         }
     }
@@ -127,7 +117,8 @@ impl App {
         let email = normalised_email(request.user_name);
         let mut conn = self.store().conn().await?;
         let found = users::by_email(&mut conn, &email).await?;
-        // Someone outside the client's account is nobody here, at the same cost.
+        // Someone outside the client's account is nobody here: the same Argon2 work and the
+        // same answer as an unknown email.
         let found = found.filter(|row| client.account_id.is_none_or(|account| row.account_id == account));
         // In append mode only people with a second factor append a code: the password of
         // someone without one may end in six digits of its own.
@@ -161,7 +152,8 @@ impl App {
             .await;
         let next = match next {
             Ok(next) => next,
-            Err(e) => return rejected_or_failed(Err::<(), _>(e), |()| RadiusAnswer::Reject),
+            Err(e @ (Error::Unavailable | Error::Internal(_))) => return Err(e),
+            Err(_) => return Ok(RadiusAnswer::Reject),
         };
         let Some(person) = person else { return Ok(RadiusAnswer::Reject) };
         match (next, code) {
@@ -192,7 +184,10 @@ impl App {
         let policy = PolicyFacts { required_since: policy.require_two_factor_since, grace_days: policy.grace_days };
         let strength = assurance::assess(SignInMethod::Password, has_two_factor, policy, now);
         match radius::after_password(&strength, client.allow_one_factor) {
-            AfterPassword::Accept => Ok(Next::Answer(self.radius_accepted(tx, client, person, "password", ctx).await?)),
+            AfterPassword::Accept => {
+                users::record_sign_in(tx, person.id, now).await?;
+                Ok(Next::Answer(self.radius_accepted(tx, client, person, "password", ctx).await?))
+            }
             AfterPassword::Refuse(reason) => {
                 self.radius_refused(tx, client, Some(person), reason, ctx).await?;
                 Ok(Next::Answer(RadiusAnswer::Reject))
@@ -202,6 +197,8 @@ impl App {
                     self.radius_refused(tx, client, Some(person), "code_missing", ctx).await?;
                     return Ok(Next::Answer(RadiusAnswer::Reject));
                 }
+                let detail = json!({ "next": "totp", "via": "radius", "radius_client": client.name });
+                self.record(tx, now, ctx, Parties::own(person), "sign_in.password_ok", detail).await?;
                 Ok(Next::CheckCode)
             }
             AfterPassword::AskCode => {
@@ -224,15 +221,18 @@ impl App {
         drop(conn);
         let Some((_, phone)) = grant else { return Ok(RadiusAnswer::Reject) };
         let reference = token::hash(&String::from_utf8_lossy(&state));
+        // The State lives five minutes: a slower SMS is answered by signing in again.
         let message = match self.send_code(person, Purpose::SignIn, &reference, &phone, ctx).await {
-            Ok(sent) => format!(
-                "A code was sent by SMS to {}; it can take up to 15 minutes. Enter it, or a recovery code.",
-                sent.sent_to
-            ),
+            Ok(sent) => {
+                format!("A code was sent by SMS to {}. Enter it within 5 minutes, or a recovery code.", sent.sent_to)
+            }
             Err(Error::Throttled { retry_after }) => {
                 format!("No SMS can be sent for {retry_after} seconds. Enter a recovery code, or try again later.")
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "the RADIUS challenge's SMS code was not queued");
+                "No SMS could be sent now. Enter a recovery code, or try again later.".to_owned()
+            }
         };
         Ok(RadiusAnswer::Challenge { state, message })
     }
@@ -242,7 +242,7 @@ impl App {
         &self,
         client: &RadiusClient,
         state: &[u8],
-        code: &str,
+        request: &RadiusRequest<'_>,
         ctx: &RequestContext,
     ) -> Result<RadiusAnswer> {
         let raw = std::str::from_utf8(state).ok().filter(|s| token::is_well_formed(s));
@@ -252,8 +252,13 @@ impl App {
             Some(raw) => twofold_store::radius::take_challenge(&mut conn, &token::hash(raw), client.id, now).await?,
             None => None,
         };
+        // The State answers for the person who gave the password, and no one else.
+        let named = normalised_email(request.user_name);
         let person = match taken {
-            Some(c) => users::by_id(&mut conn, c.user_id).await?.map(|row| (row.into_person(), c)),
+            Some(c) => users::by_id(&mut conn, c.user_id)
+                .await?
+                .filter(|row| row.email == named)
+                .map(|row| (row.into_person(), c)),
             None => None,
         };
         let Some((person, challenge)) = person else {
@@ -262,7 +267,7 @@ impl App {
         };
         drop(conn);
         let reference = challenge.by_sms.then(|| raw.map(token::hash)).flatten();
-        self.radius_code(client, &person, code, reference.as_deref(), ctx).await
+        self.radius_code(client, &person, request.password, reference.as_deref(), ctx).await
     }
 
     /// Checks a code through the second step's budgets. `sms_reference` names the
@@ -275,10 +280,10 @@ impl App {
         sms_reference: Option<&str>,
         ctx: &RequestContext,
     ) -> Result<RadiusAnswer> {
-        let kind = CodeKind::of(typed, sms_reference.is_some());
+        let step = step_of(typed, sms_reference.is_some());
         let name = client.name.as_str();
-        let result = match (kind, sms_reference) {
-            (CodeKind::RecoveryCode, _) => {
+        let result = match (step, sms_reference) {
+            (SecondStep::RecoveryCode, _) => {
                 self.attempt(Guard::recovery_code(person).via_radius(name), ctx, |armed| async {
                     let Some(code) = RecoveryCode::parse(typed) else {
                         return Ok(Verdict::Rejected(Rejection::because("malformed_code")));
@@ -288,19 +293,27 @@ impl App {
                         return Ok(Verdict::Rejected(Rejection::because("wrong_or_used_code")));
                     }
                     armed.succeeded(&mut tx).await?;
-                    self.recovery_code_spent(&mut tx, person, ctx).await?;
-                    self.radius_second_factor_passed(tx, client, person, kind, ctx).await
+                    self.radius_second_factor_passed(tx, client, person, step, ctx).await
                 })
                 .await
             }
-            (CodeKind::Sms, Some(reference)) => {
+            (SecondStep::SmsRecovery, Some(reference)) => {
+                let Ok(code) = crate::sms::typed_sms_code(typed) else {
+                    let mut conn = self.store().conn().await?;
+                    self.radius_refused(&mut conn, client, Some(person), "malformed_code", ctx).await?;
+                    return Ok(RadiusAnswer::Reject);
+                };
                 self.attempt(Guard::sms_sign_in(person).via_radius(name), ctx, |armed| async {
-                    if self.check_code(person, Purpose::SignIn, reference, typed).await?.is_none() {
+                    if self.check_code(person, Purpose::SignIn, reference, &code).await?.is_none() {
                         return Ok(Verdict::Rejected(Rejection::WRONG_CODE));
                     }
                     let mut tx = self.store().begin().await?;
+                    // Support may have ended the grant since the challenge sent the code.
+                    if self.active_grant_on(&mut tx, person.id).await?.is_none() {
+                        return Ok(Verdict::Rejected(Rejection::because("no_grant")));
+                    }
                     armed.succeeded(&mut tx).await?;
-                    self.radius_second_factor_passed(tx, client, person, kind, ctx).await
+                    self.radius_second_factor_passed(tx, client, person, step, ctx).await
                 })
                 .await
             }
@@ -315,19 +328,19 @@ impl App {
                     let Some((row, matched)) = found.filter(|(row, _)| row.is_enabled()) else {
                         return Ok(Verdict::Rejected(Rejection::because("no_authenticator_app")));
                     };
-                    let step = match matched {
-                        Ok(step) => step,
+                    let time_step = match matched {
+                        Ok(time_step) => time_step,
                         Err(why) => return Ok(Verdict::Rejected(why)),
                     };
                     // As at the web's second step: the conditional update first, so that a
                     // code is accepted once whichever face or instance it reaches (SEC-05).
                     let mut tx = self.store().begin().await?;
-                    if !totp::accept_step(&mut tx, Realm::People, person.id, step).await? {
+                    if !totp::accept_step(&mut tx, Realm::People, person.id, time_step).await? {
                         return Ok(Verdict::Rejected(Rejection::REPLAY));
                     }
                     armed.succeeded(&mut tx).await?;
                     drop(row);
-                    self.radius_second_factor_passed(tx, client, person, kind, ctx).await
+                    self.radius_second_factor_passed(tx, client, person, step, ctx).await
                 })
                 .await
             }
@@ -336,34 +349,35 @@ impl App {
     }
 
     /// The code was right: asks the one answer whether two factors are met (they are,
-    /// unless 2FA went off meanwhile), audits the sign-in and commits.
+    /// unless 2FA went off meanwhile), audits the sign-in and commits. The person's row is
+    /// written before the audit chain, the order every transaction keeps.
     async fn radius_second_factor_passed(
         &self,
         mut tx: twofold_store::Tx,
         client: &RadiusClient,
         person: &Person,
-        kind: CodeKind,
+        step: SecondStep,
         ctx: &RequestContext,
     ) -> Result<Verdict<RadiusAnswer>> {
         let now = self.now();
         let has_two_factor = factors::of_person(&mut tx, person.id).await?.is_on();
-        let method = match kind {
-            CodeKind::Totp => SignInMethod::Totp,
-            CodeKind::Sms => SignInMethod::SmsRecovery,
-            CodeKind::RecoveryCode => SignInMethod::RecoveryCode,
-        };
-        let strength = assurance::assess(method, has_two_factor, PolicyFacts::default(), now);
+        let strength = assurance::assess(step.method(), has_two_factor, PolicyFacts::default(), now);
         if strength.meets(Need::TwoFactor) != Outcome::Met {
             self.radius_refused(&mut tx, client, Some(person), "two_factor_off", ctx).await?;
             commit(tx).await?;
             return Ok(Verdict::Accepted(RadiusAnswer::Reject));
         }
-        let answer = self.radius_accepted(&mut tx, client, person, kind.as_str(), ctx).await?;
+        users::record_sign_in(&mut tx, person.id, now).await?;
+        if step == SecondStep::RecoveryCode {
+            self.recovery_code_spent(&mut tx, person, ctx).await?;
+        }
+        let answer = self.radius_accepted(&mut tx, client, person, step.as_str(), ctx).await?;
         commit(tx).await?;
         Ok(Verdict::Accepted(answer))
     }
 
-    /// Records a sign-in through RADIUS and answers the Access-Accept.
+    /// Audits a sign-in through RADIUS (its row already written) and answers the
+    /// Access-Accept.
     async fn radius_accepted(
         &self,
         tx: &mut Conn,
@@ -373,7 +387,6 @@ impl App {
         ctx: &RequestContext,
     ) -> Result<RadiusAnswer> {
         let now = self.now();
-        users::record_sign_in(tx, person.id, now).await?;
         let detail = json!({ "method": method, "via": "radius", "radius_client": client.name });
         self.record(tx, now, ctx, Parties::own(person), "sign_in.succeeded", detail).await?;
         Ok(RadiusAnswer::Accept {

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use serde_json::json;
 use twofold_domain::radius::client::{self, ClientAddress, Mode};
-use twofold_store::{commit, radius, users};
+use twofold_store::{commit, radius};
 use zeroize::Zeroizing;
 
 use crate::audit::Parties;
@@ -95,12 +95,16 @@ impl App {
         let mut tx = self.store().begin().await?;
         let account_id = match new.owner_email {
             None => None,
-            Some(email) => match users::by_email(&mut tx, &email.trim().to_lowercase()).await? {
-                Some(row) if row.role == twofold_domain::Role::Owner => Some(row.account_id),
-                _ => return Err(Error::NotFound("No Account Owner has that email.")),
-            },
+            Some(email) => Some(self.account_of_owner(&mut tx, email).await?),
         };
         let address = address.to_string();
+        // Two clients on one address would answer by name order: refuse the second.
+        if let Some(same) = radius::clients(&mut tx).await?.into_iter().find(|c| c.address == address) {
+            return Err(Error::conflict(
+                "address_taken",
+                format!("The RADIUS client {} has that address; remove it first.", same.name),
+            ));
+        }
         let row = radius::NewClient {
             name: new.name,
             address: &address,

@@ -74,6 +74,25 @@ pub fn request_key(client_id: i64, source: SocketAddr, identifier: u8, authentic
     HEXLOWER.encode(&h.finalize())
 }
 
+/// The station a `Calling-Station-Id` names, as one budget counts it: an IP address as the
+/// web counts a source (an IPv6 address by its /64, which one machine can rotate through),
+/// a MAC address without its separators in lower case (`00-1A-2b…` and `00:1a:2b…` are one
+/// device), anything else trimmed, lower-cased and cut to 64 characters.
+pub fn station_of(calling_station_id: &str) -> Option<String> {
+    let raw = calling_station_id.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    if let Some(source) = crate::throttle::source_of(raw) {
+        return Some(source);
+    }
+    let hex: String = raw.chars().filter(|c| !matches!(c, ':' | '-' | '.')).collect();
+    if hex.len() == 12 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Some(hex.to_ascii_lowercase());
+    }
+    Some(raw.chars().take(64).collect::<String>().to_lowercase())
+}
+
 /// The password and the code of an `append`-mode `User-Password`: the password followed
 /// by the six digits of the authenticator app. `None` when it does not end in six digits
 /// after at least one character of password.
@@ -112,6 +131,16 @@ mod tests {
         assert_eq!(after_password(&in_grace, true), AfterPassword::Accept);
         let overdue = assess(SignInMethod::Password, false, policy, 8 * DAY);
         assert_eq!(after_password(&overdue, true), AfterPassword::Refuse("two_factor_overdue"));
+    }
+
+    #[test]
+    fn sec_53_one_station_is_one_budget_however_it_is_spelled() {
+        assert_eq!(station_of("203.0.113.9"), Some("203.0.113.9".into()));
+        assert_eq!(station_of("2001:db8:1:2::5"), station_of("2001:db8:1:2:ffff::9"), "one /64");
+        assert_eq!(station_of("00-1A-2B-3C-4D-5E"), station_of("00:1a:2b:3c:4d:5e"));
+        assert_eq!(station_of("001a.2b3c.4d5e"), Some("001a2b3c4d5e".into()));
+        assert_eq!(station_of("  "), None);
+        assert_eq!(station_of(&"x".repeat(300)).map(|s| s.len()), Some(64));
     }
 
     #[test]

@@ -140,7 +140,7 @@ async fn radius_under_an_sms_grant_the_challenge_sends_the_code(db: TestDb) {
     let challenge = radclient(server.port, SECRET, &request("pat@acme.test", PASSWORD)).await;
     assert_eq!(challenge.code, "Access-Challenge", "{}", challenge.output);
     let message = challenge.get("Reply-Message").unwrap();
-    assert!(message.contains("sent by SMS") && message.contains("15 minutes"), "{message}");
+    assert!(message.contains("sent by SMS") && message.contains("within 5 minutes"), "{message}");
     let code = t.sms_code_to(PHONE).await;
     let accept =
         radclient(server.port, SECRET, &answer("pat@acme.test", &code, &challenge.get("State").unwrap())).await;
@@ -254,8 +254,12 @@ async fn sec_53_a_state_is_single_use_and_short_lived(db: TestDb) {
     assert_eq!(late.code, "Access-Reject");
     let forged = radclient(server.port, SECRET, &answer(OWNER, &t.code(&secret, 0), "0x41414141")).await;
     assert_eq!(forged.code, "Access-Reject");
+    // A State answers for the person who gave the password: not for another name.
+    let owners = radclient(server.port, SECRET, &request(OWNER, PASSWORD)).await.get("State").unwrap();
+    let other = radclient(server.port, SECRET, &answer("someone@acme.test", &t.code(&secret, 0), &owners)).await;
+    assert_eq!(other.code, "Access-Reject");
     let reasons: Vec<_> = t.details_of("radius.refused").await.into_iter().map(|d| d["reason"].clone()).collect();
-    assert_eq!(reasons.iter().filter(|r| *r == "unknown_or_used_state").count(), 3, "{reasons:?}");
+    assert_eq!(reasons.iter().filter(|r| *r == "unknown_or_used_state").count(), 4, "{reasons:?}");
 }
 
 async fn sec_53_a_totp_code_is_accepted_once_across_radius_and_the_web(db: TestDb) {
@@ -443,19 +447,7 @@ async fn radius_ssh_through_pam_radius_auth_and_pamtester(db: TestDb) {
 
 /// Runs `twofold ARGS --data-dir DIR` with `stdin`; answers (success, stdout + stderr).
 fn twofold(dir: &std::path::Path, args: &[&str], stdin: &str) -> (bool, String) {
-    use std::io::Write;
-    let mut child = std::process::Command::new(crate::support::server::binary())
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .env_remove("TWOFOLD_DATABASE_URL")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = crate::support::server::cli(dir, args, stdin);
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
@@ -497,6 +489,9 @@ async fn sec_53_the_binary_serves_radius_to_clients_added_from_the_command_line(
     ];
     let (ok, out) = twofold(&dir, &legacy, &format!("{SECRET}\n"));
     assert!(ok && out.contains("BlastRADIUS"), "{out}");
+    let same_address = ["radius", "client", "add", "--name", "vpn2", "--address", "127.0.0.0/8", "--secret-stdin"];
+    let (ok, out) = twofold(&dir, &same_address, &format!("{SECRET}\n"));
+    assert!(!ok && out.contains("has that address"), "{out}");
     let (_, list) = twofold(&dir, &["radius", "client", "list"], "");
     assert!(list.contains("vpn\t127.0.0.0/8\tchallenge\tevery account\tallow-one-factor"), "{list}");
     assert!(!list.contains(SECRET), "never the secret: {list}");

@@ -150,10 +150,25 @@ impl Drop for Server {
 /// `twofold account create` on `data_dir` (SQLite), the password on standard input, as an
 /// operator types it; answers what the command printed and its status.
 pub fn account_create(data_dir: &std::path::Path, email: &str) -> std::process::Output {
+    let args = [
+        "account",
+        "create",
+        "--name",
+        "Acme",
+        "--owner-email",
+        email,
+        "--owner-name",
+        "Ada Owner",
+        "--password-stdin",
+    ];
+    cli(data_dir, &args, &format!("{}\n", super::PASSWORD))
+}
+
+/// `twofold ARGS --data-dir DATA_DIR` (SQLite) with `stdin` typed in; answers its output.
+pub fn cli(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
     use std::io::Write;
     let mut child = std::process::Command::new(binary())
-        .args(["account", "create", "--name", "Acme", "--owner-email", email, "--owner-name", "Ada Owner"])
-        .arg("--password-stdin")
+        .args(args)
         .arg("--data-dir")
         .arg(data_dir)
         .env_remove("TWOFOLD_DATABASE_URL")
@@ -162,6 +177,6 @@ pub fn account_create(data_dir: &std::path::Path, email: &str) -> std::process::
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(format!("{}\n", super::PASSWORD).as_bytes()).unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
