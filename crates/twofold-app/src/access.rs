@@ -64,6 +64,8 @@ permissions! {
     UnlockTwoFactor: PersonPermission(actor, target) => rules::may_unlock_two_factor, "two_factor.unlock_refused";
     /// Signing a person out everywhere.
     ManageSignIn: PersonPermission(actor, target) => rules::may_manage_sign_in, "sessions.end_refused";
+    /// Deactivating and reactivating a person.
+    Deactivate: PersonPermission(actor, target) => rules::may_deactivate, "person.deactivate_refused";
     /// Handing the account to an Administrator.
     TransferOwnership: PersonPermission(actor, target) => rules::may_transfer_ownership, "ownership.transfer_refused";
 }

@@ -11,6 +11,9 @@ pub enum Error {
     InvalidCredentials,
     #[error("Sign in first.")]
     Unauthenticated,
+    /// The right password of a deactivated person: said only once the password is proven.
+    #[error("This account has been deactivated. Ask your administrator if you need access again.")]
+    AccountDeactivated,
     /// A wrong, replayed or mistimed one-time code; the offset when it matched a nearby time,
     /// and whether it was right but already used (the next one is the one to enter).
     #[error("{}", crate::two_factor::invalid_code_message(*clock_offset_seconds, *already_used))]

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod context;
 pub mod forward_auth;
 mod known_browser;
+mod lifecycle;
 mod mail;
 mod notices;
 pub mod oidc;

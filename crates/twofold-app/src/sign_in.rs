@@ -222,6 +222,13 @@ impl App {
                 return Ok(Verdict::Rejected(why));
             };
             let now = self.now();
+            if user.is_deactivated() {
+                // Said only now that the password is proven; not counted as a guess.
+                let mut conn = self.store().conn().await?;
+                let detail = json!({ "reason": "deactivated" });
+                self.record(&mut conn, now, ctx, Parties::own(user), "sign_in.refused", detail).await?;
+                return Err(Error::AccountDeactivated);
+            }
             let mut tx = self.store().begin().await?;
             armed.succeeded(&mut tx).await?;
             let (mut new, factors) = self.after_password(&mut tx, user, attempt, ctx, now).await?;
@@ -311,6 +318,9 @@ impl App {
         user: &Person,
         ctx: &RequestContext,
     ) -> Result<NewSessionToken> {
+        if user.is_deactivated() {
+            return Err(Error::AccountDeactivated);
+        }
         let now = self.now();
         let options = SessionOptions { remember_device: false, method: Some(SignInMethod::Passkey.as_str()) };
         let issued = self.open_session(tx, Realm::People, user.id, Stage::SignedIn, options, ctx).await?;

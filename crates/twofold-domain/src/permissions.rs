@@ -103,6 +103,21 @@ pub fn may_manage_operator(actor: Option<i64>, target: i64) -> Verdict {
     if actor == Some(target) { Err(Denied::Forbidden) } else { Ok(()) }
 }
 
+/// Deactivating, reactivating and removing a person: the Owner for Administrators and
+/// Users, an Administrator for Users; never the Owner, never oneself (someone else must
+/// see that a manager leaves).
+pub fn may_deactivate(actor: &Facts, target: &Facts) -> Verdict {
+    same_account(actor, target)?;
+    if target.role == Role::Owner {
+        return Err(Denied::OwnerProtected);
+    }
+    match (actor.role, target.role) {
+        _ if actor.id == target.id => Err(Denied::Forbidden),
+        (Role::Owner, _) | (Role::Admin, Role::User) => Ok(()),
+        _ => Err(Denied::Forbidden),
+    }
+}
+
 /// What `actor` may do on `target`'s profile: computed from the same functions that guard
 /// the routes, so a page never shows a button its route would refuse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -113,6 +128,7 @@ pub struct Capabilities {
     pub make_admin: bool,
     pub make_user: bool,
     pub transfer_ownership: bool,
+    pub deactivate: bool,
 }
 
 impl Capabilities {
@@ -125,6 +141,7 @@ impl Capabilities {
             make_admin: target.role == Role::User && may_change_role(actor, target, Role::Admin).is_ok(),
             make_user: target.role == Role::Admin && may_change_role(actor, target, Role::User).is_ok(),
             transfer_ownership: may_transfer_ownership(actor, target).is_ok(),
+            deactivate: may_deactivate(actor, target).is_ok(),
         }
     }
 }
@@ -293,5 +310,19 @@ mod tests {
         assert_eq!(may_view_person(&ADMIN, &OWNER), Ok(()));
         assert_eq!(may_list_people(&USER), Err(Denied::Forbidden));
         assert_eq!(may_list_people(&ADMIN), Ok(()));
+    }
+
+    #[test]
+    fn people_leave_by_the_owner_or_an_administrator_never_the_owner_never_oneself() {
+        assert_eq!(may_deactivate(&OWNER, &ADMIN), Ok(()));
+        assert_eq!(may_deactivate(&OWNER, &USER), Ok(()));
+        assert_eq!(may_deactivate(&ADMIN, &USER), Ok(()));
+        assert_eq!(may_deactivate(&ADMIN, &ADMIN2), Err(Denied::Forbidden));
+        assert_eq!(may_deactivate(&ADMIN, &OWNER), Err(Denied::OwnerProtected));
+        assert_eq!(may_deactivate(&OWNER, &OWNER), Err(Denied::OwnerProtected));
+        assert_eq!(may_deactivate(&ADMIN, &ADMIN), Err(Denied::Forbidden));
+        assert_eq!(may_deactivate(&USER, &USER2), Err(Denied::Forbidden));
+        let stranger = Facts { id: 99, account_id: 11, role: Role::User };
+        assert_eq!(may_deactivate(&OWNER, &stranger), Err(Denied::NotFound));
     }
 }

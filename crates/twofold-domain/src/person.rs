@@ -11,14 +11,35 @@ pub enum PersonStatus {
     Invited,
     /// Chose a password at this time.
     Active { since: i64 },
+    /// Deactivated by an Owner or Administrator at this time: signs in nowhere until
+    /// reactivated.
+    Deactivated { since: i64 },
 }
 
 impl PersonStatus {
     pub fn from_activated_at(activated_at: Option<i64>) -> Self {
-        match activated_at {
-            Some(since) => PersonStatus::Active { since },
-            None => PersonStatus::Invited,
+        Self::of(activated_at, None)
+    }
+
+    /// From when the person chose a password and when they were deactivated, if they were.
+    pub fn of(activated_at: Option<i64>, deactivated_at: Option<i64>) -> Self {
+        match (activated_at, deactivated_at) {
+            (_, Some(since)) => PersonStatus::Deactivated { since },
+            (Some(since), None) => PersonStatus::Active { since },
+            (None, None) => PersonStatus::Invited,
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PersonStatus::Invited => "invited",
+            PersonStatus::Active { .. } => "active",
+            PersonStatus::Deactivated { .. } => "deactivated",
+        }
+    }
+
+    pub fn is_deactivated(self) -> bool {
+        matches!(self, PersonStatus::Deactivated { .. })
     }
 
     pub fn is_active(self) -> bool {
@@ -47,6 +68,10 @@ impl Person {
     pub fn is_active(&self) -> bool {
         self.status.is_active()
     }
+
+    pub fn is_deactivated(&self) -> bool {
+        self.status.is_deactivated()
+    }
 }
 
 #[cfg(test)]
@@ -58,5 +83,8 @@ mod tests {
         assert_eq!(PersonStatus::from_activated_at(None), PersonStatus::Invited);
         assert_eq!(PersonStatus::from_activated_at(Some(5)), PersonStatus::Active { since: 5 });
         assert!(!PersonStatus::Invited.is_active());
+        assert_eq!(PersonStatus::of(Some(5), Some(9)), PersonStatus::Deactivated { since: 9 });
+        assert!(!PersonStatus::of(Some(5), Some(9)).is_active());
+        assert_eq!(PersonStatus::of(Some(5), None).as_str(), "active");
     }
 }

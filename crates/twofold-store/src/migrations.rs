@@ -93,6 +93,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0015_radius.sql"),
         include_str!("../migrations/postgres/0015_radius.sql"),
     ),
+    (
+        16,
+        "people_lifecycle",
+        include_str!("../migrations/sqlite/0016_people_lifecycle.sql"),
+        include_str!("../migrations/postgres/0016_people_lifecycle.sql"),
+    ),
 ];
 
 /// The migrations up to and including `up_to` for one backend.

@@ -212,3 +212,9 @@ pub async fn sweep(conn: &mut Conn, now: i64, requests_before: i64) -> Result<u6
         sqlx::query("DELETE FROM radius_requests WHERE created_at < $1").bind(requests_before).execute(conn).await?;
     Ok(a.rows_affected() + b.rows_affected())
 }
+
+/// Ends a person's open challenges (they were deactivated).
+pub async fn end_challenges_of(conn: &mut Conn, user_id: i64) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM radius_challenges WHERE user_id = $1").bind(user_id).execute(conn).await?;
+    Ok(done.rows_affected())
+}

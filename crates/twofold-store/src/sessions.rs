@@ -103,8 +103,8 @@ pub struct LiveSession {
     pub policy: crate::accounts::Policy,
 }
 
-/// A person's session with this hash, its person, their factors and their account's
-/// policy, in one statement: the lookup behind every signed-in request and every
+/// A person's session with this hash, its person (never a deactivated one), their factors
+/// and their account's policy, in one statement: the lookup behind every signed-in request and every
 /// forward-auth check (sessions of people only; operators have their own table).
 pub async fn live_with_person(conn: &mut Conn, id_hash: &str, now: i64) -> Result<Option<LiveSession>> {
     let columns = COLUMNS.replace("{subject}", "user_id").replace(", ", ", s.");
@@ -115,7 +115,7 @@ pub async fn live_with_person(conn: &mut Conn, id_hash: &str, now: i64) -> Resul
                      THEN 1 ELSE 0 END,
                 a.require_two_factor_since, a.two_factor_grace_days
          FROM sessions s JOIN users u ON u.id = s.user_id JOIN accounts a ON a.id = u.account_id
-         WHERE s.id_hash = $1 AND s.expires_at > $2",
+         WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.deactivated_at IS NULL",
         users::JOINED_COLUMNS
     )))
     .bind(id_hash)

@@ -18,6 +18,7 @@ pub struct UserRow {
     pub created_at: i64,
     pub activated_at: Option<i64>,
     pub last_sign_in_at: Option<i64>,
+    pub deactivated_at: Option<i64>,
 }
 
 impl UserRow {
@@ -29,20 +30,21 @@ impl UserRow {
             email: self.email,
             name: self.name,
             role: self.role,
-            status: PersonStatus::from_activated_at(self.activated_at),
+            status: PersonStatus::of(self.activated_at, self.deactivated_at),
             created_at: self.created_at,
             last_sign_in_at: self.last_sign_in_at,
         }
     }
 }
 
-const COLUMNS: &str = "id, account_id, email, name, role, password_hash, created_at, activated_at, last_sign_in_at";
+const COLUMNS: &str =
+    "id, account_id, email, name, role, password_hash, created_at, activated_at, last_sign_in_at, deactivated_at";
 
 /// The same columns of the table aliased `u`, for joins.
-pub(crate) const JOINED_COLUMNS: &str =
-    "u.id, u.account_id, u.email, u.name, u.role, u.password_hash, u.created_at, u.activated_at, u.last_sign_in_at";
+pub(crate) const JOINED_COLUMNS: &str = "u.id, u.account_id, u.email, u.name, u.role, u.password_hash, u.created_at, \
+     u.activated_at, u.last_sign_in_at, u.deactivated_at";
 /// How many columns [`JOINED_COLUMNS`] names.
-pub(crate) const JOINED_COLUMN_COUNT: usize = 9;
+pub(crate) const JOINED_COLUMN_COUNT: usize = 10;
 
 fn from_row(r: &AnyRow) -> Result<UserRow> {
     from_row_at(r, 0)
@@ -61,6 +63,7 @@ pub(crate) fn from_row_at(r: &AnyRow, at: usize) -> Result<UserRow> {
         created_at: r.try_get(at + 6)?,
         activated_at: r.try_get(at + 7)?,
         last_sign_in_at: r.try_get(at + 8)?,
+        deactivated_at: r.try_get(at + 9)?,
     })
 }
 
@@ -90,6 +93,20 @@ pub async fn insert(conn: &mut Conn, new: &NewUser<'_>) -> Result<i64> {
     .fetch_one(conn)
     .await?;
     Ok(id)
+}
+
+/// Deactivates (`Some(now)`) or reactivates (`None`) a person; answers false when they
+/// already were so. Never the Owner: the statement refuses it too.
+pub async fn set_deactivated(conn: &mut Conn, id: i64, at: Option<i64>) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE users SET deactivated_at = $1
+         WHERE id = $2 AND role <> 'owner' AND (deactivated_at IS NULL) = ($1 IS NOT NULL)",
+    )
+    .bind(at)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 pub async fn by_id(conn: &mut Conn, id: i64) -> Result<Option<UserRow>> {

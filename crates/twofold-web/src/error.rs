@@ -18,6 +18,7 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
     match e {
         Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
         Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+        Error::AccountDeactivated => (StatusCode::UNAUTHORIZED, "account_deactivated"),
         Error::InvalidCode { .. } | Error::InvalidRecoveryCode => (StatusCode::UNAUTHORIZED, "invalid_code"),
         Error::InvalidSecurityKey => (StatusCode::UNAUTHORIZED, "invalid_credential"),
         Error::SecondFactorLocked => (StatusCode::FORBIDDEN, "second_factor_locked"),

@@ -75,6 +75,9 @@ enum Command {
     /// The RADIUS server (VPNs, Wi-Fi, SSH through PAM): its clients.
     #[command(subcommand)]
     Radius(radius::RadiusCommand),
+    /// People who leave and come back.
+    #[command(subcommand)]
+    Person(PersonCommand),
     /// Write a consistent copy of the SQLite database while the server runs (PostgreSQL:
     /// use pg_dump).
     Backup {
@@ -188,6 +191,21 @@ enum SmsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum PersonCommand {
+    /// Ends every way in of a person at once (sessions, remembered browsers, applications'
+    /// tokens, RADIUS); never an Account Owner.
+    Deactivate {
+        #[arg(long)]
+        email: String,
+    },
+    /// Lets a deactivated person sign in again (their sessions stay ended).
+    Reactivate {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// With the key file: add a new key, make it current, and re-encrypt every secret with
     /// it. With TWOFOLD_SECRET_KEY: re-encrypt every secret with the first (current) key.
@@ -294,6 +312,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Audit(AuditCommand::Checkpoint { output }) => audit_checkpoint(&config, output.as_deref()).await,
         Command::Oidc(command) => oidc::run(command, &config).await,
         Command::Radius(command) => radius::run(command, &config).await,
+        Command::Person(command) => {
+            let (email, active) = match command {
+                PersonCommand::Deactivate { email } => (email, false),
+                PersonCommand::Reactivate { email } => (email, true),
+            };
+            let app = open_app(&config).await?;
+            let person = app.set_person_active_by_email(&email, active).await.map_err(app_error)?;
+            println!("{} ({}) is {}.", person.name, person.email, person.status.as_str());
+            Ok(())
+        }
         Command::Backup { output, include_keys } => crate::backup::command(&config, &output, include_keys).await,
         Command::Restore { input, force } => crate::backup::restore(&config, &input, force).await,
         Command::Keys(KeysCommand::Rotate) => {

@@ -117,9 +117,12 @@ impl App {
         let email = normalised_email(request.user_name);
         let mut conn = self.store().conn().await?;
         let found = users::by_email(&mut conn, &email).await?;
-        // Someone outside the client's account is nobody here: the same Argon2 work and the
-        // same answer as an unknown email.
-        let found = found.filter(|row| client.account_id.is_none_or(|account| row.account_id == account));
+        // Someone outside the client's account, or deactivated, is nobody here: the same
+        // Argon2 work and the same answer as an unknown email.
+        // A deactivated person is refused the same way (SEC-53: every Reject alike).
+        let found = found.filter(|row| {
+            client.account_id.is_none_or(|account| row.account_id == account) && row.deactivated_at.is_none()
+        });
         // In append mode only people with a second factor append a code: the password of
         // someone without one may end in six digits of its own.
         let appends = match &found {
@@ -257,7 +260,7 @@ impl App {
         let person = match taken {
             Some(c) => users::by_id(&mut conn, c.user_id)
                 .await?
-                .filter(|row| row.email == named)
+                .filter(|row| row.email == named && row.deactivated_at.is_none())
                 .map(|row| (row.into_person(), c)),
             None => None,
         };

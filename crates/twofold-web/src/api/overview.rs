@@ -6,7 +6,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use twofold_app::domain::overview::{date_of, day_of};
-use twofold_app::domain::person::PersonStatus;
 use twofold_app::domain::policy::Requirement;
 use twofold_app::overview::{Named, Overview, PolicyLine};
 use twofold_app::people::PersonSummary;
@@ -296,10 +295,7 @@ fn people_document(people: &[PersonSummary]) -> String {
     let date = |t: i64| date_of(day_of(t));
     let mut out = csv::line(PEOPLE_HEADER.iter().map(|h| (*h).to_owned()));
     for p in people {
-        let status = match p.user.status {
-            PersonStatus::Active { .. } => "active",
-            PersonStatus::Invited => "invited",
-        };
+        let status = p.user.status.as_str();
         let policy = match p.requirement {
             Requirement::Met => "met".to_owned(),
             Requirement::DueBy { deadline } => format!("due {}", date(deadline)),

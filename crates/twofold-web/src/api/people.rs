@@ -19,7 +19,7 @@ use crate::path_id::PathId;
 use crate::session::ApiUser;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, invite)).routes(routes!(show)).routes(routes!(change_role))
+    OpenApiRouter::new().routes(routes!(list, invite)).routes(routes!(show, set_active)).routes(routes!(change_role))
 }
 
 /// The people of the caller's account (Owner and Administrators).
@@ -46,6 +46,39 @@ async fn show(
 ) -> ApiResult<Json<UserView>> {
     let profile = state.app.profile(&session.user, id, &ctx).await?;
     Ok(Json(UserView::new(&profile.person, profile.two_factor.enabled_at())))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ActiveBody {
+    /// `false` deactivates the person, `true` reactivates them.
+    active: bool,
+    /// The caller's own password, to confirm.
+    #[schema(max_length = 1024)]
+    password: String,
+}
+
+/// Deactivates or reactivates a person (the Owner for Administrators and Users, an
+/// Administrator for Users; never the Owner). Deactivation ends their sessions,
+/// remembered browsers and applications' tokens at once; reactivation restores sign-in.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "people", security(("session" = []), ("csrf" = [])),
+    request_body = ActiveBody, params(("id" = i64, Path, description = "The person's id")),
+    responses(
+        (status = 200, body = UserView),
+        (status = 401, description = "`invalid_credentials`: the caller's password did not match", body = ErrorView),
+        (status = 403, description = "`owner_protected` or `forbidden`", body = ErrorView),
+        (status = 404, description = "No such person in your account", body = ErrorView),
+        (status = 409, description = "`already_deactivated` or `not_deactivated`", body = ErrorView),
+    ))]
+async fn set_active(
+    State(state): State<AppState>,
+    ApiUser(session): ApiUser,
+    Client(ctx): Client,
+    PathId(id): PathId,
+    ApiJson(body): ApiJson<ActiveBody>,
+) -> ApiResult<Json<UserView>> {
+    let person = state.app.set_person_active(&session.user, id, body.active, &body.password, &ctx).await?;
+    let status = state.app.two_factor_status(person.id).await?;
+    Ok(Json(UserView::new(&person, status.enabled_at())))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -12,8 +12,10 @@ pub struct UserView {
     /// `owner`, `admin` or `user`.
     pub role: String,
     pub two_factor_enabled: bool,
-    /// False until an invited person has chosen a password.
+    /// False until an invited person has chosen a password, and while deactivated.
     pub active: bool,
+    /// `invited`, `active` or `deactivated`.
+    pub status: &'static str,
     pub last_sign_in_at: Option<i64>,
 }
 
@@ -26,6 +28,7 @@ impl UserView {
             role: u.role.as_str().into(),
             two_factor_enabled: two_factor_enabled_at.is_some(),
             active: u.is_active(),
+            status: u.status.as_str(),
             last_sign_in_at: u.last_sign_in_at,
         }
     }

@@ -24,6 +24,8 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}/two-factor/unlock", post(unlock))
         .route("/users/{id}/sign-out", post(sign_out_everywhere))
         .route("/users/{id}/ownership", get(show_transfer).post(submit_transfer))
+        .route("/users/{id}/deactivate", get(show_deactivate).post(submit_deactivate))
+        .route("/users/{id}/reactivate", get(show_reactivate).post(submit_reactivate))
         .route("/me/sessions", get(sessions))
         .route("/me/sessions/{id}/end", post(end_session))
         .route("/account/security", get(show_policy).post(submit_policy))
@@ -83,6 +85,21 @@ async fn confirm_page(
             format!("/users/{}/ownership", person.id),
             "Transfer ownership",
         ),
+        Action::Deactivate => (
+            "Deactivate this person?",
+            format!(
+                "{} will not be able to sign in anywhere: their sessions, remembered browsers and applications' access end now. You can reactivate them later.",
+                person.name
+            ),
+            format!("/users/{}/deactivate", person.id),
+            "Deactivate",
+        ),
+        Action::Reactivate => (
+            "Reactivate this person?",
+            format!("{} will be able to sign in again with their password and second factor.", person.name),
+            format!("/users/{}/reactivate", person.id),
+            "Reactivate",
+        ),
     };
     let status = error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNAUTHORIZED);
     let page = ConfirmPage { chrome, title, explanation, action, button, back: format!("/users/{}", person.id), error };
@@ -117,6 +134,8 @@ async fn after_confirm(
 enum Action {
     Disable,
     Transfer,
+    Deactivate,
+    Reactivate,
 }
 
 async fn show_disable(
@@ -140,6 +159,61 @@ async fn submit_disable(
         Err(e) => Err(e),
     };
     after_confirm(&state, &user, &ctx, &id, Action::Disable, result, "two_factor=off").await
+}
+
+async fn show_deactivate(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    Path(id): Path<String>,
+) -> Response {
+    confirm_page(&state, &user, &ctx, &id, Action::Deactivate, None).await
+}
+
+async fn submit_deactivate(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm<PasswordForm>,
+) -> Response {
+    set_active(state, user, ctx, id, form, false).await
+}
+
+async fn show_reactivate(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    Path(id): Path<String>,
+) -> Response {
+    confirm_page(&state, &user, &ctx, &id, Action::Reactivate, None).await
+}
+
+async fn submit_reactivate(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm<PasswordForm>,
+) -> Response {
+    set_active(state, user, ctx, id, form, true).await
+}
+
+/// "Deactivate" and "Reactivate" on a profile, after the password.
+async fn set_active(
+    state: AppState,
+    user: PageUser,
+    ctx: RequestContext,
+    id: String,
+    form: PasswordForm,
+    active: bool,
+) -> Response {
+    let result = match id_of(&id) {
+        Ok(target) => state.app.set_person_active(&user.0.user, target, active, &form.password, &ctx).await.map(drop),
+        Err(e) => Err(e),
+    };
+    let (action, notice) = if active { (Action::Reactivate, "active=1") } else { (Action::Deactivate, "active=0") };
+    after_confirm(&state, &user, &ctx, &id, action, result, notice).await
 }
 
 async fn unlock(

@@ -9,6 +9,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use twofold_app::Person;
 use twofold_app::domain::factors::SecondFactors;
+use twofold_app::domain::person::PersonStatus;
 use twofold_app::{Error, RequestContext};
 
 use twofold_app::domain::policy::Requirement;
@@ -100,10 +101,11 @@ fn methods_text(f: &SecondFactors) -> String {
 
 impl PersonView {
     fn new(u: &Person, two_factor_since: Option<i64>) -> Self {
-        let two_factor = match (u.is_active(), two_factor_since) {
-            (false, _) => "Invited".to_string(),
-            (true, Some(since)) => format!("On since {}", when(Some(since))),
-            (true, None) => "Off".to_string(),
+        let two_factor = match (u.status, two_factor_since) {
+            (PersonStatus::Invited, _) => "Invited".to_string(),
+            (PersonStatus::Deactivated { .. }, _) => "Deactivated".to_string(),
+            (PersonStatus::Active { .. }, Some(since)) => format!("On since {}", when(Some(since))),
+            (PersonStatus::Active { .. }, None) => "Off".to_string(),
         };
         Self {
             id: u.id,
@@ -242,6 +244,10 @@ struct ProfilePage {
     can_unlock: bool,
     can_sign_out: bool,
     can_transfer: bool,
+    /// "Deactivate" or "Reactivate", when the viewer may.
+    can_deactivate: bool,
+    /// When the person was deactivated, if they are.
+    deactivated: Option<String>,
     phone: Option<String>,
     devices: Vec<DeviceView>,
     /// The role button the viewer may press: (new role, label).
@@ -275,6 +281,8 @@ pub struct ProfileQuery {
     unlocked: Option<String>,
     #[serde(default)]
     signed_out: Option<String>,
+    #[serde(default)]
+    active: Option<String>,
 }
 
 async fn profile(
@@ -320,6 +328,10 @@ async fn profile(
         Some(format!("{} can sign in with codes again.", person.name))
     } else if q.signed_out.is_some() {
         Some(format!("{} is signed out everywhere.", person.name))
+    } else if q.active.as_deref() == Some("0") {
+        Some(format!("{} is deactivated and signed out everywhere.", person.name))
+    } else if q.active.as_deref() == Some("1") {
+        Some(format!("{} can sign in again.", person.name))
     } else if q.phone_changed.is_some() {
         Some("Your mobile number is changed. We told your previous number by SMS.".into())
     } else if q.key_removed.is_some() {
@@ -353,6 +365,11 @@ async fn profile(
         can_unlock: status.locked && caps.unlock_two_factor,
         can_sign_out: !is_self && caps.sign_out_everywhere,
         can_transfer: caps.transfer_ownership,
+        can_deactivate: caps.deactivate,
+        deactivated: match person.status {
+            PersonStatus::Deactivated { since } => Some(when(Some(since))),
+            _ => None,
+        },
         phone: profile.phone.clone(),
         devices: devices
             .into_iter()

@@ -159,6 +159,50 @@ async fn an_administrator_disables_a_users_two_factor_and_the_user_enables_it_ag
     admin_browser.close().await;
 }
 
+/// An Owner deactivates a User on the User's profile (confirming with the password): the
+/// User's open browser is signed out at its next page and their password no longer signs
+/// them in; reactivated, it does again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_deactivates_a_user_whose_every_way_in_closes_then_reactivates_them() {
+    let Some(owner_browser) = Browser::start().await else { return };
+    let server = Server::start(&[], &[]).await;
+    let owner = create_account(&server).await;
+    invite(&server, &owner, "uma@acme.test", "user").await;
+
+    let user_browser = owner_browser.another().await;
+    sign_in_as(&user_browser, &server, "uma@acme.test").await;
+    user_browser.wait_for_path("/home").await;
+
+    sign_in_as(&owner_browser, &server, "ada@acme.test").await;
+    owner_browser.wait_for_path("/home").await;
+    owner_browser.goto(&format!("{}/users", server.base)).await;
+    owner_browser.click("#people a[href$='/users/2']").await;
+    owner_browser.click("#deactivate").await;
+    owner_browser.fill("#password", "not my password").await;
+    owner_browser.click("#confirm").await;
+    owner_browser.wait_for_text("#confirm-error", "The email or password is incorrect.").await;
+    owner_browser.fill("#password", PASSWORD).await;
+    owner_browser.click("#confirm").await;
+    owner_browser.wait_for_text_containing("#deactivated", "Deactivated on").await;
+    assert!(owner_browser.text("main").await.contains("is deactivated and signed out everywhere"));
+
+    // The User's next page finds them signed out, and their password says why.
+    user_browser.goto(&format!("{}/home", server.base)).await;
+    user_browser.wait_for_path("/login").await;
+    sign_in_as(&user_browser, &server, "uma@acme.test").await;
+    user_browser.wait_for_text_containing("main", "has been deactivated").await;
+    assert!(user_browser.url().await.contains("/login"), "still on the sign-in page");
+
+    owner_browser.click("#reactivate").await;
+    owner_browser.fill("#password", PASSWORD).await;
+    owner_browser.click("#confirm").await;
+    owner_browser.wait_for_text_containing("main", "can sign in again").await;
+    sign_in_as(&user_browser, &server, "uma@acme.test").await;
+    user_browser.wait_for_path("/home").await;
+    user_browser.close().await;
+    owner_browser.close().await;
+}
+
 async fn sign_in_as(browser: &Browser, server: &Server, email: &str) {
     browser.goto(&format!("{}/login", server.base)).await;
     browser.fill("#email", email).await;

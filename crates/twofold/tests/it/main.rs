@@ -24,6 +24,7 @@ mod delivery;
 mod deploy_files;
 mod email;
 mod forward_auth;
+mod lifecycle;
 mod multi_instance;
 mod oidc;
 mod oidc_relying_parties;

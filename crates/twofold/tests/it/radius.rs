@@ -33,6 +33,7 @@ on_both_databases!(
     sec_53_one_station_guessing_does_not_stall_the_gateways_other_users,
     radius_is_served_over_ipv6,
     radius_append_mode_leaves_the_digits_of_a_one_factor_password_alone,
+    sec_53_a_deactivated_person_is_refused_like_a_wrong_password,
 );
 
 const OWNER: &str = "owner@acme.test";
@@ -586,4 +587,25 @@ async fn radius_append_mode_leaves_the_digits_of_a_one_factor_password_alone(db:
         Code::AccessAccept,
         "without 2FA nothing is appended: the six digits are the password's"
     );
+}
+
+async fn sec_53_a_deactivated_person_is_refused_like_a_wrong_password(db: TestDb) {
+    let t = TestApp::new(db).await;
+    let owner = t.account("acme").await;
+    t.person(&owner, "pat@acme.test", Role::User).await;
+    add_client(&t.app, "wifi", "127.0.0.1", Mode::Challenge, |c| c.allow_one_factor = true).await;
+    let server = RadiusServer::start(&t.app).await;
+    let port = server.port;
+    let ask = move |id: u8| {
+        tokio::task::spawn_blocking(move || {
+            exchange(&client_socket(port), &signed_request(id, [id; 16], "pat@acme.test", PASSWORD))
+        })
+    };
+    assert_eq!(code_of(&ask(1).await.unwrap().unwrap()), Code::AccessAccept);
+    t.app.set_person_active_by_email("pat@acme.test", false).await.unwrap();
+    let refused = ask(2).await.unwrap().unwrap();
+    assert_eq!(code_of(&refused), Code::AccessReject);
+    let kinds: Vec<u8> = Packet::decode(&refused).unwrap().attributes.iter().map(|a| a.kind).collect();
+    assert_eq!(kinds, [attr::MESSAGE_AUTHENTICATOR], "nothing says why");
+    assert_eq!(t.details_of("sign_in.failed").await.last().unwrap()["reason"], "unknown_email", "nobody, here");
 }

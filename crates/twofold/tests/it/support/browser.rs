@@ -203,6 +203,15 @@ impl Browser {
 
     /// Waits until the element's text is `expected` (after a form post reloads the page).
     pub async fn wait_for_text(&self, css: &str, expected: &str) {
+        self.wait_for(css, &format!("{expected:?}"), |text| text == expected).await;
+    }
+
+    /// Waits until the element's text contains `part`.
+    pub async fn wait_for_text_containing(&self, css: &str, part: &str) {
+        self.wait_for(css, &format!("something with {part:?}"), |text| text.contains(part)).await;
+    }
+
+    async fn wait_for(&self, css: &str, expected: &str, ok: impl Fn(&str) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             // The page may be reloading: a missing or stale element is simply "not yet".
@@ -210,12 +219,12 @@ impl Browser {
                 Ok(element) => element.text().await.unwrap_or_default(),
                 Err(_) => String::new(),
             };
-            if text == expected {
+            if ok(&text) {
                 return;
             }
             if Instant::now() > deadline {
                 self.screenshot("wait-for-text").await;
-                panic!("{css} says {text:?}, expected {expected:?}");
+                panic!("{css} says {text:?}, expected {expected}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -94,6 +94,10 @@ impl Http {
         self.send(Method::PUT, path, Some("application/json"), Body::from(body.to_string()), &[]).await
     }
 
+    pub async fn patch_json(&self, path: &str, body: &serde_json::Value) -> Response {
+        self.send(Method::PATCH, path, Some("application/json"), Body::from(body.to_string()), &[]).await
+    }
+
     pub async fn post_raw(
         &self,
         path: &str,

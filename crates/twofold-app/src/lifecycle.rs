@@ -1,0 +1,78 @@
+//! People who leave and come back: deactivation ends every way in at once, on every
+//! instance (sessions, remembered browsers, applications' tokens, RADIUS challenges);
+//! reactivation restores sign-in, not sessions.
+
+use serde_json::json;
+use twofold_domain::person::Person;
+use twofold_store::oidc::grants as oidc_grants;
+use twofold_store::{Conn, Realm, commit, devices, sessions, users};
+
+use crate::access::{Deactivate, PersonPermission};
+use crate::audit::Parties;
+use crate::proof::ProofFor;
+use crate::{App, Error, RequestContext, Result};
+
+impl App {
+    /// An Owner or Administrator deactivates (`active: false`) or reactivates a person,
+    /// confirming with their own password (SEC-46). Answers the person as they are now.
+    pub async fn set_person_active(
+        &self,
+        actor: &Person,
+        target_id: i64,
+        active: bool,
+        password: &str,
+        ctx: &RequestContext,
+    ) -> Result<Person> {
+        let allowed = self.allow_on(actor, Deactivate, target_id, ctx).await?;
+        let target = allowed.target();
+        self.prove_password(actor, password, ProofFor::on(target, Deactivate::REFUSED), ctx).await?;
+        self.change_active(target, active, Parties::on(actor, target), ctx).await
+    }
+
+    /// `twofold person deactivate|reactivate --email`: the shell on the server, for any
+    /// person but an Owner.
+    pub async fn set_person_active_by_email(&self, email: &str, active: bool) -> Result<Person> {
+        let mut conn = self.store().conn().await?;
+        let target = users::by_email(&mut conn, &crate::sign_in::normalised_email(email)).await?;
+        drop(conn);
+        let target = target.ok_or(Error::NotFound("Nobody has that email."))?.into_person();
+        if target.role == twofold_domain::Role::Owner {
+            return Err(Error::Denied(twofold_domain::permissions::Denied::OwnerProtected));
+        }
+        let parties = Parties { account_id: Some(target.account_id), actor: None, target: Some(target.id) };
+        self.change_active(&target, active, parties, &RequestContext::cli()).await
+    }
+
+    async fn change_active(
+        &self,
+        target: &Person,
+        active: bool,
+        parties: Parties,
+        ctx: &RequestContext,
+    ) -> Result<Person> {
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        if !users::set_deactivated(&mut tx, target.id, (!active).then_some(now)).await? {
+            return Err(if active {
+                Error::conflict("not_deactivated", "This person is not deactivated.")
+            } else {
+                Error::conflict("already_deactivated", "This person is already deactivated.")
+            });
+        }
+        let detail = if active { json!({}) } else { self.end_every_way_in(&mut tx, target, now).await? };
+        let event = if active { "person.reactivated" } else { "person.deactivated" };
+        self.record(&mut tx, now, ctx, parties, event, detail).await?;
+        let row = users::by_id(&mut tx, target.id).await?;
+        commit(tx).await?;
+        Ok(row.ok_or(Error::NotFound("No such person."))?.into_person())
+    }
+
+    /// Ends everything a deactivated person holds; answers what ended, for the audit log.
+    async fn end_every_way_in(&self, tx: &mut Conn, target: &Person, now: i64) -> Result<serde_json::Value> {
+        let sessions = sessions::delete_for_subject(tx, Realm::People, target.id).await?;
+        devices::delete_for_user(tx, target.id).await?;
+        let grants = oidc_grants::revoke_for_user(tx, target.id, now, "deactivated").await?;
+        twofold_store::radius::end_challenges_of(tx, target.id).await?;
+        Ok(json!({ "sessions": sessions, "app_grants_revoked": grants }))
+    }
+}
