@@ -1,6 +1,7 @@
 //! People who leave and come back: deactivation ends every way in at once, on every
 //! instance (sessions, remembered browsers, applications' tokens, RADIUS challenges);
-//! reactivation restores sign-in, not sessions.
+//! reactivation restores sign-in, not sessions; removal deletes the person, and the audit
+//! log keeps naming them.
 
 use serde_json::json;
 use twofold_domain::person::Person;
@@ -32,6 +33,34 @@ impl App {
     /// `twofold person deactivate|reactivate --email`: the shell on the server, for any
     /// person but an Owner.
     pub async fn set_person_active_by_email(&self, email: &str, active: bool) -> Result<Person> {
+        let (target, parties) = self.cli_target(email).await?;
+        self.change_active(&target, active, parties, &RequestContext::cli()).await
+    }
+
+    /// "Remove from account": the same people may remove whom they may deactivate, with
+    /// their password. The person's sessions, factors and applications' grants go with them.
+    pub async fn remove_person(
+        &self,
+        actor: &Person,
+        target_id: i64,
+        password: &str,
+        ctx: &RequestContext,
+    ) -> Result<()> {
+        let allowed = self.allow_on(actor, Deactivate, target_id, ctx).await?;
+        let target = allowed.target();
+        self.prove_password(actor, password, ProofFor::on(target, Deactivate::REFUSED), ctx).await?;
+        self.remove(target, Parties::on(actor, target), ctx).await
+    }
+
+    /// `twofold person remove --email`.
+    pub async fn remove_person_by_email(&self, email: &str) -> Result<Person> {
+        let (target, parties) = self.cli_target(email).await?;
+        self.remove(&target, parties, &RequestContext::cli()).await?;
+        Ok(target)
+    }
+
+    /// The person the shell names, never an Owner, and the parties of its audit event.
+    async fn cli_target(&self, email: &str) -> Result<(Person, Parties)> {
         let mut conn = self.store().conn().await?;
         let target = users::by_email(&mut conn, &crate::sign_in::normalised_email(email)).await?;
         drop(conn);
@@ -40,7 +69,20 @@ impl App {
             return Err(Error::Denied(twofold_domain::permissions::Denied::OwnerProtected));
         }
         let parties = Parties { account_id: Some(target.account_id), actor: None, target: Some(target.id) };
-        self.change_active(&target, active, parties, &RequestContext::cli()).await
+        Ok((target, parties))
+    }
+
+    async fn remove(&self, target: &Person, parties: Parties, ctx: &RequestContext) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        if !users::delete(&mut tx, target.id).await? {
+            return Err(Error::NotFound("No such person."));
+        }
+        // The log outlives the row: the event names who was removed.
+        let detail = json!({ "name": target.name, "email": target.email, "role": target.role });
+        self.record(&mut tx, now, ctx, parties, "person.removed", detail).await?;
+        commit(tx).await?;
+        Ok(())
     }
 
     async fn change_active(

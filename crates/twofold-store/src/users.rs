@@ -109,6 +109,13 @@ pub async fn set_deactivated(conn: &mut Conn, id: i64, at: Option<i64>) -> Resul
     Ok(done.rows_affected() > 0)
 }
 
+/// Removes a person (never an Owner): their sessions, factors, devices and grants go with
+/// them (`ON DELETE CASCADE`); the audit log keeps its events. Answers whether they existed.
+pub async fn delete(conn: &mut Conn, id: i64) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM users WHERE id = $1 AND role <> 'owner'").bind(id).execute(conn).await?;
+    Ok(done.rows_affected() > 0)
+}
+
 pub async fn by_id(conn: &mut Conn, id: i64) -> Result<Option<UserRow>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE id = $1")))
         .bind(id)

@@ -203,6 +203,11 @@ enum PersonCommand {
         #[arg(long)]
         email: String,
     },
+    /// Removes a person and their sign-in settings; the audit log keeps their events.
+    Remove {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -312,16 +317,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Audit(AuditCommand::Checkpoint { output }) => audit_checkpoint(&config, output.as_deref()).await,
         Command::Oidc(command) => oidc::run(command, &config).await,
         Command::Radius(command) => radius::run(command, &config).await,
-        Command::Person(command) => {
-            let (email, active) = match command {
-                PersonCommand::Deactivate { email } => (email, false),
-                PersonCommand::Reactivate { email } => (email, true),
-            };
-            let app = open_app(&config).await?;
-            let person = app.set_person_active_by_email(&email, active).await.map_err(app_error)?;
-            println!("{} ({}) is {}.", person.name, person.email, person.status.as_str());
-            Ok(())
-        }
+        Command::Person(command) => person(command, &config).await,
         Command::Backup { output, include_keys } => crate::backup::command(&config, &output, include_keys).await,
         Command::Restore { input, force } => crate::backup::restore(&config, &input, force).await,
         Command::Keys(KeysCommand::Rotate) => {
@@ -493,6 +489,19 @@ pub(crate) fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 /// The password from standard input, without the trailing newline.
+/// `twofold person deactivate|reactivate|remove --email`.
+async fn person(command: PersonCommand, config: &Config) -> anyhow::Result<()> {
+    let app = open_app(config).await?;
+    let (person, done) = match command {
+        PersonCommand::Deactivate { email } => (app.set_person_active_by_email(&email, false).await, "deactivated"),
+        PersonCommand::Reactivate { email } => (app.set_person_active_by_email(&email, true).await, "active again"),
+        PersonCommand::Remove { email } => (app.remove_person_by_email(&email).await, "removed"),
+    };
+    let person = person.map_err(app_error)?;
+    println!("{} ({}) is {done}.", person.name, person.email);
+    Ok(())
+}
+
 pub(crate) fn read_password() -> anyhow::Result<String> {
     let mut input = String::new();
     std::io::stdin().take(4096).read_to_string(&mut input)?;

@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ApiJson;
-use super::views::{ErrorView, UserView};
+use super::views::{ErrorView, PasswordBody, UserView};
 use crate::AppState;
 use crate::client::Client;
 use crate::error::{ApiError, ApiResult};
@@ -19,7 +19,10 @@ use crate::path_id::PathId;
 use crate::session::ApiUser;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, invite)).routes(routes!(show, set_active)).routes(routes!(change_role))
+    OpenApiRouter::new()
+        .routes(routes!(list, invite))
+        .routes(routes!(show, set_active, remove))
+        .routes(routes!(change_role))
 }
 
 /// The people of the caller's account (Owner and Administrators).
@@ -79,6 +82,28 @@ async fn set_active(
     let person = state.app.set_person_active(&session.user, id, body.active, &body.password, &ctx).await?;
     let status = state.app.two_factor_status(person.id).await?;
     Ok(Json(UserView::new(&person, status.enabled_at())))
+}
+
+/// Removes a person from the account (the same people who may deactivate them). Their
+/// sessions, second factors and applications' tokens go with them; the audit log keeps
+/// its events, naming them.
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "people", security(("session" = []), ("csrf" = [])),
+    request_body = PasswordBody, params(("id" = i64, Path, description = "The person's id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "`invalid_credentials`: the caller's password did not match", body = ErrorView),
+        (status = 403, description = "`owner_protected` or `forbidden`", body = ErrorView),
+        (status = 404, description = "No such person in your account", body = ErrorView),
+    ))]
+async fn remove(
+    State(state): State<AppState>,
+    ApiUser(session): ApiUser,
+    Client(ctx): Client,
+    PathId(id): PathId,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> ApiResult<StatusCode> {
+    state.app.remove_person(&session.user, id, &body.password, &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

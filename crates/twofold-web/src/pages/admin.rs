@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}/ownership", get(show_transfer).post(submit_transfer))
         .route("/users/{id}/deactivate", get(show_deactivate).post(submit_deactivate))
         .route("/users/{id}/reactivate", get(show_reactivate).post(submit_reactivate))
+        .route("/users/{id}/remove", get(show_remove).post(submit_remove))
         .route("/me/sessions", get(sessions))
         .route("/me/sessions/{id}/end", post(end_session))
         .route("/account/security", get(show_policy).post(submit_policy))
@@ -100,6 +101,15 @@ async fn confirm_page(
             format!("/users/{}/reactivate", person.id),
             "Reactivate",
         ),
+        Action::Remove => (
+            "Remove this person from the account?",
+            format!(
+                "{} ({}) is removed with their sign-in settings and applications' access. The audit log keeps what they did. This cannot be undone: to let them back in, invite them again.",
+                person.name, person.email
+            ),
+            format!("/users/{}/remove", person.id),
+            "Remove from account",
+        ),
     };
     let status = error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNAUTHORIZED);
     let page = ConfirmPage { chrome, title, explanation, action, button, back: format!("/users/{}", person.id), error };
@@ -136,6 +146,7 @@ enum Action {
     Transfer,
     Deactivate,
     Reactivate,
+    Remove,
 }
 
 async fn show_disable(
@@ -197,6 +208,36 @@ async fn submit_reactivate(
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Response {
     set_active(state, user, ctx, id, form, true).await
+}
+
+async fn show_remove(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    Path(id): Path<String>,
+) -> Response {
+    confirm_page(&state, &user, &ctx, &id, Action::Remove, None).await
+}
+
+/// "Remove from account": back to the Users tab, since the profile is gone.
+async fn submit_remove(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm<PasswordForm>,
+) -> Response {
+    let result = match id_of(&id) {
+        Ok(target) => state.app.remove_person(&user.0.user, target, &form.password, &ctx).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Redirect::to("/users?removed=1").into_response(),
+        Err(e @ Error::InvalidCredentials) => {
+            confirm_page(&state, &user, &ctx, &id, Action::Remove, Some(message(&e))).await
+        }
+        Err(e) => PageError::signed_in(&user.0, e),
+    }
 }
 
 /// "Deactivate" and "Reactivate" on a profile, after the password.

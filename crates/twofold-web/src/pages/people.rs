@@ -173,9 +173,26 @@ async fn users_page(state: &AppState, session: &CurrentSession, ctx: &RequestCon
     })
 }
 
-async fn users(State(state): State<AppState>, PageUser(session): PageUser, Client(ctx): Client) -> Response {
+#[derive(Debug, Default, Deserialize)]
+struct UsersQuery {
+    #[serde(default)]
+    removed: Option<String>,
+}
+
+async fn users(
+    State(state): State<AppState>,
+    PageUser(session): PageUser,
+    Client(ctx): Client,
+    query: Result<Query<UsersQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let removed = query.is_ok_and(|q| q.0.removed.is_some());
     match users_page(&state, &session, &ctx).await {
-        Ok(page) => render(StatusCode::OK, &page),
+        Ok(mut page) => {
+            if removed {
+                page.notice = Some("The person is removed from the account.".into());
+            }
+            render(StatusCode::OK, &page)
+        }
         Err(e) => PageError::signed_in(&session, e),
     }
 }

@@ -199,6 +199,15 @@ async fn an_owner_deactivates_a_user_whose_every_way_in_closes_then_reactivates_
     owner_browser.wait_for_text_containing("main", "can sign in again").await;
     sign_in_as(&user_browser, &server, "uma@acme.test").await;
     user_browser.wait_for_path("/home").await;
+
+    // Removed from the account: back to the Users tab, where they are no longer listed.
+    owner_browser.click("#remove").await;
+    owner_browser.fill("#password", PASSWORD).await;
+    owner_browser.click("#confirm").await;
+    owner_browser.wait_for_text("#users-notice", "The person is removed from the account.").await;
+    assert!(!owner_browser.text("#people").await.contains("uma@acme.test"));
+    user_browser.goto(&format!("{}/home", server.base)).await;
+    user_browser.wait_for_path("/login").await;
     user_browser.close().await;
     owner_browser.close().await;
 }

@@ -11,6 +11,7 @@ on_both_databases!(
     sec_46_deactivation_ends_every_way_in_and_reactivation_restores_sign_in,
     sec_46_owners_and_administrators_deactivate_only_whom_they_manage,
     deactivation_on_one_instance_ends_the_session_on_another,
+    sec_46_a_removed_person_is_gone_and_the_audit_log_still_names_them,
 );
 
 async fn set_active(by: &Http, id: i64, active: bool, password: &str) -> crate::support::http::Response {
@@ -96,6 +97,37 @@ async fn deactivation_on_one_instance_ends_the_session_on_another(db: TestDb) {
     assert_eq!(elsewhere.get("/api/v1/me").await.status, 401, "refused on the other instance at its next request");
     assert_eq!(t.details_of("person.deactivated").await.len(), 1);
     let _ = pat;
+}
+
+async fn remove(by: &Http, id: i64, password: &str) -> crate::support::http::Response {
+    let body = json!({ "password": password }).to_string();
+    by.send(axum::http::Method::DELETE, &format!("/api/v1/users/{id}"), Some("application/json"), body.into(), &[])
+        .await
+}
+
+async fn sec_46_a_removed_person_is_gone_and_the_audit_log_still_names_them(db: TestDb) {
+    let t = TestApp::new(db).await;
+    let owner = t.account("acme").await;
+    let ann = t.person(&owner, "ann@acme.test", Role::Admin).await;
+    let uma = t.person(&owner, "uma@acme.test", Role::User).await;
+    let umas = t.signed_in("uma@acme.test").await;
+    t.enable_two_factor(&umas).await;
+    let (anns, owners) = (t.signed_in("ann@acme.test").await, t.signed_in("owner@acme.test").await);
+    assert_eq!(remove(&anns, owner.id, PASSWORD).await.json()["error"]["code"], "owner_protected");
+    assert_eq!(remove(&owners, uma.id, "not my password").await.status, 401);
+    assert_eq!(remove(&anns, uma.id, PASSWORD).await.status, 204, "an Administrator removes a User");
+    assert_eq!(umas.get("/api/v1/me").await.status, 401, "their session went with them");
+    assert_eq!(owners.get(&format!("/api/v1/users/{}", uma.id)).await.status, 404);
+    assert_eq!(remove(&anns, uma.id, PASSWORD).await.status, 404, "gone");
+    let removed = t.details_of("person.removed").await;
+    assert_eq!((removed[0]["email"].as_str(), removed[0]["role"].as_str()), (Some("uma@acme.test"), Some("user")));
+    let events = t.events(owner.account_id).await;
+    assert!(events.iter().any(|(e, _, target)| e == "two_factor.enabled" && *target == Some(uma.id)), "kept");
+    // The address is free again: they can be invited anew.
+    let r =
+        owners.post_json("/api/v1/users", &json!({ "email": "uma@acme.test", "name": "Uma", "role": "user" })).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let _ = ann;
 }
 
 #[test]

@@ -10,6 +10,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/users"),
     ("post", "/api/v1/users"),
     ("get", "/api/v1/users/{id}"),
+    ("patch", "/api/v1/users/{id}"),
+    ("delete", "/api/v1/users/{id}"),
     ("put", "/api/v1/users/{id}/role"),
     ("post", "/api/v1/invitations/{token}"),
     ("post", "/api/v1/setup/{token}"),
