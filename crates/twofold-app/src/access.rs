@@ -54,6 +54,8 @@ permissions! {
     ReadPolicy: AccountPermission(actor) => rules::may_read_policy, "policy.read_refused";
     /// Requiring 2FA of everyone, and the grace period.
     SetPolicy: AccountPermission(actor) => rules::may_set_policy, "policy.change_refused";
+    /// Making, filling and deleting the account's groups.
+    ManageGroups: AccountPermission(actor) => rules::may_manage_groups, "group.change_refused";
     /// Registering, re-keying and removing the account's applications.
     ManageApps: AccountPermission(actor) => rules::may_manage_apps, "oidc.client_change_refused";
     /// Opening a person's profile.

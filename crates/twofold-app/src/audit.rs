@@ -29,6 +29,11 @@ impl Parties {
     pub fn on(actor: &Person, target: &Person) -> Self {
         Self { account_id: Some(target.account_id), actor: Some(actor.id), target: Some(target.id) }
     }
+
+    /// A person acting on their account (its groups, its settings), nobody in particular.
+    pub fn actor(actor: &Person) -> Self {
+        Self { account_id: Some(actor.account_id), actor: Some(actor.id), target: None }
+    }
 }
 
 impl App {

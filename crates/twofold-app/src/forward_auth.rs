@@ -17,6 +17,8 @@ pub struct Identity {
     pub email: String,
     pub name: String,
     pub role: Role,
+    /// The names of their groups.
+    pub groups: Vec<String>,
 }
 
 /// The answer for the proxy.
@@ -47,7 +49,11 @@ impl App {
             return Ok(Gate::SignIn);
         };
         let user = &current.user;
-        let visitor = Visitor { role: user.role, account_id: user.account_id, strength: current.strength };
+        let mut conn = self.store().conn().await?;
+        let groups = self.group_names(&mut conn, user.id).await?;
+        drop(conn);
+        let visitor =
+            Visitor { role: user.role, account_id: user.account_id, strength: current.strength, groups: &groups };
         Ok(match rules::decide(rule, Some(&visitor)) {
             Decision::Allow => Gate::Allow(Identity {
                 user_id: user.id,
@@ -55,6 +61,7 @@ impl App {
                 email: user.email.clone(),
                 name: user.name.clone(),
                 role: user.role,
+                groups: groups.clone(),
             }),
             Decision::SignIn => Gate::SignIn,
             Decision::SignInAgain => Gate::SignInAgain,

@@ -13,6 +13,7 @@ pub mod admin;
 pub mod audit;
 pub mod context;
 pub mod forward_auth;
+pub mod groups;
 mod known_browser;
 mod lifecycle;
 mod mail;

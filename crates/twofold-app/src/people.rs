@@ -16,7 +16,7 @@ use twofold_store::{accounts, commit, factors, links, phones};
 use std::collections::HashMap;
 
 use crate::access::{
-    AccountPermission, ChangeRole, Invite, ListPeople, ReadPolicy, SetPolicy, ViewOverview, ViewPerson,
+    AccountPermission, ChangeRole, Invite, ListPeople, ManageGroups, ReadPolicy, SetPolicy, ViewOverview, ViewPerson,
 };
 use crate::audit::Parties;
 use crate::mail::Letter;
@@ -52,6 +52,8 @@ pub struct PersonSummary {
     pub phone: Option<String>,
     /// What the account's 2FA policy asks of them.
     pub requirement: Requirement,
+    /// The names of their groups, by name.
+    pub groups: Vec<String>,
 }
 
 /// An open recovery request as the Users tab shows it.
@@ -78,6 +80,10 @@ pub struct UsersTab {
     pub reads_policy: bool,
     /// Whether the viewer sees the Overview (its tab).
     pub views_overview: bool,
+    /// Whether the viewer makes, fills and deletes groups (the Groups section).
+    pub manages_groups: bool,
+    /// The account's groups, when the viewer may manage them (else none).
+    pub groups: Vec<crate::groups::Group>,
 }
 
 #[derive(Debug, Clone)]
@@ -114,6 +120,14 @@ impl App {
         let lists = ListPeople.check(&facts).is_ok();
         let people =
             if lists { self.summaries(actor.account_id).await? } else { vec![self.own_summary(actor, ctx).await?] };
+        let manages_groups = ManageGroups.check(&facts).is_ok();
+        let groups = if manages_groups {
+            let mut conn = self.store().conn().await?;
+            let rows = twofold_store::groups::in_account(&mut conn, actor.account_id).await?;
+            rows.into_iter().map(crate::groups::Group::from).collect()
+        } else {
+            Vec::new()
+        };
         let recovery_requests = if lists {
             self.recovery_requests_in_account(actor, ctx)
                 .await?
@@ -130,6 +144,8 @@ impl App {
             manages_account: SetPolicy.check(&facts).is_ok(),
             reads_policy: ReadPolicy.check(&facts).is_ok(),
             views_overview: ViewOverview.check(&facts).is_ok(),
+            manages_groups,
+            groups,
         })
     }
 
@@ -139,12 +155,13 @@ impl App {
         let own = self.profile(actor, actor.id, ctx).await?;
         let mut conn = self.store().conn().await?;
         let policy = accounts::policy(&mut conn, actor.account_id).await?;
+        let groups = self.group_names(&mut conn, actor.id).await?;
         drop(conn);
         let two_factor_since = own.two_factor.enabled_at();
         let has = two_factor_since.is_some();
         let requirement = policy::requirement(policy.require_two_factor_since, policy.grace_days, has, self.now());
         let factors = own.two_factor.factors;
-        Ok(PersonSummary { user: own.person, two_factor_since, factors, phone: own.phone, requirement })
+        Ok(PersonSummary { user: own.person, two_factor_since, factors, phone: own.phone, requirement, groups })
     }
 
     /// The account's people with their factors, phones and requirement.
@@ -153,6 +170,12 @@ impl App {
         let factors: HashMap<i64, SecondFactors> = factors::in_account(&mut conn, account).await?.into_iter().collect();
         let phones: HashMap<i64, String> = phones::in_account(&mut conn, account).await?.into_iter().collect();
         let policy = accounts::policy(&mut conn, account).await?;
+        let mut groups: HashMap<i64, Vec<String>> = HashMap::new();
+        for group in twofold_store::groups::in_account(&mut conn, account).await? {
+            for member in group.members {
+                groups.entry(member).or_default().push(group.name.clone());
+            }
+        }
         let now = self.now();
         let people = users::in_account(&mut conn, account).await?;
         Ok(people
@@ -168,7 +191,8 @@ impl App {
                     two_factor_since.is_some(),
                     now,
                 );
-                PersonSummary { user, two_factor_since, factors, phone, requirement }
+                let groups = groups.remove(&user.id).unwrap_or_default();
+                PersonSummary { user, two_factor_since, factors, phone, requirement, groups }
             })
             .collect())
     }

@@ -32,6 +32,9 @@ pub struct Rule {
     /// Which accounts' people may pass; none means every account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accounts: Option<Vec<i64>>,
+    /// Only members of at least one of these groups (by name) may pass; none means anyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
     #[serde(default)]
     pub two_factor: TwoFactorRule,
 }
@@ -43,10 +46,12 @@ pub struct Rules(Vec<Rule>);
 /// The person behind a signed-in session, as the decision needs them: their role and
 /// account, and the session's strength from the one assurance answer (SEC-46).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Visitor {
+pub struct Visitor<'a> {
     pub role: Role,
     pub account_id: i64,
     pub strength: Strength,
+    /// The names of their groups.
+    pub groups: &'a [String],
 }
 
 /// What the proxy is told.
@@ -69,6 +74,7 @@ pub enum Refusal {
     NoRule,
     Role,
     Account,
+    Group,
     /// The path could be read more than one way (SEC-49): refused, whatever the rules.
     AmbiguousPath,
 }
@@ -79,6 +85,7 @@ impl Refusal {
             Refusal::NoRule => "no_rule",
             Refusal::Role => "role",
             Refusal::Account => "account",
+            Refusal::Group => "group",
             Refusal::AmbiguousPath => "ambiguous_path",
         }
     }
@@ -109,9 +116,12 @@ impl Rules {
                     rule.host
                 ));
             }
-            if rule.roles.as_ref().is_some_and(Vec::is_empty) || rule.accounts.as_ref().is_some_and(Vec::is_empty) {
+            if rule.roles.as_ref().is_some_and(Vec::is_empty)
+                || rule.accounts.as_ref().is_some_and(Vec::is_empty)
+                || rule.groups.as_ref().is_some_and(Vec::is_empty)
+            {
                 return Err(format!(
-                    "forward_auth rule for {}: an empty roles or accounts list lets nobody in",
+                    "forward_auth rule for {}: an empty roles, accounts or groups list lets nobody in",
                     rule.host
                 ));
             }
@@ -185,6 +195,9 @@ pub fn decide(rule: Option<&Rule>, visitor: Option<&Visitor>) -> Decision {
     }
     if rule.accounts.as_ref().is_some_and(|accounts| !accounts.contains(&visitor.account_id)) {
         return Decision::Forbidden(Refusal::Account);
+    }
+    if rule.groups.as_ref().is_some_and(|groups| !groups.iter().any(|g| visitor.groups.contains(g))) {
+        return Decision::Forbidden(Refusal::Group);
     }
     let need = match rule.two_factor {
         TwoFactorRule::Required => Need::TwoFactor,
@@ -296,6 +309,7 @@ mod tests {
             path_prefix: prefix.map(Into::into),
             roles,
             accounts: None,
+            groups: None,
             two_factor: TwoFactorRule::Required,
         }
     }
@@ -319,9 +333,10 @@ mod tests {
         assess(method, has_two_factor, NO_POLICY, 1_000)
     }
 
-    const USER: Visitor = Visitor {
+    const USER: Visitor<'static> = Visitor {
         role: Role::User,
         account_id: 7,
+        groups: &[],
         strength: Strength {
             method: SignInMethod::Totp,
             assurance: Assurance::TwoFactor,
@@ -456,5 +471,16 @@ mod tests {
         assert!(Rules::new(vec![rule("wiki.example.test", Some("/a%2Fb"), None)]).is_err());
         assert!(Rules::new(vec![rule("wiki.example.test", Some("/x/./y"), None)]).is_err());
         assert!(Rules::new(vec![rule("wiki.example.test", None, Some(vec![]))]).is_err());
+    }
+
+    #[test]
+    fn a_rule_with_groups_lets_in_their_members_only() {
+        let mut r = rule("wiki.example.test", None, None);
+        r.groups = Some(vec!["eng".into(), "ops".into()]);
+        assert_eq!(decide(Some(&r), Some(&USER)), Decision::Forbidden(Refusal::Group));
+        let ops = ["ops".to_string()];
+        assert_eq!(decide(Some(&r), Some(&Visitor { groups: &ops, ..USER })), Decision::Allow);
+        r.groups = Some(Vec::new());
+        assert!(Rules::new(vec![r]).is_err(), "an empty list lets nobody in");
     }
 }

@@ -9,6 +9,7 @@ pub mod credential;
 pub mod email;
 pub mod factors;
 pub mod forward_auth;
+pub mod group;
 pub mod known_browser;
 pub mod mail;
 pub mod oidc;

@@ -103,6 +103,12 @@ pub fn may_manage_operator(actor: Option<i64>, target: i64) -> Verdict {
     if actor == Some(target) { Err(Denied::Forbidden) } else { Ok(()) }
 }
 
+/// Making, filling and deleting the account's groups: the Owner and Administrators, who
+/// manage its people.
+pub fn may_manage_groups(actor: &Facts) -> Verdict {
+    may_list_people(actor)
+}
+
 /// Deactivating, reactivating and removing a person: the Owner for Administrators and
 /// Users, an Administrator for Users; never the Owner, never oneself (someone else must
 /// see that a manager leaves).

@@ -14,6 +14,7 @@ pub mod backup;
 pub mod challenges;
 pub mod devices;
 pub mod factors;
+pub mod groups;
 pub mod links;
 pub mod notices;
 pub mod oidc;

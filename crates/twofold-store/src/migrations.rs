@@ -99,6 +99,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0016_people_lifecycle.sql"),
         include_str!("../migrations/postgres/0016_people_lifecycle.sql"),
     ),
+    (
+        17,
+        "groups",
+        include_str!("../migrations/sqlite/0017_groups.sql"),
+        include_str!("../migrations/postgres/0017_groups.sql"),
+    ),
 ];
 
 /// The migrations up to and including `up_to` for one backend.

@@ -465,6 +465,7 @@ mod tests {
             path_prefix: None,
             roles: None,
             accounts: None,
+            groups: None,
             two_factor: Default::default(),
         };
         let with = |domain: Option<&str>, host: &str| Config {

@@ -13,6 +13,8 @@ pub(crate) struct Subject {
     pub person: Person,
     pub account_name: String,
     pub email_verified: bool,
+    /// The names of their groups (claim `groups`, scope `groups`).
+    pub groups: Vec<String>,
 }
 
 impl App {
@@ -22,7 +24,8 @@ impl App {
         let person = row.into_person();
         let account_name = self.account_name_in(conn, person.account_id).await?;
         let email_verified = users::email_verified(conn, person.id).await?;
-        Ok(Some(Subject { person, account_name, email_verified }))
+        let groups = self.group_names(conn, person.id).await?;
+        Ok(Some(Subject { person, account_name, email_verified, groups }))
     }
 
     /// The issuer identifier: the public URL, as discovery names it.
@@ -49,6 +52,9 @@ pub(crate) fn person_claims(subject: &Subject, grant: &GrantRow) -> Map<String, 
         // applications that key on `preferred_username` (JupyterHub, synapse) need. `sub`
         // stays the key that never changes.
         claims.insert("preferred_username".into(), json!(person.email));
+    }
+    if has_scope(&grant.scope, "groups") {
+        claims.insert("groups".into(), json!(subject.groups));
     }
     claims.insert("account".into(), json!({ "id": person.account_id.to_string(), "name": subject.account_name }));
     claims.insert("role".into(), json!(person.role.as_str()));

@@ -113,7 +113,7 @@ impl SignInMethod {
 }
 
 /// The scopes Twofold grants; anything else asked for is ignored (RFC 6749 §3.3).
-pub const SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+pub const SCOPES: [&str; 5] = ["openid", "profile", "email", "groups", "offline_access"];
 
 /// Whether a stored, space-separated scope holds `scope`.
 pub fn has_scope(scopes: &str, scope: &str) -> bool {

@@ -134,7 +134,10 @@ fn allowed(identity: &Identity) -> Response {
     set("remote-user", &identity.email);
     set("remote-email", &identity.email);
     set("remote-name", &identity.name);
-    set("remote-groups", identity.role.as_str());
+    // The role first, then the person's groups (names never hold a comma).
+    let groups: Vec<&str> =
+        std::iter::once(identity.role.as_str()).chain(identity.groups.iter().map(String::as_str)).collect();
+    set("remote-groups", &groups.join(","));
     set("remote-account", &identity.account_id.to_string());
     response
 }
@@ -186,6 +189,11 @@ fn refused_page(state: &AppState, gate: &Gate, original: &Original) -> Option<Re
             "forbidden",
             "This application is for the people of another account.",
             "If you have an account there too, sign in as that person.",
+        ),
+        Gate::Forbidden(Refusal::Group) => (
+            "forbidden",
+            "This application is open to some groups of your account, and you are in none of them.",
+            "If you need it, ask your account's Owner or an Administrator to add you.",
         ),
         Gate::Forbidden(Refusal::NoRule) => (
             "forbidden",

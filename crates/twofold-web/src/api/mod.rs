@@ -8,6 +8,7 @@ mod auth;
 mod authz;
 mod body;
 mod document;
+mod groups;
 mod overview;
 pub mod passwords;
 mod people;
@@ -56,6 +57,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(apps::router())
         .merge(authz::router())
         .merge(people::router())
+        .merge(groups::router())
         .merge(passwords::router())
         .merge(setup::router())
         .merge(audit::router())

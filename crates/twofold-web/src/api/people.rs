@@ -34,7 +34,11 @@ async fn list(
     Client(ctx): Client,
 ) -> ApiResult<Json<Vec<UserView>>> {
     let people = state.app.people(&session.user, &ctx).await?;
-    Ok(Json(people.iter().map(|p| UserView::new(&p.user, p.two_factor_since)).collect()))
+    let view = |p: &twofold_app::people::PersonSummary| UserView {
+        groups: Some(p.groups.clone()),
+        ..UserView::new(&p.user, p.two_factor_since)
+    };
+    Ok(Json(people.iter().map(view).collect()))
 }
 
 /// A person's profile: your own, or anyone's in your account if you are its Owner or an Administrator.

@@ -17,6 +17,9 @@ pub struct UserView {
     /// `invited`, `active` or `deactivated`.
     pub status: &'static str,
     pub last_sign_in_at: Option<i64>,
+    /// The names of their groups (in the list of the account's people).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
 }
 
 impl UserView {
@@ -30,6 +33,7 @@ impl UserView {
             active: u.is_active(),
             status: u.status.as_str(),
             last_sign_in_at: u.last_sign_in_at,
+            groups: None,
         }
     }
 }

@@ -66,7 +66,7 @@ async fn discovery(State(state): State<AppState>) -> Response {
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "azp", "sid",
-            "email", "email_verified", "name", "preferred_username", "account", "role"
+            "email", "email_verified", "name", "preferred_username", "account", "role", "groups"
         ],
         "acr_values_supported": [ACR_TWO_FACTOR, ACR_PASSWORD],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],

@@ -7,6 +7,7 @@ mod auth;
 mod charts;
 mod factors;
 pub(crate) mod form;
+mod groups;
 mod overview;
 mod passwords;
 mod people;
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .merge(setup::router())
         .merge(passwords::router())
         .merge(people::router())
+        .merge(groups::router())
         .merge(two_factor::router())
         .merge(factors::router())
         .merge(admin::router())

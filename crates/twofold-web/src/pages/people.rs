@@ -149,8 +149,27 @@ struct UsersPage {
     people: Vec<PersonView>,
     invite_roles: Vec<(&'static str, &'static str)>,
     invitation_url: Option<String>,
+    /// The Groups section, for those who manage groups.
+    manages_groups: bool,
+    groups: Vec<GroupSection>,
     notice: Option<String>,
     error: Option<String>,
+}
+
+/// A group on the Users tab: its members, and who could be added.
+struct GroupSection {
+    id: i64,
+    name: String,
+    members: Vec<(i64, String)>,
+    addable: Vec<(i64, String)>,
+}
+
+impl GroupSection {
+    fn new(group: &twofold_app::groups::Group, people: &[PersonSummary]) -> Self {
+        let (members, addable): (Vec<_>, Vec<_>) =
+            people.iter().map(|p| (p.user.id, p.user.name.clone())).partition(|(id, _)| group.members.contains(id));
+        GroupSection { id: group.id, name: group.name.clone(), members, addable }
+    }
 }
 
 async fn users_page(state: &AppState, session: &CurrentSession, ctx: &RequestContext) -> Result<UsersPage, Error> {
@@ -168,6 +187,8 @@ async fn users_page(state: &AppState, session: &CurrentSession, ctx: &RequestCon
         people: tab.people.iter().map(PersonView::from_summary).collect(),
         invite_roles: tab.invite_roles.into_iter().map(|r| (r.as_str(), r.label())).collect(),
         invitation_url: None,
+        manages_groups: tab.manages_groups,
+        groups: tab.groups.iter().map(|g| GroupSection::new(g, &tab.people)).collect(),
         notice: None,
         error: None,
     })

@@ -212,6 +212,26 @@ async fn an_owner_deactivates_a_user_whose_every_way_in_closes_then_reactivates_
     owner_browser.close().await;
 }
 
+/// An Owner makes a group on the Users tab, puts a person in it and takes them out again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_makes_a_group_and_fills_it_on_the_users_tab() {
+    let Some(browser) = Browser::start().await else { return };
+    let server = Server::start(&[], &[]).await;
+    let owner = create_account(&server).await;
+    invite(&server, &owner, "uma@acme.test", "user").await;
+    sign_in_as(&browser, &server, "ada@acme.test").await;
+    browser.wait_for_path("/home").await;
+    browser.goto(&format!("{}/users", server.base)).await;
+    browser.fill("#group-name", "vpn-users").await;
+    browser.click("#new-group button[type=submit]").await;
+    browser.wait_for_text("#group-1-name", "vpn-users").await;
+    browser.click("#group-1 form[action='/groups/1/members'] button").await;
+    browser.wait_for_text_containing("#group-1 .members", "Ada Owner").await;
+    browser.click("#group-1 .members button").await;
+    browser.wait_for_text_containing("#group-1", "No members yet.").await;
+    browser.close().await;
+}
+
 async fn sign_in_as(browser: &Browser, server: &Server, email: &str) {
     browser.goto(&format!("{}/login", server.base)).await;
     browser.fill("#email", email).await;

@@ -22,6 +22,7 @@ on_both_databases!(
     sec_46_a_password_session_made_before_2fa_went_on_elsewhere_signs_in_again_for_every_consumer,
     sec_46_an_overdue_policy_sends_forward_auth_to_the_wizard_as_it_does_the_pages,
     sec_49_paths_another_reader_could_climb_out_of_a_rule_with_are_refused_on_both_endpoints,
+    groups_reach_the_proxy_in_remote_groups_and_rules_with_groups_let_in_their_members_only,
 );
 
 /// The four spellings of the review that climbed out of `/admin` in Twofold's reading
@@ -41,6 +42,7 @@ pub fn rules() -> Rules {
         path_prefix: None,
         roles: None,
         accounts: None,
+        groups: None,
         two_factor: TwoFactorRule::Required,
     };
     Rules::new(vec![
@@ -51,6 +53,7 @@ pub fn rules() -> Rules {
             ..rule("wiki.acme.test")
         },
         Rule { two_factor: TwoFactorRule::Optional, ..rule("open.acme.test") },
+        Rule { groups: Some(vec!["eng".into()]), two_factor: TwoFactorRule::Optional, ..rule("eng.acme.test") },
     ])
     .unwrap()
 }
@@ -262,7 +265,7 @@ async fn the_session_cookie_reaches_the_protected_hosts_through_cookie_domain(db
     assert!(session.contains("Domain=acme.test"), "{session}");
     // Browsers apply form-action to a sign-in form's redirects: the protected hosts are in it.
     let csp = r.header("content-security-policy").unwrap();
-    assert!(csp.contains("form-action 'self' open.acme.test:* wiki.acme.test:*;"), "{csp}");
+    assert!(csp.contains("form-action 'self' eng.acme.test:* open.acme.test:* wiki.acme.test:*;"), "{csp}");
     assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
     // Under HTTPS the cookie keeps Secure, with the __Secure- prefix (__Host- forbids a domain).
     let config = AppConfig {
@@ -379,4 +382,32 @@ async fn sec_49_paths_another_reader_could_climb_out_of_a_rule_with_are_refused_
         assert_eq!(r.status, 403, "{path}");
         assert!(r.text().contains("more than one way"), "{path}: {}", r.text());
     }
+}
+
+async fn groups_reach_the_proxy_in_remote_groups_and_rules_with_groups_let_in_their_members_only(db: TestDb) {
+    let t = app(db).await;
+    let owner = t.account("acme").await;
+    let http = t.signed_in("owner@acme.test").await;
+    let eng = "https://eng.acme.test/";
+    assert_eq!(forward(&http, eng, false, &[]).await.status, 403, "not in the group");
+    let id =
+        http.post_json("/api/v1/groups", &serde_json::json!({ "name": "eng" })).await.json()["id"].as_i64().unwrap();
+    http.post_json("/api/v1/groups", &serde_json::json!({ "name": "all hands" })).await;
+    let all = http.get("/api/v1/groups").await.json();
+    let all_hands = all.as_array().unwrap().iter().find(|g| g["name"] == "all hands").unwrap()["id"].as_i64().unwrap();
+    for group in [id, all_hands] {
+        let r = http
+            .put_json(&format!("/api/v1/groups/{group}/members"), &serde_json::json!({ "user_ids": [owner.id] }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let r = forward(&http, eng, false, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("remote-groups").as_deref(), Some("owner,all hands,eng"), "the role, then the groups by name");
+    let r = forward(&http, "https://open.acme.test/", false, &[]).await;
+    assert_eq!(r.header("remote-groups").as_deref(), Some("owner,all hands,eng"));
+    http.put_json(&format!("/api/v1/groups/{id}/members"), &serde_json::json!({ "user_ids": [] })).await;
+    let r = forward(&http, eng, true, &[]).await;
+    assert_eq!(r.status, 403, "out of the group: refused at the next check");
+    assert!(r.text().contains("groups"), "the refusal page says why: {}", r.text());
 }

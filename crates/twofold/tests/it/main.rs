@@ -24,6 +24,7 @@ mod delivery;
 mod deploy_files;
 mod email;
 mod forward_auth;
+mod groups;
 mod lifecycle;
 mod multi_instance;
 mod oidc;

@@ -19,6 +19,7 @@ use crate::support::http::{Http, Response};
 use crate::support::{PASSWORD, TestApp, TestDb, url_encode};
 
 on_both_databases!(
+    the_groups_claim_names_the_persons_groups_under_the_groups_scope,
     discovery_names_every_endpoint_and_the_jwks_publishes_an_es256_and_an_rs256_key,
     sec_40_sec_41_a_code_is_redeemed_once_for_a_signed_id_token_and_working_tokens,
     sec_40_redirect_uris_must_match_exactly_and_faults_are_never_redirected_there,
@@ -206,7 +207,7 @@ async fn discovery_names_every_endpoint_and_the_jwks_publishes_an_es256_and_an_r
         d["token_endpoint_auth_methods_supported"],
         json!(["client_secret_basic", "client_secret_post", "none"])
     );
-    assert_eq!(d["scopes_supported"], json!(["openid", "profile", "email", "offline_access"]));
+    assert_eq!(d["scopes_supported"], json!(["openid", "profile", "email", "groups", "offline_access"]));
     let r = http.get("/oauth2/jwks").await;
     assert_eq!(r.header("cache-control").as_deref(), Some("public, max-age=300"), "relying parties may cache it");
     let keys = r.json();
@@ -1136,4 +1137,36 @@ async fn the_overview_counts_sign_ins_per_application_not_refreshes(db: TestDb) 
     assert_eq!(apps, [("Wiki".to_owned(), 2), ("Reports".to_owned(), 1)], "a refresh is not a sign-in");
     let page = http.get("/overview").await.text();
     assert!(page.contains("<li>Wiki: 2</li>"), "{page}");
+}
+
+async fn the_groups_claim_names_the_persons_groups_under_the_groups_scope(db: TestDb) {
+    let t = TestApp::new(db).await;
+    let client = register(&t, false, false, None).await;
+    let (http, _) = owner_with_two_factor(&t).await;
+    let owner = t.user("owner@acme.test").await;
+    let id = http.post_json("/api/v1/groups", &json!({ "name": "vpn-users" })).await.json()["id"].as_i64().unwrap();
+    let r = http.put_json(&format!("/api/v1/groups/{id}/members"), &json!({ "user_ids": [owner.id] })).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let rp = t.http();
+    // Without the scope: no claim.
+    let code = code_for(&http, &client.client.client_id, None).await;
+    let tokens = redeem(&rp, &client, &code, None).await.json();
+    let claims = verified_claims(&rp, tokens["id_token"].as_str().unwrap()).await;
+    assert!(claims.get("groups").is_none(), "{claims:?}");
+    // With it, in the ID token and from userinfo.
+    let params = [
+        ("response_type", "code"),
+        ("client_id", client.client.client_id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid groups"),
+        ("state", "st-1"),
+        ("nonce", "n-1"),
+    ];
+    let r = http.get(&format!("/oauth2/authorize?{}", query(&params))).await;
+    let code = param(&location_params(&r), "code").unwrap();
+    let tokens = redeem(&rp, &client, &code, None).await.json();
+    let claims = verified_claims(&rp, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(claims["groups"], json!(["vpn-users"]));
+    let info = userinfo(&rp, tokens["access_token"].as_str().unwrap()).await.json();
+    assert_eq!(info["groups"], json!(["vpn-users"]));
 }
