@@ -6,7 +6,7 @@ mod attempt;
 mod credentials;
 mod error;
 mod passwords;
-mod proof;
+pub mod proof;
 mod system;
 
 pub mod admin;
@@ -34,6 +34,7 @@ pub mod setup;
 pub mod sign_in;
 pub mod sms;
 pub mod support;
+pub mod tokens;
 pub mod two_factor;
 
 use std::sync::Arc;

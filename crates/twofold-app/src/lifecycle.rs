@@ -10,7 +10,7 @@ use twofold_store::{Conn, Realm, commit, devices, sessions, users};
 
 use crate::access::{Deactivate, PersonPermission};
 use crate::audit::Parties;
-use crate::proof::ProofFor;
+use crate::proof::{Confirmation, ProofFor};
 use crate::{App, Error, RequestContext, Result};
 
 impl App {
@@ -21,12 +21,12 @@ impl App {
         actor: &Person,
         target_id: i64,
         active: bool,
-        password: &str,
+        confirmation: Confirmation<'_>,
         ctx: &RequestContext,
     ) -> Result<Person> {
         let allowed = self.allow_on(actor, Deactivate, target_id, ctx).await?;
         let target = allowed.target();
-        self.prove_password(actor, password, ProofFor::on(target, Deactivate::REFUSED), ctx).await?;
+        self.confirm(actor, confirmation, ProofFor::on(target, Deactivate::REFUSED), ctx).await?;
         self.change_active(target, active, Parties::on(actor, target), ctx).await
     }
 
@@ -38,17 +38,17 @@ impl App {
     }
 
     /// "Remove from account": the same people may remove whom they may deactivate, with
-    /// their password. The person's sessions, factors and applications' grants go with them.
+    /// their password (or the token they act with). The person's sessions, factors and applications' grants go with them.
     pub async fn remove_person(
         &self,
         actor: &Person,
         target_id: i64,
-        password: &str,
+        confirmation: Confirmation<'_>,
         ctx: &RequestContext,
     ) -> Result<()> {
         let allowed = self.allow_on(actor, Deactivate, target_id, ctx).await?;
         let target = allowed.target();
-        self.prove_password(actor, password, ProofFor::on(target, Deactivate::REFUSED), ctx).await?;
+        self.confirm(actor, confirmation, ProofFor::on(target, Deactivate::REFUSED), ctx).await?;
         self.remove(target, Parties::on(actor, target), ctx).await
     }
 
@@ -115,6 +115,7 @@ impl App {
         devices::delete_for_user(tx, target.id).await?;
         let grants = oidc_grants::revoke_for_user(tx, target.id, now, "deactivated").await?;
         twofold_store::radius::end_challenges_of(tx, target.id).await?;
-        Ok(json!({ "sessions": sessions, "app_grants_revoked": grants }))
+        let tokens = twofold_store::api_tokens::delete_made_by(tx, target.id).await?;
+        Ok(json!({ "sessions": sessions, "app_grants_revoked": grants, "api_tokens_revoked": tokens }))
     }
 }

@@ -8,7 +8,17 @@
 use twofold_domain::person::Person;
 
 use crate::attempt::{Guard, Rejection, Verdict};
-use crate::{App, RequestContext, Result};
+use crate::tokens::TokenCaller;
+use crate::{App, Error, RequestContext, Result};
+
+/// How a change is confirmed: a session proves the password again in the same request; a
+/// request made with an API token carries no password (proofs are for sessions), and the
+/// token, live and within its scopes, is its own proof (SEC-50).
+#[derive(Debug, Clone, Copy)]
+pub enum Confirmation<'a> {
+    Password(&'a str),
+    Token(&'a TokenCaller),
+}
 
 /// What a proof is for, as the audit log names a refusal, and whom the change touches.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +42,21 @@ impl<'a> ProofFor<'a> {
 }
 
 impl App {
+    /// Confirms a change by `actor`: their password, or the token they are acting with.
+    pub(crate) async fn confirm(
+        &self,
+        actor: &Person,
+        confirmation: Confirmation<'_>,
+        what: ProofFor<'_>,
+        ctx: &RequestContext,
+    ) -> Result<()> {
+        match confirmation {
+            Confirmation::Password(password) => self.prove_password(actor, password, what, ctx).await,
+            Confirmation::Token(caller) if caller.user.id == actor.id => Ok(()),
+            Confirmation::Token(_) => Err(Error::Unauthenticated),
+        }
+    }
+
     /// Checks `password` as `prover`'s, through the sign-in's guessing budgets: a wrong one
     /// answers 401 `invalid_credentials` (audited as `what.refused_event`), a throttled
     /// one 429 before any hashing. Every change a thief could use calls it first.

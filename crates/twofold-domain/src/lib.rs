@@ -3,6 +3,7 @@
 //! Nothing here does I/O: time comes in as `now` (Unix seconds) and randomness through
 //! [`Entropy`], so every rule can be tested with a fake clock and fixed bytes.
 
+pub mod api_token;
 pub mod assurance;
 pub mod clock;
 pub mod credential;

@@ -9,6 +9,7 @@ mod error;
 mod migrations;
 
 pub mod accounts;
+pub mod api_tokens;
 pub mod audit;
 pub mod backup;
 pub mod challenges;

@@ -105,6 +105,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0017_groups.sql"),
         include_str!("../migrations/postgres/0017_groups.sql"),
     ),
+    (
+        18,
+        "api_tokens",
+        include_str!("../migrations/sqlite/0018_api_tokens.sql"),
+        include_str!("../migrations/postgres/0018_api_tokens.sql"),
+    ),
 ];
 
 /// The migrations up to and including `up_to` for one backend.

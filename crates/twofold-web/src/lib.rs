@@ -2,6 +2,7 @@
 //! thin over `twofold-app`. One router, one error type per face, one session extractor.
 
 mod api;
+mod caller;
 mod client;
 mod cookies;
 mod csv;

@@ -18,9 +18,9 @@ use utoipa_axum::routes;
 
 use super::views::ErrorView;
 use crate::AppState;
+use crate::caller::{ApiCaller, AuditRead};
 use crate::client::Client;
 use crate::error::{ApiError, ApiResult};
-use crate::session::ApiUser;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list)).routes(routes!(export))
@@ -101,16 +101,16 @@ impl From<Event> for EventView {
 }
 
 /// The account's security events, newest first (Owner and Administrators).
-#[utoipa::path(get, path = "/api/v1/audit-events", tag = "audit", security(("session" = [])), params(AuditQuery),
+#[utoipa::path(get, path = "/api/v1/audit-events", tag = "audit", security(("session" = []), ("token" = ["audit:read"])), params(AuditQuery),
     responses((status = 200, body = Vec<EventView>), (status = 400, body = ErrorView), (status = 403, body = ErrorView)))]
 async fn list(
     State(state): State<AppState>,
-    ApiUser(session): ApiUser,
+    caller: ApiCaller<AuditRead>,
     Client(ctx): Client,
     q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> ApiResult<Json<Vec<EventView>>> {
     let filter = query(q)?.filter()?;
-    let events = state.app.audit_search(&session.user, &filter, &ctx).await?;
+    let events = state.app.audit_search(&caller.user, &filter, &ctx).await?;
     Ok(Json(events.into_iter().map(EventView::from).collect()))
 }
 
@@ -141,14 +141,14 @@ pub struct ExportRow {
 
 /// The account's events matching the filters as a download, newest first, up to 10,000
 /// (Owner and Administrators).
-#[utoipa::path(get, path = "/api/v1/audit-events/export", tag = "audit", security(("session" = [])),
+#[utoipa::path(get, path = "/api/v1/audit-events/export", tag = "audit", security(("session" = []), ("token" = ["audit:read"])),
     params(ExportFormat, AuditQuery),
     responses(
         (status = 200, description = "An attachment", content((String = "text/csv"), (Vec<ExportRow> = "application/json"))),
         (status = 400, body = ErrorView), (status = 403, body = ErrorView)))]
 async fn export(
     State(state): State<AppState>,
-    ApiUser(session): ApiUser,
+    caller: ApiCaller<AuditRead>,
     Client(ctx): Client,
     format: Result<Query<ExportFormat>, QueryRejection>,
     q: Result<Query<AuditQuery>, QueryRejection>,
@@ -160,7 +160,7 @@ async fn export(
         _ => return Err(bad_query("format must be csv or json.")),
     };
     let filter = query(q)?.filter()?;
-    let actor = &session.user;
+    let actor = &caller.user;
     let events = state.app.audit_export(actor, &filter, &ctx).await?;
     let (people, _) = state.app.audit_choices(actor, &ctx).await?;
     let names: HashMap<i64, String> = people.into_iter().map(|p| (p.id, p.name)).collect();

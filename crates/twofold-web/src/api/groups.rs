@@ -12,10 +12,10 @@ use utoipa_axum::routes;
 use super::ApiJson;
 use super::views::ErrorView;
 use crate::AppState;
+use crate::caller::{ApiCaller, GroupsWrite, PeopleRead};
 use crate::client::Client;
 use crate::error::ApiResult;
 use crate::path_id::PathId;
-use crate::session::ApiUser;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(delete)).routes(routes!(set_members))
@@ -51,19 +51,19 @@ pub struct MembersBody {
 }
 
 /// The account's groups with their members, by name.
-#[utoipa::path(get, path = "/api/v1/groups", tag = "people", security(("session" = [])),
+#[utoipa::path(get, path = "/api/v1/groups", tag = "people", security(("session" = []), ("token" = ["people:read"])),
     responses((status = 200, body = Vec<GroupView>), (status = 401, body = ErrorView), (status = 403, body = ErrorView)))]
 async fn list(
     State(state): State<AppState>,
-    ApiUser(session): ApiUser,
+    caller: ApiCaller<PeopleRead>,
     Client(ctx): Client,
 ) -> ApiResult<Json<Vec<GroupView>>> {
-    let groups = state.app.groups(&session.user, &ctx).await?;
+    let groups = state.app.groups(&caller.user, &ctx).await?;
     Ok(Json(groups.into_iter().map(GroupView::from).collect()))
 }
 
 /// Makes a group.
-#[utoipa::path(post, path = "/api/v1/groups", tag = "people", security(("session" = []), ("csrf" = [])),
+#[utoipa::path(post, path = "/api/v1/groups", tag = "people", security(("session" = []), ("csrf" = []), ("token" = ["groups:write"])),
     request_body = GroupBody,
     responses(
         (status = 201, body = GroupView),
@@ -73,30 +73,30 @@ async fn list(
     ))]
 async fn create(
     State(state): State<AppState>,
-    ApiUser(session): ApiUser,
+    caller: ApiCaller<GroupsWrite>,
     Client(ctx): Client,
     ApiJson(body): ApiJson<GroupBody>,
 ) -> ApiResult<(StatusCode, Json<GroupView>)> {
-    let group = state.app.create_group(&session.user, &body.name, &ctx).await?;
+    let group = state.app.create_group(&caller.user, &body.name, &ctx).await?;
     Ok((StatusCode::CREATED, Json(group.into())))
 }
 
 /// Deletes a group; its members stay.
-#[utoipa::path(delete, path = "/api/v1/groups/{id}", tag = "people", security(("session" = []), ("csrf" = [])),
+#[utoipa::path(delete, path = "/api/v1/groups/{id}", tag = "people", security(("session" = []), ("csrf" = []), ("token" = ["groups:write"])),
     params(("id" = i64, Path, description = "The group's id")),
     responses((status = 204, description = "Deleted"), (status = 403, body = ErrorView), (status = 404, body = ErrorView)))]
 async fn delete(
     State(state): State<AppState>,
-    ApiUser(session): ApiUser,
+    caller: ApiCaller<GroupsWrite>,
     Client(ctx): Client,
     PathId(id): PathId,
 ) -> ApiResult<StatusCode> {
-    state.app.delete_group(&session.user, id, &ctx).await?;
+    state.app.delete_group(&caller.user, id, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Sets who is in a group.
-#[utoipa::path(put, path = "/api/v1/groups/{id}/members", tag = "people", security(("session" = []), ("csrf" = [])),
+#[utoipa::path(put, path = "/api/v1/groups/{id}/members", tag = "people", security(("session" = []), ("csrf" = []), ("token" = ["groups:write"])),
     request_body = MembersBody, params(("id" = i64, Path, description = "The group's id")),
     responses(
         (status = 200, body = GroupView),
@@ -106,11 +106,11 @@ async fn delete(
     ))]
 async fn set_members(
     State(state): State<AppState>,
-    ApiUser(session): ApiUser,
+    caller: ApiCaller<GroupsWrite>,
     Client(ctx): Client,
     PathId(id): PathId,
     ApiJson(body): ApiJson<MembersBody>,
 ) -> ApiResult<Json<GroupView>> {
-    let group = state.app.set_group_members(&session.user, id, &body.user_ids, &ctx).await?;
+    let group = state.app.set_group_members(&caller.user, id, &body.user_ids, &ctx).await?;
     Ok(Json(group.into()))
 }

@@ -17,13 +17,14 @@ mod recovery_codes;
 mod security_keys;
 mod setup;
 mod support;
+mod tokens;
 mod two_factor;
 pub mod views;
 
 use axum::Json;
 use axum::routing::get;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
@@ -48,6 +49,8 @@ impl utoipa::Modify for SecurityAddon {
         );
         components
             .add_security_scheme("csrf", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-CSRF-Token"))));
+        // Account API tokens (`tf_…`), in the Authorization header only (SEC-50).
+        components.add_security_scheme("token", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
     }
 }
 
@@ -58,6 +61,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(authz::router())
         .merge(people::router())
         .merge(groups::router())
+        .merge(tokens::router())
         .merge(passwords::router())
         .merge(setup::router())
         .merge(audit::router())

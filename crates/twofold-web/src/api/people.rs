@@ -11,12 +11,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ApiJson;
-use super::views::{ErrorView, PasswordBody, UserView};
+use super::views::{ErrorView, UserView};
 use crate::AppState;
+use crate::caller::{ApiCaller, PeopleRead, PeopleWrite};
 use crate::client::Client;
 use crate::error::{ApiError, ApiResult};
 use crate::path_id::PathId;
-use crate::session::ApiUser;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -26,14 +26,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The people of the caller's account (Owner and Administrators).
-#[utoipa::path(get, path = "/api/v1/users", tag = "people", security(("session" = [])),
+#[utoipa::path(get, path = "/api/v1/users", tag = "people", security(("session" = []), ("token" = ["people:read"])),
     responses((status = 200, body = Vec<UserView>), (status = 401, body = ErrorView), (status = 403, body = ErrorView)))]
 async fn list(
     State(state): State<AppState>,
-    ApiUser(session): ApiUser,
+    caller: ApiCaller<PeopleRead>,
     Client(ctx): Client,
 ) -> ApiResult<Json<Vec<UserView>>> {
-    let people = state.app.people(&session.user, &ctx).await?;
+    let people = state.app.people(&caller.user, &ctx).await?;
     let view = |p: &twofold_app::people::PersonSummary| UserView {
         groups: Some(p.groups.clone()),
         ..UserView::new(&p.user, p.two_factor_since)
@@ -42,16 +42,16 @@ async fn list(
 }
 
 /// A person's profile: your own, or anyone's in your account if you are its Owner or an Administrator.
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "people", security(("session" = [])),
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "people", security(("session" = []), ("token" = ["people:read"])),
     params(("id" = i64, Path, description = "The person's id")),
     responses((status = 200, body = UserView), (status = 403, body = ErrorView), (status = 404, body = ErrorView)))]
 async fn show(
     State(state): State<AppState>,
-    ApiUser(session): ApiUser,
+    caller: ApiCaller<PeopleRead>,
     Client(ctx): Client,
     PathId(id): PathId,
 ) -> ApiResult<Json<UserView>> {
-    let profile = state.app.profile(&session.user, id, &ctx).await?;
+    let profile = state.app.profile(&caller.user, id, &ctx).await?;
     Ok(Json(UserView::new(&profile.person, profile.two_factor.enabled_at())))
 }
 
@@ -59,15 +59,22 @@ async fn show(
 pub struct ActiveBody {
     /// `false` deactivates the person, `true` reactivates them.
     active: bool,
-    /// The caller's own password, to confirm.
+    /// The caller's own password, to confirm (sessions; a token needs none).
     #[schema(max_length = 1024)]
-    password: String,
+    password: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ConfirmBody {
+    /// The caller's own password, to confirm (sessions; a token needs none).
+    #[schema(max_length = 1024)]
+    password: Option<String>,
 }
 
 /// Deactivates or reactivates a person (the Owner for Administrators and Users, an
 /// Administrator for Users; never the Owner). Deactivation ends their sessions,
 /// remembered browsers and applications' tokens at once; reactivation restores sign-in.
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "people", security(("session" = []), ("csrf" = [])),
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "people", security(("session" = []), ("csrf" = []), ("token" = ["people:write"])),
     request_body = ActiveBody, params(("id" = i64, Path, description = "The person's id")),
     responses(
         (status = 200, body = UserView),
@@ -78,12 +85,13 @@ pub struct ActiveBody {
     ))]
 async fn set_active(
     State(state): State<AppState>,
-    ApiUser(session): ApiUser,
+    caller: ApiCaller<PeopleWrite>,
     Client(ctx): Client,
     PathId(id): PathId,
     ApiJson(body): ApiJson<ActiveBody>,
 ) -> ApiResult<Json<UserView>> {
-    let person = state.app.set_person_active(&session.user, id, body.active, &body.password, &ctx).await?;
+    let confirmation = caller.confirmation(body.password.as_deref())?;
+    let person = state.app.set_person_active(&caller.user, id, body.active, confirmation, &ctx).await?;
     let status = state.app.two_factor_status(person.id).await?;
     Ok(Json(UserView::new(&person, status.enabled_at())))
 }
@@ -91,8 +99,8 @@ async fn set_active(
 /// Removes a person from the account (the same people who may deactivate them). Their
 /// sessions, second factors and applications' tokens go with them; the audit log keeps
 /// its events, naming them.
-#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "people", security(("session" = []), ("csrf" = [])),
-    request_body = PasswordBody, params(("id" = i64, Path, description = "The person's id")),
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "people", security(("session" = []), ("csrf" = []), ("token" = ["people:write"])),
+    request_body = ConfirmBody, params(("id" = i64, Path, description = "The person's id")),
     responses(
         (status = 204, description = "Removed"),
         (status = 401, description = "`invalid_credentials`: the caller's password did not match", body = ErrorView),
@@ -101,12 +109,13 @@ async fn set_active(
     ))]
 async fn remove(
     State(state): State<AppState>,
-    ApiUser(session): ApiUser,
+    caller: ApiCaller<PeopleWrite>,
     Client(ctx): Client,
     PathId(id): PathId,
-    ApiJson(body): ApiJson<PasswordBody>,
+    ApiJson(body): ApiJson<ConfirmBody>,
 ) -> ApiResult<StatusCode> {
-    state.app.remove_person(&session.user, id, &body.password, &ctx).await?;
+    let confirmation = caller.confirmation(body.password.as_deref())?;
+    state.app.remove_person(&caller.user, id, confirmation, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -129,17 +138,17 @@ pub struct InvitationView {
 }
 
 /// Invites a person to the caller's account.
-#[utoipa::path(post, path = "/api/v1/users", tag = "people", security(("session" = []), ("csrf" = [])), request_body = InviteBody,
+#[utoipa::path(post, path = "/api/v1/users", tag = "people", security(("session" = []), ("csrf" = []), ("token" = ["people:write"])), request_body = InviteBody,
     responses((status = 201, body = InvitationView), (status = 403, body = ErrorView), (status = 409, description = "`email_taken`", body = ErrorView), (status = 422, body = ErrorView)))]
 async fn invite(
     State(state): State<AppState>,
-    ApiUser(session): ApiUser,
+    caller: ApiCaller<PeopleWrite>,
     Client(ctx): Client,
     ApiJson(body): ApiJson<InviteBody>,
 ) -> ApiResult<(StatusCode, Json<InvitationView>)> {
     let role = parse_role(&body.role)?;
     let new = NewPerson { email: &body.email, name: &body.name, role };
-    let invitation = state.app.invite(&session.user, &new, &ctx).await?;
+    let invitation = state.app.invite(&caller.user, &new, &ctx).await?;
     Ok((
         StatusCode::CREATED,
         Json(InvitationView { user: UserView::new(&invitation.user, None), invitation_url: invitation.url }),
@@ -153,18 +162,18 @@ pub struct RoleBody {
 }
 
 /// Promotes a User to Administrator or back (the Owner only).
-#[utoipa::path(put, path = "/api/v1/users/{id}/role", tag = "people", security(("session" = []), ("csrf" = [])), request_body = RoleBody,
+#[utoipa::path(put, path = "/api/v1/users/{id}/role", tag = "people", security(("session" = []), ("csrf" = []), ("token" = ["people:write"])), request_body = RoleBody,
     params(("id" = i64, Path, description = "The person's id")),
     responses((status = 200, body = UserView), (status = 403, description = "`forbidden` or `owner_protected`", body = ErrorView), (status = 404, body = ErrorView)))]
 async fn change_role(
     State(state): State<AppState>,
-    ApiUser(session): ApiUser,
+    caller: ApiCaller<PeopleWrite>,
     Client(ctx): Client,
     PathId(id): PathId,
     ApiJson(body): ApiJson<RoleBody>,
 ) -> ApiResult<Json<UserView>> {
     let role = parse_role(&body.role)?;
-    let person = state.app.change_role(&session.user, id, role, &ctx).await?;
+    let person = state.app.change_role(&caller.user, id, role, &ctx).await?;
     let since = state.app.two_factor_status(person.id).await?.enabled_at();
     Ok(Json(UserView::new(&person, since)))
 }

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use twofold_app::domain::permissions::Denied;
+use twofold_app::proof::Confirmation;
 use twofold_app::{Error, RequestContext};
 
 use super::form::{CsrfForm, PasswordForm, PlainForm};
@@ -228,7 +229,7 @@ async fn submit_remove(
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Response {
     let result = match id_of(&id) {
-        Ok(target) => state.app.remove_person(&user.0.user, target, &form.password, &ctx).await,
+        Ok(target) => state.app.remove_person(&user.0.user, target, Confirmation::Password(&form.password), &ctx).await,
         Err(e) => Err(e),
     };
     match result {
@@ -250,7 +251,11 @@ async fn set_active(
     active: bool,
 ) -> Response {
     let result = match id_of(&id) {
-        Ok(target) => state.app.set_person_active(&user.0.user, target, active, &form.password, &ctx).await.map(drop),
+        Ok(target) => state
+            .app
+            .set_person_active(&user.0.user, target, active, Confirmation::Password(&form.password), &ctx)
+            .await
+            .map(drop),
         Err(e) => Err(e),
     };
     let (action, notice) = if active { (Action::Reactivate, "active=1") } else { (Action::Deactivate, "active=0") };

@@ -8,12 +8,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
+use twofold_app::domain::api_token::Scope;
 use twofold_app::domain::oidc::jws::Alg;
 use twofold_app::oidc::clients::AppInfo;
 use twofold_app::oidc::clients::NewApp;
+use twofold_app::tokens::NewApiToken;
 
 use super::form::CsrfForm;
-use super::{Chrome, PageError, render};
+use super::{Chrome, PageError, render, when};
 use crate::AppState;
 use crate::client::Client;
 use crate::error::message;
@@ -24,6 +26,8 @@ pub fn router() -> Router<AppState> {
         .route("/apps", get(show).post(add))
         .route("/apps/{client_id}/secret", post(rotate_secret))
         .route("/apps/{client_id}/remove", post(remove))
+        .route("/apps/tokens", post(create_token))
+        .route("/apps/tokens/{id}/revoke", post(revoke_token))
 }
 
 /// Credentials shown once, right after they were made.
@@ -41,12 +45,27 @@ pub struct AppRow {
     redirect_uris: Vec<String>,
 }
 
+/// An API token as the Apps tab lists it.
+pub struct TokenRow {
+    id: i64,
+    name: String,
+    scopes: String,
+    created: String,
+    expires: String,
+    last_used: String,
+}
+
 #[derive(Template)]
 #[template(path = "apps.html")]
 struct AppsPage {
     chrome: Chrome,
     issuer: String,
     apps: Vec<AppRow>,
+    tokens: Vec<TokenRow>,
+    /// A token just made, shown this once.
+    new_token: Option<String>,
+    /// Every scope, for the form: (value, field name, what it allows).
+    scopes: Vec<(&'static str, String, &'static str)>,
     shown: Option<Shown>,
     notice: Option<String>,
     error: Option<String>,
@@ -67,10 +86,34 @@ async fn page(
     notice: Option<String>,
     error: Option<String>,
 ) -> Response {
-    let apps: Vec<AppInfo> = match state.app.apps(&user.0.user, ctx).await {
-        Ok(apps) => apps,
+    page_with_token(state, user, ctx, (shown, None), notice, error).await
+}
+
+/// The page, with the credentials just made: an application's, or a new API token.
+async fn page_with_token(
+    state: &AppState,
+    user: &PageUser,
+    ctx: &twofold_app::RequestContext,
+    (shown, new_token): (Option<Shown>, Option<String>),
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    let listed = tokio::try_join!(state.app.apps(&user.0.user, ctx), state.app.api_tokens(&user.0.user, ctx));
+    let (apps, tokens): (Vec<AppInfo>, _) = match listed {
+        Ok(both) => both,
         Err(e) => return PageError::signed_in(&user.0, e),
     };
+    let tokens = tokens
+        .into_iter()
+        .map(|t| TokenRow {
+            id: t.id,
+            name: t.name,
+            scopes: t.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+            created: when(Some(t.created_at)),
+            expires: when(Some(t.expires_at)),
+            last_used: when(t.last_used_at),
+        })
+        .collect();
     let apps = apps
         .into_iter()
         .map(|r| AppRow {
@@ -87,6 +130,9 @@ async fn page(
         chrome: Chrome::signed_in(&user.0),
         issuer: state.app.issuer().to_owned(),
         apps,
+        tokens,
+        new_token,
+        scopes: Scope::ALL.iter().map(|s| (s.as_str(), scope_field(*s), scope_hint(*s))).collect(),
         shown,
         notice,
         error,
@@ -191,6 +237,78 @@ async fn remove(
 ) -> Response {
     match state.app.remove_app(Some(&user.0.user), &client_id, &ctx).await {
         Ok(()) => Redirect::to("/apps?removed=1").into_response(),
+        Err(e) => PageError::signed_in(&user.0, e),
+    }
+}
+
+/// The form field of a scope's checkbox (`scope_people_read`).
+fn scope_field(scope: Scope) -> String {
+    format!("scope_{}", scope.as_str().replace(':', "_"))
+}
+
+fn scope_hint(scope: Scope) -> &'static str {
+    match scope {
+        Scope::PeopleRead => "list and read people and groups",
+        Scope::PeopleWrite => "invite, deactivate, remove people and change roles",
+        Scope::GroupsWrite => "make, fill and delete groups",
+        Scope::AuditRead => "read the audit log",
+        Scope::Scim => "SCIM provisioning from a directory",
+        Scope::Webhooks => "manage webhooks",
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    expires_in_days: String,
+    #[serde(default)]
+    password: String,
+    /// The checked scopes, by field name (`scope_people_read=on`).
+    #[serde(flatten)]
+    checked: std::collections::HashMap<String, String>,
+}
+
+crate::has_csrf!(TokenForm);
+
+async fn create_token(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    CsrfForm(form): CsrfForm<TokenForm>,
+) -> Response {
+    let scopes: Vec<&str> =
+        Scope::ALL.iter().filter(|s| form.checked.contains_key(&scope_field(**s))).map(|s| s.as_str()).collect();
+    let days = form.expires_in_days.trim().parse::<i64>().ok();
+    let new = NewApiToken { name: &form.name, scopes: &scopes, expires_in_days: days };
+    match state.app.create_api_token(&user.0.user, &new, &form.password, &ctx).await {
+        Ok(created) => {
+            let notice = Some(format!("The token {} was made.", created.token.name));
+            page_with_token(&state, &user, &ctx, (None, Some(created.raw)), notice, None).await
+        }
+        Err(e @ (twofold_app::Error::Invalid { .. } | twofold_app::Error::InvalidCredentials)) => {
+            page(&state, &user, &ctx, None, None, Some(message(&e))).await
+        }
+        Err(e) => PageError::signed_in(&user.0, e),
+    }
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    user: PageUser,
+    Client(ctx): Client,
+    Path(id): Path<String>,
+    CsrfForm(_): CsrfForm<PlainForm>,
+) -> Response {
+    let result = match crate::path_id::parse(&id) {
+        Some(id) => state.app.revoke_api_token(&user.0.user, id, &ctx).await,
+        None => Err(twofold_app::Error::NotFound("No such token.")),
+    };
+    match result {
+        Ok(()) => page(&state, &user, &ctx, None, Some("The token was revoked.".into()), None).await,
         Err(e) => PageError::signed_in(&user.0, e),
     }
 }

@@ -232,6 +232,32 @@ async fn an_owner_makes_a_group_and_fills_it_on_the_users_tab() {
     browser.close().await;
 }
 
+/// An Owner makes an API token on the Apps tab, a script uses it, the Owner revokes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_makes_an_api_token_on_the_apps_tab_and_revokes_it() {
+    let Some(browser) = Browser::start().await else { return };
+    let server = Server::start(&[], &[]).await;
+    create_account(&server).await;
+    sign_in_as(&browser, &server, "ada@acme.test").await;
+    browser.wait_for_path("/home").await;
+    browser.goto(&format!("{}/apps", server.base)).await;
+    browser.fill("#token-name", "crm sync").await;
+    browser.click("#scope_people_read").await;
+    browser.fill("#token-password", PASSWORD).await;
+    browser.click("#make-token").await;
+    browser.wait_for_text_containing("#new-token-box", "tf_").await;
+    let token = browser.text("#new-token").await;
+    let script = crate::support::client(false);
+    let users = format!("{}/api/v1/users", server.base);
+    let r = script.get(&users).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    browser.click("#tokens button.danger").await;
+    browser.wait_for_text_containing("main", "The token was revoked.").await;
+    let r = script.get(&users).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    browser.close().await;
+}
+
 async fn sign_in_as(browser: &Browser, server: &Server, email: &str) {
     browser.goto(&format!("{}/login", server.base)).await;
     browser.fill("#email", email).await;

@@ -41,5 +41,6 @@ mod security;
 mod security_keys;
 mod sms;
 mod store;
+mod tokens;
 mod two_factor;
 mod two_factor_pages;
