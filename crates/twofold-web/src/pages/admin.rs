@@ -21,13 +21,13 @@ use crate::session::PageUser;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/users/{id}/two-factor/disable", get(show_disable).post(submit_disable))
+        .route("/users/{id}/two-factor/disable", get(show(Action::Disable)).post(submit_disable))
         .route("/users/{id}/two-factor/unlock", post(unlock))
         .route("/users/{id}/sign-out", post(sign_out_everywhere))
-        .route("/users/{id}/ownership", get(show_transfer).post(submit_transfer))
-        .route("/users/{id}/deactivate", get(show_deactivate).post(submit_deactivate))
-        .route("/users/{id}/reactivate", get(show_reactivate).post(submit_reactivate))
-        .route("/users/{id}/remove", get(show_remove).post(submit_remove))
+        .route("/users/{id}/ownership", get(show(Action::Transfer)).post(submit_transfer))
+        .route("/users/{id}/deactivate", get(show(Action::Deactivate)).post(set_active(false)))
+        .route("/users/{id}/reactivate", get(show(Action::Reactivate)).post(set_active(true)))
+        .route("/users/{id}/remove", get(show(Action::Remove)).post(submit_remove))
         .route("/me/sessions", get(sessions))
         .route("/me/sessions/{id}/end", post(end_session))
         .route("/account/security", get(show_policy).post(submit_policy))
@@ -150,15 +150,6 @@ enum Action {
     Remove,
 }
 
-async fn show_disable(
-    State(state): State<AppState>,
-    user: PageUser,
-    Client(ctx): Client,
-    Path(id): Path<String>,
-) -> Response {
-    confirm_page(&state, &user, &ctx, &id, Action::Disable, None).await
-}
-
 async fn submit_disable(
     State(state): State<AppState>,
     user: PageUser,
@@ -171,53 +162,6 @@ async fn submit_disable(
         Err(e) => Err(e),
     };
     after_confirm(&state, &user, &ctx, &id, Action::Disable, result, "two_factor=off").await
-}
-
-async fn show_deactivate(
-    State(state): State<AppState>,
-    user: PageUser,
-    Client(ctx): Client,
-    Path(id): Path<String>,
-) -> Response {
-    confirm_page(&state, &user, &ctx, &id, Action::Deactivate, None).await
-}
-
-async fn submit_deactivate(
-    State(state): State<AppState>,
-    user: PageUser,
-    Client(ctx): Client,
-    Path(id): Path<String>,
-    CsrfForm(form): CsrfForm<PasswordForm>,
-) -> Response {
-    set_active(state, user, ctx, id, form, false).await
-}
-
-async fn show_reactivate(
-    State(state): State<AppState>,
-    user: PageUser,
-    Client(ctx): Client,
-    Path(id): Path<String>,
-) -> Response {
-    confirm_page(&state, &user, &ctx, &id, Action::Reactivate, None).await
-}
-
-async fn submit_reactivate(
-    State(state): State<AppState>,
-    user: PageUser,
-    Client(ctx): Client,
-    Path(id): Path<String>,
-    CsrfForm(form): CsrfForm<PasswordForm>,
-) -> Response {
-    set_active(state, user, ctx, id, form, true).await
-}
-
-async fn show_remove(
-    State(state): State<AppState>,
-    user: PageUser,
-    Client(ctx): Client,
-    Path(id): Path<String>,
-) -> Response {
-    confirm_page(&state, &user, &ctx, &id, Action::Remove, None).await
 }
 
 /// "Remove from account": back to the Users tab, since the profile is gone.
@@ -241,25 +185,40 @@ async fn submit_remove(
     }
 }
 
-/// "Deactivate" and "Reactivate" on a profile, after the password.
-async fn set_active(
-    state: AppState,
-    user: PageUser,
-    ctx: RequestContext,
-    id: String,
-    form: PasswordForm,
+/// The pop-up that confirms `action`, as the GET handler of its route.
+fn show(
+    action: Action,
+) -> impl Fn(State<AppState>, PageUser, Client, Path<String>) -> BoxedResponse + Clone + Send + Sync + 'static {
+    move |State(state), user, Client(ctx), Path(id)| {
+        Box::pin(async move { confirm_page(&state, &user, &ctx, &id, action, None).await })
+    }
+}
+
+/// A handler's answer, boxed so that one function can make a handler per action.
+type BoxedResponse = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
+
+/// "Deactivate" (`active: false`) and "Reactivate" on a profile, after the password.
+fn set_active(
     active: bool,
-) -> Response {
-    let result = match id_of(&id) {
-        Ok(target) => state
-            .app
-            .set_person_active(&user.0.user, target, active, Confirmation::Password(&form.password), &ctx)
-            .await
-            .map(drop),
-        Err(e) => Err(e),
-    };
-    let (action, notice) = if active { (Action::Reactivate, "active=1") } else { (Action::Deactivate, "active=0") };
-    after_confirm(&state, &user, &ctx, &id, action, result, notice).await
+) -> impl Fn(State<AppState>, PageUser, Client, Path<String>, CsrfForm<PasswordForm>) -> BoxedResponse
++ Clone
++ Send
++ Sync
++ 'static {
+    move |State(state), user, Client(ctx), Path(id), CsrfForm(form)| {
+        Box::pin(async move {
+            let result = match id_of(&id) {
+                Ok(target) => {
+                    let confirmation = Confirmation::Password(&form.password);
+                    state.app.set_person_active(&user.0.user, target, active, confirmation, &ctx).await.map(drop)
+                }
+                Err(e) => Err(e),
+            };
+            let (action, notice) =
+                if active { (Action::Reactivate, "active=1") } else { (Action::Deactivate, "active=0") };
+            after_confirm(&state, &user, &ctx, &id, action, result, notice).await
+        })
+    }
 }
 
 async fn unlock(
@@ -288,15 +247,6 @@ async fn sign_out_everywhere(
         Err(e) => Err(e),
     };
     back_to_profile(&user, &id, result, "signed_out=1")
-}
-
-async fn show_transfer(
-    State(state): State<AppState>,
-    user: PageUser,
-    Client(ctx): Client,
-    Path(id): Path<String>,
-) -> Response {
-    confirm_page(&state, &user, &ctx, &id, Action::Transfer, None).await
 }
 
 async fn submit_transfer(
