@@ -198,7 +198,9 @@ impl People {
                         expires_at,
                         ip: Some("127.0.0.1"),
                         user_agent: Some("twofold-load"),
-                        method: None,
+                        // Signed in with password and code: two-factor, as the forward-auth
+                        // rule asks (without a method a session counts as password-only).
+                        method: (stage == Stage::SignedIn).then_some("totp"),
                     },
                 )
                 .await?;

@@ -49,11 +49,12 @@ impl App {
             return Ok(Gate::SignIn);
         };
         let user = &current.user;
-        let mut conn = self.store().conn().await?;
-        let groups = self.group_names(&mut conn, user.id).await?;
-        drop(conn);
-        let visitor =
-            Visitor { role: user.role, account_id: user.account_id, strength: current.strength, groups: &groups };
+        let visitor = Visitor {
+            role: user.role,
+            account_id: user.account_id,
+            strength: current.strength,
+            groups: &current.groups,
+        };
         Ok(match rules::decide(rule, Some(&visitor)) {
             Decision::Allow => Gate::Allow(Identity {
                 user_id: user.id,
@@ -61,7 +62,7 @@ impl App {
                 email: user.email.clone(),
                 name: user.name.clone(),
                 role: user.role,
-                groups: groups.clone(),
+                groups: current.groups.clone(),
             }),
             Decision::SignIn => Gate::SignIn,
             Decision::SignInAgain => Gate::SignInAgain,

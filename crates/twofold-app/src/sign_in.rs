@@ -29,6 +29,8 @@ pub struct CurrentSession {
     pub csrf_token: String,
     /// How strongly this session is signed in: every consumer asks this, none recomputes it.
     pub strength: Strength,
+    /// The names of the person's groups, read with the session (forward auth's headers).
+    pub groups: Vec<String>,
 }
 
 impl CurrentSession {
@@ -364,8 +366,8 @@ impl App {
             PolicyFacts { required_since: live.policy.require_two_factor_since, grace_days: live.policy.grace_days };
         let strength = assurance::assess(method, live.has_two_factor, policy, now);
         let csrf_token = token::csrf_for_session(raw);
-        let (session, user) = (live.session, live.user.into_person());
-        Ok(Some(CurrentSession { session, user, csrf_token, strength }))
+        let (session, user, groups) = (live.session, live.user.into_person(), live.groups);
+        Ok(Some(CurrentSession { session, user, csrf_token, strength, groups }))
     }
 
     /// Ends the session on the server (SEC-22).

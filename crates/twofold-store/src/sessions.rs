@@ -101,10 +101,12 @@ pub struct LiveSession {
     pub user: UserRow,
     pub has_two_factor: bool,
     pub policy: crate::accounts::Policy,
+    /// The names of the person's groups, by name (for forward auth's headers and rules).
+    pub groups: Vec<String>,
 }
 
-/// A person's session with this hash, its person (never a deactivated one), their factors
-/// and their account's policy, in one statement: the lookup behind every signed-in request and every
+/// A person's session with this hash, its person (never a deactivated one), their factors,
+/// their account's policy and their groups, in one statement: the lookup behind every signed-in request and every
 /// forward-auth check (sessions of people only; operators have their own table).
 pub async fn live_with_person(conn: &mut Conn, id_hash: &str, now: i64) -> Result<Option<LiveSession>> {
     let columns = COLUMNS.replace("{subject}", "user_id").replace(", ", ", s.");
@@ -113,7 +115,9 @@ pub async fn live_with_person(conn: &mut Conn, id_hash: &str, now: i64) -> Resul
                 CASE WHEN EXISTS (SELECT 1 FROM totp_credentials t WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL)
                        OR EXISTS (SELECT 1 FROM webauthn_credentials w WHERE w.user_id = u.id)
                      THEN 1 ELSE 0 END,
-                a.require_two_factor_since, a.two_factor_grace_days
+                a.require_two_factor_since, a.two_factor_grace_days,
+                (SELECT string_agg(g.name, ',' ORDER BY g.name) FROM group_members m JOIN groups g ON g.id = m.group_id
+                 WHERE m.user_id = u.id)
          FROM sessions s JOIN users u ON u.id = s.user_id JOIN accounts a ON a.id = u.account_id
          WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.deactivated_at IS NULL",
         users::JOINED_COLUMNS
@@ -133,6 +137,11 @@ pub async fn live_with_person(conn: &mut Conn, id_hash: &str, now: i64) -> Resul
             require_two_factor_since: r.try_get(after + 1)?,
             grace_days: r.try_get(after + 2)?,
         },
+        // Group names hold no comma (twofold-domain's group rule), so the list splits back.
+        groups: r
+            .try_get::<Option<String>, _>(after + 3)?
+            .map(|names| names.split(',').map(str::to_owned).collect())
+            .unwrap_or_default(),
     }))
 }
 
