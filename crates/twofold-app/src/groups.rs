@@ -96,6 +96,41 @@ impl App {
         group.map(Group::from).ok_or(Error::NotFound("No such group."))
     }
 
+    /// Adds one person to a group (the Users tab's "Add to group"), or takes them out, in
+    /// one statement each: two managers changing one group at once both land, where
+    /// reading the members and writing them all back would lose one change.
+    pub async fn change_group_member(
+        &self,
+        actor: &Person,
+        id: i64,
+        user_id: i64,
+        member: bool,
+        ctx: &RequestContext,
+    ) -> Result<()> {
+        self.allow(actor, ManageGroups, ctx).await?;
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        if !groups::exists(&mut tx, actor.account_id, id).await? {
+            return Err(Error::NotFound("No such group."));
+        }
+        let person = users::by_id(&mut tx, user_id).await?.filter(|u| u.account_id == actor.account_id);
+        if person.is_none() {
+            return Err(Error::invalid("unknown_person", format!("No person {user_id} in this account.")));
+        }
+        let (event, changed) = if member {
+            groups::add_member(&mut tx, id, user_id).await?;
+            ("group.member_added", true)
+        } else {
+            ("group.member_removed", groups::remove_member(&mut tx, id, user_id).await?)
+        };
+        if changed {
+            let detail = json!({ "group_id": id, "user_id": user_id });
+            self.record(&mut tx, now, ctx, Parties::actor(actor), event, detail).await?;
+        }
+        commit(tx).await?;
+        Ok(())
+    }
+
     /// The names of a person's groups, for the applications they sign in to.
     pub(crate) async fn group_names(&self, conn: &mut twofold_store::Conn, user_id: i64) -> Result<Vec<String>> {
         Ok(groups::names_of(conn, user_id).await?)

@@ -89,12 +89,29 @@ pub async fn exists(conn: &mut Conn, account_id: i64, id: i64) -> Result<bool> {
 /// Replaces a group's members (ids already checked to be the account's people).
 pub async fn set_members(conn: &mut Conn, group_id: i64, user_ids: &[i64]) -> Result<()> {
     sqlx::query("DELETE FROM group_members WHERE group_id = $1").bind(group_id).execute(&mut *conn).await?;
-    for user_id in user_ids {
-        sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(group_id)
-            .bind(user_id)
-            .execute(&mut *conn)
-            .await?;
+    for &user_id in user_ids {
+        add_member(conn, group_id, user_id).await?;
     }
     Ok(())
+}
+
+/// Adds one member (already checked to be the account's person): one statement, so that
+/// two people adding members at once both land.
+pub async fn add_member(conn: &mut Conn, group_id: i64, user_id: i64) -> Result<()> {
+    sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(group_id)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Takes one member out; answers whether they were in.
+pub async fn remove_member(conn: &mut Conn, group_id: i64, user_id: i64) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+        .bind(group_id)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
 }

@@ -33,8 +33,8 @@ pub fn router() -> Router<AppState> {
         .route("/account/security", get(show_policy).post(submit_policy))
 }
 
-/// The person an id in the path names, or nobody.
-fn id_of(raw: &str) -> Result<i64, Error> {
+/// The person (or group) an id in the path names, or nobody.
+pub(super) fn id_of(raw: &str) -> Result<i64, Error> {
     crate::path_id::parse(raw).ok_or(Error::Denied(Denied::NotFound))
 }
 

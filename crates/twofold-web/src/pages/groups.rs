@@ -7,9 +7,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use serde::Deserialize;
 use twofold_app::Error;
-use twofold_app::domain::permissions::Denied;
 
 use super::PageError;
+use super::admin::id_of;
 use super::form::{CsrfForm, PlainForm};
 use crate::AppState;
 use crate::client::Client;
@@ -40,10 +40,6 @@ pub struct MemberForm {
 }
 
 crate::has_csrf!(NameForm, MemberForm);
-
-fn id_of(raw: &str) -> Result<i64, Error> {
-    crate::path_id::parse(raw).ok_or(Error::Denied(Denied::NotFound))
-}
 
 fn back(user: &PageUser, result: Result<(), Error>) -> Response {
     match result {
@@ -76,21 +72,6 @@ async fn delete(
     back(&user, result)
 }
 
-/// The members the group has now, with `change` applied.
-async fn change_members(
-    state: &AppState,
-    user: &PageUser,
-    ctx: &twofold_app::RequestContext,
-    group: &str,
-    change: impl FnOnce(&mut Vec<i64>),
-) -> Result<(), Error> {
-    let id = id_of(group)?;
-    let groups = state.app.groups(&user.0.user, ctx).await?;
-    let mut members = groups.into_iter().find(|g| g.id == id).ok_or(Error::NotFound("No such group."))?.members;
-    change(&mut members);
-    state.app.set_group_members(&user.0.user, id, &members, ctx).await.map(drop)
-}
-
 async fn add_member(
     State(state): State<AppState>,
     user: PageUser,
@@ -98,9 +79,9 @@ async fn add_member(
     Path(id): Path<String>,
     CsrfForm(form): CsrfForm<MemberForm>,
 ) -> Response {
-    let result = match id_of(&form.user_id) {
-        Ok(person) => change_members(&state, &user, &ctx, &id, |m| m.push(person)).await,
-        Err(e) => Err(e),
+    let result = match (id_of(&id), id_of(&form.user_id)) {
+        (Ok(group), Ok(person)) => state.app.change_group_member(&user.0.user, group, person, true, &ctx).await,
+        (Err(e), _) | (_, Err(e)) => Err(e),
     };
     back(&user, result)
 }
@@ -112,9 +93,9 @@ async fn remove_member(
     Path((id, person)): Path<(String, String)>,
     CsrfForm(_): CsrfForm<PlainForm>,
 ) -> Response {
-    let result = match id_of(&person) {
-        Ok(person) => change_members(&state, &user, &ctx, &id, |m| m.retain(|x| *x != person)).await,
-        Err(e) => Err(e),
+    let result = match (id_of(&id), id_of(&person)) {
+        (Ok(group), Ok(person)) => state.app.change_group_member(&user.0.user, group, person, false, &ctx).await,
+        (Err(e), _) | (_, Err(e)) => Err(e),
     };
     back(&user, result)
 }

@@ -11,6 +11,7 @@ on_both_databases!(
     groups_are_made_filled_and_deleted_by_the_accounts_managers,
     sec_27_a_group_never_reaches_across_accounts,
     the_users_tab_makes_fills_and_deletes_groups,
+    two_managers_adding_members_at_once_both_land,
 );
 
 async fn create(http: &Http, name: &str) -> crate::support::http::Response {
@@ -103,4 +104,29 @@ async fn the_users_tab_makes_fills_and_deletes_groups(db: TestDb) {
     assert_eq!(http.get("/api/v1/groups").await.json(), json!([]));
     // Without the form's token nothing happens (SEC-25).
     assert_eq!(http.post_form("/groups", &[("name", "x")]).await.status, 403);
+}
+
+async fn two_managers_adding_members_at_once_both_land(db: TestDb) {
+    let t = TestApp::new(db).await;
+    let owner = t.account("acme").await;
+    t.person(&owner, "ann@acme.test", Role::Admin).await;
+    let (pat, uma) =
+        (t.person(&owner, "pat@acme.test", Role::User).await, t.person(&owner, "uma@acme.test", Role::User).await);
+    let stranger = t.account("globex").await;
+    let (owners, anns) = (t.signed_in("owner@acme.test").await, t.signed_in("ann@acme.test").await);
+    let id = create(&owners, "eng").await.json()["id"].as_i64().unwrap();
+    let (a, b) = (owners.csrf(), anns.csrf());
+    let path = format!("/groups/{id}/members");
+    let (pat_id, uma_id) = (pat.id.to_string(), uma.id.to_string());
+    let (first, second) =
+        ([("csrf_token", a.as_str()), ("user_id", &pat_id)], [("csrf_token", b.as_str()), ("user_id", &uma_id)]);
+    let (r1, r2) = tokio::join!(owners.post_form(&path, &first), anns.post_form(&path, &second));
+    assert_eq!((r1.status, r2.status), (303, 303));
+    let mut expected = vec![pat.id, uma.id];
+    expected.sort_unstable();
+    assert_eq!(owners.get("/api/v1/groups").await.json()[0]["user_ids"], json!(expected), "neither change lost");
+    // Another account's person cannot be put in through the page either (SEC-27).
+    let r = owners.post_form(&path, &[("csrf_token", &a), ("user_id", &stranger.id.to_string())]).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(t.details_of("group.member_added").await.len(), 2);
 }
