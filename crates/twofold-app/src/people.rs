@@ -11,7 +11,7 @@ use twofold_domain::policy::{self, Requirement};
 use twofold_domain::{Role, password, person_name, token};
 use twofold_store::links::InvitationLinks;
 use twofold_store::users::{self, NewUser, UserRow};
-use twofold_store::{accounts, commit, factors, links, phones};
+use twofold_store::{Conn, accounts, commit, factors, links, phones};
 
 use std::collections::HashMap;
 
@@ -29,6 +29,12 @@ use crate::{App, Error, RequestContext, Result};
 pub struct Invitation {
     pub user: Person,
     pub url: String,
+}
+
+/// An invitation just made: the link to show, and the queued mail.
+pub(crate) struct SentInvitation {
+    pub url: String,
+    pub outbox_id: i64,
 }
 
 /// A person's profile with what the viewer may do on it.
@@ -224,7 +230,6 @@ impl App {
             Ok(ok) => ok,
             Err(e) => return Err(self.refused(actor, None, Invite::REFUSED, e, ctx).await),
         };
-        let (mailed, shown) = (token::generate(self.entropy()), token::generate(self.entropy()));
         let mut tx = self.store().begin().await?;
         let new_user = NewUser {
             account_id: actor.account_id,
@@ -235,26 +240,43 @@ impl App {
             now,
         };
         let id = users::insert(&mut tx, &new_user).await.map_err(email_taken)?;
-        let expires_at = now + self.config().invitation_ttl;
-        let both = InvitationLinks { mailed_hash: &mailed.hash, shown_hash: &shown.hash };
-        links::insert_invitation(&mut tx, &both, id, actor.id, now, expires_at).await?;
         let user = users::by_id(&mut tx, id).await?.ok_or(Error::NotFound("No such person."))?.into_person();
-        let url = self.url(&format!("/invitations/{}", shown.raw));
-        let mailed_url = self.url(&format!("/invitations/{}", mailed.raw));
-        let account = self.account_name_in(&mut tx, actor.account_id).await?;
-        let letter = Letter::invitation(&self.config().issuer, &account, &user, &actor.name, &mailed_url, expires_at);
-        let outbox_id = self.queue_email(&mut tx, &user, "invitation", &letter, now).await?;
+        let sent = self.send_invitation(&mut tx, &user, Some(actor), now).await?;
         self.record(
             &mut tx,
             now,
             ctx,
             Parties::on(actor, &user),
             "invitation.created",
-            json!({ "email": user.email, "role": user.role, "outbox_id": outbox_id }),
+            json!({ "email": user.email, "role": user.role, "outbox_id": sent.outbox_id }),
         )
         .await?;
         commit(tx).await?;
-        Ok(Invitation { user, url })
+        Ok(Invitation { user, url: sent.url })
+    }
+
+    /// Makes the two links of an invitation (one mailed, one shown to whoever invited) and
+    /// queues the mail. `inviter` is the person who asked, or none for the instance's own
+    /// back end (an account created by API, whose Owner the instance invites).
+    pub(crate) async fn send_invitation(
+        &self,
+        conn: &mut Conn,
+        user: &Person,
+        inviter: Option<&Person>,
+        now: i64,
+    ) -> Result<SentInvitation> {
+        let (mailed, shown) = (token::generate(self.entropy()), token::generate(self.entropy()));
+        let expires_at = now + self.config().invitation_ttl;
+        let both = InvitationLinks { mailed_hash: &mailed.hash, shown_hash: &shown.hash };
+        links::insert_invitation(conn, &both, user.id, inviter.map(|p| p.id), now, expires_at).await?;
+        let url = self.url(&format!("/invitations/{}", shown.raw));
+        let mailed_url = self.url(&format!("/invitations/{}", mailed.raw));
+        let account = self.account_name_in(conn, user.account_id).await?;
+        let issuer = &self.config().issuer;
+        let inviter_name = inviter.map_or(issuer.as_str(), |p| p.name.as_str());
+        let letter = Letter::invitation(issuer, &account, user, inviter_name, &mailed_url, expires_at);
+        let outbox_id = self.queue_email(conn, user, "invitation", &letter, now).await?;
+        Ok(SentInvitation { url, outbox_id })
     }
 
     /// The person an invitation link is for, if the link still works.

@@ -10,7 +10,9 @@ use twofold_store::{Conn, Realm, StoreError, accounts, commit, links};
 
 use crate::audit::Parties;
 use crate::sign_in::NewSessionToken;
+use crate::tokens::InstanceCaller;
 use crate::{App, Error, RequestContext, Result};
+use twofold_domain::api_token::Scope;
 
 /// What the setup form (or the command line) provides.
 #[derive(Debug, Clone)]
@@ -19,6 +21,23 @@ pub struct NewAccount<'a> {
     pub owner_name: &'a str,
     pub owner_email: &'a str,
     pub password: &'a str,
+}
+
+/// What `POST /api/v1/accounts` asks for.
+#[derive(Debug, Clone)]
+pub struct NewAccountByApi<'a> {
+    pub name: &'a str,
+    pub owner_email: &'a str,
+    pub owner_name: &'a str,
+}
+
+/// An account made by API: its Owner is invited, `invitation_url` shown to the caller once.
+#[derive(Debug, Clone)]
+pub struct CreatedAccount {
+    pub account_id: i64,
+    pub account_name: String,
+    pub owner: Person,
+    pub invitation_url: String,
 }
 
 /// The validated form of [`NewAccount`].
@@ -112,6 +131,48 @@ impl App {
         let owner = create(self, &mut tx, &checked, &hash, &RequestContext::cli(), now).await?;
         commit(tx).await?;
         Ok((owner.account_id, owner.id))
+    }
+
+    /// A SaaS back end creates an account with an instance token (`accounts:write`); the
+    /// Owner has no password yet and is mailed an invitation to choose one.
+    pub async fn create_account_by_api(
+        &self,
+        caller: &InstanceCaller,
+        new: &NewAccountByApi<'_>,
+        ctx: &RequestContext,
+    ) -> Result<CreatedAccount> {
+        if !caller.allows(Scope::AccountsWrite) {
+            let message = "This token does not have the accounts:write scope.".to_owned();
+            return Err(Error::Refused { code: "insufficient_scope", message });
+        }
+        let account_name = person_name::parse(new.name).map_err(|e| Error::invalid("invalid_account_name", e))?;
+        let owner_name = person_name::parse(new.owner_name).map_err(|e| Error::invalid("invalid_name", e))?;
+        let owner_email = Email::parse(new.owner_email).map_err(|e| Error::invalid("invalid_email", e))?;
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let account_id = accounts::insert(&mut tx, &account_name, now).await?;
+        links::void_setup_links(&mut tx).await?;
+        let owner = NewUser {
+            account_id,
+            email: owner_email.as_str(),
+            name: &owner_name,
+            role: Role::Owner,
+            password_hash: None,
+            now,
+        };
+        let owner_id = users::insert(&mut tx, &owner).await.map_err(email_taken)?;
+        let owner = users::by_id(&mut tx, owner_id).await?.ok_or(Error::NotFound("No such person."))?.into_person();
+        let sent = self.send_invitation(&mut tx, &owner, None, now).await?;
+        let detail = json!({
+            "account_name": account_name,
+            "owner_email": owner.email,
+            "instance_token_id": caller.token_id,
+            "instance_token": caller.name,
+            "outbox_id": sent.outbox_id,
+        });
+        self.record(&mut tx, now, ctx, Parties::own(&owner), "account.created", detail).await?;
+        commit(tx).await?;
+        Ok(CreatedAccount { account_id, account_name, owner, invitation_url: sent.url })
     }
 
     pub(crate) fn salt(&self) -> [u8; 16] {

@@ -19,11 +19,16 @@ pub enum Scope {
     Scim,
     /// Managing webhooks.
     Webhooks,
+    /// Instance tokens only: creating accounts with their Owner (`POST /accounts`).
+    AccountsWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 6] =
+    /// What an account token may carry.
+    pub const ACCOUNT: [Scope; 6] =
         [Scope::PeopleRead, Scope::PeopleWrite, Scope::GroupsWrite, Scope::AuditRead, Scope::Scim, Scope::Webhooks];
+    /// What an instance token (made from the shell, for no account) may carry.
+    pub const INSTANCE: [Scope; 1] = [Scope::AccountsWrite];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -33,19 +38,25 @@ impl Scope {
             Scope::AuditRead => "audit:read",
             Scope::Scim => "scim",
             Scope::Webhooks => "webhooks",
+            Scope::AccountsWrite => "accounts:write",
         }
     }
 
     pub fn parse(s: &str) -> Option<Scope> {
-        Scope::ALL.into_iter().find(|scope| scope.as_str() == s)
+        Scope::ACCOUNT.into_iter().chain(Scope::INSTANCE).find(|scope| scope.as_str() == s)
     }
 }
 
-/// Scopes as typed: each known, at least one, sorted, once each.
-pub fn parse_scopes<'a>(typed: impl IntoIterator<Item = &'a str>) -> Result<Vec<Scope>, String> {
+/// Scopes as typed: each one of `allowed` (an account's or the instance's), at least one,
+/// sorted, once each.
+pub fn parse_scopes<'a>(typed: impl IntoIterator<Item = &'a str>, allowed: &[Scope]) -> Result<Vec<Scope>, String> {
     let mut scopes = Vec::new();
     for s in typed {
-        scopes.push(Scope::parse(s.trim()).ok_or_else(|| format!("Unknown scope {s:?}."))?);
+        let scope = Scope::parse(s.trim()).filter(|scope| allowed.contains(scope));
+        scopes.push(scope.ok_or_else(|| {
+            let names: Vec<_> = allowed.iter().map(|a| a.as_str()).collect();
+            format!("Unknown scope {s:?}: use {}.", names.join(", "))
+        })?);
     }
     scopes.sort_unstable();
     scopes.dedup();
@@ -99,11 +110,14 @@ mod tests {
     #[test]
     fn sec_50_scopes_are_known_sorted_and_at_least_one() {
         assert_eq!(
-            parse_scopes(["people:write", "people:read", "people:read"]),
+            parse_scopes(["people:write", "people:read", "people:read"], &Scope::ACCOUNT),
             Ok(vec![Scope::PeopleRead, Scope::PeopleWrite])
         );
-        assert!(parse_scopes(["people:admin"]).is_err());
-        assert!(parse_scopes([]).is_err());
+        assert!(parse_scopes(["people:admin"], &Scope::ACCOUNT).is_err());
+        assert!(parse_scopes([], &Scope::ACCOUNT).is_err());
+        assert!(parse_scopes(["accounts:write"], &Scope::ACCOUNT).is_err(), "an account token never makes accounts");
+        assert!(parse_scopes(["people:read"], &Scope::INSTANCE).is_err(), "an instance token is in no account");
+        assert_eq!(parse_scopes(["accounts:write"], &Scope::INSTANCE), Ok(vec![Scope::AccountsWrite]));
         assert_eq!(split(&joined(&[Scope::AuditRead, Scope::Scim])), [Scope::AuditRead, Scope::Scim]);
     }
 

@@ -1,4 +1,6 @@
-//! API tokens: kept as hashes, found by hash with their maker, deleted to revoke.
+//! API tokens: kept as hashes, found by hash with their maker, deleted to revoke. Account
+//! tokens (`api_tokens`) act as the person who made them; instance tokens
+//! (`instance_tokens`) belong to no account and are made from the shell.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -86,12 +88,29 @@ pub async fn live(conn: &mut Conn, token_hash: &str, now: i64) -> Result<Option<
     row.map(|r| Ok((from_row(&r)?, users::from_row_at(&r, COLUMN_COUNT)?))).transpose()
 }
 
+/// Which table a token lives in.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    Account,
+    Instance,
+}
+
+impl Kind {
+    fn table(self) -> &'static str {
+        match self {
+            Kind::Account => "api_tokens",
+            Kind::Instance => "instance_tokens",
+        }
+    }
+}
+
 /// Notes a use, at most once a minute per token (a write per request would cost more
 /// than the request).
-pub async fn touch(conn: &mut Conn, id: i64, now: i64) -> Result<()> {
-    sqlx::query(
-        "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
-    )
+pub async fn touch(conn: &mut Conn, kind: Kind, id: i64, now: i64) -> Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {} SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+        kind.table()
+    )))
     .bind(now)
     .bind(id)
     .bind(now - 60)
@@ -114,4 +133,82 @@ pub async fn delete(conn: &mut Conn, account_id: i64, id: i64) -> Result<Option<
 pub async fn delete_made_by(conn: &mut Conn, user_id: i64) -> Result<u64> {
     let done = sqlx::query("DELETE FROM api_tokens WHERE created_by = $1").bind(user_id).execute(conn).await?;
     Ok(done.rows_affected())
+}
+
+/// An instance token as listed: never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceTokenRow {
+    pub id: i64,
+    pub name: String,
+    pub scopes: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+const INSTANCE_COLUMNS: &str = "id, name, scopes, created_at, expires_at, last_used_at";
+
+fn instance_from_row(r: &AnyRow) -> Result<InstanceTokenRow> {
+    Ok(InstanceTokenRow {
+        id: r.try_get(0)?,
+        name: r.try_get(1)?,
+        scopes: r.try_get(2)?,
+        created_at: r.try_get(3)?,
+        expires_at: r.try_get(4)?,
+        last_used_at: r.try_get(5)?,
+    })
+}
+
+pub struct NewInstanceToken<'a> {
+    pub name: &'a str,
+    pub token_hash: &'a str,
+    pub scopes: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+pub async fn insert_instance(conn: &mut Conn, new: &NewInstanceToken<'_>) -> Result<i64> {
+    let id = sqlx::query_scalar(
+        "INSERT INTO instance_tokens (name, token_hash, scopes, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(new.name)
+    .bind(new.token_hash)
+    .bind(new.scopes)
+    .bind(new.now)
+    .bind(new.expires_at)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Every instance token, newest first.
+pub async fn instance_tokens(conn: &mut Conn) -> Result<Vec<InstanceTokenRow>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {INSTANCE_COLUMNS} FROM instance_tokens ORDER BY created_at DESC, id DESC"
+    )))
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(instance_from_row).collect()
+}
+
+/// The live instance token with this hash.
+pub async fn live_instance(conn: &mut Conn, token_hash: &str, now: i64) -> Result<Option<InstanceTokenRow>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {INSTANCE_COLUMNS} FROM instance_tokens WHERE token_hash = $1 AND expires_at > $2"
+    )))
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(instance_from_row).transpose()
+}
+
+/// Revokes an instance token; answers its name when it existed.
+pub async fn delete_instance(conn: &mut Conn, id: i64) -> Result<Option<String>> {
+    let name = sqlx::query_scalar("DELETE FROM instance_tokens WHERE id = $1 RETURNING name")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(name)
 }

@@ -57,7 +57,7 @@ pub async fn insert_invitation(
     conn: &mut Conn,
     links: &InvitationLinks<'_>,
     user_id: i64,
-    invited_by: i64,
+    invited_by: Option<i64>,
     now: i64,
     expires_at: i64,
 ) -> Result<()> {

@@ -111,6 +111,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0018_api_tokens.sql"),
         include_str!("../migrations/postgres/0018_api_tokens.sql"),
     ),
+    (
+        19,
+        "instance_tokens",
+        include_str!("../migrations/sqlite/0019_instance_tokens.sql"),
+        include_str!("../migrations/postgres/0019_instance_tokens.sql"),
+    ),
 ];
 
 /// The migrations up to and including `up_to` for one backend.

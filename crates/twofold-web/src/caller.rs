@@ -11,7 +11,7 @@ use axum::http::{StatusCode, header};
 use twofold_app::Person;
 use twofold_app::domain::api_token::Scope;
 use twofold_app::proof::Confirmation;
-use twofold_app::tokens::TokenCaller;
+use twofold_app::tokens::{InstanceCaller, TokenCaller};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -61,6 +61,28 @@ impl<S> ApiCaller<S> {
     }
 }
 
+/// The caller of an instance route (`POST /accounts`): an instance token in the
+/// `Authorization` header and nothing else; no session, however strong, makes accounts.
+pub struct InstanceBearer(pub InstanceCaller);
+
+impl FromRequestParts<AppState> for InstanceBearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let raw = bearer(parts).ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "Send an instance token as Authorization: Bearer.")
+        })?;
+        let caller = state.app.instance_caller(raw).await.map_err(ApiError::from)?.ok_or_else(invalid_token)?;
+        Ok(InstanceBearer(caller))
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header, if that is what the header holds.
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ").map(str::trim)
+}
+
 fn invalid_token() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "The API token is unknown, expired or revoked.")
 }
@@ -69,12 +91,11 @@ impl<S: RouteScope + Send + Sync> FromRequestParts<AppState> for ApiCaller<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Some(authorization) = parts.headers.get(header::AUTHORIZATION) else {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
             let ApiUser(session) = ApiUser::from_request_parts(parts, state).await?;
             return Ok(ApiCaller { user: session.user, token: None, _scope: PhantomData });
-        };
-        let raw = authorization.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
-        let Some(raw) = raw else { return Err(invalid_token()) };
+        }
+        let Some(raw) = bearer(parts) else { return Err(invalid_token()) };
         let caller = state.app.token_caller(raw).await.map_err(ApiError::from)?.ok_or_else(invalid_token)?;
         if !caller.allows(S::SCOPE) {
             return Err(ApiError::new(

@@ -2,6 +2,7 @@
 
 mod oidc;
 mod radius;
+mod token;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -75,6 +76,9 @@ enum Command {
     /// The RADIUS server (VPNs, Wi-Fi, SSH through PAM): its clients.
     #[command(subcommand)]
     Radius(radius::RadiusCommand),
+    /// Instance tokens, for back ends that create accounts by API.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// People who leave and come back.
     #[command(subcommand)]
     Person(PersonCommand),
@@ -318,6 +322,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Oidc(command) => oidc::run(command, &config).await,
         Command::Radius(command) => radius::run(command, &config).await,
         Command::Person(command) => person(command, &config).await,
+        Command::Token(command) => token::run(command, &config).await,
         Command::Backup { output, include_keys } => crate::backup::command(&config, &output, include_keys).await,
         Command::Restore { input, force } => crate::backup::restore(&config, &input, force).await,
         Command::Keys(KeysCommand::Rotate) => {

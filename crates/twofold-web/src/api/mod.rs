@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, documented by OpenAPI generated from the handlers
 //! themselves (utoipa), so that the document cannot drift from the routes.
 
+mod accounts;
 mod admin;
 mod apps;
 mod audit;
@@ -49,7 +50,8 @@ impl utoipa::Modify for SecurityAddon {
         );
         components
             .add_security_scheme("csrf", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-CSRF-Token"))));
-        // Account API tokens (`tf_…`), in the Authorization header only (SEC-50).
+        // API tokens (`tf_…`, an account's or the instance's), in the Authorization header
+        // only (SEC-50).
         components.add_security_scheme("token", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
     }
 }
@@ -57,6 +59,7 @@ impl utoipa::Modify for SecurityAddon {
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
+        .merge(accounts::router())
         .merge(apps::router())
         .merge(authz::router())
         .merge(people::router())

@@ -132,7 +132,7 @@ async fn page_with_token(
         apps,
         tokens,
         new_token,
-        scopes: Scope::ALL.iter().map(|s| (s.as_str(), scope_field(*s), scope_hint(*s))).collect(),
+        scopes: Scope::ACCOUNT.iter().map(|s| (s.as_str(), scope_field(*s), scope_hint(*s))).collect(),
         shown,
         notice,
         error,
@@ -254,6 +254,7 @@ fn scope_hint(scope: Scope) -> &'static str {
         Scope::AuditRead => "read the audit log",
         Scope::Scim => "SCIM provisioning from a directory",
         Scope::Webhooks => "manage webhooks",
+        Scope::AccountsWrite => "create accounts (instance tokens only)",
     }
 }
 
@@ -281,7 +282,7 @@ async fn create_token(
     CsrfForm(form): CsrfForm<TokenForm>,
 ) -> Response {
     let scopes: Vec<&str> =
-        Scope::ALL.iter().filter(|s| form.checked.contains_key(&scope_field(**s))).map(|s| s.as_str()).collect();
+        Scope::ACCOUNT.iter().filter(|s| form.checked.contains_key(&scope_field(**s))).map(|s| s.as_str()).collect();
     let days = form.expires_in_days.trim().parse::<i64>().ok();
     let new = NewApiToken { name: &form.name, scopes: &scopes, expires_in_days: days };
     match state.app.create_api_token(&user.0.user, &new, &form.password, &ctx).await {

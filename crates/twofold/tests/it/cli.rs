@@ -45,6 +45,46 @@ async fn account_create_reads_the_password_from_stdin_and_the_server_accepts_it(
     assert_eq!(r.status(), 200);
 }
 
+/// A SaaS back end's path: `twofold token create` prints an instance token once, which
+/// creates an account by API on the running server (ending the setup link, SEC-54), shows
+/// in `token list`, and is refused at the next request once `token revoke`d (SEC-50).
+#[tokio::test]
+async fn sec_50_an_instance_token_from_the_shell_creates_accounts_until_revoked() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_owned();
+    let server = Server::start_in(data, &[], &[]).await;
+    let setup = server.setup_link().expect("a setup link on first start");
+    let refused =
+        crate::support::server::cli(&dir, &["token", "create", "--name", "signup", "--scope", "people:read"], "");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("accounts:write"), "names the scope to use");
+
+    let out =
+        crate::support::server::cli(&dir, &["token", "create", "--name", "signup", "--scope", "accounts:write"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(token.starts_with("tf_") && token.len() == 46, "only the token on stdout: {token}");
+
+    let client = crate::support::client(false);
+    let body = json!({ "name": "Initech", "owner": { "email": "ivy@initech.test", "name": "Ivy" } });
+    let post = || client.post(format!("{}/api/v1/accounts", server.base)).bearer_auth(&token).json(&body).send();
+    let r = post().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let created: serde_json::Value = r.json().await.unwrap();
+    assert!(created["invitation_url"].as_str().unwrap().starts_with(&format!("{}/invitations/", server.base)));
+    let r = client.get(&setup).send().await.unwrap();
+    assert_eq!(r.status(), 410, "an account made by API ends the setup link");
+
+    let listed = crate::support::server::cli(&dir, &["token", "list"], "");
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(listed.contains("signup\taccounts:write") && listed.contains("last used"), "{listed}");
+    assert!(!listed.contains(&token[3..]), "never the token again");
+    let id = listed.split('\t').next().unwrap().to_owned();
+    let out = crate::support::server::cli(&dir, &["token", "revoke", &id], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(post().await.unwrap().status(), 401, "revoked at the next request");
+}
+
 #[test]
 fn a_weak_password_from_stdin_is_refused_with_a_reason() {
     let data = tempfile::tempdir().unwrap();

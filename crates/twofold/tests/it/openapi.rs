@@ -17,6 +17,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/groups"),
     ("delete", "/api/v1/groups/{id}"),
     ("put", "/api/v1/groups/{id}/members"),
+    ("post", "/api/v1/accounts"),
     ("get", "/api/v1/tokens"),
     ("post", "/api/v1/tokens"),
     ("delete", "/api/v1/tokens/{id}"),

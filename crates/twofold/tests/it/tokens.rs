@@ -4,7 +4,7 @@
 
 use axum::http::Method;
 use serde_json::{Value, json};
-use twofold_app::domain::Role;
+use twofold_app::domain::{Clock, Role};
 
 use crate::support::http::Response;
 use crate::support::{Http, PASSWORD, TestApp, TestDb};
@@ -14,6 +14,8 @@ on_both_databases!(
     sec_50_a_revoked_or_expired_token_is_refused_at_its_next_request_on_every_instance,
     sec_50_a_token_never_reaches_beyond_its_account,
     the_apps_tab_makes_and_revokes_tokens,
+    sec_50_an_instance_token_creates_an_account_whose_owner_is_invited,
+    sec_50_only_a_live_instance_token_with_its_scope_creates_accounts,
 );
 
 async fn make(owner: &Http, scopes: &[&str], days: Option<i64>, password: &str) -> Response {
@@ -199,4 +201,86 @@ async fn the_apps_tab_makes_and_revokes_tokens(db: TestDb) {
     let r = owners.post_form(&format!("/apps/tokens/{id}/revoke"), &[("csrf_token", csrf.as_str())]).await;
     assert!(r.text().contains("The token was revoked."), "{}", r.text());
     assert_eq!(with_token(&bare, Method::GET, "/api/v1/users", &token, None).await.status, 401);
+}
+
+async fn create_account(http: &Http, token: &str, email: &str) -> Response {
+    let body = json!({ "name": "Initech", "owner": { "email": email, "name": "Ivy Owner" } });
+    with_token(http, Method::POST, "/api/v1/accounts", token, Some(body)).await
+}
+
+async fn sec_50_an_instance_token_creates_an_account_whose_owner_is_invited(db: TestDb) {
+    let t = TestApp::new(db).await;
+    let (made, raw) = t.app.create_instance_token("signup", &["accounts:write"], Some(30)).await.unwrap();
+    assert!(raw.starts_with("tf_") && raw.len() == 46, "{raw}");
+    assert_eq!(made.expires_at, t.clock.now() + 30 * 86_400);
+    let elsewhere = Http::new(t.second_instance().await);
+
+    let r = create_account(&elsewhere, &raw, "ivy@initech.test").await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let created = r.json();
+    assert_eq!(created["account"]["name"], "Initech");
+    assert_eq!(created["owner"]["email"], "ivy@initech.test");
+    let shown = created["invitation_url"].as_str().unwrap().to_owned();
+    let listed = t.app.instance_tokens().await.unwrap();
+    assert_eq!(listed[0].last_used_at, Some(t.clock.now()), "the list shows its last use");
+
+    // The Owner is mailed a link of their own, chooses a password and signs in as Owner.
+    let mailed = t.mailed_link("ivy@initech.test", "/invitations/").await;
+    assert_ne!(mailed, shown);
+    let path = mailed.split_once("/invitations/").map(|(_, raw)| format!("/api/v1/invitations/{raw}")).unwrap();
+    let r = t.http().post_json(&path, &json!({ "password": PASSWORD })).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let ivy = t.signed_in("ivy@initech.test").await;
+    assert_eq!(ivy.get("/api/v1/me").await.json()["role"], "owner");
+    let account_created = t.details_of("account.created").await;
+    assert_eq!(account_created.last().unwrap()["instance_token"], "signup", "{account_created:?}");
+
+    let again = create_account(&elsewhere, &raw, "ivy@initech.test").await;
+    assert_eq!((again.status, code(&again).as_deref()), (409, Some("email_taken")));
+    let bad = with_token(
+        &elsewhere,
+        Method::POST,
+        "/api/v1/accounts",
+        &raw,
+        Some(json!({ "name": "", "owner": { "email": "x@y.test", "name": "X" } })),
+    )
+    .await;
+    assert_eq!((bad.status, code(&bad).as_deref()), (422, Some("invalid_account_name")));
+}
+
+async fn sec_50_only_a_live_instance_token_with_its_scope_creates_accounts(db: TestDb) {
+    let t = TestApp::new(db).await;
+    t.account("acme").await;
+    assert!(t.app.create_instance_token("x", &["people:read"], None).await.is_err(), "no account scopes");
+    assert!(t.app.create_instance_token("x", &["accounts:write"], Some(367)).await.is_err());
+    let owners = t.signed_in("owner@acme.test").await;
+    let bare = t.http();
+
+    // An account token, even with every scope, is no instance token; nor is the Owner's session.
+    let scopes = ["people:read", "people:write", "groups:write", "audit:read", "scim", "webhooks"];
+    let account_token = make(&owners, &scopes, None, PASSWORD).await.json()["token"].as_str().unwrap().to_owned();
+    let r = create_account(&bare, &account_token, "a@b.test").await;
+    assert_eq!((r.status, code(&r).as_deref()), (401, Some("invalid_token")));
+    let body = json!({ "name": "Initech", "owner": { "email": "a@b.test", "name": "A" } });
+    let r = owners.post_json("/api/v1/accounts", &body).await;
+    assert_eq!((r.status, code(&r).as_deref()), (401, Some("invalid_token")), "a session makes no accounts");
+
+    // The instance token reaches no account's routes, and works only in the header.
+    let (made, raw) = t.app.create_instance_token("signup", &["accounts:write"], Some(1)).await.unwrap();
+    let r = with_token(&bare, Method::GET, "/api/v1/users", &raw, None).await;
+    assert_eq!((r.status, code(&r).as_deref()), (401, Some("invalid_token")));
+    let r = bare.post_json(&format!("/api/v1/accounts?access_token={raw}"), &body).await;
+    assert_eq!(r.status, 401, "never from a query string");
+
+    // Expired, then revoked: refused at the next request.
+    t.clock.advance(86_400);
+    assert_eq!(create_account(&bare, &raw, "a@b.test").await.status, 401, "expired");
+    let (_, fresh) = t.app.create_instance_token("signup 2", &["accounts:write"], None).await.unwrap();
+    assert_eq!(create_account(&bare, &fresh, "a@b.test").await.status, 201);
+    let id = t.app.instance_tokens().await.unwrap()[0].id;
+    t.app.revoke_instance_token(id).await.unwrap();
+    assert_eq!(create_account(&bare, &fresh, "c@d.test").await.status, 401, "revoked");
+    assert!(t.app.revoke_instance_token(made.id).await.is_ok());
+    assert!(t.app.revoke_instance_token(made.id).await.is_err(), "gone");
+    assert_eq!(t.details_of("instance_token.revoked").await.len(), 2);
 }
