@@ -91,3 +91,20 @@ mod tests {
         assert_eq!(clock.now(), 5);
     }
 }
+
+/// A Unix time as RFC 3339 in UTC (`2027-01-15T08:00:00Z`).
+pub fn rfc3339(unix: i64) -> String {
+    let (day, second) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
+    let date = crate::overview::date_of(day);
+    format!("{date}T{:02}:{:02}:{:02}Z", second / 3_600, second % 3_600 / 60, second % 60)
+}
+
+#[cfg(test)]
+mod rfc3339_tests {
+    #[test]
+    fn utc_times_in_rfc_3339() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(1_800_000_000), "2027-01-15T08:00:00Z");
+        assert_eq!(super::rfc3339(-1), "1969-12-31T23:59:59Z");
+    }
+}

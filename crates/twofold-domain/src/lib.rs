@@ -27,6 +27,7 @@ pub mod radius;
 pub mod recovery;
 pub mod recovery_code;
 pub mod role;
+pub mod scim;
 pub mod session;
 pub mod sms;
 pub mod throttle;

@@ -18,11 +18,18 @@ pub enum Filter {
     Or(Box<Filter>, Box<Filter>),
     Not(Box<Filter>),
     /// `attr op value`; `attr` may name a sub-attribute (`emails.value`).
-    Compare { path: Vec<String>, op: Op, value: Value },
+    Compare {
+        path: Vec<String>,
+        op: Op,
+        value: Value,
+    },
     /// `attr pr`.
     Present(Vec<String>),
     /// `attr[filter]`: some element of a multi-valued attribute matches.
-    Any { attr: String, filter: Box<Filter> },
+    Any {
+        attr: String,
+        filter: Box<Filter>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +122,9 @@ fn string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<String
         match (escaped, c) {
             (true, _) => escaped = false,
             (false, '\\') => escaped = true,
-            (false, '"') => return serde_json::from_str(&raw).map_err(|_| invalid("A string in the filter is malformed.")),
+            (false, '"') => {
+                return serde_json::from_str(&raw).map_err(|_| invalid("A string in the filter is malformed."));
+            }
             _ => {}
         }
     }
@@ -249,7 +258,9 @@ impl Filter {
             Filter::And(a, b) => a.matches(resource) && b.matches(resource),
             Filter::Or(a, b) => a.matches(resource) || b.matches(resource),
             Filter::Not(f) => !f.matches(resource),
-            Filter::Present(path) => values_at(resource, path).iter().any(|v| !v.is_null() && v != &&Value::Array(vec![])),
+            Filter::Present(path) => {
+                values_at(resource, path).iter().any(|v| !v.is_null() && v != &&Value::Array(vec![]))
+            }
             Filter::Compare { path, op, value } => {
                 let exact = path.last().is_some_and(|name| case_exact(name));
                 values_at(resource, path).iter().any(|v| compare(v, *op, value, exact))

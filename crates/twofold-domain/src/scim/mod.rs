@@ -99,7 +99,10 @@ mod tests {
     fn core_schema_prefixes_are_optional() {
         assert_eq!(strip_schema("urn:ietf:params:scim:schemas:core:2.0:User:userName"), "userName");
         assert_eq!(strip_schema("URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:GROUP:displayName"), "displayName");
-        assert_eq!(strip_schema(&format!("{ENTERPRISE_USER_SCHEMA}:department")), format!("{ENTERPRISE_USER_SCHEMA}:department"));
+        assert_eq!(
+            strip_schema(&format!("{ENTERPRISE_USER_SCHEMA}:department")),
+            format!("{ENTERPRISE_USER_SCHEMA}:department")
+        );
         assert_eq!(strip_schema("userName"), "userName");
         assert_eq!(strip_schema("u"), "u");
     }
@@ -115,7 +118,10 @@ mod tests {
     #[test]
     fn errors_carry_their_scim_type_and_a_string_status() {
         let e = ScimError::bad_request("invalidFilter", "nope").to_json();
-        assert_eq!(e, json!({ "schemas": [ERROR_SCHEMA], "status": "400", "scimType": "invalidFilter", "detail": "nope" }));
+        assert_eq!(
+            e,
+            json!({ "schemas": [ERROR_SCHEMA], "status": "400", "scimType": "invalidFilter", "detail": "nope" })
+        );
         assert!(ScimError::new(404, None, "gone").to_json().get("scimType").is_none());
     }
 }
