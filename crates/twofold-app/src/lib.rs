@@ -28,6 +28,7 @@ pub mod qr;
 pub mod radius;
 pub mod recovery;
 pub mod recovery_codes;
+pub mod scim;
 pub mod secrets;
 pub mod security_keys;
 pub mod setup;

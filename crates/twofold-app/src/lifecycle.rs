@@ -94,19 +94,36 @@ impl App {
     ) -> Result<Person> {
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        if !users::set_deactivated(&mut tx, target.id, (!active).then_some(now)).await? {
+        if !self.apply_active(&mut tx, target, active, parties, ctx, now).await? {
             return Err(if active {
                 Error::conflict("not_deactivated", "This person is not deactivated.")
             } else {
                 Error::conflict("already_deactivated", "This person is already deactivated.")
             });
         }
-        let detail = if active { json!({}) } else { self.end_every_way_in(&mut tx, target, now).await? };
-        let event = if active { "person.reactivated" } else { "person.deactivated" };
-        self.record(&mut tx, now, ctx, parties, event, detail).await?;
         let row = users::by_id(&mut tx, target.id).await?;
         commit(tx).await?;
         Ok(row.ok_or(Error::NotFound("No such person."))?.into_person())
+    }
+
+    /// Deactivates or reactivates `target` in the caller's transaction, ending every way
+    /// in on deactivation, with its audit event; false when they already were so.
+    pub(crate) async fn apply_active(
+        &self,
+        tx: &mut Conn,
+        target: &Person,
+        active: bool,
+        parties: Parties,
+        ctx: &RequestContext,
+        now: i64,
+    ) -> Result<bool> {
+        if !users::set_deactivated(tx, target.id, (!active).then_some(now)).await? {
+            return Ok(false);
+        }
+        let detail = if active { json!({}) } else { self.end_every_way_in(tx, target, now).await? };
+        let event = if active { "person.reactivated" } else { "person.deactivated" };
+        self.record(tx, now, ctx, parties, event, detail).await?;
+        Ok(true)
     }
 
     /// Ends everything a deactivated person holds; answers what ended, for the audit log.

@@ -132,7 +132,14 @@ impl Store {
     }
 
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(self.writer.as_ref().unwrap_or(&self.pool).begin().await?)
+        match &self.writer {
+            // IMMEDIATE takes SQLite's write lock at once. A deferred transaction that reads
+            // first and writes later fails with SQLITE_BUSY_SNAPSHOT (517, "database is
+            // locked", no busy wait) when a write outside it (a token's last use, the
+            // outbox worker) commits in between.
+            Some(writer) => Ok(writer.begin_with("BEGIN IMMEDIATE").await?),
+            None => Ok(self.pool.begin().await?),
+        }
     }
 
     pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {

@@ -29,6 +29,7 @@ pub mod rate_limits;
 mod realm;
 pub mod recovery;
 pub mod recovery_codes;
+pub mod scim;
 pub mod secret_box;
 pub mod security_keys;
 pub mod sessions;

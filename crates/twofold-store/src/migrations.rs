@@ -117,6 +117,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0019_instance_tokens.sql"),
         include_str!("../migrations/postgres/0019_instance_tokens.sql"),
     ),
+    (
+        20,
+        "scim",
+        include_str!("../migrations/sqlite/0020_scim.sql"),
+        include_str!("../migrations/postgres/0020_scim.sql"),
+    ),
 ];
 
 /// The migrations up to and including `up_to` for one backend.

@@ -12,6 +12,7 @@ mod oidc;
 mod operator;
 pub(crate) mod pages;
 mod path_id;
+mod scim;
 use twofold_domain::percent;
 mod security;
 mod session;
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
     let (api, _doc) = api::router().split_for_parts();
     Router::new()
         .merge(oidc::router())
+        .merge(scim::router())
         .merge(pages::router())
         .merge(api)
         .merge(health::router())

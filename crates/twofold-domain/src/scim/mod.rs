@@ -40,15 +40,14 @@ impl ScimError {
 
     /// The body of the answer.
     pub fn to_json(&self) -> Value {
-        let mut body = serde_json::json!({
-            "schemas": [ERROR_SCHEMA],
-            "status": self.status.to_string(),
-            "detail": self.detail,
-        });
+        let mut body = serde_json::Map::new();
+        body.insert("schemas".into(), serde_json::json!([ERROR_SCHEMA]));
+        body.insert("status".into(), Value::from(self.status.to_string()));
         if let Some(scim_type) = self.scim_type {
-            body["scimType"] = Value::from(scim_type);
+            body.insert("scimType".into(), Value::from(scim_type));
         }
-        body
+        body.insert("detail".into(), Value::from(self.detail.as_str()));
+        Value::Object(body)
     }
 }
 

@@ -274,9 +274,10 @@ fn filtered(
 /// The element a filter of `eq` terms joined by `and` describes.
 fn element_from(filter: &Filter) -> Option<Value> {
     match filter {
-        Filter::Compare { path, op: Op::Eq, value } if path.len() == 1 => {
+        Filter::Compare { path, op: Op::Eq, value } => {
+            let [attr] = path.as_slice() else { return None };
             let mut object = Map::new();
-            object.insert(path[0].clone(), value.clone());
+            object.insert(attr.clone(), value.clone());
             Some(Value::Object(object))
         }
         Filter::And(a, b) => {

@@ -1,7 +1,7 @@
 //! What Twofold keeps of a SCIM User or Group, read from the JSON a directory sends (POST,
 //! PUT, or a resource after PATCH), and the resource it answers.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::{GROUP_SCHEMA, ScimError, USER_SCHEMA, attribute};
 use crate::clock::rfc3339;
@@ -31,8 +31,8 @@ pub struct UserFields {
 pub struct GroupFields {
     pub display_name: String,
     pub external_id: Option<String>,
-    /// The members' ids as sent (`members[].value`), when the request names members.
-    pub members: Option<Vec<String>>,
+    /// The members' ids as sent (`members[].value`); none when `members` is left out.
+    pub members: Vec<String>,
 }
 
 fn invalid_value(detail: impl Into<String>) -> ScimError {
@@ -108,16 +108,26 @@ pub fn group_fields(resource: &Value) -> Result<GroupFields, ScimError> {
     let typed = text(resource, "displayName").ok_or_else(|| invalid_value("A group needs a displayName."))?;
     let display_name = group::parse_name(typed).map_err(invalid_value)?;
     let members = match attribute(resource, "members") {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(items)) => Some(
-            items
-                .iter()
-                .map(|m| text(m, "value").map(str::to_owned).ok_or_else(|| invalid_value("Each member has a value.")))
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
+        None | Some(Value::Null) => vec![],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|m| text(m, "value").map(str::to_owned).ok_or_else(|| invalid_value("Each member has a value.")))
+            .collect::<Result<Vec<_>, _>>()?,
         Some(_) => return Err(invalid_value("members is a list.")),
     };
     Ok(GroupFields { display_name, external_id: identifier(text(resource, "externalId"), "externalId")?, members })
+}
+
+/// Drops a `displayName` that only repeats the given and family names, so that a PATCH of
+/// those names renames the person unless it also sets `displayName`.
+pub fn forget_derived_name(resource: &mut Value) {
+    let name = attribute(resource, "name");
+    let part = |key: &str| name.and_then(|n| text(n, key));
+    let joined = [part("givenName"), part("familyName")].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    let derived = !joined.is_empty() && text(resource, "displayName") == Some(joined.as_str());
+    if let Some(object) = resource.as_object_mut().filter(|_| derived) {
+        object.retain(|k, _| !k.eq_ignore_ascii_case("displayName"));
+    }
 }
 
 /// A person as a User resource.
@@ -134,61 +144,60 @@ pub struct UserView<'a> {
 /// `base` is the SCIM base URL (`…/scim/v2`).
 pub fn user_json(user: &UserView<'_>, base: &str) -> Value {
     let f = user.fields;
-    let mut name = json!({ "formatted": f.name });
+    let mut name = Map::new();
     if let Some(given) = &f.given_name {
-        name["givenName"] = Value::from(given.as_str());
+        name.insert("givenName".into(), Value::from(given.as_str()));
     }
     if let Some(family) = &f.family_name {
-        name["familyName"] = Value::from(family.as_str());
+        name.insert("familyName".into(), Value::from(family.as_str()));
     }
     let groups: Vec<Value> = user
         .groups
         .iter()
         .map(|(id, name)| json!({ "value": id.to_string(), "display": name, "$ref": format!("{base}/Groups/{id}") }))
         .collect();
-    let mut resource = json!({
-        "schemas": [USER_SCHEMA],
-        "id": user.id.to_string(),
-        "userName": f.user_name,
-        "name": name,
-        "displayName": f.name,
-        "emails": [{ "value": f.email, "type": "work", "primary": true }],
-        "active": f.active,
-        "groups": groups,
-        "meta": meta("User", user.id, user.created_at, user.modified_at, &format!("{base}/Users/{}", user.id)),
-    });
+    let mut resource = Map::new();
+    resource.insert("schemas".into(), json!([USER_SCHEMA]));
+    resource.insert("id".into(), Value::from(user.id.to_string()));
+    resource.insert("userName".into(), Value::from(f.user_name.as_str()));
+    resource.insert("displayName".into(), Value::from(f.name.as_str()));
+    resource.insert("emails".into(), json!([{ "value": f.email, "type": "work" }]));
+    resource.insert("active".into(), Value::from(f.active));
+    resource.insert("groups".into(), Value::Array(groups));
+    let location = format!("{base}/Users/{}", user.id);
+    resource.insert("meta".into(), meta("User", user.id, user.created_at, user.modified_at, &location));
     if let Some(external_id) = &f.external_id {
-        resource["externalId"] = Value::from(external_id.as_str());
+        resource.insert("externalId".into(), Value::from(external_id.as_str()));
     }
-    resource
+    if !name.is_empty() {
+        resource.insert("name".into(), Value::Object(name));
+    }
+    Value::Object(resource)
 }
 
-/// A group as a Group resource; `members` are (id, name) of its people.
+/// A group as a Group resource; `members` are its people's ids.
 pub fn group_json(
     id: i64,
     fields: &GroupFields,
-    members: &[(i64, String)],
+    members: &[i64],
     created_at: i64,
     modified_at: i64,
     base: &str,
 ) -> Value {
     let members: Vec<Value> = members
         .iter()
-        .map(|(id, name)| {
-            json!({ "value": id.to_string(), "display": name, "type": "User", "$ref": format!("{base}/Users/{id}") })
-        })
+        .map(|id| json!({ "value": id.to_string(), "type": "User", "$ref": format!("{base}/Users/{id}") }))
         .collect();
-    let mut resource = json!({
-        "schemas": [GROUP_SCHEMA],
-        "id": id.to_string(),
-        "displayName": fields.display_name,
-        "members": members,
-        "meta": meta("Group", id, created_at, modified_at, &format!("{base}/Groups/{id}")),
-    });
+    let mut resource = Map::new();
+    resource.insert("schemas".into(), json!([GROUP_SCHEMA]));
+    resource.insert("id".into(), Value::from(id.to_string()));
+    resource.insert("displayName".into(), Value::from(fields.display_name.as_str()));
+    resource.insert("members".into(), Value::Array(members));
+    resource.insert("meta".into(), meta("Group", id, created_at, modified_at, &format!("{base}/Groups/{id}")));
     if let Some(external_id) = &fields.external_id {
-        resource["externalId"] = Value::from(external_id.as_str());
+        resource.insert("externalId".into(), Value::from(external_id.as_str()));
     }
-    resource
+    Value::Object(resource)
 }
 
 fn meta(resource_type: &str, id: i64, created_at: i64, modified_at: i64, location: &str) -> Value {
@@ -243,6 +252,16 @@ mod tests {
     }
 
     #[test]
+    fn a_name_made_of_its_parts_follows_them() {
+        let mut r = json!({ "userName": "p@a.test", "displayName": "Pat Doe", "name": { "givenName": "Pat", "familyName": "Doe" } });
+        forget_derived_name(&mut r);
+        assert!(r.get("displayName").is_none());
+        let mut chosen = json!({ "userName": "p@a.test", "displayName": "Dr. P", "name": { "givenName": "Pat" } });
+        forget_derived_name(&mut chosen);
+        assert_eq!(chosen["displayName"], "Dr. P", "a name of its own stays");
+    }
+
+    #[test]
     fn bad_users_are_invalid_values() {
         for bad in [
             json!({}),
@@ -279,12 +298,12 @@ mod tests {
             &json!({ "displayName": "eng", "members": [{ "value": "1" }, { "value": "2", "display": "x" }] }),
         )
         .unwrap();
-        assert_eq!(g.members, Some(vec!["1".to_owned(), "2".to_owned()]));
-        assert_eq!(group_fields(&json!({ "displayName": "eng" })).unwrap().members, None);
+        assert_eq!(g.members, ["1", "2"]);
+        assert!(group_fields(&json!({ "displayName": "eng" })).unwrap().members.is_empty(), "left out: none");
         assert!(group_fields(&json!({ "displayName": "a,b" })).is_err());
         assert!(group_fields(&json!({ "displayName": "eng", "members": [{}] })).is_err());
-        let r = group_json(4, &g, &[(1, "Pat".into())], 0, 0, "https://tf.test/scim/v2");
+        let r = group_json(4, &g, &[1], 0, 0, "https://tf.test/scim/v2");
         assert_eq!(r["members"][0]["$ref"], "https://tf.test/scim/v2/Users/1");
-        assert_eq!(group_fields(&r).unwrap().members, Some(vec!["1".to_owned()]));
+        assert_eq!(group_fields(&r).unwrap().members, ["1"]);
     }
 }
