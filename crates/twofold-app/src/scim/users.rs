@@ -239,7 +239,7 @@ impl App {
 }
 
 fn change<'a>(id: i64, fields: &'a UserFields, now: i64) -> UserChange<'a> {
-    let same = fields.user_name.eq_ignore_ascii_case(&fields.email);
+    let same = fields.user_name == fields.email;
     UserChange {
         id,
         email: &fields.email,

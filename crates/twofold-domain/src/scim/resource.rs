@@ -87,7 +87,8 @@ pub fn user_fields(resource: &Value) -> Result<UserFields, ScimError> {
         .map(str::to_owned)
         .or_else(|| part("formatted"))
         .or_else(|| (!joined.is_empty()).then_some(joined))
-        .unwrap_or_else(|| user_name.clone());
+        // A name may not look like an address (SEC-54): the mailbox's part before the @.
+        .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
     let name = person_name::parse(&typed).map_err(|e| invalid_value(format!("The name: {e}")))?;
     for part in [&given_name, &family_name].into_iter().flatten() {
         person_name::parse(part).map_err(|e| invalid_value(format!("A part of the name: {e}")))?;

@@ -134,10 +134,21 @@ fn base_url(state: &AppState) -> String {
     format!("{}{BASE_PATH}", state.app.config().public_url.trim_end_matches('/'))
 }
 
-/// A request body as JSON, or `invalidSyntax`.
-fn json_body(body: &Bytes) -> ScimResult<Value> {
-    serde_json::from_slice(body)
-        .map_err(|e| ScimFailure(ScimError::bad_request("invalidSyntax", format!("The body is not JSON: {e}"))))
+/// A request body as JSON: too large answers 413, not JSON `invalidSyntax`, both as SCIM
+/// errors.
+pub struct ScimBody(pub Value);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for ScimBody {
+    type Rejection = ScimFailure;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ScimFailure(ScimError::new(e.status().as_u16(), None, e.body_text())))?;
+        serde_json::from_slice(&bytes)
+            .map(ScimBody)
+            .map_err(|e| ScimFailure(ScimError::bad_request("invalidSyntax", format!("The body is not JSON: {e}"))))
+    }
 }
 
 /// The query parameters, by name without case.

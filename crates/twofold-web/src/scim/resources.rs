@@ -3,14 +3,13 @@
 use std::collections::HashMap;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, Query as RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use twofold_app::domain::scim::Page;
 
-use super::{Directory, Query, Scim, ScimResult, base_url, json_body, list_response};
+use super::{Directory, Query, Scim, ScimBody, ScimResult, base_url, list_response};
 use crate::AppState;
 use crate::client::Client;
 use twofold_app::tokens::TokenCaller;
@@ -51,12 +50,20 @@ async fn list_users(
 }
 
 /// `POST /Users/.search` (RFC 7644 §3.4.3): the query in the body, out of URLs and logs.
-async fn search_users(State(state): State<AppState>, Directory(caller): Directory, body: Bytes) -> ScimResult {
-    users_matching(&state, &caller, Query::of_search(&json_body(&body)?)?).await
+async fn search_users(
+    State(state): State<AppState>,
+    Directory(caller): Directory,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    users_matching(&state, &caller, Query::of_search(&body)?).await
 }
 
-async fn search_groups(State(state): State<AppState>, Directory(caller): Directory, body: Bytes) -> ScimResult {
-    groups_matching(&state, &caller, Query::of_search(&json_body(&body)?)?).await
+async fn search_groups(
+    State(state): State<AppState>,
+    Directory(caller): Directory,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    groups_matching(&state, &caller, Query::of_search(&body)?).await
 }
 
 async fn users_matching(state: &AppState, caller: &TokenCaller, query: Query) -> ScimResult {
@@ -78,9 +85,8 @@ async fn create_user(
     State(state): State<AppState>,
     Directory(caller): Directory,
     Client(ctx): Client,
-    body: Bytes,
+    ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
-    let body = json_body(&body)?;
     Ok(created(state.app.scim_create_user(&caller, &body, &base_url(&state), &ctx).await?))
 }
 
@@ -89,9 +95,8 @@ async fn replace_user(
     Directory(caller): Directory,
     Client(ctx): Client,
     Path(id): Path<String>,
-    body: Bytes,
+    ScimBody(body): ScimBody,
 ) -> ScimResult {
-    let body = json_body(&body)?;
     Ok(Scim(StatusCode::OK, state.app.scim_replace_user(&caller, &id, &body, &base_url(&state), &ctx).await?))
 }
 
@@ -100,9 +105,8 @@ async fn patch_user(
     Directory(caller): Directory,
     Client(ctx): Client,
     Path(id): Path<String>,
-    body: Bytes,
+    ScimBody(body): ScimBody,
 ) -> ScimResult {
-    let body = json_body(&body)?;
     Ok(Scim(StatusCode::OK, state.app.scim_patch_user(&caller, &id, &body, &base_url(&state), &ctx).await?))
 }
 
@@ -143,9 +147,8 @@ async fn create_group(
     State(state): State<AppState>,
     Directory(caller): Directory,
     Client(ctx): Client,
-    body: Bytes,
+    ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
-    let body = json_body(&body)?;
     Ok(created(state.app.scim_create_group(&caller, &body, &base_url(&state), &ctx).await?))
 }
 
@@ -154,9 +157,8 @@ async fn replace_group(
     Directory(caller): Directory,
     Client(ctx): Client,
     Path(id): Path<String>,
-    body: Bytes,
+    ScimBody(body): ScimBody,
 ) -> ScimResult {
-    let body = json_body(&body)?;
     Ok(Scim(StatusCode::OK, state.app.scim_replace_group(&caller, &id, &body, &base_url(&state), &ctx).await?))
 }
 
@@ -165,9 +167,8 @@ async fn patch_group(
     Directory(caller): Directory,
     Client(ctx): Client,
     Path(id): Path<String>,
-    body: Bytes,
+    ScimBody(body): ScimBody,
 ) -> ScimResult {
-    let body = json_body(&body)?;
     Ok(Scim(StatusCode::OK, state.app.scim_patch_group(&caller, &id, &body, &base_url(&state), &ctx).await?))
 }
 

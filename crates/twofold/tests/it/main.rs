@@ -37,6 +37,7 @@ mod proxies;
 mod radius;
 mod recovery_codes;
 mod review_holes;
+mod scim;
 mod security;
 mod security_keys;
 mod sms;
