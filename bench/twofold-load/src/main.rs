@@ -17,6 +17,7 @@ mod oidc;
 mod overview;
 mod people;
 mod radius;
+mod scim;
 mod server;
 mod stats;
 mod whole;
@@ -135,6 +136,9 @@ enum PhaseChoice {
     /// RADIUS in append mode (password and code in one Access-Request) at the phases'
     /// concurrency, against a UDP echo in its own process driven the same way.
     Radius,
+    /// SCIM on the first account: pages of 100 Users, userName lookups, and a PATCH of
+    /// each person, at the phases' concurrency.
+    Scim,
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {
@@ -207,6 +211,9 @@ const TOKEN_REFRESH: &str = "token endpoint (refresh)";
 const ISOLATION: &str = "second step during password flood";
 const FLOOD: &str = "password flood (during isolation)";
 const TWO_INSTANCES: &str = "second step, 2 instances";
+const SCIM_PAGE: &str = "SCIM GET /Users (page of 100)";
+const SCIM_LOOKUP: &str = "SCIM GET /Users?filter=userName eq";
+const SCIM_PATCH: &str = "SCIM PATCH /Users/{id} (familyName)";
 const RADIUS_FLOOR: &str = "UDP echo (RADIUS floor)";
 const RADIUS_ACCEPT: &str = "RADIUS Access-Request -> Accept (append)";
 
@@ -589,6 +596,35 @@ async fn measure_on(args: &Args, binary: &Path, dir: &Path, backend: Backend, ur
         });
         let work = async { (closed_loop(&targets, 1, one, source).await, ()) };
         phases.push(measured(OVERVIEW, 1, &targets, work).await.0);
+        print_phase(&phases);
+    }
+
+    // 8. SCIM: a directory reading pages, looking people up and changing them.
+    if on(PhaseChoice::Scim) {
+        let in_account = args.people_per_account.min(n);
+        let headers = scim::seed_token(&store, &people).await?;
+        settle().await;
+        let cycle = |paths: Vec<&'static str>| -> Source {
+            Arc::new(move |seq| {
+                let path = paths.get(usize::try_from(seq).ok()? % paths.len().max(1))?;
+                Some(Job { call: Call { headers, ..Call::get(path) }, expect: 200 })
+            })
+        };
+        for (label, paths) in
+            [(SCIM_PAGE, scim::page_paths(in_account)), (SCIM_LOOKUP, scim::lookup_paths(&people, in_account))]
+        {
+            let work = async { (closed_loop(&targets, c, bounds, cycle(paths)).await, ()) };
+            phases.push(measured(label, c, &targets, work).await.0);
+            print_phase(&phases);
+        }
+        let users = scim::user_paths(&people, in_account);
+        let source: Source = Arc::new(move |seq| {
+            let path = users.get(usize::try_from(seq).ok()?)?;
+            let call = Call { method: hyper::Method::PATCH, headers, ..Call::post_json(path, scim::patch_body(seq)) };
+            Some(Job { call, expect: 200 })
+        });
+        let work = async { (closed_loop(&targets, c, bounds, source).await, ()) };
+        phases.push(measured(SCIM_PATCH, c, &targets, work).await.0);
         print_phase(&phases);
     }
 

@@ -37,6 +37,7 @@ pub mod sms;
 pub mod support;
 pub mod tokens;
 pub mod two_factor;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -85,6 +86,16 @@ pub struct AppConfig {
     /// How long a worker's claim on an outbox row lasts, in seconds: longer than any send
     /// may take, or another worker sends the same message while the first still is.
     pub outbox_lease_seconds: i64,
+    /// Where webhooks may go beyond public addresses (SEC-51).
+    pub webhooks: WebhookPolicy,
+}
+
+/// Where webhooks may be sent: public addresses always; hosts (names or addresses) listed
+/// here even when internal; loopback over plain HTTP only when allowed (for development).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebhookPolicy {
+    pub allow_hosts: Vec<String>,
+    pub allow_insecure_loopback: bool,
 }
 
 impl Default for AppConfig {
@@ -103,6 +114,7 @@ impl Default for AppConfig {
             cookie_domain: None,
             forward_auth: Rules::default(),
             outbox_lease_seconds: outbox::LEASE_SECONDS,
+            webhooks: WebhookPolicy::default(),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The outbox worker: the only sender of every channel's messages (SMS and email). Each
+//! The outbox worker: the only sender of every channel's messages (SMS, email and
+//! webhooks; before each pass it queues the webhooks' new events). Each
 //! instance runs one; rows are claimed with a lease by a conditional update, so workers on
 //! several instances never send the same row at once. A worker that dies between claim and
 //! send leaves a lease that expires and the row is sent again: delivery is at-least-once,
@@ -70,8 +71,10 @@ impl OutboxWorker {
         (self.channels.sms.name(), self.channels.mail.name())
     }
 
-    /// Claims what is due and sends it; answers what happened.
+    /// Queues the webhooks' new events, claims what is due and sends it; answers what
+    /// happened.
     pub async fn run_once(&self) -> Result<Pass> {
+        self.app.queue_webhook_events().await?;
         let now = self.app.now();
         let mut conn = self.app.store().conn().await?;
         let candidates = outbox::due(&mut conn, now, BATCH).await?;
@@ -103,7 +106,11 @@ impl OutboxWorker {
     }
 
     fn provider_name(&self, row: &OutboxRow) -> &'static str {
-        if is_email(row) { self.channels.mail.name() } else { self.channels.sms.name() }
+        match channel_label(row) {
+            "email" => self.channels.mail.name(),
+            "webhook" => "webhook",
+            _ => self.channels.sms.name(),
+        }
     }
 
     /// The row's body, opened for its channel.
@@ -130,10 +137,14 @@ impl OutboxWorker {
     async fn deliver(&self, row: OutboxRow) -> Result<Outcome> {
         let provider = self.provider_name(&row);
         let channel = channel_label(&row);
-        let result = match self.open(&row) {
-            Some(Message::Sms(sms)) => self.channels.sms.send(&sms).await,
-            Some(Message::Mail(mail)) => self.channels.mail.send(&mail).await,
-            None => return self.give_up(&row, "the message body could not be decrypted").await,
+        let result = if channel == "webhook" {
+            self.app.send_webhook(&row).await.outcome
+        } else {
+            match self.open(&row) {
+                Some(Message::Sms(sms)) => self.channels.sms.send(&sms).await,
+                Some(Message::Mail(mail)) => self.channels.mail.send(&mail).await,
+                None => return self.give_up(&row, "the message body could not be decrypted").await,
+            }
         };
         let now = self.app.now();
         let mut conn = self.app.store().conn().await?;
@@ -153,7 +164,11 @@ impl OutboxWorker {
                     return self.give_up(&row, &why).await;
                 }
                 let attempt = u32::try_from(row.attempts).unwrap_or(u32::MAX);
-                let backoff = retry_delay(attempt, self.app.jitter());
+                let backoff = if channel == "webhook" {
+                    twofold_domain::webhook::retry_delay(attempt)
+                } else {
+                    retry_delay(attempt, self.app.jitter())
+                };
                 let wait = retry_after.map_or(backoff, |d| backoff.max(i64::try_from(d.as_secs()).unwrap_or(600)));
                 outbox::mark_retry(&mut conn, row.id, &self.owner, &clip(&reason), now + wait).await?;
                 tracing::warn!(
@@ -171,10 +186,15 @@ impl OutboxWorker {
         }
     }
 
-    /// SMS carry codes that expire within minutes; mails carry links that live for days.
+    /// SMS carry codes that expire within minutes; mails carry links that live for days;
+    /// webhooks are tried for a day.
     fn give_up_after(&self, row: &OutboxRow) -> i64 {
         let config = self.app.config();
-        if is_email(row) { config.mail.give_up_after } else { config.sms.give_up_after }
+        match channel_label(row) {
+            "email" => config.mail.give_up_after,
+            "webhook" => twofold_domain::webhook::GIVE_UP_AFTER,
+            _ => config.sms.give_up_after,
+        }
     }
 
     async fn give_up(&self, row: &OutboxRow, reason: &str) -> Result<Outcome> {
@@ -219,7 +239,11 @@ fn is_email(row: &OutboxRow) -> bool {
 
 /// The row's channel as a fixed label for logs and metrics (the column allows only these).
 fn channel_label(row: &OutboxRow) -> &'static str {
-    if is_email(row) { "email" } else { "sms" }
+    match row.channel.as_str() {
+        "email" => "email",
+        "webhook" => "webhook",
+        _ => "sms",
+    }
 }
 
 /// Provider errors are logged and stored; keep them short.

@@ -62,6 +62,25 @@ pub(crate) fn client(timeouts: Timeouts) -> Result<reqwest::Client, String> {
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
+/// A client whose connections to `host` go to `addresses` only, the ones already checked
+/// (webhooks, SEC-51): no second DNS lookup between the check and the connection.
+pub(crate) fn pinned_client(
+    timeouts: Timeouts,
+    host: &str,
+    addresses: &[std::net::SocketAddr],
+) -> Result<reqwest::Client, String> {
+    install_crypto_provider();
+    reqwest::Client::builder()
+        .connect_timeout(timeouts.connect)
+        .timeout(timeouts.request)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .resolve_to_addrs(host, addresses)
+        .user_agent(concat!("twofold-webhooks/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
 /// Checks a provider URL from the configuration: absolute, http or https, with a host.
 pub(crate) fn parse_url(what: &str, url: &str) -> Result<reqwest::Url, String> {
     // The URL is not quoted back: it may carry a password or a token.

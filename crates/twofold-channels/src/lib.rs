@@ -13,6 +13,7 @@ use std::path::Path;
 use std::pin::Pin;
 use std::time::Duration;
 
+pub mod event_hook;
 mod http;
 pub mod mail;
 pub mod sms;

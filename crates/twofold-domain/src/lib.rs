@@ -32,6 +32,7 @@ pub mod session;
 pub mod sms;
 pub mod throttle;
 pub mod token;
+pub mod webhook;
 
 pub use clock::{Clock, Entropy, FixedClock};
 pub use role::Role;

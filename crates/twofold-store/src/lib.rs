@@ -36,6 +36,7 @@ pub mod sessions;
 pub mod throttles;
 pub mod totp;
 pub mod users;
+pub mod webhooks;
 
 pub use connect::{Backend, Store, StoreOptions, sqlite_url_in};
 pub use error::StoreError;

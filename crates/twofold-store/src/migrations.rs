@@ -123,6 +123,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0020_scim.sql"),
         include_str!("../migrations/postgres/0020_scim.sql"),
     ),
+    (
+        21,
+        "webhooks",
+        include_str!("../migrations/sqlite/0021_webhooks.sql"),
+        include_str!("../migrations/postgres/0021_webhooks.sql"),
+    ),
 ];
 
 /// The migrations up to and including `up_to` for one backend.

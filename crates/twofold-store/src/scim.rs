@@ -75,14 +75,19 @@ pub async fn user(conn: &mut Conn, account_id: i64, id: i64) -> Result<Option<Sc
 }
 
 /// The account's people whose `key` equals `value` (userName and emails compared without
-/// case, externalId exactly).
+/// case, externalId exactly), each form by its own index.
 pub async fn users_by(conn: &mut Conn, account_id: i64, key: UserKey, value: &str) -> Result<Vec<ScimUserRow>> {
     let condition = match key {
+        // A userName is the email unless the directory sent another: two index lookups,
+        // not one OR that neither index serves.
         UserKey::UserName => {
-            "AND ((scim_user_name IS NOT NULL AND lower(scim_user_name) = lower($2))
-                  OR (scim_user_name IS NULL AND email = lower($2)))"
+            let mut found =
+                users_query(conn, "AND email = lower($2) AND scim_user_name IS NULL", account_id, Some(value)).await?;
+            let other = "AND scim_user_name IS NOT NULL AND lower(scim_user_name) = lower($2)";
+            found.extend(users_query(conn, other, account_id, Some(value)).await?);
+            return Ok(found);
         }
-        UserKey::ExternalId => "AND external_id = $2",
+        UserKey::ExternalId => "AND external_id = $2 AND external_id IS NOT NULL",
         UserKey::Email => "AND email = lower($2)",
     };
     users_query(conn, condition, account_id, Some(value)).await
@@ -141,19 +146,29 @@ pub async fn set_user(conn: &mut Conn, change: &UserChange<'_>) -> Result<()> {
     Ok(())
 }
 
-/// (user id, group id, group name) of these people's groups.
+/// (user id, group id, group name) of these people's groups. One statement whatever the
+/// ids: the memberships of the account's people between the smallest and the largest id
+/// (a page is a run of ids), kept when the id is one of them.
 pub async fn groups_of(conn: &mut Conn, account_id: i64, user_ids: &[i64]) -> Result<Vec<(i64, i64, String)>> {
-    if user_ids.is_empty() {
-        return Ok(vec![]);
-    }
-    // The ids are integers from our own rows, so they are written into the statement.
-    let ids = user_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    let sql = format!(
+    let (Some(&first), Some(&last)) = (user_ids.iter().min(), user_ids.iter().max()) else { return Ok(vec![]) };
+    let rows = sqlx::query(
         "SELECT m.user_id, g.id, g.name FROM group_members m JOIN groups g ON g.id = m.group_id
-         WHERE g.account_id = $1 AND m.user_id IN ({ids}) ORDER BY g.name"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).fetch_all(conn).await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+         WHERE g.account_id = $1 AND m.user_id BETWEEN $2 AND $3 ORDER BY g.name",
+    )
+    .bind(account_id)
+    .bind(first)
+    .bind(last)
+    .fetch_all(conn)
+    .await?;
+    let wanted: std::collections::HashSet<i64> = user_ids.iter().copied().collect();
+    let mut found = Vec::new();
+    for r in &rows {
+        let user_id: i64 = r.try_get(0)?;
+        if wanted.contains(&user_id) {
+            found.push((user_id, r.try_get(1)?, r.try_get(2)?));
+        }
+    }
+    Ok(found)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -36,6 +36,7 @@ scopes! {
     PeopleWrite => PeopleWrite,
     GroupsWrite => GroupsWrite,
     AuditRead => AuditRead,
+    Webhooks => Webhooks,
 }
 
 /// The caller of a route a token with scope `S` may reach.

@@ -88,6 +88,10 @@ pub struct Config {
     /// How long an outbox worker's claim on a message lasts, in seconds; a message whose
     /// worker died mid-send is sent again after it.
     pub outbox_lease_seconds: i64,
+    /// Hosts (names or addresses) webhooks may reach although they are internal (SEC-51).
+    pub webhook_allow_hosts: Vec<String>,
+    /// Let webhooks go to loopback over plain HTTP (development and tests only).
+    pub webhook_allow_insecure_loopback: bool,
     /// The parent domain of the hosts forward auth protects (`example.com`): the session
     /// cookie goes to them too, and loses its `__Host-` prefix.
     pub cookie_domain: Option<String>,
@@ -148,6 +152,8 @@ impl Default for Config {
             http_idle_timeout_seconds: 180,
             http_max_connections: 1_024,
             outbox_lease_seconds: twofold_app::outbox::LEASE_SECONDS,
+            webhook_allow_hosts: Vec::new(),
+            webhook_allow_insecure_loopback: false,
             cookie_domain: None,
             forward_auth: ForwardAuthConfig::default(),
             backup_dir: None,
@@ -375,6 +381,10 @@ impl Config {
             // Checked in `validate`; an invalid set here would have stopped the start.
             forward_auth: Rules::new(self.forward_auth.rules.clone()).unwrap_or_default(),
             outbox_lease_seconds: self.outbox_lease_seconds,
+            webhooks: twofold_app::WebhookPolicy {
+                allow_hosts: self.webhook_allow_hosts.clone(),
+                allow_insecure_loopback: self.webhook_allow_insecure_loopback,
+            },
             ..AppConfig::default()
         }
     }

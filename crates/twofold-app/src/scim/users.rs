@@ -144,6 +144,8 @@ impl App {
         scim::set_user(&mut tx, &change(id, &fields, now)).await.map_err(conflict)?;
         let person = users::by_id(&mut tx, id).await?.ok_or(Error::NotFound("No such user."))?.into_person();
         let parties = Parties::on(actor, &person);
+        // Read before the audit events, which lock the account's chain until commit.
+        let mut resource = self.user_resource(&mut tx, actor.account_id, id, base).await?;
         if fields.active {
             let sent = self.send_invitation(&mut tx, &person, Some(actor), now).await?;
             let detail =
@@ -153,8 +155,10 @@ impl App {
             let detail = json!({ "email": person.email, "role": person.role, "via": "scim" });
             self.record(&mut tx, now, ctx, parties, "person.provisioned", detail).await?;
             self.apply_active(&mut tx, &person, false, parties, ctx, now).await?;
+            if let Some(object) = resource.as_object_mut() {
+                object.insert("active".into(), Value::Bool(false));
+            }
         }
-        let resource = self.user_resource(&mut tx, actor.account_id, id, base).await?;
         commit(tx).await?;
         Ok(resource)
     }
@@ -212,13 +216,20 @@ impl App {
         let changed = changed_names(&before, &fields);
         if !changed.is_empty() {
             scim::set_user(&mut tx, &change(id, &fields, now)).await.map_err(conflict)?;
+        }
+        // Read before the audit events: appending them locks the account's chain until
+        // commit, and every SCIM change of the account waits on that lock.
+        let mut resource = self.user_resource(&mut tx, actor.account_id, id, base).await?;
+        if before.active != fields.active {
+            self.apply_active(&mut tx, &target, fields.active, parties, ctx, now).await?;
+            if let Some(object) = resource.as_object_mut() {
+                object.insert("active".into(), Value::Bool(fields.active));
+            }
+        }
+        if !changed.is_empty() {
             let detail = json!({ "changed": changed, "via": "scim" });
             self.record(&mut tx, now, ctx, parties, "person.updated", detail).await?;
         }
-        if before.active != fields.active {
-            self.apply_active(&mut tx, &target, fields.active, parties, ctx, now).await?;
-        }
-        let resource = self.user_resource(&mut tx, actor.account_id, id, base).await?;
         commit(tx).await?;
         Ok(resource)
     }

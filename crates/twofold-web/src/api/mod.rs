@@ -21,6 +21,7 @@ mod support;
 mod tokens;
 mod two_factor;
 pub mod views;
+mod webhooks;
 
 use axum::Json;
 use axum::routing::get;
@@ -75,6 +76,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(recovery_codes::router())
         .merge(security_keys::router())
         .merge(support::router())
+        .merge(webhooks::router())
         .route("/api/openapi.json", get(serve_document))
 }
 

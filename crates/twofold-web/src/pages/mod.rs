@@ -17,6 +17,7 @@ mod setup;
 mod support;
 mod support_operators;
 pub(crate) mod two_factor;
+mod webhooks;
 
 use askama::Template;
 use axum::Router;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .merge(passwords::router())
         .merge(people::router())
         .merge(groups::router())
+        .merge(webhooks::router())
         .merge(two_factor::router())
         .merge(factors::router())
         .merge(admin::router())

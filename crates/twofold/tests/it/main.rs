@@ -45,3 +45,4 @@ mod store;
 mod tokens;
 mod two_factor;
 mod two_factor_pages;
+mod webhooks;
