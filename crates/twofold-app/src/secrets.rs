@@ -150,10 +150,12 @@ impl App {
         let (keys_resealed, keys_skipped) = self.reseal_signing_keys().await?;
         // And the RADIUS clients' shared secrets.
         let (radius_resealed, radius_skipped) = self.reseal_radius_secrets().await?;
+        // And the webhooks' signing secrets.
+        let (hooks_resealed, hooks_skipped) = self.reseal_webhook_secrets().await?;
         Ok(Rotation {
             new_key_id: current.current_key_id(),
-            resealed: resealed + keys_resealed + radius_resealed,
-            skipped: skipped + keys_skipped + radius_skipped,
+            resealed: resealed + keys_resealed + radius_resealed + hooks_resealed,
+            skipped: skipped + keys_skipped + radius_skipped + hooks_skipped,
         })
     }
 }
@@ -205,6 +207,9 @@ impl App {
         for row in twofold_store::radius::clients(&mut conn).await? {
             let purpose = crate::radius::secret_purpose(&row.name);
             check.tally(&row.secret_box, sealing.open(&purpose, 0, &row.secret_box));
+        }
+        for (id, blob) in twofold_store::webhooks::all_sealed(&mut conn).await? {
+            check.tally(&blob, sealing.open(crate::webhooks::SECRET_PURPOSE, id, &blob));
         }
         Ok(check)
     }

@@ -20,7 +20,7 @@ use crate::proof::{Confirmation, ProofFor};
 use crate::{App, Error, RequestContext, Result};
 
 /// What a secret is sealed for; the message bodies in the outbox are sealed too.
-const SECRET_PURPOSE: &str = "webhook-secret";
+pub(crate) const SECRET_PURPOSE: &str = "webhook-secret";
 const MESSAGE_PURPOSE: &str = "webhook-message";
 /// Events queued per webhook per pass.
 const EVENTS_PER_PASS: i64 = 200;
@@ -280,6 +280,24 @@ impl App {
             Err(e) => tracing::warn!(error = %e, "a webhook attempt could not be logged"),
         }
         attempt
+    }
+
+    /// Re-encrypts every webhook's secret under the current key (`twofold keys rotate`).
+    pub(crate) async fn reseal_webhook_secrets(&self) -> Result<(usize, usize)> {
+        let mut conn = self.store().conn().await?;
+        let sealed = store::all_sealed(&mut conn).await?;
+        drop(conn);
+        let (mut resealed, mut skipped) = (0, 0);
+        for (id, blob) in sealed {
+            let Some(new) = self.secrets().rewrap_if_needed(SECRET_PURPOSE, id, &blob)? else { continue };
+            let mut conn = self.store().conn().await?;
+            if store::reseal(&mut conn, id, &blob, &new).await? {
+                resealed += 1;
+            } else {
+                skipped += 1;
+            }
+        }
+        Ok((resealed, skipped))
     }
 
     fn open_webhook_message(&self, row: &OutboxRow) -> Option<Sealed> {

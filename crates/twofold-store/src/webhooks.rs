@@ -73,6 +73,23 @@ pub async fn skip_to_latest(conn: &mut Conn, id: i64) -> Result<()> {
     Ok(())
 }
 
+/// Every webhook's sealed secret, for key rotation.
+pub async fn all_sealed(conn: &mut Conn) -> Result<Vec<(i64, Vec<u8>)>> {
+    let rows = sqlx::query("SELECT id, secret_box FROM webhooks ORDER BY id").fetch_all(conn).await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
+/// Replaces a sealed secret if it is still `old` (a rotation racing a deletion loses).
+pub async fn reseal(conn: &mut Conn, id: i64, old: &[u8], new: &[u8]) -> Result<bool> {
+    let done = sqlx::query("UPDATE webhooks SET secret_box = $1 WHERE id = $2 AND secret_box = $3")
+        .bind(new)
+        .bind(id)
+        .bind(old)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 pub async fn set_secret(conn: &mut Conn, id: i64, secret_box: &[u8]) -> Result<()> {
     sqlx::query("UPDATE webhooks SET secret_box = $1 WHERE id = $2").bind(secret_box).bind(id).execute(conn).await?;
     Ok(())

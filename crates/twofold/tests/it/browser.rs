@@ -258,6 +258,45 @@ async fn an_owner_makes_an_api_token_on_the_apps_tab_and_revokes_it() {
     browser.close().await;
 }
 
+/// An Owner adds a webhook on the Apps tab, keeps the secret shown once, sends a test
+/// event and reads its delivery, verified by the receiver's Standard Webhooks library.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_adds_a_webhook_on_the_apps_tab_and_sends_a_test() {
+    let Some(browser) = Browser::start().await else { return };
+    let Some(receiver) = crate::webhooks::Receiver::start("ok", 0) else { return };
+    let server = Server::start(&[], &[("TWOFOLD_WEBHOOK_ALLOW_INSECURE_LOOPBACK", "true")]).await;
+    create_account(&server).await;
+    sign_in_as(&browser, &server, "ada@acme.test").await;
+    browser.wait_for_path("/home").await;
+    browser.goto(&format!("{}/apps", server.base)).await;
+    let scim = browser.text("#scim-base").await;
+    assert_eq!(scim, format!("{}/scim/v2", server.base), "the SCIM base URL for the directory");
+    browser.click("#webhooks-link").await;
+    browser.wait_for_path("/apps/webhooks").await;
+    browser.fill("#webhook-url", &receiver.url).await;
+    browser.fill("#webhook-events", "*").await;
+    browser.fill("#webhook-password", PASSWORD).await;
+    browser.click("#add-webhook").await;
+    browser.wait_for_text_containing("#new-secret-box", "whsec_").await;
+    receiver.set_secret(&browser.text("#new-secret").await);
+    browser.click("#test-1").await;
+    browser.wait_for_text_containing("#webhooks-notice", "A test event").await;
+    let mut delivered = String::new();
+    for _ in 0..30 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        browser.goto(&format!("{}/apps/webhooks", server.base)).await;
+        delivered = browser.text("#webhook-1").await;
+        if delivered.contains("204") {
+            break;
+        }
+    }
+    assert!(delivered.contains("webhook.test") && delivered.contains("204"), "{delivered}");
+    let seen = receiver.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0]["verified"], true);
+    browser.close().await;
+}
+
 async fn sign_in_as(browser: &Browser, server: &Server, email: &str) {
     browser.goto(&format!("{}/login", server.base)).await;
     browser.fill("#email", email).await;

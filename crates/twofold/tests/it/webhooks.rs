@@ -25,16 +25,16 @@ on_both_databases!(
 
 /// The receiver: Python with the `standardwebhooks` library, from the virtualenv `.ci/run`
 /// makes.
-struct Receiver {
+pub(crate) struct Receiver {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     log: PathBuf,
     secret: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Receiver {
-    fn start(mode: &str, fail_first: u32) -> Option<Receiver> {
+    pub(crate) fn start(mode: &str, fail_first: u32) -> Option<Receiver> {
         let python = std::env::var_os("TWOFOLD_TEST_PYTHON")
             .map(PathBuf::from)
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv/bin/python"));
@@ -62,11 +62,11 @@ impl Receiver {
         Some(Receiver { child, url, log, secret, _dir: dir })
     }
 
-    fn set_secret(&self, secret: &str) {
+    pub(crate) fn set_secret(&self, secret: &str) {
         std::fs::write(&self.secret, secret).unwrap();
     }
 
-    fn requests(&self) -> Vec<Value> {
+    pub(crate) fn requests(&self) -> Vec<Value> {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
