@@ -13,7 +13,7 @@ use twofold_channels::SendError;
 use twofold_channels::mail::{MailProvider, OutgoingMail};
 use twofold_channels::sms::{OutgoingSms, SmsProvider};
 use twofold_domain::sms::retry_delay;
-use twofold_store::outbox::{self, OutboxRow};
+use twofold_store::outbox::{self, Lane, OutboxRow};
 
 use crate::sms::BODY_PURPOSE;
 use crate::{App, Result};
@@ -25,6 +25,8 @@ pub const LEASE_SECONDS: i64 = 60;
 pub const MIN_LEASE_SECONDS: i64 = 20;
 /// Rows claimed (and sent concurrently) per pass.
 pub const BATCH: i64 = 16;
+/// Webhook rows per pass of their own lane: receivers are slower and fewer.
+pub const WEBHOOK_BATCH: i64 = 8;
 
 /// The providers of every channel the outbox carries.
 #[derive(Clone)]
@@ -71,13 +73,28 @@ impl OutboxWorker {
         (self.channels.sms.name(), self.channels.mail.name())
     }
 
-    /// Queues the webhooks' new events, claims what is due and sends it; answers what
-    /// happened.
+    /// One pass of both lanes (people's messages, then webhooks); answers what happened.
     pub async fn run_once(&self) -> Result<Pass> {
-        self.app.queue_webhook_events().await?;
+        let messages = self.run_lane(Lane::Messages).await?;
+        let hooks = self.run_lane(Lane::Webhooks).await?;
+        Ok(Pass {
+            sent: messages.sent + hooks.sent,
+            retrying: messages.retrying + hooks.retrying,
+            failed: messages.failed + hooks.failed,
+        })
+    }
+
+    /// Claims what is due in one lane and sends it. Before the webhooks' lane, their new
+    /// events are queued (a failure there is logged: it must not stop the sending).
+    async fn run_lane(&self, lane: Lane) -> Result<Pass> {
+        let queued = if lane == Lane::Webhooks { self.app.queue_webhook_events().await.map(|_| ()) } else { Ok(()) };
+        if let Err(e) = queued {
+            tracing::warn!(error = %e, "webhook events could not be queued; the next pass tries again");
+        }
         let now = self.app.now();
         let mut conn = self.app.store().conn().await?;
-        let candidates = outbox::due(&mut conn, now, BATCH).await?;
+        let batch = if lane == Lane::Webhooks { WEBHOOK_BATCH } else { BATCH };
+        let candidates = outbox::due(&mut conn, now, batch, lane).await?;
         let mut claimed = Vec::new();
         for id in candidates {
             if let Some(row) =
@@ -207,12 +224,22 @@ impl OutboxWorker {
         Ok(Outcome::Failed)
     }
 
-    /// Passes until `shutdown` resolves: quickly while there is work, every second otherwise.
+    /// Passes until `shutdown` resolves, each lane in its own loop so that a slow webhook
+    /// receiver never holds a code: quickly while there is work, every second otherwise.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let hooks = tokio::spawn(self.clone().run_loop(Lane::Webhooks, stopped.clone()));
+        let messages = tokio::spawn(self.run_loop(Lane::Messages, stopped));
+        shutdown.await;
+        let _ = stop.send(true);
+        let _ = tokio::join!(hooks, messages);
+    }
+
+    async fn run_loop(self, lane: Lane, mut stopped: tokio::sync::watch::Receiver<bool>) {
+        let batch = if lane == Lane::Webhooks { WEBHOOK_BATCH } else { BATCH };
         loop {
-            let busy = match self.run_once().await {
-                Ok(pass) => pass.handled() as i64 >= BATCH,
+            let busy = match self.run_lane(lane).await {
+                Ok(pass) => pass.handled() as i64 >= batch,
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox pass failed");
                     false
@@ -220,7 +247,7 @@ impl OutboxWorker {
             };
             let pause = if busy { Duration::from_millis(10) } else { Duration::from_secs(1) };
             tokio::select! {
-                () = &mut shutdown => return,
+                _ = stopped.changed() => return,
                 () = tokio::time::sleep(pause) => {}
             }
         }

@@ -24,6 +24,11 @@ pub(crate) const SECRET_PURPOSE: &str = "webhook-secret";
 const MESSAGE_PURPOSE: &str = "webhook-message";
 /// Events queued per webhook per pass.
 const EVENTS_PER_PASS: i64 = 200;
+/// Messages that may wait for one receiver: beyond it, its events stay in the audit log
+/// (the cursor waits) until the receiver catches up, so a dead receiver fills nothing.
+const MAX_WAITING: i64 = 1_000;
+/// Test events that may wait for one receiver.
+const MAX_WAITING_TESTS: i64 = 10;
 
 /// A webhook as the Apps tab and the API show it: never its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +63,14 @@ struct Sealed {
     message_id: String,
     event: String,
     body: String,
+}
+
+/// A receiver's URL as the audit log names it: scheme and host only, since receivers often
+/// carry a secret in the path (`https://hooks.slack.com/services/…`).
+fn receiver_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    format!("{scheme}://{host}")
 }
 
 impl App {
@@ -120,7 +133,7 @@ impl App {
         let new = NewWebhook { account_id: actor.account_id, url: &url, events: &joined, created_by: actor.id, now };
         let id = store::insert(&mut tx, &new).await?;
         store::set_secret(&mut tx, id, &self.secrets().seal(SECRET_PURPOSE, id, secret.as_bytes())?).await?;
-        let detail = json!({ "webhook_id": id, "url": url, "events": events });
+        let detail = json!({ "webhook_id": id, "receiver": receiver_of(&url), "events": events });
         self.record(&mut tx, now, ctx, Parties::actor(actor), "webhook.created", detail).await?;
         store::skip_to_latest(&mut tx, id).await?;
         commit(tx).await?;
@@ -147,7 +160,7 @@ impl App {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let url = store::delete(&mut tx, actor.account_id, id).await?.ok_or(Error::NotFound("No such webhook."))?;
-        let detail = json!({ "webhook_id": id, "url": url });
+        let detail = json!({ "webhook_id": id, "receiver": receiver_of(&url) });
         self.record(&mut tx, now, ctx, Parties::actor(actor), "webhook.deleted", detail).await?;
         commit(tx).await?;
         Ok(())
@@ -159,6 +172,9 @@ impl App {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let hook = self.own_webhook(&mut tx, actor, id).await?;
+        if outbox::waiting_for(&mut tx, &hook.url).await? >= MAX_WAITING_TESTS {
+            return Err(Error::Throttled { retry_after: 60 });
+        }
         let event = EventRow {
             id: 0,
             event: TEST_EVENT.into(),
@@ -218,6 +234,9 @@ impl App {
         for hook in behind {
             let now = self.now();
             let mut tx = self.store().begin().await?;
+            if outbox::waiting_for(&mut tx, &hook.url).await? >= MAX_WAITING {
+                continue;
+            }
             let events = store::events_after(&mut tx, hook.account_id, hook.last_event_id, EVENTS_PER_PASS).await?;
             let Some(last) = events.last().map(|e| e.id) else { continue };
             if !store::advance(&mut tx, hook.id, hook.last_event_id, last).await? {

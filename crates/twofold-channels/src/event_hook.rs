@@ -93,8 +93,10 @@ pub async fn deliver(hook: &EventHook, allowed: &AddressRule<'_>, timeouts: Time
         Err(e) => return Attempt::unanswered(e),
     };
     // Every address must be allowed: a name that also resolves inside is refused whole.
-    if let Some(refused) = addresses.iter().find(|a| !allowed(host, a.ip())) {
-        let reason = format!("{host} resolves to {}, an internal address (SEC-51)", refused.ip());
+    // The address itself is not said: the log is shown to the account, and naming the
+    // internal address a name resolves to would map the inside for whoever set the name.
+    if addresses.iter().any(|a| !allowed(host, a.ip())) {
+        let reason = format!("{host} resolves to an internal address (SEC-51)");
         return Attempt::unanswered(SendError::permanent(reason));
     }
     let client = match http::pinned_client(timeouts, host, &addresses) {

@@ -92,17 +92,40 @@ pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<OutboxRow>> {
 
 /// Ids of rows a worker may take now: pending and due, or sending with an expired lease
 /// (a worker that crashed between claim and send; at-least-once delivery).
-pub async fn due(conn: &mut Conn, now: i64, limit: i64) -> Result<Vec<i64>> {
-    let ids = sqlx::query_scalar(
+pub async fn due(conn: &mut Conn, now: i64, limit: i64, lane: Lane) -> Result<Vec<i64>> {
+    let channel = match lane {
+        Lane::Messages => "channel <> 'webhook'",
+        Lane::Webhooks => "channel = 'webhook'",
+    };
+    let ids = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT id FROM outbox
-         WHERE (status = 'pending' AND next_attempt_at <= $1) OR (status = 'sending' AND lease_until < $1)
-         ORDER BY id LIMIT $2",
-    )
+         WHERE {channel} AND ((status = 'pending' AND next_attempt_at <= $1) OR (status = 'sending' AND lease_until < $1))
+         ORDER BY id LIMIT $2"
+    )))
     .bind(now)
     .bind(limit)
     .fetch_all(conn)
     .await?;
     Ok(ids)
+}
+
+/// The outbox's two lanes: people's messages (SMS and email, which carry codes and links
+/// someone is waiting for) never queue behind customers' webhook receivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Messages,
+    Webhooks,
+}
+
+/// How many webhook messages to `recipient` wait to be sent.
+pub async fn waiting_for(conn: &mut Conn, recipient: &str) -> Result<i64> {
+    let n = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE channel = 'webhook' AND recipient = $1 AND status IN ('pending', 'sending')",
+    )
+    .bind(recipient)
+    .fetch_one(conn)
+    .await?;
+    Ok(n)
 }
 
 /// Takes a row for `lease` seconds if it is still takeable; answers the row when this

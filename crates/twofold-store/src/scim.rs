@@ -126,11 +126,12 @@ pub struct UserChange<'a> {
 }
 
 /// Writes what the directory sent; `StoreError::Unique` when the email or userName is
-/// someone else's.
+/// someone else's. A new address is not proven (`email_verified` goes back to false).
 pub async fn set_user(conn: &mut Conn, change: &UserChange<'_>) -> Result<()> {
     sqlx::query(
         "UPDATE users SET email = $1, name = $2, scim_user_name = $3, given_name = $4, family_name = $5,
-                external_id = $6, modified_at = $7
+                external_id = $6, modified_at = $7,
+                email_verified_at = CASE WHEN email = $1 THEN email_verified_at ELSE NULL END
          WHERE id = $8",
     )
     .bind(change.email)

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
+use twofold_domain::Role;
 use twofold_domain::scim::resource::{GroupFields, group_fields, group_json};
 use twofold_domain::scim::{Page, filter, patch};
 use twofold_store::scim::{self, ScimGroupRow};
@@ -13,6 +14,9 @@ use crate::access::ManageGroups;
 use crate::audit::Parties;
 use crate::tokens::TokenCaller;
 use crate::{App, Error, RequestContext, Result};
+
+/// Most members a group may be sent with at once (as the Users tab's API allows).
+const MAX_MEMBERS: usize = 10_000;
 
 fn render(row: &ScimGroupRow, base: &str) -> Value {
     let fields = GroupFields { display_name: row.name.clone(), external_id: row.external_id.clone(), members: vec![] };
@@ -71,9 +75,13 @@ impl App {
             .await?
             .ok_or_else(|| taken("The displayName"))?;
         scim::set_group(&mut tx, id, &fields.display_name, fields.external_id.as_deref(), now).await?;
+        let members = self.set_scim_members(&mut tx, caller, id, &BTreeSet::new(), &fields.members).await?;
+        // The audit events last: they lock the account's chain until commit.
         let detail = json!({ "group_id": id, "name": fields.display_name, "via": "scim" });
         self.record(&mut tx, now, ctx, Parties::actor(actor), "group.created", detail).await?;
-        self.set_scim_members(&mut tx, caller, id, &BTreeSet::new(), &fields.members, ctx, now).await?;
+        if let Some(detail) = members {
+            self.record(&mut tx, now, ctx, Parties::actor(actor), "group.members_changed", detail).await?;
+        }
         let row = one(&mut tx, actor.account_id, id).await?;
         commit(tx).await?;
         Ok(render(&row, base))
@@ -122,23 +130,32 @@ impl App {
         let mut tx = self.store().begin().await?;
         let row = one(&mut tx, actor.account_id, id).await?;
         let fields = fields_from(render(&row, base))?;
-        if fields.display_name != row.name || fields.external_id != row.external_id {
+        let renamed = fields.display_name != row.name || fields.external_id != row.external_id;
+        if renamed {
             scim::set_group(&mut tx, id, &fields.display_name, fields.external_id.as_deref(), now)
                 .await
                 .map_err(name_taken)?;
+        }
+        let current: BTreeSet<i64> = row.members.iter().copied().collect();
+        let members = self.set_scim_members(&mut tx, caller, id, &current, &fields.members).await?;
+        let after = one(&mut tx, actor.account_id, id).await?;
+        // The audit events last: they lock the account's chain until commit.
+        if renamed {
             let detail = json!({ "group_id": id, "from": row.name, "name": fields.display_name, "via": "scim" });
             self.record(&mut tx, now, ctx, Parties::actor(actor), "group.renamed", detail).await?;
         }
-        let current: BTreeSet<i64> = row.members.iter().copied().collect();
-        self.set_scim_members(&mut tx, caller, id, &current, &fields.members, ctx, now).await?;
-        let row = one(&mut tx, actor.account_id, id).await?;
+        if let Some(detail) = members {
+            self.record(&mut tx, now, ctx, Parties::actor(actor), "group.members_changed", detail).await?;
+        }
+        let row = after;
         commit(tx).await?;
         Ok(render(&row, base))
     }
 
     /// Makes the group's members `wanted` (ids as sent) by adding and removing only the
-    /// difference, so that two directory changes at once both land.
-    #[allow(clippy::too_many_arguments)]
+    /// difference, so that two directory changes at once both land; answers the change for
+    /// the audit log. The Owner's own membership is never SCIM's to change: it stays as it
+    /// is whatever the directory sends.
     async fn set_scim_members(
         &self,
         tx: &mut Conn,
@@ -146,35 +163,37 @@ impl App {
         group_id: i64,
         current: &BTreeSet<i64>,
         wanted: &[String],
-        ctx: &RequestContext,
-        now: i64,
-    ) -> Result<()> {
+    ) -> Result<Option<Value>> {
         if wanted.is_empty() && current.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        let people: BTreeSet<i64> =
-            users::in_account(tx, caller.user.account_id).await?.into_iter().map(|u| u.id).collect();
+        if wanted.len() > MAX_MEMBERS {
+            let message = format!("A group has at most {MAX_MEMBERS} members.");
+            return Err(Error::Invalid { code: "invalidValue", message });
+        }
+        let people = users::in_account(tx, caller.user.account_id).await?;
+        let owner = people.iter().find(|u| u.role == Role::Owner).map(|u| u.id);
+        let ids_of_people: BTreeSet<i64> = people.iter().map(|u| u.id).collect();
         let mut ids = BTreeSet::new();
         for typed in wanted {
-            let id = typed.parse::<i64>().ok().filter(|id| people.contains(id)).ok_or_else(|| Error::Invalid {
-                code: "invalidValue",
-                message: format!("No user {typed:?} in this account."),
+            let id = typed.parse::<i64>().ok().filter(|id| ids_of_people.contains(id)).ok_or_else(|| {
+                Error::Invalid { code: "invalidValue", message: format!("No user {typed:?} in this account.") }
             })?;
             ids.insert(id);
         }
-        let added: Vec<i64> = ids.difference(current).copied().collect();
-        let removed: Vec<i64> = current.difference(&ids).copied().collect();
+        let not_owner = |id: &i64| Some(*id) != owner;
+        let added: Vec<i64> = ids.difference(current).copied().filter(not_owner).collect();
+        let removed: Vec<i64> = current.difference(&ids).copied().filter(not_owner).collect();
         for &user_id in &added {
             groups::add_member(tx, group_id, user_id).await?;
         }
         for &user_id in &removed {
             groups::remove_member(tx, group_id, user_id).await?;
         }
-        if !added.is_empty() || !removed.is_empty() {
-            let detail = json!({ "group_id": group_id, "added": added, "removed": removed, "via": "scim" });
-            self.record(tx, now, ctx, Parties::actor(&caller.user), "group.members_changed", detail).await?;
+        if added.is_empty() && removed.is_empty() {
+            return Ok(None);
         }
-        Ok(())
+        Ok(Some(json!({ "group_id": group_id, "added": added, "removed": removed, "via": "scim" })))
     }
 
     /// `DELETE /Groups/{id}`.

@@ -129,7 +129,7 @@ impl App {
         require_scope(caller)?;
         let actor = &caller.user;
         self.allow(actor, Invite(Role::User), ctx).await?;
-        let fields = user_fields(body)?;
+        let fields = user_fields(body, true)?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let new = NewUser {
@@ -172,7 +172,7 @@ impl App {
         base: &str,
         ctx: &RequestContext,
     ) -> Result<Value> {
-        self.scim_change_user(caller, id, base, ctx, |_| user_fields(body).map_err(Error::from)).await
+        self.scim_change_user(caller, id, base, ctx, |_, active| user_fields(body, active).map_err(Error::from)).await
     }
 
     /// `PATCH /Users/{id}`: operations on the person's resource.
@@ -184,10 +184,10 @@ impl App {
         base: &str,
         ctx: &RequestContext,
     ) -> Result<Value> {
-        self.scim_change_user(caller, id, base, ctx, |mut resource| {
+        self.scim_change_user(caller, id, base, ctx, |mut resource, active| {
             forget_derived_name(&mut resource);
             patch::apply(&mut resource, body)?;
-            user_fields(&resource).map_err(Error::from)
+            user_fields(&resource, active).map_err(Error::from)
         })
         .await
     }
@@ -200,7 +200,7 @@ impl App {
         id: &str,
         base: &str,
         ctx: &RequestContext,
-        fields_from: impl FnOnce(Value) -> Result<UserFields>,
+        fields_from: impl FnOnce(Value, bool) -> Result<UserFields>,
     ) -> Result<Value> {
         require_scope(caller)?;
         let actor = &caller.user;
@@ -210,7 +210,7 @@ impl App {
         let mut tx = self.store().begin().await?;
         let row = scim::user(&mut tx, actor.account_id, id).await?.ok_or(Error::NotFound("No such user."))?;
         let current = self.user_resource(&mut tx, actor.account_id, id, base).await?;
-        let fields = fields_from(current)?;
+        let fields = fields_from(current, row.active)?;
         let before = fields_of(&row);
         let parties = Parties::on(actor, &target);
         let changed = changed_names(&before, &fields);

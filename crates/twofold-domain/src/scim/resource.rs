@@ -71,8 +71,9 @@ fn primary_email(resource: &Value) -> Option<&str> {
     primary.or(emails.first()).and_then(|e| text(e, "value"))
 }
 
-/// Reads a User resource.
-pub fn user_fields(resource: &Value) -> Result<UserFields, ScimError> {
+/// Reads a User resource; `active` left out is `active_by_default` (true for a new person,
+/// the person's state for a PUT or PATCH: leaving it out never reactivates anyone).
+pub fn user_fields(resource: &Value, active_by_default: bool) -> Result<UserFields, ScimError> {
     let user_name =
         identifier(text(resource, "userName"), "userName")?.ok_or_else(|| invalid_value("A user needs a userName."))?;
     let email = Email::parse(&user_name)
@@ -99,7 +100,7 @@ pub fn user_fields(resource: &Value) -> Result<UserFields, ScimError> {
         name,
         given_name,
         family_name,
-        active: boolean(attribute(resource, "active"), true)?,
+        active: boolean(attribute(resource, "active"), active_by_default)?,
         external_id: identifier(text(resource, "externalId"), "externalId")?,
     })
 }
@@ -226,7 +227,7 @@ mod tests {
             "name": { "formatted": "givenName familyName", "familyName": "familyName", "givenName": "givenName" },
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": { "department": "Eng" },
         });
-        let f = user_fields(&posted).unwrap();
+        let f = user_fields(&posted, true).unwrap();
         assert_eq!(f.email, "test_user_ab6490ee-1e48-479e-a20b-2d77186b5dd1@contoso.test", "userName is the email");
         assert_eq!(f.name, "givenName familyName");
         assert_eq!((f.given_name.as_deref(), f.family_name.as_deref()), (Some("givenName"), Some("familyName")));
@@ -236,19 +237,22 @@ mod tests {
 
     #[test]
     fn a_login_name_as_user_name_takes_the_email_from_emails() {
-        let f = user_fields(&json!({
-            "userName": "bjensen",
-            "displayName": "Babs Jensen",
-            "emails": [{ "value": "home@b.test" }, { "value": "Babs@Example.test", "primary": "True" }],
-            "active": "False",
-        }))
+        let f = user_fields(
+            &json!({
+                "userName": "bjensen",
+                "displayName": "Babs Jensen",
+                "emails": [{ "value": "home@b.test" }, { "value": "Babs@Example.test", "primary": "True" }],
+                "active": "False",
+            }),
+            true,
+        )
         .unwrap();
         assert_eq!(
             (f.user_name.as_str(), f.email.as_str(), f.name.as_str()),
             ("bjensen", "babs@example.test", "Babs Jensen")
         );
         assert!(!f.active);
-        let no_address = user_fields(&json!({ "userName": "bjensen" })).unwrap_err();
+        let no_address = user_fields(&json!({ "userName": "bjensen" }), true).unwrap_err();
         assert_eq!(no_address.scim_type, Some("invalidValue"));
     }
 
@@ -272,13 +276,13 @@ mod tests {
             json!({ "userName": "a@b.test", "externalId": "x".repeat(256) }),
             json!({ "userName": format!("{}@b.test", "a".repeat(300)) }),
         ] {
-            assert_eq!(user_fields(&bad).unwrap_err().scim_type, Some("invalidValue"), "{bad}");
+            assert_eq!(user_fields(&bad, true).unwrap_err().scim_type, Some("invalidValue"), "{bad}");
         }
     }
 
     #[test]
     fn a_user_round_trips_through_its_resource() {
-        let f = user_fields(&json!({ "userName": "pat@acme.test", "name": { "givenName": "Pat", "familyName": "Doe" }, "externalId": "e1" })).unwrap();
+        let f = user_fields(&json!({ "userName": "pat@acme.test", "name": { "givenName": "Pat", "familyName": "Doe" }, "externalId": "e1" }), true).unwrap();
         let groups = [(3, "eng".to_owned())];
         let view = UserView { id: 7, fields: &f, created_at: 0, modified_at: 86_400, groups: &groups };
         let r = user_json(&view, "https://tf.test/scim/v2");
@@ -290,7 +294,10 @@ mod tests {
         );
         assert_eq!(r["meta"]["created"], "1970-01-01T00:00:00Z");
         assert_eq!(r["meta"]["lastModified"], "1970-01-02T00:00:00Z");
-        assert_eq!(user_fields(&r).unwrap(), f);
+        assert_eq!(user_fields(&r, true).unwrap(), f);
+        let mut left_out = r.clone();
+        left_out.as_object_mut().unwrap().remove("active");
+        assert!(!user_fields(&left_out, false).unwrap().active, "leaving active out keeps a deactivated person so");
     }
 
     #[test]

@@ -93,6 +93,13 @@ async fn the_sequence_microsoft_entra_id_sends_provisions_updates_deactivates_an
     assert_eq!(r.status, 200, "{}", r.text());
     let person = t.signed_in(&upn.to_lowercase()).await;
     assert_eq!(person.get("/api/v1/me").await.json()["role"], "user");
+    let numeric: i64 = user_id.parse().unwrap();
+    let store = t.app.store().clone();
+    let verified = || {
+        let store = store.clone();
+        async move { twofold_store::users::email_verified(&mut store.conn().await.unwrap(), numeric).await.unwrap() }
+    };
+    assert!(verified().await, "the mailed invitation proved the address");
 
     let r =
         scim(&http, Method::GET, "/Users?filter=externalId+eq+%220a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef%22", &tok, None)
@@ -112,6 +119,12 @@ async fn the_sequence_microsoft_entra_id_sends_provisions_updates_deactivates_an
     .await;
     assert_eq!((r.status, r.json()["displayName"].as_str()), (200, Some("Ryan Leenay")), "{}", r.text());
     assert_eq!(person.get("/api/v1/me").await.json()["name"], "Ryan Leenay");
+    let moved = patch(json!([{ "op": "Replace", "path": "userName", "value": "ryan.leenay@acme.test" }]));
+    let r = scim(&http, Method::PATCH, &format!("/Users/{user_id}"), &tok, Some(moved)).await;
+    assert_eq!(r.json()["emails"][0]["value"], "ryan.leenay@acme.test");
+    assert!(!verified().await, "a new address is not proven by the old one's mail");
+    let back = patch(json!([{ "op": "Replace", "path": "userName", "value": upn }]));
+    scim(&http, Method::PATCH, &format!("/Users/{user_id}"), &tok, Some(back)).await;
 
     // Disabling in Entra ID: "False" as a string. Every way in closes at once.
     let path = format!("/Users/{user_id}");
@@ -223,6 +236,10 @@ async fn the_sequence_okta_sends_provisions_and_pushes_groups(db: TestDb) {
     )
     .await;
     assert_eq!(r.json()["active"], false);
+    let mut without_active = r.json();
+    without_active.as_object_mut().unwrap().remove("active");
+    let r = scim(&http, Method::PUT, &path, &tok, Some(without_active)).await;
+    assert_eq!(r.json()["active"], false, "leaving active out reactivates nobody");
 
     // Group push: create with members, add, remove by filter, rename by PUT.
     let second = scim(
@@ -312,6 +329,20 @@ async fn sec_50_scim_never_touches_the_owner_and_never_leaves_its_account(db: Te
     }
     let owners = t.signed_in("owner@acme.test").await;
     assert_eq!(owners.get("/api/v1/me").await.status, 200, "the Owner is untouched");
+
+    // Nor are the Owner's groups: a group the Owner is in keeps them, whatever SCIM sends.
+    let owner_member = json!({ "displayName": "admins", "members": [{ "value": owner.id.to_string() }] });
+    let r = scim(&http, Method::POST, "/Groups", &tok, Some(owner_member)).await;
+    assert_eq!(r.json()["members"], json!([]), "SCIM does not put the Owner in a group");
+    let group = id(&r);
+    let both = json!({ "user_ids": [owner.id, admin.id] });
+    let r = owners.put_json(&format!("/api/v1/groups/{group}/members"), &both).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let emptied = patch(json!([{ "op": "replace", "path": "members", "value": [] }]));
+    let r = scim(&http, Method::PATCH, &format!("/Groups/{group}"), &tok, Some(emptied)).await;
+    let left: Vec<String> =
+        r.json()["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(left, [owner.id.to_string()], "the Administrator left, the Owner stayed");
 
     // An Administrator's role never changes through SCIM; another account is out of reach.
     let r = scim(

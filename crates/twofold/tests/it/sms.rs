@@ -268,7 +268,7 @@ async fn sec_18_a_crashed_worker_lease_expires_and_the_message_is_sent(db: TestD
     queue_codes(&t, 1).await;
     let mut conn = t.app.store().conn().await.unwrap();
     let now = twofold_app::domain::Clock::now(&*t.clock);
-    let id = twofold_store::outbox::due(&mut conn, now, 10).await.unwrap()[0];
+    let id = twofold_store::outbox::due(&mut conn, now, 10, twofold_store::outbox::Lane::Messages).await.unwrap()[0];
     // A worker claims the row and dies before sending.
     assert!(twofold_store::outbox::claim(&mut conn, id, "dead-worker", now, 60).await.unwrap().is_some());
     assert_eq!(t.deliver_sms().await.handled(), 0, "leased to someone else");

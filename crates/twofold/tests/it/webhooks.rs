@@ -218,8 +218,17 @@ async fn webhooks_are_the_owners_and_tokens_need_their_scope(db: TestDb) {
     let owner = t.signed_in("owner@acme.test").await;
     let ann = t.signed_in("ann@acme.test").await;
     assert_eq!(add_webhook(&ann, "http://127.0.0.1:9/hook", json!(["*"])).await.status, 403, "the Owner's alone");
-    let r = add_webhook(&owner, "http://127.0.0.1:9/hook", json!(["*"])).await;
+    let r = add_webhook(&owner, "http://127.0.0.1:9/hook/T000/B000/secretpath", json!(["*"])).await;
     assert_eq!(r.status, 201);
+    let created = t.details_of("webhook.created").await;
+    assert_eq!(created[0]["receiver"], "http://127.0.0.1:9", "the audit log names the host, not a secret path");
+    assert!(!created[0].to_string().contains("secretpath"));
+    let hook = r.json()["id"].as_i64().unwrap();
+    for _ in 0..10 {
+        assert_eq!(owner.post_json(&format!("/api/v1/webhooks/{hook}/test"), &json!({})).await.status, 202);
+    }
+    let r = owner.post_json(&format!("/api/v1/webhooks/{hook}/test"), &json!({})).await;
+    assert_eq!(r.status, 429, "ten tests waiting for a receiver are enough");
     let r = owner
         .post_json("/api/v1/webhooks", &json!({ "url": "http://127.0.0.1:9/x", "events": ["*"], "password": "wrong" }))
         .await;
