@@ -209,7 +209,9 @@ impl App {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let row = scim::user(&mut tx, actor.account_id, id).await?.ok_or(Error::NotFound("No such user."))?;
-        let current = self.user_resource(&mut tx, actor.account_id, id, base).await?;
+        // The row just read is the resource as it is: rendered, not read a second time.
+        let mut rendered = self.user_resources(&mut tx, actor.account_id, std::slice::from_ref(&row), base).await?;
+        let current = rendered.pop().ok_or(Error::NotFound("No such user."))?;
         let fields = fields_from(current, row.active)?;
         let before = fields_of(&row);
         let parties = Parties::on(actor, &target);
